@@ -1,0 +1,96 @@
+//! The command line, as clap sees it. What each command does is in main.rs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::DEFAULT_PATH;
+
+const EXAMPLES: &str = "\
+Examples:
+  embargo demo                          run the whole pipeline on demo mail, into ./demo-out
+  embargo --config /etc/embargo.toml check-config
+  embargo run --once                    take waiting mail, send what is due, exit
+  embargo serve                         keep doing that until SIGINT or SIGTERM
+  embargo incidents
+  embargo show EMB-2026-0007 --json";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "embargo",
+    version,
+    about = "Runs a project's security release process by email",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, value_name = "FILE", default_value = DEFAULT_PATH, env = "EMBARGO_CONFIG")]
+    pub config: PathBuf,
+
+    /// How log lines (on standard error) look.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded pipeline on the demo mail: Maildir in, SQLite, .eml out.
+    #[command(after_help = "Example:\n  embargo demo --out /tmp/embargo-demo")]
+    Demo {
+        /// Where to write the Maildir, the database and the outbox. A previous
+        /// demo's directory is replaced; any other non-empty directory is refused.
+        #[arg(long, value_name = "DIR", default_value = "demo-out")]
+        out: PathBuf,
+    },
+    /// Take the waiting mail and send what is due; with --once, exit afterwards.
+    #[command(
+        after_help = "Example, from cron:\n  */5 * * * * embargo --config /etc/embargo.toml run --once"
+    )]
+    Run {
+        /// One pass, then exit (without it, `run` is `serve`).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Poll the source every source.poll_seconds until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Example:\n  embargo --config /etc/embargo.toml --log-format json serve"
+    )]
+    Serve,
+    /// List the incidents.
+    #[command(after_help = "Example:\n  embargo incidents --json | jq '.[].id'")]
+    Incidents {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one incident: its messages, timeline and outgoing mail.
+    #[command(after_help = "Example:\n  embargo show EMB-2026-0007")]
+    Show {
+        /// The incident id, e.g. EMB-2026-0007.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the mail kept aside because it could not be read.
+    Quarantine {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a stored mail's original bytes to standard output.
+    #[command(after_help = "Example:\n  embargo raw 12 > report.eml")]
+    Raw {
+        /// The row number `show` or `quarantine` prints.
+        row: i64,
+    },
+    /// Check the configuration and report every problem found.
+    #[command(after_help = "Example:\n  embargo --config /etc/embargo.toml check-config")]
+    CheckConfig,
+}

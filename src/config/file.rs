@@ -1,0 +1,167 @@
+//! The TOML file, as written. Every section rejects unknown keys, so a typo
+//! is an error rather than a silently ignored setting.
+
+use std::path::PathBuf;
+
+use jiff::civil::Date;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSection {
+    pub name: String,
+    pub security_address: String,
+    pub src_address: String,
+    #[serde(default = "default_prefix")]
+    pub incident_prefix: String,
+}
+
+fn default_prefix() -> String {
+    "EMB".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberEntry {
+    pub name: String,
+    pub email: String,
+    pub company: String,
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub on_leave: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OncallSection {
+    pub rotation: Vec<String>,
+    pub starts: Date,
+    #[serde(default = "default_shift_days")]
+    pub shift_days: u32,
+}
+
+fn default_shift_days() -> u32 {
+    7
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributorEntry {
+    pub name: String,
+    pub email: String,
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceEntry {
+    pub address: String,
+    #[serde(default = "default_announce_prefix")]
+    pub subject_prefix: String,
+}
+
+fn default_announce_prefix() -> String {
+    "[Security Advisory]".to_owned()
+}
+
+// The `kind` key picks the variant; `read` splits it off before reading the
+// rest, so that errors inside a variant keep their field paths.
+
+#[derive(Debug)]
+pub enum SourceSection {
+    Maildir(MaildirSource),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaildirSource {
+    pub path: PathBuf,
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn default_poll_seconds() -> u64 {
+    30
+}
+
+#[derive(Debug)]
+pub enum SinkSection {
+    File(FileSink),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSink {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum StoreSection {
+    Sqlite(SqliteStore),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteStore {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSection {
+    #[serde(default = "default_slot_hour")]
+    pub slot_hour: u8,
+    #[serde(default)]
+    pub blackout: Vec<Date>,
+}
+
+fn default_slot_hour() -> u8 {
+    16
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        ScheduleSection {
+            slot_hour: default_slot_hour(),
+            blackout: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgementSection {
+    #[serde(default = "default_rate_limit_minutes")]
+    pub rate_limit_minutes: u32,
+}
+
+fn default_rate_limit_minutes() -> u32 {
+    60
+}
+
+impl Default for AcknowledgementSection {
+    fn default() -> Self {
+        AcknowledgementSection {
+            rate_limit_minutes: default_rate_limit_minutes(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    #[serde(default = "default_max_message_mib")]
+    pub max_message_mib: u32,
+}
+
+fn default_max_message_mib() -> u32 {
+    64
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_message_mib: default_max_message_mib(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The configuration: one TOML file, read into domain types once.
+//!
+//! Relative paths in the file are relative to the file's own directory, so
+//! the service finds the same files whatever directory it is started from.
+
+mod diagnostic;
+mod file;
+mod read;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use jiff::civil::Date;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+
+use crate::core::roster::Roster;
+
+pub const DEFAULT_PATH: &str = "config/embargo.toml";
+
+#[derive(Debug, Clone)]
+pub struct ListIdentity {
+    pub name: String,
+    pub security_address: String,
+    pub src_address: String,
+    pub incident_prefix: String,
+}
+
+impl ListIdentity {
+    /// The domain of the Message-IDs the service writes.
+    pub fn domain(&self) -> &str {
+        self.security_address
+            .rsplit_once('@')
+            .map_or("embargo.invalid", |(_, d)| d)
+    }
+
+    /// Mail from these addresses is the service's own.
+    pub fn own_addresses(&self) -> Vec<String> {
+        vec![self.security_address.clone(), self.src_address.clone()]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Distributor {
+    pub name: String,
+    pub email: String,
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AnnounceChannel {
+    pub address: String,
+    pub subject_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceSettings {
+    Maildir {
+        path: PathBuf,
+        poll_interval: Duration,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum SinkSettings {
+    File { dir: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    Sqlite { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The hour (UTC) of a disclosure slot.
+    pub slot_hour: u8,
+    pub blackout: Vec<Date>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings came from.
+    pub origin: PathBuf,
+    pub list: ListIdentity,
+    pub roster: Roster,
+    pub distributors: Vec<Distributor>,
+    pub announce: Vec<AnnounceChannel>,
+    pub source: SourceSettings,
+    pub sink: SinkSettings,
+    pub store: StoreSettings,
+    pub schedule: Schedule,
+    pub ack_rate_limit: SignedDuration,
+    pub max_message_bytes: usize,
+}
+
+/// Settings that can run, and the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and checks a config file. On failure, every problem found is in
+/// the error, not just the first.
+pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let mut d = Diagnostics::default();
+        d.error(
+            "",
+            format!(
+                "cannot read {}: {e}; pass --config FILE, or copy {DEFAULT_PATH} from the \
+                 embargo repository and edit it",
+                path.display()
+            ),
+        );
+        d
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    load_str(&text, base, path)
+}
+
+/// As [`load`], for text already read; relative paths resolve against `base`.
+pub fn load_str(text: &str, base: &Path, origin: &Path) -> Result<Loaded, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let sections = read::read(text, &mut diags);
+    match validate::validate(sections, base, origin, &mut diags) {
+        Some(settings) if !diags.has_errors() => Ok(Loaded {
+            settings,
+            warnings: diags.0,
+        }),
+        _ => Err(diags),
+    }
+}

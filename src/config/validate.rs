@@ -1,0 +1,356 @@
+//! Checks the sections' meaning and converts them into [`Settings`], once,
+//! at the edge: the rest of the program sees only domain types.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+
+use super::diagnostic::Diagnostics;
+use super::file::{FileSink, MaildirSource, SinkSection, SourceSection, SqliteStore, StoreSection};
+use super::read::Sections;
+use super::{
+    AnnounceChannel, Distributor, ListIdentity, Schedule, Settings, SinkSettings, SourceSettings,
+    StoreSettings,
+};
+use crate::core::incident_id::check_prefix;
+use crate::core::roster::{Member, Roster, Rotation, normalize_fingerprint};
+
+fn valid_email(path: &str, raw: &str, diags: &mut Diagnostics) -> Option<String> {
+    let trimmed = raw.trim();
+    match lettre::Address::from_str(trimmed) {
+        Ok(_) => Some(trimmed.to_owned()),
+        Err(_) => {
+            diags.error(
+                path,
+                format!("{raw:?} is not an email address: write it as name@domain, without a display name"),
+            );
+            None
+        }
+    }
+}
+
+/// Joins a relative path to the config's directory, dropping `x/..` pairs
+/// so messages show `var/db`, not `config/../var/db`.
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if p.is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+fn fingerprint(path: &str, raw: Option<&str>, diags: &mut Diagnostics) -> Option<String> {
+    let raw = raw?;
+    let fp = normalize_fingerprint(raw);
+    if fp.is_none() {
+        diags.error(
+            path,
+            format!(
+                "{raw:?} is not an OpenPGP fingerprint: give the full 40 (v4) or 64 (v6) hex \
+                 digits, as `gpg --fingerprint` prints them"
+            ),
+        );
+    }
+    fp
+}
+
+fn roster(s: &Sections, diags: &mut Diagnostics) -> Roster {
+    let mut members = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, m) in &s.members {
+        let path = format!("roster.members[{i}]");
+        if m.name.trim().is_empty() {
+            diags.error(format!("{path}.name"), "is empty: give the member's name");
+        }
+        if m.company.trim().is_empty() {
+            diags.error(
+                format!("{path}.company"),
+                "is empty: the process limits members per company; write the employer, or \"independent\"",
+            );
+        }
+        let Some(email) = valid_email(&format!("{path}.email"), &m.email, diags) else {
+            continue;
+        };
+        let email = email.to_ascii_lowercase();
+        if !seen.insert(email.clone()) {
+            diags.error(
+                format!("{path}.email"),
+                format!("{email} is listed twice: keep one entry per member"),
+            );
+            continue;
+        }
+        let fp = fingerprint(
+            &format!("{path}.fingerprint"),
+            m.fingerprint.as_deref(),
+            diags,
+        );
+        if m.fingerprint.is_none() {
+            diags.warn(
+                format!("{path}.fingerprint"),
+                format!(
+                    "{email} has no OpenPGP fingerprint: they cannot sign commands until one is added"
+                ),
+            );
+        }
+        members.push(Member {
+            name: m.name.trim().to_owned(),
+            email,
+            company: m.company.trim().to_owned(),
+            fingerprint: fp,
+            on_leave: m.on_leave,
+        });
+    }
+
+    let rotation = match &s.oncall {
+        Some(o) => {
+            let mut order = Vec::new();
+            for (i, email) in o.rotation.iter().enumerate() {
+                let key = email.trim().to_ascii_lowercase();
+                let path = format!("roster.oncall.rotation[{i}]");
+                if !members.iter().any(|m| m.email == key) {
+                    diags.error(
+                        path,
+                        format!("{email} is not in [[roster.members]]: add them there or remove them here"),
+                    );
+                } else if order.contains(&key) {
+                    diags.error(path, format!("{email} appears twice in the rotation"));
+                } else {
+                    order.push(key);
+                }
+            }
+            if o.shift_days == 0 {
+                diags.error(
+                    "roster.oncall.shift_days",
+                    "must be at least 1 (days per oncall shift)",
+                );
+            }
+            if o.rotation.is_empty() && !members.is_empty() {
+                diags.warn(
+                    "roster.oncall.rotation",
+                    "is empty: new incidents get no incident commander; list the members who take oncall",
+                );
+            }
+            Rotation {
+                members: order,
+                starts: o.starts,
+                shift_days: o.shift_days.max(1),
+            }
+        }
+        None => {
+            if !members.is_empty() {
+                diags.warn(
+                    "roster.oncall",
+                    "missing: new incidents get no incident commander; add [roster.oncall] with \
+                     rotation = [...] and starts = YYYY-MM-DD",
+                );
+            }
+            Rotation {
+                members: Vec::new(),
+                starts: jiff::civil::date(2000, 1, 3),
+                shift_days: 7,
+            }
+        }
+    };
+    let roster = Roster { members, rotation };
+    for w in roster.warnings() {
+        diags.warn("roster", w.to_string());
+    }
+    roster
+}
+
+fn paths(
+    base: &Path,
+    s: &Sections,
+    diags: &mut Diagnostics,
+) -> Option<(SourceSettings, SinkSettings, StoreSettings)> {
+    let source = match s.source.as_ref()? {
+        SourceSection::Maildir(MaildirSource { path, poll_seconds }) => {
+            let path = resolve(base, path);
+            if !(path.join("new").is_dir() && path.join("cur").is_dir()) {
+                diags.error(
+                    "source.path",
+                    format!(
+                        "{} is not a Maildir (it needs new/ and cur/): point it at the mailbox \
+                         your mail delivery agent writes to, or create one with \
+                         `mkdir -p {0}/new {0}/cur {0}/tmp`",
+                        path.display()
+                    ),
+                );
+            }
+            if *poll_seconds == 0 {
+                diags.error("source.poll_seconds", "must be at least 1");
+            }
+            SourceSettings::Maildir {
+                path,
+                poll_interval: Duration::from_secs((*poll_seconds).max(1)),
+            }
+        }
+    };
+    let sink = match s.sink.as_ref()? {
+        SinkSection::File(FileSink { dir }) => {
+            let dir = resolve(base, dir);
+            if !dir.is_dir() {
+                match dir.parent() {
+                    Some(p) if p.as_os_str().is_empty() || p.is_dir() => diags.warn(
+                        "sink.dir",
+                        format!("{} does not exist yet; it will be created", dir.display()),
+                    ),
+                    _ => diags.error(
+                        "sink.dir",
+                        format!(
+                            "neither {} nor its parent directory exists: create the parent or choose another directory",
+                            dir.display()
+                        ),
+                    ),
+                }
+            }
+            SinkSettings::File { dir }
+        }
+    };
+    let store = match s.store.as_ref()? {
+        StoreSection::Sqlite(SqliteStore { path }) => {
+            let path = resolve(base, path);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                && !parent.is_dir()
+            {
+                diags.error(
+                    "store.path",
+                    format!(
+                        "the directory {} does not exist: create it, or point store.path elsewhere",
+                        parent.display()
+                    ),
+                );
+            }
+            StoreSettings::Sqlite { path }
+        }
+    };
+    Some((source, sink, store))
+}
+
+pub fn validate(
+    s: Sections,
+    base: &Path,
+    origin: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Settings> {
+    let list = s.list.as_ref().and_then(|l| {
+        let security = valid_email("list.security_address", &l.security_address, diags);
+        let src = valid_email("list.src_address", &l.src_address, diags);
+        if let Err(e) = check_prefix(&l.incident_prefix) {
+            diags.error("list.incident_prefix", e.to_string());
+        }
+        if l.name.trim().is_empty() {
+            diags.error(
+                "list.name",
+                "is empty: give the project's name, as reporters know it",
+            );
+        }
+        let (security, src) = (security?, src?);
+        if security.eq_ignore_ascii_case(&src) {
+            diags.error(
+                "list.src_address",
+                "is the security address: the SRC list must be a separate, private list",
+            );
+        }
+        Some(ListIdentity {
+            name: l.name.trim().to_owned(),
+            security_address: security,
+            src_address: src,
+            incident_prefix: l.incident_prefix.clone(),
+        })
+    });
+    let roster = roster(&s, diags);
+
+    let mut distributors = Vec::new();
+    for (i, d) in &s.distributors {
+        let path = format!("distributors[{i}]");
+        if let Some(email) = valid_email(&format!("{path}.email"), &d.email, diags) {
+            if distributors
+                .iter()
+                .any(|x: &Distributor| x.email.eq_ignore_ascii_case(&email))
+            {
+                diags.error(format!("{path}.email"), format!("{email} is listed twice"));
+                continue;
+            }
+            distributors.push(Distributor {
+                name: d.name.trim().to_owned(),
+                email,
+                fingerprint: fingerprint(
+                    &format!("{path}.fingerprint"),
+                    d.fingerprint.as_deref(),
+                    diags,
+                ),
+            });
+        }
+    }
+    let mut announce = Vec::new();
+    for (i, a) in &s.announce {
+        if let Some(address) = valid_email(&format!("announce[{i}].address"), &a.address, diags) {
+            announce.push(AnnounceChannel {
+                address,
+                subject_prefix: a.subject_prefix.trim().to_owned(),
+            });
+        }
+    }
+    if s.announce.is_empty() {
+        diags.warn("announce", "no announce lists: public announcements will have nowhere to go; add [[announce]] entries");
+    }
+
+    if s.schedule.slot_hour > 23 {
+        diags.error(
+            "schedule.slot_hour",
+            format!(
+                "{} is not an hour of the day: use 0 to 23 (UTC); the process recommends 16",
+                s.schedule.slot_hour
+            ),
+        );
+    }
+    let mut blackout = s.schedule.blackout.clone();
+    blackout.sort();
+    blackout.dedup();
+    if s.limits.max_message_mib == 0 {
+        diags.error("limits.max_message_mib", "must be at least 1");
+    }
+
+    let (source, sink, store) = paths(base, &s, diags)?;
+    if diags.has_errors() {
+        return None;
+    }
+    Some(Settings {
+        origin: origin.to_owned(),
+        list: list?,
+        roster,
+        distributors,
+        announce,
+        source,
+        sink,
+        store,
+        schedule: Schedule {
+            slot_hour: s.schedule.slot_hour,
+            blackout,
+        },
+        ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),
+        max_message_bytes: (s.limits.max_message_mib as usize).saturating_mul(1024 * 1024),
+    })
+}

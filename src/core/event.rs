@@ -1,0 +1,72 @@
+//! The event log: every change to an incident, with its time and cause.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A report opened the incident.
+    Reported,
+    /// A later mail joined the incident's thread.
+    MessageAdded,
+    AcknowledgementQueued,
+    AcknowledgementWithheld,
+    SrcCopyQueued,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 5] = [
+        EventKind::Reported,
+        EventKind::MessageAdded,
+        EventKind::AcknowledgementQueued,
+        EventKind::AcknowledgementWithheld,
+        EventKind::SrcCopyQueued,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Reported => "reported",
+            EventKind::MessageAdded => "message-added",
+            EventKind::AcknowledgementQueued => "acknowledgement-queued",
+            EventKind::AcknowledgementWithheld => "acknowledgement-withheld",
+            EventKind::SrcCopyQueued => "src-copy-queued",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who caused an event.
+pub const SERVICE_ACTOR: &str = "embargo";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Timestamp,
+    pub kind: EventKind,
+    /// An address, or `embargo` for the service's own decisions.
+    pub actor: String,
+    /// The mail that caused it, when one did.
+    pub message_id: Option<String>,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_round_trip() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

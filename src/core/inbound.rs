@@ -1,0 +1,111 @@
+//! The message model: what the pipeline knows about one inbound mail.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A name and an address, as written in a header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+impl Mailbox {
+    pub fn new(name: Option<&str>, email: &str) -> Self {
+        Mailbox {
+            name: name.map(str::to_owned).filter(|n| !n.trim().is_empty()),
+            email: email.trim().to_owned(),
+        }
+    }
+
+    /// Addresses compare case-insensitively: `Alice@Example.org` and
+    /// `alice@example.org` are one sender for rate limits and rosters.
+    pub fn key(&self) -> String {
+        self.email.to_ascii_lowercase()
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.email.rsplit_once('@').map_or(&self.email, |(l, _)| l)
+    }
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} <{}>", self.email),
+            None => f.write_str(&self.email),
+        }
+    }
+}
+
+/// One attachment, described; its bytes stay in the raw message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// Where the readable text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextSource {
+    Plain,
+    Html,
+    None,
+}
+
+impl TextSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextSource::Plain => "plain",
+            TextSource::Html => "html",
+            TextSource::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "plain" => TextSource::Plain,
+            "html" => TextSource::Html,
+            _ => TextSource::None,
+        }
+    }
+}
+
+/// The headers RFC 3834 asks an auto-responder to look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoReplyHeaders {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub list_id: Option<String>,
+    /// The Return-Path as written; `<>` marks a bounce.
+    pub return_path: Option<String>,
+}
+
+/// One inbound mail, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// Without angle brackets.
+    pub message_id: String,
+    /// True when the mail had no Message-ID and one was derived from its content.
+    pub message_id_synthesized: bool,
+    pub in_reply_to: Vec<String>,
+    /// Oldest first, as in the header.
+    pub references: Vec<String>,
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    /// The Date header; untrusted, for display only.
+    pub date: Option<Timestamp>,
+    pub text: String,
+    pub text_source: TextSource,
+    pub attachments: Vec<Attachment>,
+    pub auto_reply: AutoReplyHeaders,
+    /// SHA-256 of the body bytes (after the header block): two deliveries of
+    /// one mail differ in their Received headers, not in this.
+    pub body_digest: String,
+    /// The bytes as delivered: the report is evidence.
+    pub raw: Vec<u8>,
+}

@@ -1,0 +1,352 @@
+//! The intake decision: what happens to one parsed mail.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::autoreply::{self, Withhold};
+use super::event::{Event, EventKind, SERVICE_ACTOR};
+use super::inbound::{Inbound, Mailbox};
+use super::incident::Incident;
+use super::incident_id::{IncidentId, IncidentIdError};
+use super::roster::Roster;
+use super::threading::{self, Known, Placement, Via};
+
+pub struct IntakePolicy<'a> {
+    pub prefix: &'a str,
+    /// The service's own addresses: mail from them is never answered.
+    pub own_addresses: &'a [String],
+    pub ack_window: SignedDuration,
+    pub roster: &'a Roster,
+    /// Whether mail can be written to an address; the edge knows the syntax.
+    pub address_ok: fn(&str) -> bool,
+}
+
+/// What the store knows that the decision needs.
+#[derive(Debug, Clone, Default)]
+pub struct IntakeContext {
+    /// A message with this Message-ID and body is already stored.
+    pub already_stored: bool,
+    pub known: Known,
+    /// The next free sequence number in `year_of(now)`.
+    pub next_seq: u32,
+    pub last_ack_to_sender: Option<Timestamp>,
+}
+
+/// A mail the service owes because of this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Acknowledgement { to: Mailbox },
+    SrcCopy { withheld: Option<Withhold> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The same mail was delivered again: nothing changes.
+    Duplicate,
+    Open {
+        incident: Incident,
+        events: Vec<Event>,
+        replies: Vec<Reply>,
+    },
+    Join {
+        incident: IncidentId,
+        via: Via,
+        events: Vec<Event>,
+    },
+}
+
+/// Incident ids count per calendar year in UTC.
+pub fn year_of(now: Timestamp) -> i16 {
+    now.to_zoned_datetime(jiff::tz::TimeZone::UTC).year()
+}
+
+fn actor(mail: &Inbound) -> String {
+    mail.from
+        .as_ref()
+        .map(|m| m.key())
+        .unwrap_or_else(|| "unknown sender".to_owned())
+}
+
+pub fn decide(
+    mail: &Inbound,
+    ctx: &IntakeContext,
+    policy: &IntakePolicy<'_>,
+    now: Timestamp,
+) -> Result<Decision, IncidentIdError> {
+    if ctx.already_stored {
+        return Ok(Decision::Duplicate);
+    }
+    let event = |kind, actor: String, message_id: Option<String>, detail: String| Event {
+        at: now,
+        kind,
+        actor,
+        message_id,
+        detail,
+    };
+    let message_id = Some(mail.message_id.clone());
+    match threading::place(mail, policy.prefix, &ctx.known) {
+        Placement::Join(incident, via) => {
+            let events = vec![event(
+                EventKind::MessageAdded,
+                actor(mail),
+                message_id,
+                format!("{:?} joined by {via}", mail.subject),
+            )];
+            Ok(Decision::Join {
+                incident,
+                via,
+                events,
+            })
+        }
+        Placement::Open => {
+            let id = IncidentId::new(policy.prefix, year_of(now), ctx.next_seq.max(1))?;
+            let commander = policy.roster.oncall_at(now).map(|m| m.email.clone());
+            let incident =
+                Incident::open(id, &mail.subject, mail.from.clone(), commander.clone(), now);
+            let withheld =
+                autoreply::automated(&mail.auto_reply, mail.from.as_ref(), policy.own_addresses)
+                    .or_else(|| {
+                        let from = mail.from.as_ref()?;
+                        (!(policy.address_ok)(&from.email))
+                            .then(|| Withhold::Undeliverable(from.email.clone()))
+                    })
+                    .or_else(|| {
+                        autoreply::rate_limited(ctx.last_ack_to_sender, now, policy.ack_window)
+                    });
+            let mut events = vec![
+                event(
+                    EventKind::Reported,
+                    actor(mail),
+                    message_id.clone(),
+                    format!(
+                        "opened {} from {:?}; incident commander: {}",
+                        incident.id,
+                        incident.title,
+                        commander.as_deref().unwrap_or("nobody on call")
+                    ),
+                ),
+                event(
+                    EventKind::SrcCopyQueued,
+                    SERVICE_ACTOR.to_owned(),
+                    message_id.clone(),
+                    "copy of the report queued for the SRC list".to_owned(),
+                ),
+            ];
+            let mut replies = vec![Reply::SrcCopy {
+                withheld: withheld.clone(),
+            }];
+            match (&withheld, &mail.from) {
+                (None, Some(to)) => {
+                    events.push(event(
+                        EventKind::AcknowledgementQueued,
+                        SERVICE_ACTOR.to_owned(),
+                        message_id,
+                        format!("acknowledgement queued for {}", to.email),
+                    ));
+                    replies.push(Reply::Acknowledgement { to: to.clone() });
+                }
+                (reason, _) => events.push(event(
+                    EventKind::AcknowledgementWithheld,
+                    SERVICE_ACTOR.to_owned(),
+                    message_id,
+                    reason
+                        .as_ref()
+                        .map_or_else(|| Withhold::NoSender.to_string(), ToString::to_string),
+                )),
+            }
+            Ok(Decision::Open {
+                incident,
+                events,
+                replies,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::inbound::{AutoReplyHeaders, TextSource};
+    use crate::core::roster::{Member, Rotation};
+
+    fn roster() -> Roster {
+        Roster {
+            members: vec![Member {
+                name: "Alice".into(),
+                email: "alice@example.org".into(),
+                company: "A".into(),
+                fingerprint: None,
+                on_leave: false,
+            }],
+            rotation: Rotation {
+                members: vec!["alice@example.org".into()],
+                starts: jiff::civil::date(2026, 1, 5),
+                shift_days: 7,
+            },
+        }
+    }
+
+    fn report(from: &str) -> Inbound {
+        Inbound {
+            message_id: "r1@researcher.example".into(),
+            message_id_synthesized: false,
+            in_reply_to: vec![],
+            references: vec![],
+            from: Some(Mailbox::new(Some("Jane"), from)),
+            to: vec![Mailbox::new(None, "security@example.org")],
+            cc: vec![],
+            subject: "Heap overflow in frobnicate()".into(),
+            date: None,
+            text: "details".into(),
+            text_source: TextSource::Plain,
+            attachments: vec![],
+            auto_reply: AutoReplyHeaders::default(),
+            body_digest: "d".into(),
+            raw: b"raw".to_vec(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-12-01T09:00:00Z".parse().unwrap()
+    }
+
+    fn decide_with(mail: &Inbound, ctx: &IntakeContext) -> Decision {
+        let roster = roster();
+        let own = vec!["security@example.org".to_owned()];
+        let policy = IntakePolicy {
+            prefix: "EMB",
+            own_addresses: &own,
+            ack_window: SignedDuration::from_hours(1),
+            roster: &roster,
+            address_ok: |a| a.contains('@') && !a.contains(' '),
+        };
+        decide(mail, ctx, &policy, now()).unwrap()
+    }
+
+    fn kinds(events: &[Event]) -> Vec<EventKind> {
+        events.iter().map(|e| e.kind).collect()
+    }
+
+    #[test]
+    fn a_report_opens_an_incident_with_ack_and_src_copy() {
+        let ctx = IntakeContext {
+            next_seq: 7,
+            ..Default::default()
+        };
+        let Decision::Open {
+            incident,
+            events,
+            replies,
+        } = decide_with(&report("jane@researcher.example"), &ctx)
+        else {
+            panic!("expected a new incident")
+        };
+        assert_eq!(incident.id.to_string(), "EMB-2026-0007");
+        assert_eq!(incident.commander.as_deref(), Some("alice@example.org"));
+        assert_eq!(incident.opened_at, now());
+        assert_eq!(
+            kinds(&events),
+            [
+                EventKind::Reported,
+                EventKind::SrcCopyQueued,
+                EventKind::AcknowledgementQueued
+            ]
+        );
+        assert!(events.iter().all(|e| e.at == now()));
+        assert_eq!(replies.len(), 2);
+        assert!(
+            matches!(&replies[1], Reply::Acknowledgement { to } if to.email == "jane@researcher.example")
+        );
+    }
+
+    #[test]
+    fn an_automated_report_gets_no_acknowledgement_but_reaches_the_src() {
+        let mut mail = report("jane@researcher.example");
+        mail.auto_reply.auto_submitted = Some("auto-replied".into());
+        let Decision::Open {
+            events, replies, ..
+        } = decide_with(&mail, &IntakeContext::default())
+        else {
+            panic!()
+        };
+        assert_eq!(
+            kinds(&events),
+            [
+                EventKind::Reported,
+                EventKind::SrcCopyQueued,
+                EventKind::AcknowledgementWithheld
+            ]
+        );
+        assert!(events[2].detail.contains("Auto-Submitted"));
+        assert_eq!(
+            replies,
+            [Reply::SrcCopy {
+                withheld: Some(Withhold::AutoSubmitted("auto-replied".into()))
+            }]
+        );
+    }
+
+    #[test]
+    fn an_address_mail_cannot_be_written_to_is_not_acknowledged() {
+        let Decision::Open {
+            events, replies, ..
+        } = decide_with(
+            &report("jane doe@researcher.example"),
+            &IntakeContext::default(),
+        )
+        else {
+            panic!()
+        };
+        assert_eq!(events[2].kind, EventKind::AcknowledgementWithheld);
+        assert!(
+            events[2].detail.contains("cannot be written"),
+            "{}",
+            events[2].detail
+        );
+        assert_eq!(replies.len(), 1);
+    }
+
+    #[test]
+    fn a_second_report_within_the_hour_is_not_acknowledged() {
+        let ctx = IntakeContext {
+            last_ack_to_sender: Some(now() - SignedDuration::from_mins(10)),
+            ..Default::default()
+        };
+        let Decision::Open {
+            events, replies, ..
+        } = decide_with(&report("jane@researcher.example"), &ctx)
+        else {
+            panic!()
+        };
+        assert!(events[2].detail.starts_with("rate limit"));
+        assert_eq!(replies.len(), 1);
+    }
+
+    #[test]
+    fn a_reply_joins_and_a_duplicate_changes_nothing() {
+        let mut reply = report("jane@researcher.example");
+        reply.message_id = "r2@researcher.example".into();
+        reply.in_reply_to = vec!["r1@researcher.example".into()];
+        let inc = IncidentId::new("EMB", 2026, 1).unwrap();
+        let mut ctx = IntakeContext::default();
+        ctx.known
+            .messages
+            .insert("r1@researcher.example".into(), inc.clone());
+        match decide_with(&reply, &ctx) {
+            Decision::Join {
+                incident, events, ..
+            } => {
+                assert_eq!(incident, inc);
+                assert_eq!(kinds(&events), [EventKind::MessageAdded]);
+            }
+            other => panic!("{other:?}"),
+        }
+        ctx.already_stored = true;
+        assert_eq!(decide_with(&reply, &ctx), Decision::Duplicate);
+    }
+
+    #[test]
+    fn ids_follow_the_utc_year() {
+        assert_eq!(year_of("2026-12-31T23:59:59Z".parse().unwrap()), 2026);
+        assert_eq!(year_of("2027-01-01T00:00:00Z".parse().unwrap()), 2027);
+    }
+}

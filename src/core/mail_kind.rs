@@ -1,0 +1,40 @@
+//! The kinds of mail the service sends.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailKind {
+    /// To a reporter: their report is filed.
+    Acknowledgement,
+    /// To the SRC list: a new report, tagged with its incident id.
+    SrcCopy,
+    /// To the SRC list: a mail could not be parsed and was kept aside.
+    Quarantine,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 3] = [
+        MailKind::Acknowledgement,
+        MailKind::SrcCopy,
+        MailKind::Quarantine,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Acknowledgement => "acknowledgement",
+            MailKind::SrcCopy => "src-copy",
+            MailKind::Quarantine => "quarantine",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for MailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

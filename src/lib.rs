@@ -1,0 +1,29 @@
+//! embargo runs a project's security release process by email.
+//!
+//! How a mail flows, and where each step lives:
+//!
+//! - [`source`]: Maildir in; a `Source` hands over raw messages by key.
+//! - [`parse`]: raw bytes to an [`core::inbound::Inbound`], with mail-parser.
+//! - [`core`]: pure decisions: threading, incident ids, the RFC 3834 rules,
+//!   the intake decision, the roster. Values in, values out; `now` is an
+//!   argument.
+//! - [`notice`]: askama templates and MIME assembly for outgoing mail.
+//! - [`store`]: SQLite behind the `Store` trait: incidents, messages with
+//!   raw bytes, the append-only event log, the outbox, deliveries.
+//! - [`sink`]: a `Sink` takes finished mail; the file sink writes `.eml`.
+//! - [`service`]: the ingest and send passes and the `serve` loop.
+//! - [`config`]: the TOML file, checked and converted to domain types once.
+//! - [`demo`]: the embedded default, end to end, on demo mail.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod demo;
+pub mod notice;
+pub mod parse;
+pub mod report;
+pub mod service;
+pub mod sink;
+pub mod source;
+pub mod store;

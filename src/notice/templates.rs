@@ -1,0 +1,41 @@
+//! One askama template per kind of mail; the `.txt` files are in `templates/`.
+
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "acknowledgement.txt")]
+pub struct AcknowledgementText<'a> {
+    pub greeting: &'a str,
+    pub project: &'a str,
+    pub id: &'a str,
+    pub security_address: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "src_copy.txt")]
+pub struct SrcCopyText<'a> {
+    pub id: &'a str,
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub date: &'a str,
+    pub received: &'a str,
+    pub message_id: &'a str,
+    pub commander: &'a str,
+    pub acknowledgement: &'a str,
+    pub attachments: Vec<String>,
+    pub text: &'a str,
+    pub truncated: bool,
+    pub shown: usize,
+    pub total: usize,
+    pub security_address: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "quarantine.txt")]
+pub struct QuarantineText<'a> {
+    pub security_address: &'a str,
+    pub source: &'a str,
+    pub size: usize,
+    pub digest: &'a str,
+    pub reason: &'a str,
+}

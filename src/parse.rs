@@ -1,0 +1,218 @@
+//! Raw bytes to an [`Inbound`], with mail-parser.
+//!
+//! mail-parser is lenient and never panics; the only mail it gives up on is
+//! one without any header. That one, and one over the size limit, come back
+//! as [`Unparsed`] with its bytes, so the caller can keep them.
+
+use jiff::Timestamp;
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+use crate::core::inbound::{Attachment, AutoReplyHeaders, Inbound, Mailbox, TextSource};
+
+/// The domain of Message-IDs made up for mail that has none.
+pub const SYNTHESIZED_ID_DOMAIN: &str = "synthesized.embargo.invalid";
+
+#[derive(Debug)]
+pub struct Unparsed {
+    pub raw: Vec<u8>,
+    pub reason: String,
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    hex(&h.finalize())
+}
+
+/// Parses one mail. `max_bytes` bounds what is worth parsing; bigger mail is
+/// returned unparsed so it can be stored as it is.
+pub fn parse(raw: Vec<u8>, max_bytes: usize) -> Result<Inbound, Unparsed> {
+    if raw.len() > max_bytes {
+        let reason = format!(
+            "{} bytes is over the limit of {} bytes (limits.max_message_mib)",
+            raw.len(),
+            max_bytes
+        );
+        return Err(Unparsed { raw, reason });
+    }
+    let parsed = match MessageParser::default().parse(&raw) {
+        Some(msg) if !msg.headers().is_empty() => Parsed::from(&msg),
+        _ => {
+            return Err(Unparsed {
+                raw,
+                reason: "no mail headers found".to_owned(),
+            });
+        }
+    };
+    Ok(parsed.into_inbound(raw))
+}
+
+/// Everything taken from the borrowed `Message`, so the raw bytes can move.
+struct Parsed {
+    message_id: Option<String>,
+    in_reply_to: Vec<String>,
+    references: Vec<String>,
+    from: Option<Mailbox>,
+    to: Vec<Mailbox>,
+    cc: Vec<Mailbox>,
+    subject: String,
+    date: Option<Timestamp>,
+    text: String,
+    text_source: TextSource,
+    attachments: Vec<Attachment>,
+    auto_reply: AutoReplyHeaders,
+    body_offset: usize,
+    synthesis_input: Vec<Vec<u8>>,
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let clean = |s: &str| s.trim().trim_matches(['<', '>']).trim().to_owned();
+    let mut out: Vec<String> = match value {
+        HeaderValue::Text(t) => vec![clean(t)],
+        HeaderValue::TextList(list) => list.iter().map(|t| clean(t)).collect(),
+        _ => vec![],
+    };
+    out.retain(|id| !id.is_empty());
+    out.dedup();
+    out
+}
+
+fn mailboxes(addr: Option<&Address<'_>>) -> Vec<Mailbox> {
+    addr.map(|a| {
+        a.iter()
+            .filter_map(|a| {
+                let email = a.address.as_deref()?.trim();
+                (!email.is_empty()).then(|| Mailbox::new(a.name.as_deref(), email))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
+    msg.header_raw(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
+    let mut texts = Vec::new();
+    let mut source = TextSource::None;
+    for (i, &part_id) in msg.text_body.iter().enumerate() {
+        let Some(part) = msg.parts.get(part_id as usize) else {
+            continue;
+        };
+        let this = match part.body {
+            PartType::Html(_) => TextSource::Html,
+            PartType::Text(_) => TextSource::Plain,
+            _ => continue,
+        };
+        if let Some(text) = msg.body_text(i) {
+            if source == TextSource::None {
+                source = this;
+            }
+            texts.push(text.into_owned());
+        }
+    }
+    (texts.join("\n"), source)
+}
+
+fn attachments(msg: &Message<'_>) -> Vec<Attachment> {
+    msg.attachments()
+        .map(|part| Attachment {
+            name: part.attachment_name().map(str::to_owned),
+            content_type: part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_owned(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned())
+                .to_ascii_lowercase(),
+            size: part.len() as u64,
+        })
+        .collect()
+}
+
+impl Parsed {
+    fn from(msg: &Message<'_>) -> Parsed {
+        let (text, text_source) = readable_text(msg);
+        let header_bytes = |name: &str| msg.header_raw(name).unwrap_or("").as_bytes().to_vec();
+        Parsed {
+            message_id: msg
+                .message_id()
+                .map(|id| id.trim().trim_matches(['<', '>']).trim().to_owned())
+                .filter(|id| !id.is_empty()),
+            in_reply_to: ids(msg.in_reply_to()),
+            references: ids(msg.references()),
+            from: mailboxes(msg.from()).into_iter().next(),
+            to: mailboxes(msg.to()),
+            cc: mailboxes(msg.cc()),
+            subject: msg.subject().unwrap_or("").trim().to_owned(),
+            date: msg
+                .date()
+                .and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()),
+            text,
+            text_source,
+            attachments: attachments(msg),
+            auto_reply: AutoReplyHeaders {
+                auto_submitted: raw_header(msg, "Auto-Submitted"),
+                precedence: raw_header(msg, "Precedence"),
+                list_id: raw_header(msg, "List-Id"),
+                return_path: raw_header(msg, "Return-Path"),
+            },
+            body_offset: msg.root_part().raw_body_offset() as usize,
+            // Headers a relay does not touch: a re-delivery synthesizes the same id.
+            synthesis_input: ["From", "To", "Cc", "Date", "Subject"]
+                .iter()
+                .map(|h| header_bytes(h))
+                .collect(),
+        }
+    }
+
+    fn into_inbound(self, raw: Vec<u8>) -> Inbound {
+        let body = raw.get(self.body_offset..).unwrap_or(&[]);
+        let body_digest = sha256_hex(&[body]);
+        let (message_id, message_id_synthesized) = match self.message_id {
+            Some(id) => (id, false),
+            None => {
+                let mut parts: Vec<&[u8]> =
+                    self.synthesis_input.iter().map(Vec::as_slice).collect();
+                parts.push(body);
+                let digest = sha256_hex(&parts);
+                (format!("{}@{SYNTHESIZED_ID_DOMAIN}", &digest[..32]), true)
+            }
+        };
+        Inbound {
+            message_id,
+            message_id_synthesized,
+            in_reply_to: self.in_reply_to,
+            references: self.references,
+            from: self.from,
+            to: self.to,
+            cc: self.cc,
+            subject: self.subject,
+            date: self.date,
+            text: self.text,
+            text_source: self.text_source,
+            attachments: self.attachments,
+            auto_reply: self.auto_reply,
+            body_digest,
+            raw,
+        }
+    }
+}

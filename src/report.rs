@@ -1,0 +1,174 @@
+//! What `incidents`, `show` and `quarantine` print for people.
+
+use std::fmt::Write;
+
+use jiff::Timestamp;
+
+use crate::store::{IncidentRecord, IncidentSummary, StoredMessage};
+
+fn utc(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Cuts to `max` characters, for table cells.
+fn cell(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
+    }
+}
+
+pub fn incidents(list: &[IncidentSummary]) -> String {
+    if list.is_empty() {
+        return "No incidents yet.\n".to_owned();
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:<22} {:<20} {:>4}  {:<30} TITLE",
+        "ID", "STATE", "OPENED", "MSGS", "REPORTER"
+    );
+    for s in list {
+        let i = &s.incident;
+        let reporter = i
+            .reporter
+            .as_ref()
+            .map_or("(no sender)", |r| r.email.as_str());
+        let _ = writeln!(
+            o,
+            "{:<16} {:<22} {:<20} {:>4}  {:<30} {}",
+            i.id.to_string(),
+            i.state.as_str(),
+            utc(i.opened_at),
+            s.messages,
+            cell(reporter, 30),
+            cell(&i.title, 60)
+        );
+    }
+    o
+}
+
+fn message(o: &mut String, n: usize, m: &StoredMessage) {
+    let from = m
+        .from
+        .as_ref()
+        .map_or_else(|| "(no sender)".to_owned(), ToString::to_string);
+    let _ = writeln!(o, "\n  [{n}] {}  {from}", utc(m.received_at));
+    let _ = writeln!(o, "      Subject: {}", m.subject);
+    let synthesized = if m.synthesized_id {
+        " (none in the mail; derived from its content)"
+    } else {
+        ""
+    };
+    let _ = writeln!(o, "      Message-ID: <{}>{synthesized}", m.message_id);
+    match &m.joined_via {
+        Some(via) => {
+            let _ = writeln!(o, "      Joined by {via}");
+        }
+        None => {
+            let _ = writeln!(o, "      Opened the incident");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "      Stored as row {} ({} bytes; `embargo raw {}` writes it out)",
+        m.id, m.size, m.id
+    );
+    for a in &m.attachments {
+        let _ = writeln!(
+            o,
+            "      Attachment: {} ({}, {} bytes)",
+            a.name.as_deref().unwrap_or("(unnamed)"),
+            a.content_type,
+            a.size
+        );
+    }
+    let text = m.text.trim_end();
+    if text.is_empty() {
+        let _ = writeln!(o, "      (no readable text)");
+    } else {
+        o.push('\n');
+        for line in text.lines() {
+            let _ = writeln!(o, "      | {line}");
+        }
+    }
+}
+
+pub fn incident(r: &IncidentRecord) -> String {
+    let i = &r.incident;
+    let mut o = String::new();
+    let _ = writeln!(o, "{}  {}", i.id, i.state);
+    let _ = writeln!(o, "  title      {}", i.title);
+    let reporter = i
+        .reporter
+        .as_ref()
+        .map_or_else(|| "(no sender)".to_owned(), ToString::to_string);
+    let _ = writeln!(o, "  reporter   {reporter}");
+    let _ = writeln!(
+        o,
+        "  commander  {}",
+        i.commander.as_deref().unwrap_or("nobody was on call")
+    );
+    let _ = writeln!(o, "  opened     {}", utc(i.opened_at));
+    let _ = writeln!(o, "  updated    {}", utc(i.updated_at));
+
+    let _ = writeln!(o, "\nMessages ({})", r.messages.len());
+    for (n, m) in r.messages.iter().enumerate() {
+        message(&mut o, n + 1, m);
+    }
+
+    let _ = writeln!(o, "\nTimeline");
+    for e in &r.events {
+        let _ = writeln!(
+            o,
+            "  {}  {:<26} {:<28} {}",
+            utc(e.at),
+            e.kind.as_str(),
+            cell(&e.actor, 28),
+            e.detail
+        );
+    }
+
+    let _ = writeln!(o, "\nOutgoing mail");
+    if r.outbox.is_empty() {
+        let _ = writeln!(o, "  (none)");
+    }
+    for m in &r.outbox {
+        let when = match (m.sent_at, &m.last_error) {
+            (Some(t), _) => format!("sent {}", utc(t)),
+            (None, Some(e)) => format!("{} after {} attempts: {e}", m.state.as_str(), m.attempts),
+            (None, None) => format!("{}, due {}", m.state.as_str(), utc(m.due_at)),
+        };
+        let _ = writeln!(
+            o,
+            "  {:<16} to {}  ({when})",
+            m.kind.as_str(),
+            m.recipients.join(", ")
+        );
+        let _ = writeln!(o, "  {:<16} {}", "", m.subject);
+    }
+    o
+}
+
+pub fn quarantine(list: &[StoredMessage]) -> String {
+    if list.is_empty() {
+        return "Nothing is in quarantine.\n".to_owned();
+    }
+    let mut o = String::new();
+    let _ = writeln!(o, "{:>6}  {:<20} {:>10}  WHY", "ROW", "RECEIVED", "BYTES");
+    for m in list {
+        let _ = writeln!(
+            o,
+            "{:>6}  {:<20} {:>10}  {}",
+            m.id,
+            utc(m.received_at),
+            m.size,
+            m.quarantine_reason.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n`embargo raw ROW > mail.eml` writes one out, byte for byte."
+    );
+    o
+}

@@ -1,0 +1,459 @@
+//! The loops: ingest from a source, send from the outbox, and `serve`,
+//! which repeats both until asked to stop.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::core::incident_id::IncidentId;
+use crate::core::intake::{self, Decision, IntakePolicy, Reply};
+use crate::core::threading;
+use crate::notice;
+use crate::parse::{self, Unparsed};
+use crate::sink::{Outgoing, Sink, SinkError};
+use crate::source::Source;
+use crate::store::{Filing, Intake, IntakeQuery, IntakeRecord, SourceRef, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+}
+
+/// What one ingest pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestReport {
+    pub seen: usize,
+    pub filed: usize,
+    pub opened: Vec<IncidentId>,
+    pub duplicates: usize,
+    pub quarantined: usize,
+    /// Left in the source for the next pass (could not be read or stored).
+    pub deferred: usize,
+}
+
+/// What one send pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SendReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Asked to stop: finish the message in hand, start no other.
+pub type Shutdown = watch::Receiver<bool>;
+
+pub fn stopping(s: &Shutdown) -> bool {
+    *s.borrow()
+}
+
+/// A receiver that never says stop.
+pub fn never_stop() -> Shutdown {
+    let (tx, rx) = watch::channel(false);
+    // Keep the sender alive for as long as the program runs.
+    std::mem::forget(tx);
+    rx
+}
+
+/// The outbox claims a mail for this long; a sender that dies holding it
+/// lets another take it over afterwards.
+const SEND_LEASE: SignedDuration = SignedDuration::from_mins(5);
+const SEND_BATCH: u32 = 50;
+
+fn address_ok(s: &str) -> bool {
+    s.parse::<lettre::Address>().is_ok()
+}
+
+fn retry_delay(attempts: u32) -> SignedDuration {
+    let secs = 30i64.saturating_mul(1 << attempts.min(7));
+    SignedDuration::from_secs(secs.min(3600))
+}
+
+pub struct Service {
+    settings: Arc<Settings>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    pub fn new(settings: Arc<Settings>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Service {
+            settings,
+            store,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Takes every waiting message from `source`, one transaction each.
+    pub async fn ingest(
+        &self,
+        source: &mut dyn Source,
+        stop: &Shutdown,
+    ) -> Result<IngestReport, ServiceError> {
+        let done = self.store.delivered_keys(source.name()).await?;
+        let keys = source.pending(&done).await?;
+        let mut report = IngestReport::default();
+        for key in keys {
+            if stopping(stop) {
+                break;
+            }
+            report.seen += 1;
+            let span =
+                tracing::info_span!("message", key = %key, message_id = tracing::field::Empty);
+            self.ingest_one(source, &key, &mut report)
+                .instrument(span)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn ingest_one(
+        &self,
+        source: &mut dyn Source,
+        key: &str,
+        report: &mut IngestReport,
+    ) -> Result<(), ServiceError> {
+        let raw = match source.read(key).await {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping for now");
+                report.deferred += 1;
+                return Ok(());
+            }
+        };
+        let source_ref = SourceRef {
+            source: source.name().to_owned(),
+            key: key.to_owned(),
+        };
+        let now = self.clock.now();
+        let intake = match parse::parse(raw, self.settings.max_message_bytes) {
+            Ok(mail) => {
+                tracing::Span::current().record("message_id", mail.message_id.as_str());
+                self.file(mail, source_ref, now).await?
+            }
+            Err(unparsed) => self.quarantine(unparsed, source_ref, now).await?,
+        };
+        match self.store.record(&intake).await {
+            Ok(()) => {}
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => {
+                // One mail the store refuses must not hold up the others:
+                // keep its bytes aside and go on.
+                tracing::error!(error = %e, "could not file this mail; keeping it in quarantine");
+                let raw = match intake.record {
+                    IntakeRecord::Filed { mail, .. } => mail.raw,
+                    IntakeRecord::Quarantined { raw, .. } => raw,
+                    IntakeRecord::Duplicate { .. } => return Err(e.into()),
+                };
+                let fallback = self
+                    .quarantine(
+                        Unparsed {
+                            raw,
+                            reason: format!("the store refused it: {e}"),
+                        },
+                        intake.source,
+                        now,
+                    )
+                    .await?;
+                if let Err(e2) = self.store.record(&fallback).await {
+                    tracing::error!(error = %e2, "could not quarantine it either; it stays in the source");
+                    report.deferred += 1;
+                    return Ok(());
+                }
+                report.quarantined += 1;
+                self.mark_done(source, key).await;
+                return Ok(());
+            }
+        }
+        match &intake.record {
+            IntakeRecord::Duplicate { .. } => {
+                tracing::info!("duplicate delivery of a stored mail");
+                report.duplicates += 1;
+            }
+            IntakeRecord::Filed { filing, .. } => {
+                report.filed += 1;
+                match filing {
+                    Filing::Opened(inc) => {
+                        tracing::info!(incident = %inc.id, "opened");
+                        report.opened.push(inc.id.clone());
+                    }
+                    Filing::Joined { incident, via } => tracing::info!(%incident, %via, "joined"),
+                }
+            }
+            IntakeRecord::Quarantined { reason, .. } => {
+                tracing::warn!(%reason, "kept in quarantine");
+                report.quarantined += 1;
+            }
+        }
+        self.mark_done(source, key).await;
+        Ok(())
+    }
+
+    async fn mark_done(&self, source: &mut dyn Source, key: &str) {
+        if let Err(e) = source.done(key).await {
+            tracing::warn!(error = %e, "stored, but not marked in the source");
+        }
+    }
+
+    async fn file(
+        &self,
+        mail: crate::core::inbound::Inbound,
+        source: SourceRef,
+        now: Timestamp,
+    ) -> Result<Intake, ServiceError> {
+        let s = &self.settings;
+        let query = IntakeQuery {
+            message_id: mail.message_id.clone(),
+            body_digest: mail.body_digest.clone(),
+            mentioned_ids: threading::mentioned_ids(&mail),
+            tags: threading::mentioned_tags(&mail, &s.list.incident_prefix),
+            sender: mail.from.as_ref().map(|m| m.key()),
+            prefix: s.list.incident_prefix.clone(),
+            year: intake::year_of(now),
+        };
+        let ctx = self.store.intake_context(&query).await?;
+        let own = s.list.own_addresses();
+        let policy = IntakePolicy {
+            prefix: &s.list.incident_prefix,
+            own_addresses: &own,
+            ack_window: s.ack_rate_limit,
+            roster: &s.roster,
+            address_ok,
+        };
+        let decision = intake::decide(&mail, &ctx, &policy, now)
+            .expect("the incident prefix was checked when the config was loaded");
+        let record = match decision {
+            Decision::Duplicate => IntakeRecord::Duplicate {
+                message_id: mail.message_id,
+                body_digest: mail.body_digest,
+            },
+            Decision::Join {
+                incident,
+                via,
+                events,
+            } => IntakeRecord::Filed {
+                mail: Box::new(mail),
+                filing: Filing::Joined {
+                    incident,
+                    via: via.to_string(),
+                },
+                events,
+                outbox: Vec::new(),
+                auto_reply_to: None,
+            },
+            Decision::Open {
+                incident,
+                events,
+                replies,
+            } => {
+                let mut outbox = Vec::new();
+                let mut auto_reply_to = None;
+                for reply in &replies {
+                    let built = match reply {
+                        Reply::SrcCopy { withheld } => {
+                            notice::src_copy(s, &incident, &mail, withheld.as_ref(), now)
+                        }
+                        Reply::Acknowledgement { to } => {
+                            auto_reply_to = Some(to.key());
+                            notice::acknowledgement(s, &incident, &mail, to, now)
+                        }
+                    };
+                    match built {
+                        Ok(m) => outbox.push(m),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not build a reply; the mail is filed without it")
+                        }
+                    }
+                }
+                IntakeRecord::Filed {
+                    mail: Box::new(mail),
+                    filing: Filing::Opened(incident),
+                    events,
+                    outbox,
+                    auto_reply_to,
+                }
+            }
+        };
+        Ok(Intake {
+            source,
+            received_at: now,
+            record,
+        })
+    }
+
+    async fn quarantine(
+        &self,
+        unparsed: Unparsed,
+        source: SourceRef,
+        now: Timestamp,
+    ) -> Result<Intake, ServiceError> {
+        let Unparsed { mut raw, reason } = unparsed;
+        let digest = parse::sha256_hex(&[&raw]);
+        let message_id = format!("{}@quarantine.embargo.invalid", &digest[..32]);
+        let ctx = self
+            .store
+            .intake_context(&IntakeQuery {
+                message_id: message_id.clone(),
+                body_digest: digest.clone(),
+                mentioned_ids: Vec::new(),
+                tags: Vec::new(),
+                sender: None,
+                prefix: self.settings.list.incident_prefix.clone(),
+                year: intake::year_of(now),
+            })
+            .await?;
+        if ctx.already_stored {
+            return Ok(Intake {
+                source,
+                received_at: now,
+                record: IntakeRecord::Duplicate {
+                    message_id,
+                    body_digest: digest,
+                },
+            });
+        }
+        let size = raw.len();
+        let mut reason = reason;
+        if size > self.settings.max_message_bytes {
+            // Too big for the store: keep the head, and the source keeps the whole.
+            raw.truncate(self.settings.max_message_bytes.min(1024 * 1024));
+            reason = format!(
+                "{reason}; the store keeps its first {} bytes, the source keeps the whole mail",
+                raw.len()
+            );
+        }
+        let outbox = match notice::quarantine(
+            &self.settings,
+            &format!("{} {}", source.source, source.key),
+            &digest,
+            size,
+            &reason,
+            now,
+        ) {
+            Ok(m) => vec![m],
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the quarantine notice");
+                Vec::new()
+            }
+        };
+        Ok(Intake {
+            source,
+            received_at: now,
+            record: IntakeRecord::Quarantined {
+                message_id,
+                body_digest: digest,
+                raw,
+                reason,
+                outbox,
+            },
+        })
+    }
+
+    /// Sends every outbox mail that is due.
+    pub async fn send_due(
+        &self,
+        sink: &dyn Sink,
+        stop: &Shutdown,
+    ) -> Result<SendReport, ServiceError> {
+        let mut report = SendReport::default();
+        let mut tried = HashSet::new();
+        while !stopping(stop) {
+            let now = self.clock.now();
+            let batch = self.store.claim_due(now, SEND_LEASE, SEND_BATCH).await?;
+            // A mail claimed twice in one pass means the store handed back
+            // one it could not mark: stop rather than spin.
+            if batch.is_empty() || batch.iter().any(|m| !tried.insert(m.id)) {
+                break;
+            }
+            for mail in batch {
+                let span = tracing::info_span!("send", id = mail.id, kind = %mail.kind, message_id = %mail.message_id);
+                let _enter = span.enter();
+                let result = sink
+                    .send(Outgoing {
+                        from: &mail.from,
+                        recipients: &mail.recipients,
+                        bytes: &mail.bytes,
+                    })
+                    .await;
+                let now = self.clock.now();
+                match result {
+                    Ok(transport_id) => {
+                        self.store.mark_sent(mail.id, now, &transport_id).await?;
+                        tracing::info!(to = ?mail.recipients, "sent");
+                        report.sent += 1;
+                    }
+                    Err(SinkError::Transient(e)) => {
+                        let next = now + retry_delay(mail.attempts);
+                        tracing::warn!(error = %e, retry_at = %next, "not sent; will retry");
+                        self.store.mark_retry(mail.id, &e, next).await?;
+                        report.retrying += 1;
+                    }
+                    Err(SinkError::Permanent(e)) => {
+                        tracing::error!(error = %e, "not sent, and retrying will not help");
+                        self.store.mark_failed(mail.id, &e).await?;
+                        report.failed += 1;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// One pass of each: what `run --once` does.
+    pub async fn run_once(
+        &self,
+        source: &mut dyn Source,
+        sink: &dyn Sink,
+        stop: &Shutdown,
+    ) -> Result<(IngestReport, SendReport), ServiceError> {
+        let ingested = self.ingest(source, stop).await?;
+        let sent = self.send_due(sink, stop).await?;
+        Ok((ingested, sent))
+    }
+
+    /// Passes every `interval` until `stop` says so. Errors are logged and
+    /// the next pass tries again: a database that is briefly away must not
+    /// end the service.
+    pub async fn serve(
+        &self,
+        source: &mut dyn Source,
+        sink: &dyn Sink,
+        interval: std::time::Duration,
+        mut stop: Shutdown,
+    ) {
+        tracing::info!(source = source.name(), every = ?interval, "serving");
+        while !stopping(&stop) {
+            match self.run_once(source, sink, &stop).await {
+                Ok((i, s)) if i.seen + s.sent + s.retrying + s.failed > 0 => {
+                    tracing::info!(
+                        filed = i.filed,
+                        opened = i.opened.len(),
+                        duplicates = i.duplicates,
+                        quarantined = i.quarantined,
+                        sent = s.sent,
+                        "pass done"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("stopped");
+    }
+}

@@ -1,0 +1,280 @@
+//! Where incidents, mail, events and the outbox live.
+//!
+//! One trait, one implementation per backend. Each write the pipeline
+//! makes for one inbound mail is a single call, and so a single
+//! transaction: the decision and the mail it owes are stored together or
+//! not at all.
+
+mod sqlite;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+use crate::config::StoreSettings;
+use crate::core::event::Event;
+use crate::core::inbound::{Attachment, Inbound, Mailbox, TextSource};
+use crate::core::incident::Incident;
+use crate::core::incident_id::IncidentId;
+use crate::core::intake::IntakeContext;
+use crate::core::mail_kind::MailKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database {path}: {source}; check that the directory exists and is writable by the service"
+    )]
+    Open { path: String, source: sqlx::Error },
+    #[error("cannot bring the database schema up to date: {0}; restore a backup or report a bug")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error(
+        "the database holds a value this version cannot read ({0}); is a newer embargo using it?"
+    )]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Busy or unreachable databases get better; broken data does not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+        ) || matches!(self, StoreError::Query(sqlx::Error::Database(e)) if e.message().contains("locked") || e.message().contains("busy"))
+    }
+}
+
+/// One delivery from a source: which source, and its key there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub source: String,
+    pub key: String,
+}
+
+/// What the store must look up to decide about one mail.
+#[derive(Debug, Clone)]
+pub struct IntakeQuery {
+    pub message_id: String,
+    pub body_digest: String,
+    pub mentioned_ids: Vec<String>,
+    pub tags: Vec<IncidentId>,
+    pub sender: Option<String>,
+    pub prefix: String,
+    pub year: i16,
+}
+
+/// A mail to put in the outbox.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    /// Unique per mail the service owes; enqueueing the same key twice is a no-op.
+    pub key: String,
+    pub kind: MailKind,
+    pub incident: Option<IncidentId>,
+    pub message_id: String,
+    pub from: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub bytes: Vec<u8>,
+    pub due_at: Timestamp,
+}
+
+#[derive(Debug)]
+pub enum Filing {
+    Opened(Incident),
+    Joined { incident: IncidentId, via: String },
+}
+
+/// Everything one inbound mail changes.
+#[derive(Debug)]
+pub enum IntakeRecord {
+    /// The same mail delivered again: only the delivery is recorded.
+    Duplicate {
+        message_id: String,
+        body_digest: String,
+    },
+    Filed {
+        mail: Box<Inbound>,
+        filing: Filing,
+        events: Vec<Event>,
+        outbox: Vec<NewMail>,
+        /// The address acknowledged, for the rate limit.
+        auto_reply_to: Option<String>,
+    },
+    /// Could not be parsed: kept with its bytes, outside any incident.
+    Quarantined {
+        message_id: String,
+        body_digest: String,
+        raw: Vec<u8>,
+        reason: String,
+        outbox: Vec<NewMail>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Intake {
+    pub source: SourceRef,
+    pub received_at: Timestamp,
+    pub record: IntakeRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Sent => "sent",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OutboxState::Pending,
+            OutboxState::Sending,
+            OutboxState::Sent,
+            OutboxState::Failed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// An outbox row. `bytes` is empty in listings and filled when claimed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub key: String,
+    pub kind: MailKind,
+    pub incident: Option<IncidentId>,
+    pub message_id: String,
+    pub from: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    pub created_at: Timestamp,
+    pub due_at: Timestamp,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<Timestamp>,
+    pub transport_id: Option<String>,
+}
+
+/// A stored mail, without its raw bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub incident: Option<IncidentId>,
+    pub message_id: String,
+    pub synthesized_id: bool,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    pub date: Option<Timestamp>,
+    pub received_at: Timestamp,
+    pub text: String,
+    pub text_source: TextSource,
+    pub attachments: Vec<Attachment>,
+    pub joined_via: Option<String>,
+    pub quarantine_reason: Option<String>,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSummary {
+    #[serde(flatten)]
+    pub incident: Incident,
+    pub messages: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentRecord {
+    #[serde(flatten)]
+    pub incident: Incident,
+    pub messages: Vec<StoredMessage>,
+    pub events: Vec<Event>,
+    pub outbox: Vec<OutboxMail>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub source: String,
+    pub key: String,
+    pub outcome: String,
+    pub message: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub incidents: u64,
+    pub messages: u64,
+    pub quarantined: u64,
+    pub deliveries: u64,
+    pub duplicates: u64,
+    pub events: u64,
+    pub outbox_pending: u64,
+    pub outbox_sent: u64,
+    pub outbox_failed: u64,
+}
+
+/// Opens the store the config names.
+pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
+    match settings {
+        StoreSettings::Sqlite { path } => Ok(Arc::new(SqliteStore::open(path).await?)),
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The keys a source has already delivered, so it can skip them.
+    async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError>;
+
+    async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError>;
+
+    /// Records one inbound mail and everything it causes, atomically.
+    async fn record(&self, intake: &Intake) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` mails due at `now` for `lease`; a claim whose
+    /// lease ran out (a sender that died) is claimed again.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMail>, StoreError>;
+    async fn mark_sent(
+        &self,
+        id: i64,
+        now: Timestamp,
+        transport_id: &str,
+    ) -> Result<(), StoreError>;
+    async fn mark_retry(&self, id: i64, error: &str, next_at: Timestamp) -> Result<(), StoreError>;
+    async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+
+    async fn incidents(&self) -> Result<Vec<IncidentSummary>, StoreError>;
+    async fn incident(&self, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError>;
+    async fn quarantined(&self) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError>;
+    async fn deliveries(&self, source: &str) -> Result<Vec<Delivery>, StoreError>;
+    async fn counts(&self) -> Result<Counts, StoreError>;
+}

@@ -1,0 +1,673 @@
+//! The embedded default: SQLite through sqlx, one file, no server.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+
+use super::*;
+use crate::core::event::EventKind;
+use crate::core::incident::State;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn secs(t: Timestamp) -> i64 {
+    t.as_second()
+}
+
+fn time(s: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_second(s).map_err(|e| StoreError::Corrupt(format!("timestamp {s}: {e}")))
+}
+
+fn opt_time(s: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    s.map(time).transpose()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON {s:?}: {e}")))
+}
+
+fn incident_id(s: &str) -> Result<IncidentId, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("incident id {s:?}")))
+}
+
+/// `?, ?, ?` for an IN list of `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies the migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so two writers queue on
+        // busy_timeout instead of failing halfway through.
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn outbox_rows(
+        &self,
+        filter: &str,
+        bind: Option<&str>,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS}, x'' AS bytes FROM outbox {filter} ORDER BY id");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(outbox_mail)
+            .collect()
+    }
+}
+
+const OUTBOX_COLUMNS: &str = "id, mail_key, kind, incident_id, message_id, mail_from, recipients, \
+    subject, created_at, due_at, state, attempts, last_error, sent_at, transport_id";
+
+fn outbox_mail(r: &SqliteRow) -> Result<OutboxMail, StoreError> {
+    let kind: String = r.try_get("kind")?;
+    let state: String = r.try_get("state")?;
+    Ok(OutboxMail {
+        id: r.try_get("id")?,
+        key: r.try_get("mail_key")?,
+        kind: MailKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("mail kind {kind:?}")))?,
+        incident: r
+            .try_get::<Option<String>, _>("incident_id")?
+            .as_deref()
+            .map(incident_id)
+            .transpose()?,
+        message_id: r.try_get("message_id")?,
+        from: r.try_get("mail_from")?,
+        recipients: from_json(&r.try_get::<String, _>("recipients")?)?,
+        subject: r.try_get("subject")?,
+        bytes: r.try_get("bytes")?,
+        created_at: time(r.try_get("created_at")?)?,
+        due_at: time(r.try_get("due_at")?)?,
+        state: OutboxState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox state {state:?}")))?,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        last_error: r.try_get("last_error")?,
+        sent_at: opt_time(r.try_get("sent_at")?)?,
+        transport_id: r.try_get("transport_id")?,
+    })
+}
+
+const INCIDENT_COLUMNS: &str =
+    "id, state, title, reporter, reporter_name, commander, opened_at, updated_at";
+
+fn incident(r: &SqliteRow) -> Result<Incident, StoreError> {
+    let state: String = r.try_get("state")?;
+    let reporter: Option<String> = r.try_get("reporter")?;
+    let reporter_name: Option<String> = r.try_get("reporter_name")?;
+    Ok(Incident {
+        id: incident_id(&r.try_get::<String, _>("id")?)?,
+        state: State::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("state {state:?}")))?,
+        title: r.try_get("title")?,
+        reporter: reporter.map(|email| Mailbox::new(reporter_name.as_deref(), &email)),
+        commander: r.try_get("commander")?,
+        opened_at: time(r.try_get("opened_at")?)?,
+        updated_at: time(r.try_get("updated_at")?)?,
+    })
+}
+
+const MESSAGE_COLUMNS: &str = "id, incident_id, message_id, synthesized_id, in_reply_to, refs, \
+    from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, received_at, body_text, \
+    text_source, attachments, joined_via, quarantine_reason, size";
+
+fn stored_message(r: &SqliteRow) -> Result<StoredMessage, StoreError> {
+    let from_addr: Option<String> = r.try_get("from_addr")?;
+    let from_name: Option<String> = r.try_get("from_name")?;
+    Ok(StoredMessage {
+        id: r.try_get("id")?,
+        incident: r
+            .try_get::<Option<String>, _>("incident_id")?
+            .as_deref()
+            .map(incident_id)
+            .transpose()?,
+        message_id: r.try_get("message_id")?,
+        synthesized_id: r.try_get("synthesized_id")?,
+        in_reply_to: from_json(&r.try_get::<String, _>("in_reply_to")?)?,
+        references: from_json(&r.try_get::<String, _>("refs")?)?,
+        from: from_addr.map(|e| Mailbox::new(from_name.as_deref(), &e)),
+        to: from_json(&r.try_get::<String, _>("to_addrs")?)?,
+        cc: from_json(&r.try_get::<String, _>("cc_addrs")?)?,
+        subject: r.try_get("subject")?,
+        date: opt_time(r.try_get("sent_at")?)?,
+        received_at: time(r.try_get("received_at")?)?,
+        text: r.try_get("body_text")?,
+        text_source: TextSource::parse(&r.try_get::<String, _>("text_source")?),
+        attachments: from_json(&r.try_get::<String, _>("attachments")?)?,
+        joined_via: r.try_get("joined_via")?,
+        quarantine_reason: r.try_get("quarantine_reason")?,
+        size: r.try_get::<i64, _>("size")? as u64,
+    })
+}
+
+fn event(r: &SqliteRow) -> Result<Event, StoreError> {
+    let kind: String = r.try_get("kind")?;
+    Ok(Event {
+        at: time(r.try_get("at")?)?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?,
+        actor: r.try_get("actor")?,
+        message_id: r.try_get("message_id")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
+async fn insert_outbox(
+    tx: &mut Transaction<'static, Sqlite>,
+    mails: &[NewMail],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for m in mails {
+        let inserted = sqlx::query(
+            "INSERT INTO outbox (mail_key, kind, incident_id, message_id, mail_from, recipients, \
+             subject, bytes, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (mail_key) DO NOTHING",
+        )
+        .bind(&m.key)
+        .bind(m.kind.as_str())
+        .bind(m.incident.as_ref().map(ToString::to_string))
+        .bind(&m.message_id)
+        .bind(&m.from)
+        .bind(json(&m.recipients))
+        .bind(&m.subject)
+        .bind(&m.bytes)
+        .bind(secs(now))
+        .bind(secs(m.due_at))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if let (1, Some(inc)) = (inserted, &m.incident) {
+            link(tx, &m.message_id, inc, "out").await?;
+        }
+    }
+    Ok(())
+}
+
+async fn link(
+    tx: &mut Transaction<'static, Sqlite>,
+    message_id: &str,
+    incident: &IncidentId,
+    direction: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO thread_links (message_id, incident_id, direction) VALUES (?, ?, ?) \
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(incident.to_string())
+    .bind(direction)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn deliver(
+    tx: &mut Transaction<'static, Sqlite>,
+    intake: &Intake,
+    outcome: &str,
+    message: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO deliveries (source, key, outcome, message, at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&intake.source.source)
+    .bind(&intake.source.key)
+    .bind(outcome)
+    .bind(message)
+    .bind(secs(intake.received_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError> {
+        let rows = sqlx::query("SELECT key FROM deliveries WHERE source = ?")
+            .bind(source)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("key").map_err(Into::into))
+            .collect()
+    }
+
+    async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError> {
+        let already_stored =
+            sqlx::query("SELECT 1 FROM messages WHERE message_id = ? AND body_digest = ?")
+                .bind(&q.message_id)
+                .bind(&q.body_digest)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+        let mut ctx = IntakeContext {
+            already_stored,
+            ..IntakeContext::default()
+        };
+        if ctx.already_stored {
+            return Ok(ctx);
+        }
+        // SQLite allows 32766 parameters; References headers are far shorter.
+        for chunk in q.mentioned_ids.chunks(500) {
+            let sql = format!(
+                "SELECT message_id, incident_id FROM thread_links WHERE message_id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                ctx.known.messages.insert(
+                    r.try_get("message_id")?,
+                    incident_id(&r.try_get::<String, _>("incident_id")?)?,
+                );
+            }
+        }
+        for tag in &q.tags {
+            if sqlx::query("SELECT 1 FROM incidents WHERE id = ?")
+                .bind(tag.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some()
+            {
+                ctx.known.incidents.insert(tag.clone());
+            }
+        }
+        ctx.next_seq = sqlx::query(
+            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM incidents WHERE prefix = ? AND year = ?",
+        )
+        .bind(&q.prefix)
+        .bind(i64::from(q.year))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get::<i64, _>("next")? as u32;
+        if let Some(sender) = &q.sender {
+            let last: Option<i64> =
+                sqlx::query("SELECT MAX(at) AS last FROM auto_replies WHERE address = ?")
+                    .bind(sender)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("last")?;
+            ctx.last_ack_to_sender = opt_time(last)?;
+        }
+        Ok(ctx)
+    }
+
+    async fn record(&self, intake: &Intake) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let now = intake.received_at;
+        match &intake.record {
+            IntakeRecord::Duplicate {
+                message_id,
+                body_digest,
+            } => {
+                let row: i64 =
+                    sqlx::query("SELECT id FROM messages WHERE message_id = ? AND body_digest = ?")
+                        .bind(message_id)
+                        .bind(body_digest)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("id")?;
+                deliver(&mut tx, intake, "duplicate", row).await?;
+            }
+            IntakeRecord::Filed {
+                mail,
+                filing,
+                events,
+                outbox,
+                auto_reply_to,
+            } => {
+                let (incident, via) = match filing {
+                    Filing::Opened(inc) => {
+                        sqlx::query(
+                            "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
+                             reporter_name, commander, opened_at, updated_at) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        )
+                        .bind(inc.id.to_string())
+                        .bind(inc.id.prefix())
+                        .bind(i64::from(inc.id.year()))
+                        .bind(i64::from(inc.id.seq()))
+                        .bind(inc.state.as_str())
+                        .bind(&inc.title)
+                        .bind(inc.reporter.as_ref().map(|m| m.email.clone()))
+                        .bind(inc.reporter.as_ref().and_then(|m| m.name.clone()))
+                        .bind(&inc.commander)
+                        .bind(secs(inc.opened_at))
+                        .bind(secs(inc.updated_at))
+                        .execute(&mut *tx)
+                        .await?;
+                        (inc.id.clone(), None)
+                    }
+                    Filing::Joined { incident, via } => {
+                        sqlx::query(
+                            "UPDATE incidents SET updated_at = MAX(updated_at, ?) WHERE id = ?",
+                        )
+                        .bind(secs(now))
+                        .bind(incident.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                        (incident.clone(), Some(via.clone()))
+                    }
+                };
+                let row = sqlx::query(
+                    "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
+                     in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
+                     received_at, body_text, text_source, attachments, joined_via, size, raw) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(incident.to_string())
+                .bind(&mail.message_id)
+                .bind(mail.message_id_synthesized)
+                .bind(&mail.body_digest)
+                .bind(json(&mail.in_reply_to))
+                .bind(json(&mail.references))
+                .bind(mail.from.as_ref().map(|m| m.email.clone()))
+                .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
+                .bind(json(&mail.to))
+                .bind(json(&mail.cc))
+                .bind(&mail.subject)
+                .bind(mail.date.map(secs))
+                .bind(secs(now))
+                .bind(&mail.text)
+                .bind(mail.text_source.as_str())
+                .bind(json(&mail.attachments))
+                .bind(via)
+                .bind(mail.raw.len() as i64)
+                .bind(&mail.raw)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>("id")?;
+                link(&mut tx, &mail.message_id, &incident, "in").await?;
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO events (incident_id, at, kind, actor, message_id, detail) \
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(incident.to_string())
+                    .bind(secs(e.at))
+                    .bind(e.kind.as_str())
+                    .bind(&e.actor)
+                    .bind(&e.message_id)
+                    .bind(&e.detail)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                insert_outbox(&mut tx, outbox, now).await?;
+                if let Some(address) = auto_reply_to {
+                    sqlx::query("INSERT INTO auto_replies (address, at) VALUES (?, ?)")
+                        .bind(address)
+                        .bind(secs(now))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                deliver(&mut tx, intake, "filed", row).await?;
+            }
+            IntakeRecord::Quarantined {
+                message_id,
+                body_digest,
+                raw,
+                reason,
+                outbox,
+            } => {
+                let row = sqlx::query(
+                    "INSERT INTO messages (message_id, synthesized_id, body_digest, received_at, \
+                     quarantine_reason, size, raw) VALUES (?, 1, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(message_id)
+                .bind(body_digest)
+                .bind(secs(now))
+                .bind(reason)
+                .bind(raw.len() as i64)
+                .bind(raw)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>("id")?;
+                insert_outbox(&mut tx, outbox, now).await?;
+                deliver(&mut tx, intake, "quarantined", row).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let mut tx = self.write().await?;
+        let sql = format!(
+            "UPDATE outbox SET state = 'sending', claimed_until = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE (state = 'pending' AND due_at <= ?) \
+                 OR (state = 'sending' AND claimed_until <= ?) ORDER BY due_at, id LIMIT ?) \
+             RETURNING {OUTBOX_COLUMNS}, bytes"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(secs(now + lease))
+            .bind(secs(now))
+            .bind(secs(now))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut mails: Vec<OutboxMail> = rows.iter().map(outbox_mail).collect::<Result<_, _>>()?;
+        mails.sort_by_key(|m| (m.due_at, m.id));
+        Ok(mails)
+    }
+
+    async fn mark_sent(
+        &self,
+        id: i64,
+        now: Timestamp,
+        transport_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, transport_id = ?, claimed_until = NULL \
+             WHERE id = ?",
+        )
+        .bind(secs(now))
+        .bind(transport_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_retry(&self, id: i64, error: &str, next_at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'pending', due_at = ?, last_error = ?, claimed_until = NULL \
+             WHERE id = ? AND state = 'sending'",
+        )
+        .bind(secs(next_at))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'failed', last_error = ?, claimed_until = NULL WHERE id = ?",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn incidents(&self) -> Result<Vec<IncidentSummary>, StoreError> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS}, (SELECT COUNT(*) FROM messages m WHERE m.incident_id = i.id) AS n \
+             FROM incidents i ORDER BY year, seq"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(IncidentSummary {
+                    incident: incident(r)?,
+                    messages: r.try_get::<i64, _>("n")? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn incident(&self, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError> {
+        let key = id.to_string();
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?");
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE incident_id = ? ORDER BY id");
+        let messages = sqlx::query(AssertSqlSafe(sql))
+            .bind(&key)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(stored_message)
+            .collect::<Result<_, _>>()?;
+        let events = sqlx::query(
+            "SELECT at, kind, actor, message_id, detail FROM events WHERE incident_id = ? ORDER BY id",
+        )
+        .bind(&key)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(event)
+        .collect::<Result<_, _>>()?;
+        let outbox = self
+            .outbox_rows("WHERE incident_id = ?", Some(&key))
+            .await?;
+        Ok(Some(IncidentRecord {
+            incident: incident(&row)?,
+            messages,
+            events,
+            outbox,
+        }))
+    }
+
+    async fn quarantined(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE incident_id IS NULL ORDER BY id");
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(stored_message)
+            .collect()
+    }
+
+    async fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query("SELECT raw FROM messages WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("raw"))
+            .transpose()?)
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
+        self.outbox_rows("", None).await
+    }
+
+    async fn deliveries(&self, source: &str) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query(
+            "SELECT source, key, outcome, message FROM deliveries WHERE source = ? ORDER BY key",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Delivery {
+                source: r.try_get("source")?,
+                key: r.try_get("key")?,
+                outcome: r.try_get("outcome")?,
+                message: r.try_get("message")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        let r = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM incidents) AS incidents, \
+               (SELECT COUNT(*) FROM messages WHERE incident_id IS NOT NULL) AS messages, \
+               (SELECT COUNT(*) FROM messages WHERE incident_id IS NULL) AS quarantined, \
+               (SELECT COUNT(*) FROM deliveries) AS deliveries, \
+               (SELECT COUNT(*) FROM deliveries WHERE outcome = 'duplicate') AS duplicates, \
+               (SELECT COUNT(*) FROM events) AS events, \
+               (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')) AS pending, \
+               (SELECT COUNT(*) FROM outbox WHERE state = 'sent') AS sent, \
+               (SELECT COUNT(*) FROM outbox WHERE state = 'failed') AS failed",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |c: &str| -> Result<u64, StoreError> { Ok(r.try_get::<i64, _>(c)? as u64) };
+        Ok(Counts {
+            incidents: n("incidents")?,
+            messages: n("messages")?,
+            quarantined: n("quarantined")?,
+            deliveries: n("deliveries")?,
+            duplicates: n("duplicates")?,
+            events: n("events")?,
+            outbox_pending: n("pending")?,
+            outbox_sent: n("sent")?,
+            outbox_failed: n("failed")?,
+        })
+    }
+}
