@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod guard;
 pub mod notice;
 pub mod parse;
 pub mod report;

@@ -9,6 +9,7 @@ use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, Par
 use sha2::{Digest, Sha256};
 
 use crate::core::inbound::{Attachment, AutoReplyHeaders, Inbound, Mailbox, TextSource};
+use crate::guard::catch_panic;
 
 /// The domain of Message-IDs made up for mail that has none.
 pub const SYNTHESIZED_ID_DOMAIN: &str = "synthesized.embargo.invalid";
@@ -49,13 +50,49 @@ pub fn parse(raw: Vec<u8>, max_bytes: usize) -> Result<Inbound, Unparsed> {
         );
         return Err(Unparsed { raw, reason });
     }
-    let parsed = match MessageParser::default().parse(&raw) {
-        Some(msg) if !msg.headers().is_empty() => Parsed::from(&msg),
-        _ => {
+    // A parser bug must not stop the service: a panic on the whole mail
+    // falls back to its headers alone; the raw bytes are kept either way.
+    let full = catch_panic(|| {
+        MessageParser::default()
+            .parse(&raw)
+            .filter(|m| !m.headers().is_empty())
+            .map(|m| Parsed::from(&m))
+    });
+    let parsed = match full {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
             return Err(Unparsed {
                 raw,
                 reason: "no mail headers found".to_owned(),
             });
+        }
+        Err(panic) => {
+            tracing::error!(%panic, "the MIME parser failed on this mail; reading its headers only");
+            let headers = catch_panic(|| {
+                MessageParser::default()
+                    .parse_headers(&raw)
+                    .filter(|m| !m.headers().is_empty())
+                    .map(|m| Parsed::from(&m))
+            });
+            match headers {
+                Ok(Some(mut parsed)) => {
+                    parsed.text = String::new();
+                    parsed.text_source = TextSource::None;
+                    parsed.attachments.clear();
+                    parsed.problems.push(
+                        "the MIME body could not be parsed; only the headers were read, \
+                         the raw mail is kept whole"
+                            .to_owned(),
+                    );
+                    parsed
+                }
+                _ => {
+                    return Err(Unparsed {
+                        raw,
+                        reason: "the MIME parser failed on it".to_owned(),
+                    });
+                }
+            }
         }
     };
     Ok(parsed.into_inbound(raw))
@@ -77,6 +114,7 @@ struct Parsed {
     auto_reply: AutoReplyHeaders,
     body_offset: usize,
     synthesis_input: Vec<Vec<u8>>,
+    problems: Vec<String>,
 }
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
@@ -181,6 +219,7 @@ impl Parsed {
                 .iter()
                 .map(|h| header_bytes(h))
                 .collect(),
+            problems: Vec::new(),
         }
     }
 
@@ -211,6 +250,7 @@ impl Parsed {
             text_source: self.text_source,
             attachments: self.attachments,
             auto_reply: self.auto_reply,
+            problems: self.problems,
             body_digest,
             raw,
         }

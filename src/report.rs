@@ -83,6 +83,9 @@ fn message(o: &mut String, n: usize, m: &StoredMessage) {
             a.size
         );
     }
+    for p in &m.problems {
+        let _ = writeln!(o, "      Problem: {p}");
+    }
     let text = m.text.trim_end();
     if text.is_empty() {
         let _ = writeln!(o, "      (no readable text)");

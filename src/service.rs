@@ -11,14 +11,19 @@ use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::core::event::Event;
+use crate::core::inbound::Inbound;
 use crate::core::incident_id::IncidentId;
-use crate::core::intake::{self, Decision, IntakePolicy, Reply};
+use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy, Reply};
 use crate::core::threading;
+use crate::guard::catch_panic;
 use crate::notice;
 use crate::parse::{self, Unparsed};
 use crate::sink::{Outgoing, Sink, SinkError};
 use crate::source::Source;
-use crate::store::{Filing, Intake, IntakeQuery, IntakeRecord, SourceRef, Store, StoreError};
+use crate::store::{
+    Filing, Intake, IntakeQuery, IntakeRecord, NewMail, SourceRef, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -38,6 +43,15 @@ pub struct IngestReport {
     pub quarantined: usize,
     /// Left in the source for the next pass (could not be read or stored).
     pub deferred: usize,
+}
+
+/// What `file` decided for a mail that is not a duplicate, before the
+/// mail itself moves into the record.
+struct Filed {
+    filing: Filing,
+    events: Vec<Event>,
+    outbox: Vec<NewMail>,
+    auto_reply_to: Option<String>,
 }
 
 /// What one send pass did.
@@ -209,7 +223,7 @@ impl Service {
 
     async fn file(
         &self,
-        mail: crate::core::inbound::Inbound,
+        mail: Inbound,
         source: SourceRef,
         now: Timestamp,
     ) -> Result<Intake, ServiceError> {
@@ -224,6 +238,51 @@ impl Service {
             year: intake::year_of(now),
         };
         let ctx = self.store.intake_context(&query).await?;
+        let decided = match catch_panic(|| self.decide(&mail, &ctx, now)) {
+            Ok(decided) => decided,
+            Err(panic) => {
+                tracing::error!(%panic, "embargo failed on this mail (a bug); keeping it in quarantine");
+                let reason = format!("embargo failed on it ({panic}); please report this bug");
+                return self
+                    .quarantine(
+                        Unparsed {
+                            raw: mail.raw,
+                            reason,
+                        },
+                        source,
+                        now,
+                    )
+                    .await;
+            }
+        };
+        let record = match decided {
+            None => IntakeRecord::Duplicate {
+                message_id: mail.message_id,
+                body_digest: mail.body_digest,
+            },
+            Some(Filed {
+                filing,
+                events,
+                outbox,
+                auto_reply_to,
+            }) => IntakeRecord::Filed {
+                mail: Box::new(mail),
+                filing,
+                events,
+                outbox,
+                auto_reply_to,
+            },
+        };
+        Ok(Intake {
+            source,
+            received_at: now,
+            record,
+        })
+    }
+
+    /// The core's decision, with the mail it owes rendered; `None` for a duplicate.
+    fn decide(&self, mail: &Inbound, ctx: &IntakeContext, now: Timestamp) -> Option<Filed> {
+        let s = &self.settings;
         let own = s.list.own_addresses();
         let policy = IntakePolicy {
             prefix: &s.list.incident_prefix,
@@ -232,19 +291,15 @@ impl Service {
             roster: &s.roster,
             address_ok,
         };
-        let decision = intake::decide(&mail, &ctx, &policy, now)
+        let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
-        let record = match decision {
-            Decision::Duplicate => IntakeRecord::Duplicate {
-                message_id: mail.message_id,
-                body_digest: mail.body_digest,
-            },
+        match decision {
+            Decision::Duplicate => None,
             Decision::Join {
                 incident,
                 via,
                 events,
-            } => IntakeRecord::Filed {
-                mail: Box::new(mail),
+            } => Some(Filed {
                 filing: Filing::Joined {
                     incident,
                     via: via.to_string(),
@@ -252,7 +307,7 @@ impl Service {
                 events,
                 outbox: Vec::new(),
                 auto_reply_to: None,
-            },
+            }),
             Decision::Open {
                 incident,
                 events,
@@ -263,11 +318,11 @@ impl Service {
                 for reply in &replies {
                     let built = match reply {
                         Reply::SrcCopy { withheld } => {
-                            notice::src_copy(s, &incident, &mail, withheld.as_ref(), now)
+                            notice::src_copy(s, &incident, mail, withheld.as_ref(), now)
                         }
                         Reply::Acknowledgement { to } => {
                             auto_reply_to = Some(to.key());
-                            notice::acknowledgement(s, &incident, &mail, to, now)
+                            notice::acknowledgement(s, &incident, mail, to, now)
                         }
                     };
                     match built {
@@ -277,20 +332,14 @@ impl Service {
                         }
                     }
                 }
-                IntakeRecord::Filed {
-                    mail: Box::new(mail),
+                Some(Filed {
                     filing: Filing::Opened(incident),
                     events,
                     outbox,
                     auto_reply_to,
-                }
+                })
             }
-        };
-        Ok(Intake {
-            source,
-            received_at: now,
-            record,
-        })
+        }
     }
 
     async fn quarantine(

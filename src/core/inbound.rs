@@ -103,6 +103,8 @@ pub struct Inbound {
     pub text_source: TextSource,
     pub attachments: Vec<Attachment>,
     pub auto_reply: AutoReplyHeaders,
+    /// What could not be read, for the people who look at it.
+    pub problems: Vec<String>,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.
     pub body_digest: String,

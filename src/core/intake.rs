@@ -200,6 +200,7 @@ mod tests {
             text_source: TextSource::Plain,
             attachments: vec![],
             auto_reply: AutoReplyHeaders::default(),
+            problems: vec![],
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }

@@ -112,6 +112,7 @@ mod tests {
             text_source: TextSource::None,
             attachments: vec![],
             auto_reply: AutoReplyHeaders::default(),
+            problems: vec![],
             body_digest: String::new(),
             raw: vec![],
         }

@@ -60,7 +60,7 @@ fn message_id(key: &str, settings: &Settings) -> String {
 /// "Re: " once, not "Re: Re: ".
 fn reply_subject(subject: &str) -> String {
     let s = subject.trim();
-    if s.len() >= 3 && s[..3].eq_ignore_ascii_case("re:") {
+    if s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("re:")) {
         s.to_owned()
     } else if s.is_empty() {
         "Re: your report".to_owned()
@@ -191,6 +191,7 @@ pub fn src_copy(
             commander: incident.commander.as_deref().unwrap_or("nobody is on call"),
             acknowledgement: &acknowledgement,
             attachments,
+            problems: &report.problems,
             text: if text.trim().is_empty() {
                 "(no readable text)"
             } else {
@@ -294,4 +295,19 @@ pub fn quarantine(
         bytes,
         due_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_subjects_say_re_once() {
+        assert_eq!(reply_subject("Re: crash"), "Re: crash");
+        assert_eq!(reply_subject("RE: crash"), "RE: crash");
+        assert_eq!(reply_subject("crash"), "Re: crash");
+        assert_eq!(reply_subject(""), "Re: your report");
+        assert_eq!(reply_subject("[취약점] 보고"), "Re: [취약점] 보고");
+        assert_eq!(reply_subject("ré"), "Re: ré");
+    }
 }

@@ -23,6 +23,7 @@ pub struct SrcCopyText<'a> {
     pub commander: &'a str,
     pub acknowledgement: &'a str,
     pub attachments: Vec<String>,
+    pub problems: &'a [String],
     pub text: &'a str,
     pub truncated: bool,
     pub shown: usize,

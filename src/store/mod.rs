@@ -194,6 +194,7 @@ pub struct StoredMessage {
     pub text: String,
     pub text_source: TextSource,
     pub attachments: Vec<Attachment>,
+    pub problems: Vec<String>,
     pub joined_via: Option<String>,
     pub quarantine_reason: Option<String>,
     pub size: u64,

@@ -36,6 +36,7 @@ CREATE TABLE messages (
     body_text         TEXT NOT NULL DEFAULT '',
     text_source       TEXT NOT NULL DEFAULT 'none',
     attachments       TEXT NOT NULL DEFAULT '[]',   -- JSON array
+    problems          TEXT NOT NULL DEFAULT '[]',   -- JSON array: what could not be read
     joined_via        TEXT,
     quarantine_reason TEXT,
     size              INTEGER NOT NULL,

@@ -1,0 +1,273 @@
+//! Parsing and threading, on the hand-written mail in fixtures/mail/.
+
+use std::path::Path;
+
+use embargo::core::inbound::{Inbound, TextSource};
+use embargo::core::incident_id::IncidentId;
+use embargo::core::threading::{self, Known, Placement, Via};
+use embargo::parse::{self, SYNTHESIZED_ID_DOMAIN};
+
+const LIMIT: usize = 64 * 1024 * 1024;
+
+fn raw(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/mail")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn mail(name: &str) -> Inbound {
+    parse::parse(raw(name), LIMIT).unwrap_or_else(|u| panic!("{name}: {}", u.reason))
+}
+
+fn inc(n: u32) -> IncidentId {
+    IncidentId::new("EMB", 2026, n).unwrap()
+}
+
+/// The store after the report was filed as EMB-2026-0001.
+fn after_report() -> Known {
+    let mut known = Known::default();
+    known.messages.insert(mail("report.eml").message_id, inc(1));
+    known.incidents.insert(inc(1));
+    known
+}
+
+#[test]
+fn a_report_parses_into_its_parts() {
+    let m = mail("report.eml");
+    assert_eq!(m.message_id, "report-1@finder.example");
+    assert!(!m.message_id_synthesized);
+    let from = m.from.as_ref().unwrap();
+    assert_eq!(
+        (from.name.as_deref(), from.email.as_str()),
+        (Some("Ana Silva"), "ana@finder.example")
+    );
+    assert_eq!(m.to.len(), 1);
+    assert_eq!(
+        m.cc.iter().map(|c| c.email.as_str()).collect::<Vec<_>>(),
+        ["bob@finder.example", "carol@finder.example"]
+    );
+    assert_eq!(m.subject, "Use-after-free in session cache");
+    assert_eq!(m.date.unwrap().to_string(), "2026-11-30T13:03:00Z");
+    assert_eq!(m.text_source, TextSource::Plain);
+    assert!(m.text.starts_with("The session cache frees"));
+    assert_eq!(
+        m.raw,
+        raw("report.eml"),
+        "the raw bytes are kept as they came"
+    );
+    assert!(m.in_reply_to.is_empty() && m.references.is_empty());
+}
+
+#[test]
+fn a_reply_with_only_in_reply_to_joins() {
+    let m = mail("reply-in-reply-to-only.eml");
+    assert_eq!(m.in_reply_to, ["report-1@finder.example"]);
+    assert_eq!(
+        threading::place(&m, "EMB", &after_report()),
+        Placement::Join(inc(1), Via::InReplyTo("report-1@finder.example".into()))
+    );
+}
+
+#[test]
+fn a_reply_with_only_folded_references_joins() {
+    let m = mail("reply-references-only.eml");
+    assert_eq!(
+        m.references,
+        [
+            "unrelated-root@elsewhere.example",
+            "report-1@finder.example"
+        ]
+    );
+    assert!(m.in_reply_to.is_empty());
+    assert_eq!(
+        threading::place(&m, "EMB", &after_report()),
+        Placement::Join(inc(1), Via::References("report-1@finder.example".into()))
+    );
+}
+
+#[test]
+fn broken_references_fall_back_to_the_subject_tag() {
+    let m = mail("broken-references-with-tag.eml");
+    assert_eq!(
+        threading::place(&m, "EMB", &after_report()),
+        Placement::Join(inc(1), Via::SubjectTag(inc(1)))
+    );
+    // Without the incident in the store, the tag means nothing.
+    assert_eq!(
+        threading::place(&m, "EMB", &Known::default()),
+        Placement::Open
+    );
+}
+
+#[test]
+fn a_new_report_opens_an_incident() {
+    assert_eq!(
+        threading::place(&mail("no-message-id.eml"), "EMB", &after_report()),
+        Placement::Open
+    );
+}
+
+#[test]
+fn a_missing_message_id_is_synthesized_stably() {
+    let first = mail("no-message-id.eml");
+    assert!(first.message_id_synthesized);
+    assert!(
+        first.message_id.ends_with(SYNTHESIZED_ID_DOMAIN),
+        "{}",
+        first.message_id
+    );
+    // Delivered again by another route: a new Received header, the same id.
+    let mut again = b"Received: from backup-mx by mx; Tue, 01 Dec 2026 10:05:00 +0000\r\n".to_vec();
+    again.extend(raw("no-message-id.eml"));
+    let second = parse::parse(again, LIMIT).unwrap();
+    assert_eq!(second.message_id, first.message_id);
+    assert_eq!(second.body_digest, first.body_digest);
+    // A different body is a different mail.
+    let other = parse::parse(
+        raw("no-message-id.eml")
+            .into_iter()
+            .chain(*b"PS.\r\n")
+            .collect(),
+        LIMIT,
+    )
+    .unwrap();
+    assert_ne!(other.message_id, first.message_id);
+}
+
+#[test]
+fn a_duplicate_delivery_has_the_same_identity() {
+    let first = mail("report.eml");
+    let mut again = b"Received: from mx2 by mx; Mon, 30 Nov 2026 13:04:00 +0000\r\nDelivered-To: security@example.org\r\n".to_vec();
+    again.extend(raw("report.eml"));
+    let second = parse::parse(again, LIMIT).unwrap();
+    assert_eq!(
+        (second.message_id.as_str(), second.body_digest.as_str()),
+        (first.message_id.as_str(), first.body_digest.as_str())
+    );
+    assert_ne!(second.raw, first.raw);
+    // Threading sees its own Message-ID as already filed.
+    assert!(matches!(
+        threading::place(&second, "EMB", &after_report()),
+        Placement::Join(_, Via::MessageId(_))
+    ));
+}
+
+#[test]
+fn iso_8859_1_is_decoded() {
+    let m = mail("latin1.eml");
+    assert_eq!(m.subject, "Sicherheitslücke im Parser");
+    assert_eq!(m.from.unwrap().name.as_deref(), Some("José Müller"));
+    assert!(m.text.contains("Grüße aus Köln"), "{:?}", m.text);
+}
+
+#[test]
+fn shift_jis_is_decoded() {
+    let m = mail("shift-jis.eml");
+    assert_eq!(m.subject, "脆弱性の報告");
+    assert!(m.text.contains("認証を回避できます"), "{:?}", m.text);
+}
+
+#[test]
+fn an_unknown_charset_keeps_what_can_be_read() {
+    let m = mail("unknown-charset.eml");
+    assert!(m.text.contains("The overflow is in qapla"), "{:?}", m.text);
+    assert!(m.text.contains("mode."), "{:?}", m.text);
+    assert_eq!(
+        m.raw,
+        raw("unknown-charset.eml"),
+        "the undecodable byte stays in the raw mail"
+    );
+}
+
+#[test]
+fn html_only_mail_is_reduced_to_text() {
+    let m = mail("html-only.eml");
+    assert_eq!(m.text_source, TextSource::Html);
+    assert!(m.text.contains("field is not escaped"), "{:?}", m.text);
+    assert!(
+        m.text.contains("<script>alert(1)</script>"),
+        "entities are decoded: {:?}",
+        m.text
+    );
+    assert!(
+        !m.text.contains("<p>") && !m.text.contains("color: red"),
+        "{:?}",
+        m.text
+    );
+}
+
+#[test]
+fn an_unterminated_boundary_still_yields_text_and_attachment() {
+    let m = mail("unterminated-boundary.eml");
+    assert!(m.text.contains("The first part is fine."), "{:?}", m.text);
+    assert_eq!(m.attachments.len(), 1, "{:?}", m.attachments);
+    assert_eq!(m.attachments[0].name.as_deref(), Some("crash.bin"));
+    assert_eq!(m.attachments[0].content_type, "application/octet-stream");
+}
+
+#[test]
+fn an_empty_body_is_a_mail_with_no_text() {
+    let m = mail("empty-body.eml");
+    assert_eq!(m.subject, "(empty)");
+    assert!(m.text.trim().is_empty());
+    assert_eq!(m.text_source, TextSource::Plain);
+}
+
+#[test]
+fn a_20_mb_attachment_is_described_not_lost() {
+    let size = 20 * 1024 * 1024;
+    let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let mut b64 = String::new();
+    {
+        use std::fmt::Write;
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (n, chunk) in payload.chunks(3).enumerate() {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for k in 0..4 {
+                if k <= chunk.len() {
+                    b64.push(T[((v >> (18 - 6 * k)) & 63) as usize] as char);
+                } else {
+                    b64.push('=');
+                }
+            }
+            if n % 19 == 18 {
+                let _ = write!(b64, "\r\n");
+            }
+        }
+    }
+    let mail = format!(
+        "From: big@example.org\r\nTo: security@example.org\r\nSubject: core dump\r\nMessage-ID: <big@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         The core dump is attached.\r\n--b\r\nContent-Type: application/octet-stream; name=core\r\n\
+         Content-Disposition: attachment; filename=core\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+    );
+    let len = mail.len();
+    let m = parse::parse(mail.into_bytes(), LIMIT).unwrap();
+    assert_eq!(m.raw.len(), len);
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments[0].size, size as u64);
+    assert_eq!(m.attachments[0].name.as_deref(), Some("core"));
+    assert!(m.text.contains("The core dump is attached."));
+    // Over the configured limit, the mail comes back unparsed with its bytes.
+    let small_limit = parse::parse(m.raw.clone(), 1024 * 1024).unwrap_err();
+    assert_eq!(small_limit.raw.len(), len);
+    assert!(
+        small_limit.reason.contains("over the limit"),
+        "{}",
+        small_limit.reason
+    );
+}
+
+#[test]
+fn text_without_headers_is_not_a_mail() {
+    let u = parse::parse(b"just some words\nand more\n".to_vec(), LIMIT).unwrap_err();
+    assert_eq!(u.reason, "no mail headers found");
+    assert_eq!(u.raw, b"just some words\nand more\n");
+    assert!(parse::parse(Vec::new(), LIMIT).is_err());
+}

@@ -1,0 +1,454 @@
+//! The embedded pipeline through the real binary: `demo`, `run --once`,
+//! `serve`, and what they leave in the store, the Maildir and the outbox.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn ids(incidents: &Value) -> Vec<String> {
+    incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn event_kinds(record: &Value) -> Vec<String> {
+    record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn demo_prints_a_summary_and_writes_the_mail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("demo");
+    let out = run(&["demo", "--out", out_dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("7 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
+        "{stdout}"
+    );
+    for id in [
+        "EMB-2026-0001",
+        "EMB-2026-0002",
+        "EMB-2026-0003",
+        "EMB-2026-0004",
+    ] {
+        assert!(stdout.contains(id), "{id} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("rate limit"), "{stdout}");
+    assert!(stdout.contains("Precedence: list (RFC 3834)"), "{stdout}");
+
+    let sent = sent_mail(&out_dir.join("outbox"));
+    assert_eq!(sent.len(), 7, "{sent:#?}");
+    let acks: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| m.auto_submitted.as_deref() == Some("auto-replied"))
+        .collect();
+    let mut acked: Vec<&str> = acks.iter().map(|m| m.envelope_to[0].as_str()).collect();
+    acked.sort();
+    // Jane once (her second report is within the hour), Kenji once; never
+    // the list digest or the out-of-office.
+    assert_eq!(acked, ["jane@researcher.example", "kenji@example.jp"]);
+    let to_src = sent
+        .iter()
+        .filter(|m| m.envelope_to == ["src@example.org"])
+        .count();
+    assert_eq!(to_src, 5, "four SRC copies and one quarantine notice");
+    for m in &sent {
+        assert_eq!(m.envelope_from, "security@example.org");
+        assert_eq!(m.to, m.envelope_to, "header and envelope agree");
+        assert!(m.message_id.ends_with("@example.org"), "{}", m.message_id);
+    }
+    // Every mail the demo wrote is on the page, with its recipient.
+    for m in &sent {
+        assert!(
+            stdout.contains(&m.file.display().to_string()),
+            "{} not listed",
+            m.file.display()
+        );
+    }
+
+    // `show` works on the demo's own config.
+    let cfg = out_dir.join("embargo.toml");
+    let show = run(&["--config", cfg.to_str().unwrap(), "show", "EMB-2026-0001"]);
+    let show = String::from_utf8(show.stdout).unwrap();
+    assert!(
+        show.contains("Heap overflow in the YAML loader") && show.contains("poc.yaml"),
+        "{show}"
+    );
+
+    // A second run replaces its own directory; the same results come out.
+    let again = run(&["demo", "--out", out_dir.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(sent_mail(&out_dir.join("outbox")).len(), 7);
+}
+
+#[test]
+fn demo_refuses_a_directory_it_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("thesis.tex"), "precious").unwrap();
+    let out = run(&["demo", "--out", tmp.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--out"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("thesis.tex")).unwrap(),
+        "precious"
+    );
+}
+
+#[test]
+fn run_once_files_threads_acknowledges_and_keeps_everything() {
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    site.deliver(&fixture("mail/reply-in-reply-to-only.eml"));
+    // The same report again, through a second MX.
+    let mut dup = b"Received: from mx2.example.org; Mon, 30 Nov 2026 13:05:00 +0000\r\n".to_vec();
+    dup.extend(fixture("mail/report.eml"));
+    site.deliver(&dup);
+    // Mail RFC 3834 says must not be answered, each opening an incident.
+    site.deliver(&mail(
+        "MAILER-DAEMON@mx.example.net",
+        "Undelivered Mail Returned to Sender",
+        "b1@mx",
+        "",
+    ));
+    site.deliver(&mail(
+        "Bot <bot@ci.example>",
+        "Build failed",
+        "b2@ci",
+        "Auto-Submitted: auto-generated\r\n",
+    ));
+    site.deliver(&mail(
+        "news@example.com",
+        "Newsletter",
+        "b3@news",
+        "Precedence: bulk\r\n",
+    ));
+    site.deliver(&mail(
+        "dev@example.com",
+        "[dev] patch",
+        "b4@lists",
+        "List-Id: <dev.lists.example.com>\r\n",
+    ));
+    site.deliver(&mail(
+        "GitHub <noreply@github.com>",
+        "New issue",
+        "b5@gh",
+        "",
+    ));
+    site.deliver(&mail(
+        "bounce@example.com",
+        "Failure",
+        "b6@x",
+        "Return-Path: <>\r\n",
+    ));
+    // A second report from the first reporter, within the hour.
+    site.deliver(&mail(
+        "Ana Silva <ANA@finder.example>",
+        "Another one",
+        "second@finder.example",
+        "",
+    ));
+    site.deliver(b"%PDF-1.4\r\nnot a mail at all\r\n");
+
+    let out = site.embargo(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let incidents = site.json(&["incidents"]);
+    let ids = ids(&incidents);
+    assert_eq!(ids.len(), 8, "{incidents:#}");
+    let year = ids[0].split('-').nth(1).unwrap().to_owned();
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(id, &format!("EMB-{year}-{:04}", n + 1), "sequential ids");
+    }
+    assert!(
+        incidents
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "reported")
+    );
+    assert_eq!(incidents[0]["messages"], 2, "the reply joined the report");
+    assert_eq!(incidents[0]["commander"], "alice@example.org");
+
+    let first = site.json(&["show", &ids[0]]);
+    assert_eq!(
+        event_kinds(&first),
+        [
+            "reported",
+            "src-copy-queued",
+            "acknowledgement-queued",
+            "message-added"
+        ]
+    );
+    let messages = first["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[1]["joined_via"],
+        "In-Reply-To <report-1@finder.example>"
+    );
+    assert_eq!(first["outbox"].as_array().unwrap().len(), 2);
+
+    // Exactly one acknowledgement, to the one person who may get one.
+    let sent = site.outbox();
+    let acks: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| m.auto_submitted.as_deref() == Some("auto-replied"))
+        .collect();
+    assert_eq!(acks.len(), 1, "{sent:#?}");
+    let ack = acks[0];
+    assert_eq!(ack.envelope_to, ["ana@finder.example"]);
+    assert_eq!(ack.in_reply_to.as_deref(), Some("report-1@finder.example"));
+    assert!(
+        ack.subject
+            .starts_with(&format!("[{}] Re: Use-after-free", ids[0])),
+        "{}",
+        ack.subject
+    );
+    assert!(
+        ack.text.contains(&ids[0]) && ack.text.contains("What happens next"),
+        "{}",
+        ack.text
+    );
+
+    // One SRC copy per incident, tagged; one notice for the unreadable file.
+    let copies: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| m.subject.contains("New report:"))
+        .collect();
+    assert_eq!(copies.len(), 8);
+    for id in &ids {
+        assert_eq!(
+            copies
+                .iter()
+                .filter(|c| c.subject.starts_with(&format!("[{id}]")))
+                .count(),
+            1,
+            "{id}"
+        );
+    }
+    assert!(copies.iter().all(|c| c.envelope_to == ["src@example.org"]
+        && c.auto_submitted.as_deref() == Some("auto-generated")));
+    assert_eq!(sent.len(), 1 + 8 + 1);
+    let withheld: Vec<String> = ids[1..]
+        .iter()
+        .map(|id| {
+            let rec = site.json(&["show", id]);
+            let e = rec["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["kind"] == "acknowledgement-withheld")
+                .unwrap()
+                .clone();
+            e["detail"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for (reason, want) in withheld.iter().zip([
+        "automated sender MAILER-DAEMON@mx.example.net",
+        "Auto-Submitted: auto-generated",
+        "Precedence: bulk",
+        "List-Id",
+        "automated sender noreply@github.com",
+        "a bounce",
+        "rate limit",
+    ]) {
+        assert!(reason.contains(want), "{reason:?} should mention {want:?}");
+    }
+
+    // The unreadable file is kept, byte for byte.
+    let q = site.json(&["quarantine"]);
+    let q = q.as_array().unwrap();
+    assert_eq!(q.len(), 1);
+    let raw = site.embargo(&["raw", &q[0]["id"].to_string()]);
+    assert_eq!(raw.stdout, b"%PDF-1.4\r\nnot a mail at all\r\n");
+
+    // Every delivery left new/ for cur/, with the info suffix.
+    assert!(site.files("maildir/new").is_empty());
+    let cur = site.files("maildir/cur");
+    assert_eq!(cur.len(), 11);
+    assert!(cur.iter().all(|f| f.ends_with(":2,S")), "{cur:?}");
+
+    // A second pass finds nothing new and sends nothing twice.
+    site.ok(&["run", "--once"]);
+    assert_eq!(site.outbox().len(), sent.len());
+    assert_eq!(ids.len(), self::ids(&site.json(&["incidents"])).len());
+
+    // The reporter answers the acknowledgement: it joins the incident.
+    site.deliver(&mail(
+        "ana@finder.example",
+        "Re: thanks",
+        "reply-to-ack@finder.example",
+        &format!("In-Reply-To: <{}>\r\n", ack.message_id),
+    ));
+    site.ok(&["run", "--once"]);
+    let first = site.json(&["show", &ids[0]]);
+    assert_eq!(first["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        site.outbox().len(),
+        sent.len(),
+        "replies get no acknowledgement"
+    );
+}
+
+#[test]
+fn mail_placed_in_cur_by_a_client_is_read_and_left_in_place() {
+    let site = Site::new();
+    let name = "1800000000.M9P9.client:2,RS";
+    std::fs::write(
+        site.path("maildir/cur").join(name),
+        fixture("mail/report.eml"),
+    )
+    .unwrap();
+    site.ok(&["run", "--once"]);
+    assert_eq!(ids(&site.json(&["incidents"])).len(), 1);
+    assert_eq!(site.files("maildir/cur"), [name]);
+    // The client renames it to change flags: still the same message.
+    std::fs::rename(
+        site.path("maildir/cur").join(name),
+        site.path("maildir/cur/1800000000.M9P9.client:2,S"),
+    )
+    .unwrap();
+    site.ok(&["run", "--once"]);
+    assert_eq!(ids(&site.json(&["incidents"])).len(), 1);
+}
+
+#[test]
+fn json_logs_carry_one_span_per_message() {
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    let out = site.embargo(&["--log-format", "json", "run", "--once"]);
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
+        .collect();
+    let opened = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "opened")
+        .expect("an 'opened' log line");
+    assert_eq!(opened["span"]["message_id"], "report-1@finder.example");
+}
+
+#[test]
+fn serve_polls_until_sigterm_and_exits_cleanly() {
+    let site = Site::new();
+    let mut child = std::process::Command::new(BIN)
+        .args(["--config", site.config().to_str().unwrap(), "serve"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mail delivered while it runs is picked up at the next poll.
+    site.deliver(&fixture("mail/report.eml"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while site.outbox().len() < 2 {
+        assert!(Instant::now() < deadline, "serve did not process the mail");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_path() {
+    let broken = BASE_CONFIG
+        .replace(
+            "security_address = \"security@example.org\"",
+            "security_address = \"security-at-example.org\"",
+        )
+        .replace("incident_prefix = \"EMB\"", "incident_prefix = \"emb\"")
+        .replace(
+            "fingerprint = \"1C3E5A7B9D0F2468ACE013579BDF02468ACE1357\"",
+            "fingerprint = \"1C3E\"",
+        )
+        .replace(
+            "path = \"maildir\"",
+            "path = \"maildir\"\npassword = \"hunter2\"",
+        )
+        .replace("path = \"embargo.db\"", "path = \"no/such/dir/embargo.db\"")
+        + "\n[schedule]\nslot_hour = 25\n";
+    let site = Site::with_config(&broken);
+    let out = site.embargo(&["check-config"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "error: list.security_address:",
+        "error: list.incident_prefix:",
+        "error: roster.members[1].fingerprint:",
+        "error: source.password: secrets never live in the config file",
+        "error: store.path:",
+        "error: schedule.slot_hour: 25 is not an hour",
+        "6 error(s)",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    // The service refuses to start on it, and says how to find out why.
+    let run = site.embargo(&["run", "--once"]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("check-config"));
+}
+
+#[test]
+fn check_config_warns_on_the_roster_rules() {
+    let mut config = BASE_CONFIG.replace("[roster.oncall]", "[roster.oncall_unused]");
+    config = config.replace("[roster.oncall_unused]\nrotation = [\"alice@example.org\", \"bob@example.net\"]\nstarts = 2026-01-05\n", "");
+    for i in 0..8 {
+        config.push_str(&format!(
+            "\n[[roster.members]]\nname = \"M{i}\"\nemail = \"m{i}@bigcorp.example\"\ncompany = \"BigCorp\"\nfingerprint = \"{i:040}\"\n"
+        ));
+    }
+    let site = Site::with_config(&config);
+    let out = site.embargo(&["check-config"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("the committee has 10 members; the process caps it at 9"),
+        "{text}"
+    );
+    assert!(
+        text.contains("8 of 10 members work for \"BigCorp\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_config_says_what_to_do() {
+    let out = run(&["--config", "/nonexistent/embargo.toml", "incidents"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("cannot read /nonexistent/embargo.toml") && err.contains("--config"),
+        "{err}"
+    );
+}
