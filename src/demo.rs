@@ -178,6 +178,7 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     let loaded = config::load(&config_path).map_err(DemoError::Config)?;
     let settings = Arc::new(loaded.settings);
     let store = crate::store::open(&settings.store).await?;
+    let _lock = store.lock_ingest().await?;
     let SourceSettings::Maildir { path: maildir, .. } = &settings.source;
     let SinkSettings::File { dir: outbox } = &settings.sink;
     let sink = crate::sink::open(&settings.sink)?;

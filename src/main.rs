@@ -14,8 +14,8 @@ use embargo::service::{Service, Shutdown};
 use embargo::{demo, report, sink, source, store};
 
 fn init_logging(format: LogFormat, quiet: bool) {
-    // Commands that print results log only warnings, unless RUST_LOG asks.
-    let default = if quiet { "warn" } else { "info" };
+    // Commands that print results log only what went wrong, unless RUST_LOG asks.
+    let default = if quiet { "error" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -79,6 +79,7 @@ fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     let settings = Arc::new(load(cli)?);
     let store = store::open(&settings.store).await?;
+    let _lock = store.lock_ingest().await?;
     let mut source = source::open(&settings.source);
     let sink = sink::open(&settings.sink)?;
     let service = Service::new(settings.clone(), store, Arc::new(SystemClock));

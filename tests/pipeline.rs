@@ -364,6 +364,14 @@ fn serve_polls_until_sigterm_and_exits_cleanly() {
         assert!(Instant::now() < deadline, "serve did not process the mail");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A second ingester on the same database is refused while serve runs.
+    let second = site.embargo(&["run", "--once"]);
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("already taking mail into this database"),
+        "{err}"
+    );
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

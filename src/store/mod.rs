@@ -38,6 +38,16 @@ pub enum StoreError {
         "the database holds a value this version cannot read ({0}); is a newer embargo using it?"
     )]
     Corrupt(String),
+    #[error(
+        "another embargo (`run` or `serve`) is already taking mail into this database (lock {0}); \
+         wait for it to finish or stop it, then try again"
+    )]
+    Busy(String),
+    #[error("cannot take the ingest lock {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -244,8 +254,21 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError
     }
 }
 
+/// Held by the one process that takes mail in; released when dropped.
+pub struct IngestLock(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+
+impl IngestLock {
+    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
+        IngestLock(Box::new(guard))
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Only one process may take mail in at a time: incident ids are
+    /// allocated from what the store holds.
+    async fn lock_ingest(&self) -> Result<IngestLock, StoreError>;
+
     /// The keys a source has already delivered, so it can skip them.
     async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError>;
 

@@ -1,7 +1,7 @@
 //! The embedded default: SQLite through sqlx, one file, no server.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    path: PathBuf,
 }
 
 fn secs(t: Timestamp) -> i64 {
@@ -71,7 +72,10 @@ impl SqliteStore {
                 source,
             })?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            path: path.to_owned(),
+        })
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -265,6 +269,31 @@ async fn deliver(
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn lock_ingest(&self) -> Result<IngestLock, StoreError> {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".ingest-lock");
+        let path = PathBuf::from(name);
+        let shown = path.display().to_string();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::Lock {
+                path: shown.clone(),
+                source,
+            })?;
+        // The kernel drops the lock when the process dies: no stale locks.
+        match file.try_lock() {
+            Ok(()) => Ok(IngestLock::new(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy(shown)),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock {
+                path: shown,
+                source,
+            }),
+        }
+    }
+
     async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError> {
         let rows = sqlx::query("SELECT key FROM deliveries WHERE source = ?")
             .bind(source)

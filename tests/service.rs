@@ -1,0 +1,92 @@
+//! The ingest and send passes, with a simulated clock, on real adapters.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use embargo::clock::ManualClock;
+use embargo::config;
+use embargo::service::{Service, never_stop};
+use embargo::sink::FileSink;
+use embargo::source::Maildir;
+use embargo::store::{OutboxState, SqliteStore, Store};
+use jiff::{SignedDuration, Timestamp};
+
+#[tokio::test]
+async fn mail_that_cannot_be_written_waits_and_goes_later() {
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let service = Service::new(settings, store.clone(), clock.clone());
+    let mut source = Maildir::new(&site.path("maildir"));
+    let outbox = site.path("outbox");
+    let sink = FileSink::new(&outbox).unwrap();
+    let stop = never_stop();
+
+    // The outbox directory disappears behind the sink's back.
+    std::fs::remove_dir(&outbox).unwrap();
+    std::fs::write(&outbox, "not a directory").unwrap();
+    let (ingested, sent) = service.run_once(&mut source, &sink, &stop).await.unwrap();
+    assert_eq!(ingested.opened.len(), 1);
+    assert_eq!((sent.sent, sent.retrying), (0, 2));
+    let waiting = store.outbox().await.unwrap();
+    assert!(
+        waiting
+            .iter()
+            .all(|m| m.state == OutboxState::Pending && m.last_error.is_some())
+    );
+    let retry_at = waiting[0].due_at;
+    assert!(retry_at > start, "a retry waits");
+
+    // Repaired, but before the retry is due: nothing goes.
+    std::fs::remove_file(&outbox).unwrap();
+    std::fs::create_dir(&outbox).unwrap();
+    clock.set(retry_at - SignedDuration::from_secs(1));
+    assert_eq!(service.send_due(&sink, &stop).await.unwrap().sent, 0);
+    clock.set(retry_at);
+    let sent = service.send_due(&sink, &stop).await.unwrap();
+    assert_eq!(sent.sent, 2);
+    assert_eq!(sent_mail(&outbox).len(), 2);
+    let done = store.outbox().await.unwrap();
+    assert!(
+        done.iter()
+            .all(|m| m.state == OutboxState::Sent && m.attempts == 2)
+    );
+
+    let c = store.counts().await.unwrap();
+    assert_eq!(
+        (c.outbox_sent, c.outbox_failed, c.outbox_pending),
+        (2, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_stop_request_ends_the_pass_between_mails() {
+    let site = Site::new();
+    for i in 0..5 {
+        site.deliver(&mail(
+            "a@example.com",
+            "x",
+            &format!("m{i}@example.com"),
+            "",
+        ));
+    }
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    let clock = Arc::new(ManualClock::new("2026-12-01T09:00:00Z".parse().unwrap()));
+    let service = Service::new(settings, store.clone(), clock);
+    let mut source = Maildir::new(&site.path("maildir"));
+    let (tx, rx) = tokio::sync::watch::channel(true);
+    let report = service.ingest(&mut source, &rx).await.unwrap();
+    assert_eq!(report.seen, 0, "asked to stop before the first mail");
+    assert_eq!(site.files("maildir/new").len(), 5, "nothing was touched");
+    tx.send(false).unwrap();
+    let report = service.ingest(&mut source, &rx).await.unwrap();
+    assert_eq!((report.seen, report.opened.len()), (5, 5));
+}
