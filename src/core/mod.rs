@@ -12,4 +12,5 @@ pub mod incident_id;
 pub mod intake;
 pub mod mail_kind;
 pub mod roster;
+pub mod signature;
 pub mod threading;

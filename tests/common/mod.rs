@@ -1,6 +1,8 @@
 //! Helpers for tests that run the `embargo` binary on a temporary directory.
 #![allow(dead_code)]
 
+pub mod gpg;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,191 @@
+//! Certificates on disk: the list's secret key and the roster's public keys.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use jiff::Timestamp;
+use openpgp::Cert;
+use openpgp::cert::CertParser;
+use openpgp::cert::prelude::*;
+use openpgp::parse::Parse;
+use openpgp::policy::StandardPolicy;
+use openpgp::serialize::SerializeInto;
+use openpgp::types::RevocationStatus;
+use sequoia_openpgp as openpgp;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is readable by group or others (mode {mode:o}); the list's secret key must be private: run `chmod 600 {path}`",
+        path = .path.display()
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path} holds no OpenPGP key I can read: {detail}", path = .path.display())]
+    Parse { path: PathBuf, detail: String },
+    #[error(
+        "{path} holds a public key only; the service needs the secret key (as `embargo keys generate` writes it)",
+        path = .path.display()
+    )]
+    NotSecret { path: PathBuf },
+    #[error("cannot make a key: {0}")]
+    Generate(String),
+}
+
+pub(crate) fn system_time(t: Timestamp) -> SystemTime {
+    SystemTime::try_from(t).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// A new list key: an Ed25519 primary for certification, an Ed25519
+/// signing subkey and a Cv25519 encryption subkey, without expiry.
+pub fn generate(userid: &str, now: Timestamp) -> Result<Cert, KeyError> {
+    let (cert, _revocation) = CertBuilder::new()
+        .set_cipher_suite(CipherSuite::Cv25519)
+        .set_creation_time(system_time(now))
+        .add_userid(userid)
+        .add_signing_subkey()
+        .add_subkey(
+            openpgp::types::KeyFlags::empty()
+                .set_transport_encryption()
+                .set_storage_encryption(),
+            None,
+            None,
+        )
+        .generate()
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    Ok(cert)
+}
+
+pub fn secret_armored(cert: &Cert) -> Vec<u8> {
+    cert.as_tsk()
+        .armored()
+        .to_vec()
+        .expect("serializing to memory does not fail")
+}
+
+pub fn public_armored(cert: &Cert) -> Vec<u8> {
+    cert.armored()
+        .to_vec()
+        .expect("serializing to memory does not fail")
+}
+
+/// Reads the list's secret key, refusing a file others can read.
+pub fn load_secret(path: &Path) -> Result<Cert, KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let cert = Cert::from_file(path).map_err(|e| KeyError::Parse {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    if !cert.is_tsk() {
+        return Err(KeyError::NotSecret {
+            path: path.to_owned(),
+        });
+    }
+    Ok(cert)
+}
+
+/// Reads every certificate in an armored or binary file, or in every file
+/// of a directory.
+pub fn load_certs(path: &Path) -> Result<Vec<Cert>, KeyError> {
+    let read_err = |source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_err)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut certs = Vec::new();
+    for file in files {
+        let parser = CertParser::from_file(&file).map_err(|e| KeyError::Parse {
+            path: file.clone(),
+            detail: e.to_string(),
+        })?;
+        for cert in parser {
+            certs.push(cert.map_err(|e| KeyError::Parse {
+                path: file.clone(),
+                detail: e.to_string(),
+            })?);
+        }
+    }
+    Ok(certs)
+}
+
+/// What a certificate is good for, now.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CertInfo {
+    pub fingerprint: String,
+    pub userids: Vec<String>,
+    pub revoked: bool,
+    pub expired: bool,
+    /// Why the certificate is not usable under the policy, if it is not.
+    pub invalid: Option<String>,
+    pub can_sign: bool,
+    pub can_encrypt: bool,
+    pub has_secret: bool,
+}
+
+pub fn describe(cert: &Cert, now: Timestamp) -> CertInfo {
+    let policy = StandardPolicy::new();
+    let t = system_time(now);
+    let userids = cert
+        .userids()
+        .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+        .collect();
+    let mut info = CertInfo {
+        fingerprint: cert.fingerprint().to_hex(),
+        userids,
+        revoked: matches!(
+            cert.revocation_status(&policy, t),
+            RevocationStatus::Revoked(_)
+        ),
+        expired: false,
+        invalid: None,
+        can_sign: false,
+        can_encrypt: false,
+        has_secret: cert.is_tsk(),
+    };
+    match cert.with_policy(&policy, t) {
+        Err(e) => info.invalid = Some(e.to_string()),
+        Ok(vc) => {
+            info.expired = vc.alive().is_err();
+            let usable = || vc.keys().alive().revoked(false).supported();
+            info.can_sign = usable().for_signing().next().is_some();
+            info.can_encrypt = usable()
+                .for_transport_encryption()
+                .for_storage_encryption()
+                .next()
+                .is_some();
+        }
+    }
+    info
+}

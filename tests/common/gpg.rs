@@ -1,0 +1,151 @@
+//! GnuPG in a throw-away home directory: the client our readers use.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub struct Gpg {
+    pub home: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub ok: bool,
+    pub stdout: Vec<u8>,
+    /// What `--status-fd 2` and the messages say.
+    pub status: String,
+}
+
+impl Gpg {
+    pub fn new() -> Gpg {
+        let home = tempfile::Builder::new()
+            .prefix("gpg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        Gpg { home }
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+        let mut child = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args([
+                "--batch",
+                "--yes",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(["--trust-model", "always", "--status-fd", "2"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gpg is installed (.ci/run installs gnupg)");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().unwrap();
+        Run {
+            ok: status.success(),
+            stdout,
+            status: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// A new key (`ed25519`, `rsa3072`, ...) that signs and encrypts; its fingerprint.
+    pub fn gen_key(&self, uid: &str, algo: &str) -> String {
+        let r = self.run(&["--quick-gen-key", uid, algo, "sign,cert", "never"], b"");
+        assert!(r.ok, "gpg --quick-gen-key failed: {}", r.status);
+        let fp = self.fingerprint(uid);
+        let enc = if algo == "ed25519" { "cv25519" } else { algo };
+        let r = self.run(&["--quick-add-key", &fp, enc, "encr", "never"], b"");
+        assert!(r.ok, "gpg --quick-add-key failed: {}", r.status);
+        fp
+    }
+
+    pub fn fingerprint(&self, uid: &str) -> String {
+        let r = self.run(&["--with-colons", "--list-keys", uid], b"");
+        let out = String::from_utf8(r.stdout).unwrap();
+        out.lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .expect("a fingerprint")
+            .to_owned()
+    }
+
+    pub fn export(&self, fp: &str) -> Vec<u8> {
+        let r = self.run(&["--armor", "--export", fp], b"");
+        assert!(r.ok && !r.stdout.is_empty(), "{}", r.status);
+        r.stdout
+    }
+
+    pub fn import(&self, key: &[u8]) {
+        let r = self.run(&["--import"], key);
+        assert!(r.ok, "gpg --import failed: {}", r.status);
+    }
+
+    pub fn detach_sign(&self, fp: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
+        let mut args = vec!["--armor", "--detach-sign", "--local-user", fp];
+        args.extend_from_slice(extra);
+        let r = self.run(&args, data);
+        assert!(r.ok, "{}", r.status);
+        r.stdout
+    }
+
+    pub fn clearsign(&self, fp: &str, text: &[u8]) -> Vec<u8> {
+        let r = self.run(&["--clearsign", "--local-user", fp], text);
+        assert!(r.ok, "{}", r.status);
+        r.stdout
+    }
+
+    pub fn encrypt(&self, to: &str, data: &[u8], sign_as: Option<&str>) -> Vec<u8> {
+        let mut args = vec!["--armor", "--encrypt", "--recipient", to];
+        if let Some(s) = sign_as {
+            args.extend(["--sign", "--local-user", s]);
+        }
+        let r = self.run(&args, data);
+        assert!(r.ok, "{}", r.status);
+        r.stdout
+    }
+
+    /// `gpg --verify SIG DATA`: good only with GOODSIG and VALIDSIG.
+    pub fn verify_detached(&self, signature: &[u8], data: &[u8]) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, d) = (dir.path().join("sig.asc"), dir.path().join("data"));
+        std::fs::write(&s, signature).unwrap();
+        std::fs::write(&d, data).unwrap();
+        let mut r = self.run(&["--verify", s.to_str().unwrap(), d.to_str().unwrap()], b"");
+        r.ok =
+            r.ok && r.status.contains("[GNUPG:] GOODSIG") && r.status.contains("[GNUPG:] VALIDSIG");
+        r
+    }
+
+    pub fn decrypt(&self, data: &[u8]) -> Run {
+        self.run(&["--decrypt"], data)
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .status();
+    }
+}
