@@ -90,7 +90,33 @@ pub enum Command {
         /// The row number `show` or `quarantine` prints.
         row: i64,
     },
+    /// Make or inspect the list's OpenPGP key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Check the configuration and report every problem found.
     #[command(after_help = "Example:\n  embargo --config /etc/embargo.toml check-config")]
     CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new list key (Ed25519 signing, Cv25519 encryption) to FILE,
+    /// readable by its owner only, and print its public part.
+    #[command(
+        after_help = "Example:\n  embargo keys generate --uid \"Security Team <security@example.org>\" --out /etc/embargo/list-key.asc > list-key.pub.asc"
+    )]
+    Generate {
+        /// The user id, e.g. "Security Team <security@example.org>".
+        #[arg(long)]
+        uid: String,
+        /// Where to write the secret key; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print the key the service signs with and the roster's keys it knows.
+    #[command(after_help = "Example:\n  embargo --config /etc/embargo.toml keys show")]
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -67,3 +67,20 @@ pub trait Opener: Send + Sync {
     /// Decrypts with the list key, checking any signature inside.
     fn decrypt(&self, ciphertext: &[u8], now: Timestamp) -> Result<Decrypted, CryptoError>;
 }
+
+/// Both halves, for the service.
+#[derive(Clone)]
+pub struct Crypto {
+    pub sealer: std::sync::Arc<dyn Sealer>,
+    pub opener: std::sync::Arc<dyn Opener>,
+}
+
+impl Crypto {
+    pub fn new<T: Sealer + Opener + 'static>(backend: T) -> Self {
+        let shared = std::sync::Arc::new(backend);
+        Crypto {
+            sealer: shared.clone(),
+            opener: shared,
+        }
+    }
+}

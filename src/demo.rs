@@ -10,14 +10,17 @@ use serde::Serialize;
 
 use crate::clock::ManualClock;
 use crate::config::{self, Diagnostics, SinkSettings, SourceSettings};
+use crate::crypto::Crypto;
 use crate::service::{IngestReport, SendReport, Service, never_stop};
 use crate::store::{Counts, IncidentRecord, StoreError, StoredMessage};
+use crate::{keyring, pgp};
 
 /// The demo's configuration, written into its output directory.
 pub const CONFIG: &str = include_str!("../config/demo.toml");
 
-/// The simulated morning starts here (a Tuesday).
-pub const START: &str = "2026-12-01T08:55:00Z";
+/// The simulated morning starts here (a Tuesday, in the past, so that
+/// GnuPG finds nothing signed in the future).
+pub const START: &str = "2026-11-10T08:55:00Z";
 
 /// Each demo mail and the minute, after [`START`], at which it arrives.
 pub const MAILS: &[(&str, i64, &[u8])] = &[
@@ -85,6 +88,8 @@ pub enum DemoError {
     #[error("the demo configuration is broken:\n{0}")]
     Config(Diagnostics),
     #[error(transparent)]
+    Key(#[from] pgp::KeyError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Service(#[from] crate::service::ServiceError),
@@ -144,7 +149,30 @@ fn prepare(out: &Path) -> Result<PathBuf, DemoError> {
     .map_err(io(&marker))?;
     let config = out.join("embargo.toml");
     std::fs::write(&config, CONFIG).map_err(io(&config))?;
+    // A fresh list key for each demo, made the day before its morning.
+    let start: Timestamp = START.parse().expect("START is a valid timestamp");
+    let key = pgp::generate(
+        "Example Project Security <security@example.org>",
+        start - SignedDuration::from_hours(24),
+    )
+    .map_err(DemoError::Key)?;
+    let secret = out.join("list-key.asc");
+    write_private(&secret, &pgp::secret_armored(&key))?;
+    let public = out.join("list-key.pub.asc");
+    std::fs::write(&public, pgp::public_armored(&key)).map_err(io(&public))?;
     Ok(config)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))
 }
 
 fn written_files(dir: &Path) -> Result<Vec<WrittenFile>, DemoError> {
@@ -184,7 +212,13 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     let sink = crate::sink::open(&settings.sink)?;
     let start: Timestamp = START.parse().expect("START is a valid timestamp");
     let clock = Arc::new(ManualClock::new(start));
-    let service = Service::new(settings.clone(), store.clone(), clock.clone());
+    let keys = keyring::load(&settings, start).map_err(DemoError::Config)?;
+    let service = Service::new(
+        settings.clone(),
+        store.clone(),
+        clock.clone(),
+        Crypto::new(keys.pgp),
+    );
     let mut source = crate::source::open(&settings.source);
     let stop = never_stop();
 

@@ -22,6 +22,7 @@ pub mod core;
 pub mod crypto;
 pub mod demo;
 pub mod guard;
+pub mod keyring;
 pub mod notice;
 pub mod parse;
 pub mod pgp;

@@ -6,12 +6,14 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use embargo::cli::{Cli, Command, LogFormat};
+use embargo::cli::{Cli, Command, KeysCommand, LogFormat};
 use embargo::clock::SystemClock;
 use embargo::config::{self, Loaded, Settings, SourceSettings};
 use embargo::core::incident_id::IncidentId;
+use embargo::crypto::Crypto;
+use embargo::keyring::{self, Keyring};
 use embargo::service::{Service, Shutdown};
-use embargo::{demo, report, sink, source, store};
+use embargo::{demo, pgp, report, sink, source, store};
 
 fn init_logging(format: LogFormat, quiet: bool) {
     // Commands that print results log only what went wrong, unless RUST_LOG asks.
@@ -38,6 +40,27 @@ fn load(cli: &Cli) -> anyhow::Result<Settings> {
             eprint!("{diags}");
             bail!(
                 "{} has {} problem(s); fix them, then check again with `embargo --config {} check-config`",
+                cli.config.display(),
+                diags.errors().count(),
+                cli.config.display()
+            )
+        }
+    }
+}
+
+/// Reads and checks the keys the config names; the service does not start without them.
+fn load_keys(cli: &Cli, settings: &Settings) -> anyhow::Result<Keyring> {
+    match keyring::load(settings, jiff::Timestamp::now()) {
+        Ok(keys) => {
+            for w in &keys.warnings {
+                tracing::warn!("{}: {w}", cli.config.display());
+            }
+            Ok(keys)
+        }
+        Err(diags) => {
+            eprint!("{diags}");
+            bail!(
+                "the keys named in {} have {} problem(s); fix them, then check again with `embargo --config {} check-config`",
                 cli.config.display(),
                 diags.errors().count(),
                 cli.config.display()
@@ -78,11 +101,17 @@ fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     let settings = Arc::new(load(cli)?);
+    let keys = load_keys(cli, &settings)?;
     let store = store::open(&settings.store).await?;
     let _lock = store.lock_ingest().await?;
     let mut source = source::open(&settings.source);
     let sink = sink::open(&settings.sink)?;
-    let service = Service::new(settings.clone(), store, Arc::new(SystemClock));
+    let service = Service::new(
+        settings.clone(),
+        store,
+        Arc::new(SystemClock),
+        Crypto::new(keys.pgp),
+    );
     let stop = shutdown_signal()?;
     if once {
         let (i, s) = service
@@ -169,33 +198,82 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .write_all(&raw)
                 .context("cannot write to standard output")?;
         }
-        Command::CheckConfig => {
-            return Ok(match config::load(&cli.config) {
-                Ok(Loaded { warnings, .. }) => {
-                    for w in &warnings {
-                        println!("{w}");
-                    }
-                    println!(
-                        "{}: OK ({} warning(s))",
-                        cli.config.display(),
-                        warnings.len()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(diags) => {
-                    print!("{diags}");
-                    println!(
-                        "{}: {} error(s), {} warning(s)",
-                        cli.config.display(),
-                        diags.errors().count(),
-                        diags.warnings().count()
-                    );
-                    ExitCode::FAILURE
-                }
-            });
+        Command::Keys(KeysCommand::Generate { uid, out }) => generate_key(uid, out)?,
+        Command::Keys(KeysCommand::Show { json: as_json }) => {
+            let settings = load(&cli)?;
+            let keys = load_keys(&cli, &settings)?;
+            if *as_json {
+                json(&keys.report)?;
+            } else {
+                print(&report::keys(&keys.report))?;
+            }
         }
+        Command::CheckConfig => return Ok(check_config(&cli)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every problem in the config and in the keys it names, at once.
+fn check_config(cli: &Cli) -> ExitCode {
+    let checked = config::load(&cli.config).and_then(|Loaded { settings, warnings }| {
+        match keyring::load(&settings, jiff::Timestamp::now()) {
+            Ok(keys) => Ok(warnings
+                .into_iter()
+                .chain(keys.warnings)
+                .collect::<Vec<_>>()),
+            Err(problems) => Err(config::Diagnostics(
+                warnings.into_iter().chain(problems.0).collect(),
+            )),
+        }
+    });
+    match checked {
+        Ok(warnings) => {
+            for w in &warnings {
+                println!("{w}");
+            }
+            println!(
+                "{}: OK ({} warning(s))",
+                cli.config.display(),
+                warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            print!("{diags}");
+            println!(
+                "{}: {} error(s), {} warning(s)",
+                cli.config.display(),
+                diags.errors().count(),
+                diags.warnings().count()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn generate_key(uid: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = pgp::generate(uid, jiff::Timestamp::now())?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing key is never overwritten)",
+                out.display()
+            )
+        })?;
+    file.write_all(&pgp::secret_armored(&key))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "Wrote the secret key {} to {} (mode 600). Name it in [list] key_file; publish the public key below.",
+        key.fingerprint(),
+        out.display()
+    );
+    print(&String::from_utf8_lossy(&pgp::public_armored(&key)))
 }
 
 fn main() -> ExitCode {

@@ -4,6 +4,8 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
+use crate::keyring::{KeyReport, KnownKey};
+use crate::pgp::CertInfo;
 use crate::store::{IncidentRecord, IncidentSummary, StoredMessage};
 
 fn utc(t: Timestamp) -> String {
@@ -82,6 +84,19 @@ fn message(o: &mut String, n: usize, m: &StoredMessage) {
             a.content_type,
             a.size
         );
+    }
+    let _ = writeln!(o, "      Signature: {}", m.signature);
+    match &m.encryption {
+        crate::core::signature::Encryption::None => {}
+        crate::core::signature::Encryption::Decrypted => {
+            let _ = writeln!(
+                o,
+                "      Encrypted: decrypted with the list key (the stored mail keeps the ciphertext)"
+            );
+        }
+        crate::core::signature::Encryption::Failed { detail } => {
+            let _ = writeln!(o, "      Encrypted: could not be decrypted ({detail})");
+        }
     }
     for p in &m.problems {
         let _ = writeln!(o, "      Problem: {p}");
@@ -173,5 +188,72 @@ pub fn quarantine(list: &[StoredMessage]) -> String {
         o,
         "\n`embargo raw ROW > mail.eml` writes one out, byte for byte."
     );
+    o
+}
+
+fn key_state(info: &CertInfo) -> String {
+    let mut s = Vec::new();
+    if info.revoked {
+        s.push("REVOKED");
+    }
+    if info.expired {
+        s.push("EXPIRED");
+    }
+    if info.invalid.is_some() {
+        s.push("INVALID");
+    }
+    if s.is_empty() {
+        s.push("valid");
+    }
+    let mut out = s.join(", ");
+    if info.can_sign {
+        out.push_str(", signs");
+    }
+    if info.can_encrypt {
+        out.push_str(", encrypts");
+    }
+    out
+}
+
+fn known(o: &mut String, title: &str, list: &[KnownKey]) {
+    let _ = writeln!(o, "\n{title}");
+    if list.is_empty() {
+        let _ = writeln!(o, "  (none configured)");
+    }
+    for k in list {
+        match (&k.key, &k.configured) {
+            (Some(info), _) => {
+                let _ = writeln!(
+                    o,
+                    "  {:<32} {}  {}",
+                    k.email,
+                    info.fingerprint,
+                    key_state(info)
+                );
+            }
+            (None, Some(fp)) => {
+                let _ = writeln!(o, "  {:<32} {fp}  NO KEY FOUND", k.email);
+            }
+            (None, None) => {
+                let _ = writeln!(o, "  {:<32} (no fingerprint, no key)", k.email);
+            }
+        }
+    }
+}
+
+pub fn keys(r: &KeyReport) -> String {
+    let mut o = String::new();
+    let l = &r.list_key;
+    let _ = writeln!(o, "The service signs with");
+    let _ = writeln!(o, "  {}  {}", l.fingerprint, key_state(l));
+    for uid in &l.userids {
+        let _ = writeln!(o, "  {uid}");
+    }
+    known(
+        &mut o,
+        "Roster keys (signed commands are checked against these)",
+        &r.members,
+    );
+    known(&mut o, "Distributor keys", &r.distributors);
     o
 }

@@ -16,8 +16,9 @@ use crate::core::inbound::Inbound;
 use crate::core::incident_id::IncidentId;
 use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy, Reply};
 use crate::core::threading;
+use crate::crypto::Crypto;
 use crate::guard::catch_panic;
-use crate::notice;
+use crate::notice::Composer;
 use crate::parse::{self, Unparsed};
 use crate::sink::{Outgoing, Sink, SinkError};
 use crate::source::Source;
@@ -95,15 +96,26 @@ pub struct Service {
     settings: Arc<Settings>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    crypto: Crypto,
 }
 
 impl Service {
-    pub fn new(settings: Arc<Settings>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        crypto: Crypto,
+    ) -> Self {
         Service {
             settings,
             store,
             clock,
+            crypto,
         }
+    }
+
+    fn composer(&self) -> Composer<'_> {
+        Composer::new(&self.settings, self.crypto.sealer.as_ref())
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -152,7 +164,11 @@ impl Service {
             key: key.to_owned(),
         };
         let now = self.clock.now();
-        let intake = match parse::parse(raw, self.settings.max_message_bytes) {
+        let keys = parse::Keys {
+            opener: self.crypto.opener.as_ref(),
+            now,
+        };
+        let intake = match parse::parse(raw, self.settings.max_message_bytes, Some(keys)) {
             Ok(mail) => {
                 tracing::Span::current().record("message_id", mail.message_id.as_str());
                 self.file(mail, source_ref, now).await?
@@ -299,15 +315,29 @@ impl Service {
                 incident,
                 via,
                 events,
-            } => Some(Filed {
-                filing: Filing::Joined {
-                    incident,
-                    via: via.to_string(),
-                },
-                events,
-                outbox: Vec::new(),
-                auto_reply_to: None,
-            }),
+                replies,
+            } => {
+                let mut outbox = Vec::new();
+                for reply in &replies {
+                    if let Reply::CannotDecrypt { reason } = reply {
+                        match self.composer().undecryptable(&incident, mail, reason, now) {
+                            Ok(m) => outbox.push(m),
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not build the notice to the SRC")
+                            }
+                        }
+                    }
+                }
+                Some(Filed {
+                    filing: Filing::Joined {
+                        incident,
+                        via: via.to_string(),
+                    },
+                    events,
+                    outbox,
+                    auto_reply_to: None,
+                })
+            }
             Decision::Open {
                 incident,
                 events,
@@ -318,12 +348,15 @@ impl Service {
                 for reply in &replies {
                     let built = match reply {
                         Reply::SrcCopy { withheld } => {
-                            notice::src_copy(s, &incident, mail, withheld.as_ref(), now)
+                            self.composer()
+                                .src_copy(&incident, mail, withheld.as_ref(), now)
                         }
                         Reply::Acknowledgement { to } => {
                             auto_reply_to = Some(to.key());
-                            notice::acknowledgement(s, &incident, mail, to, now)
+                            self.composer().acknowledgement(&incident, mail, to, now)
                         }
+                        // A new report's SRC copy already says so.
+                        Reply::CannotDecrypt { .. } => continue,
                     };
                     match built {
                         Ok(m) => outbox.push(m),
@@ -383,8 +416,7 @@ impl Service {
                 raw.len()
             );
         }
-        let outbox = match notice::quarantine(
-            &self.settings,
+        let outbox = match self.composer().quarantine(
             &format!("{} {}", source.source, source.key),
             &digest,
             size,

@@ -17,7 +17,7 @@ fn raw(name: &str) -> Vec<u8> {
 }
 
 fn mail(name: &str) -> Inbound {
-    parse::parse(raw(name), LIMIT).unwrap_or_else(|u| panic!("{name}: {}", u.reason))
+    parse::parse(raw(name), LIMIT, None).unwrap_or_else(|u| panic!("{name}: {}", u.reason))
 }
 
 fn inc(n: u32) -> IncidentId {
@@ -120,7 +120,7 @@ fn a_missing_message_id_is_synthesized_stably() {
     // Delivered again by another route: a new Received header, the same id.
     let mut again = b"Received: from backup-mx by mx; Tue, 01 Dec 2026 10:05:00 +0000\r\n".to_vec();
     again.extend(raw("no-message-id.eml"));
-    let second = parse::parse(again, LIMIT).unwrap();
+    let second = parse::parse(again, LIMIT, None).unwrap();
     assert_eq!(second.message_id, first.message_id);
     assert_eq!(second.body_digest, first.body_digest);
     // A different body is a different mail.
@@ -130,6 +130,7 @@ fn a_missing_message_id_is_synthesized_stably() {
             .chain(*b"PS.\r\n")
             .collect(),
         LIMIT,
+        None,
     )
     .unwrap();
     assert_ne!(other.message_id, first.message_id);
@@ -140,7 +141,7 @@ fn a_duplicate_delivery_has_the_same_identity() {
     let first = mail("report.eml");
     let mut again = b"Received: from mx2 by mx; Mon, 30 Nov 2026 13:04:00 +0000\r\nDelivered-To: security@example.org\r\n".to_vec();
     again.extend(raw("report.eml"));
-    let second = parse::parse(again, LIMIT).unwrap();
+    let second = parse::parse(again, LIMIT, None).unwrap();
     assert_eq!(
         (second.message_id.as_str(), second.body_digest.as_str()),
         (first.message_id.as_str(), first.body_digest.as_str())
@@ -248,14 +249,14 @@ fn a_20_mb_attachment_is_described_not_lost() {
          Content-Disposition: attachment; filename=core\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     );
     let len = mail.len();
-    let m = parse::parse(mail.into_bytes(), LIMIT).unwrap();
+    let m = parse::parse(mail.into_bytes(), LIMIT, None).unwrap();
     assert_eq!(m.raw.len(), len);
     assert_eq!(m.attachments.len(), 1);
     assert_eq!(m.attachments[0].size, size as u64);
     assert_eq!(m.attachments[0].name.as_deref(), Some("core"));
     assert!(m.text.contains("The core dump is attached."));
     // Over the configured limit, the mail comes back unparsed with its bytes.
-    let small_limit = parse::parse(m.raw.clone(), 1024 * 1024).unwrap_err();
+    let small_limit = parse::parse(m.raw.clone(), 1024 * 1024, None).unwrap_err();
     assert_eq!(small_limit.raw.len(), len);
     assert!(
         small_limit.reason.contains("over the limit"),
@@ -266,8 +267,8 @@ fn a_20_mb_attachment_is_described_not_lost() {
 
 #[test]
 fn text_without_headers_is_not_a_mail() {
-    let u = parse::parse(b"just some words\nand more\n".to_vec(), LIMIT).unwrap_err();
+    let u = parse::parse(b"just some words\nand more\n".to_vec(), LIMIT, None).unwrap_err();
     assert_eq!(u.reason, "no mail headers found");
     assert_eq!(u.raw, b"just some words\nand more\n");
-    assert!(parse::parse(Vec::new(), LIMIT).is_err());
+    assert!(parse::parse(Vec::new(), LIMIT, None).is_err());
 }

@@ -152,8 +152,8 @@ async fn every_real_mail_is_kept_exactly_once() {
                 // A duplicate is the same Message-ID with the same body, or,
                 // for what cannot be parsed, the same bytes.
                 match (
-                    embargo::parse::parse(original.clone(), usize::MAX),
-                    embargo::parse::parse(stored.clone(), usize::MAX),
+                    embargo::parse::parse(original.clone(), usize::MAX, None),
+                    embargo::parse::parse(stored.clone(), usize::MAX, None),
                 ) {
                     (Ok(a), Ok(b)) => assert_eq!(
                         (a.message_id, a.body_digest),

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use common::*;
 use embargo::clock::ManualClock;
 use embargo::config;
+use embargo::crypto::Crypto;
+use embargo::keyring;
 use embargo::service::{Service, never_stop};
 use embargo::sink::FileSink;
 use embargo::source::Maildir;
@@ -22,7 +24,13 @@ async fn mail_that_cannot_be_written_waits_and_goes_later() {
         Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
     let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let service = Service::new(settings, store.clone(), clock.clone());
+    let keys = keyring::load(&settings, start).unwrap();
+    let service = Service::new(
+        settings,
+        store.clone(),
+        clock.clone(),
+        Crypto::new(keys.pgp),
+    );
     let mut source = Maildir::new(&site.path("maildir"));
     let outbox = site.path("outbox");
     let sink = FileSink::new(&outbox).unwrap();
@@ -79,8 +87,10 @@ async fn a_stop_request_ends_the_pass_between_mails() {
     let settings = Arc::new(config::load(&site.config()).unwrap().settings);
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
-    let clock = Arc::new(ManualClock::new("2026-12-01T09:00:00Z".parse().unwrap()));
-    let service = Service::new(settings, store.clone(), clock);
+    let now = "2026-12-01T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let keys = keyring::load(&settings, now).unwrap();
+    let service = Service::new(settings, store.clone(), clock, Crypto::new(keys.pgp));
     let mut source = Maildir::new(&site.path("maildir"));
     let (tx, rx) = tokio::sync::watch::channel(true);
     let report = service.ingest(&mut source, &rx).await.unwrap();

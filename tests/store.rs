@@ -46,6 +46,8 @@ fn inbound(message_id: &str, body: &str) -> Inbound {
         attachments: vec![],
         auto_reply: AutoReplyHeaders::default(),
         problems: vec![],
+        signature: embargo::core::signature::SignatureStatus::Unsigned,
+        encryption: embargo::core::signature::Encryption::None,
         body_digest: format!("digest-of-{body}"),
         raw: format!("Subject: crash\r\n\r\n{body}").into_bytes(),
     }

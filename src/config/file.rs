@@ -14,6 +14,21 @@ pub struct ListSection {
     pub src_address: String,
     #[serde(default = "default_prefix")]
     pub incident_prefix: String,
+    /// The list's secret key, as `embargo keys generate` writes it.
+    pub key_file: PathBuf,
+    #[serde(default)]
+    pub public_key: PublicKeyMode,
+    pub public_key_url: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicKeyMode {
+    /// Named in an `OpenPGP:` header (with `public_key_url` when given).
+    #[default]
+    Reference,
+    /// Attached to every mail, inside the signed part.
+    Attach,
 }
 
 fn default_prefix() -> String {
@@ -27,6 +42,8 @@ pub struct MemberEntry {
     pub email: String,
     pub company: String,
     pub fingerprint: Option<String>,
+    /// Their public key; or find it in `[roster] keyring`.
+    pub key_file: Option<PathBuf>,
     #[serde(default)]
     pub on_leave: bool,
 }
@@ -50,6 +67,13 @@ pub struct DistributorEntry {
     pub name: String,
     pub email: String,
     pub fingerprint: Option<String>,
+    pub key_file: Option<PathBuf>,
+    /// Send them embargoed notices encrypted to their key.
+    #[serde(default)]
+    pub encrypt: bool,
+    /// Never send them an embargoed notice in clear: without a usable key, fail.
+    #[serde(default)]
+    pub require_encryption: bool,
 }
 
 #[derive(Debug, Deserialize)]

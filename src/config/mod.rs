@@ -26,6 +26,16 @@ pub struct ListIdentity {
     pub security_address: String,
     pub src_address: String,
     pub incident_prefix: String,
+    /// The list's secret key.
+    pub key_file: PathBuf,
+    pub public_key: PublicKey,
+}
+
+/// How readers learn the list's public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    Attach,
+    Reference { url: Option<String> },
 }
 
 impl ListIdentity {
@@ -47,6 +57,17 @@ pub struct Distributor {
     pub name: String,
     pub email: String,
     pub fingerprint: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub encrypt: bool,
+    pub require_encryption: bool,
+}
+
+/// Where the roster's public keys are: a shared keyring, and each
+/// member's own file (aligned with `roster.members`).
+#[derive(Debug, Clone, Default)]
+pub struct RosterKeys {
+    pub keyring: Option<PathBuf>,
+    pub files: Vec<Option<PathBuf>>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +107,7 @@ pub struct Settings {
     pub origin: PathBuf,
     pub list: ListIdentity,
     pub roster: Roster,
+    pub roster_keys: RosterKeys,
     pub distributors: Vec<Distributor>,
     pub announce: Vec<AnnounceChannel>,
     pub source: SourceSettings,

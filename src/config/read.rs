@@ -14,6 +14,8 @@ pub struct Sections {
     pub list: Option<ListSection>,
     /// Each entry keeps its index, for the paths in later diagnostics.
     pub members: Vec<(usize, MemberEntry)>,
+    /// `[roster] keyring`: a file or directory of members' public keys.
+    pub keyring: Option<std::path::PathBuf>,
     pub oncall: Option<OncallSection>,
     pub distributors: Vec<(usize, DistributorEntry)>,
     pub announce: Vec<(usize, AnnounceEntry)>,
@@ -311,13 +313,24 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
         ),
         Some(Value::Table(mut roster)) => {
             for key in roster.keys() {
-                if key != "members" && key != "oncall" {
+                if !["members", "oncall", "keyring"].contains(&key.as_str()) {
                     diags.error(
                         format!("roster.{key}"),
-                        "unknown field: [roster] holds only `members` and `oncall`",
+                        "unknown field: [roster] holds only `members`, `oncall` and `keyring`",
                     );
                 }
             }
+            sections.keyring = match roster.remove("keyring") {
+                None => None,
+                Some(Value::String(p)) => Some(p.into()),
+                Some(_) => {
+                    diags.error(
+                        "roster.keyring",
+                        "must be a path (a file or a directory of public keys)",
+                    );
+                    None
+                }
+            };
             sections.members = entries("roster.members", roster.remove("members"), diags);
             sections.oncall = roster
                 .remove("oncall")
@@ -364,6 +377,7 @@ mod tests {
             name = "P"
             security_address = "s@x.org"
             src_address = "src@x.org"
+            key_file = "k.asc"
             [[roster.members]]
             name = "A"
             email = "a@x.org"

@@ -9,11 +9,12 @@ use std::time::Duration;
 use jiff::SignedDuration;
 
 use super::diagnostic::Diagnostics;
+use super::file::PublicKeyMode;
 use super::file::{FileSink, MaildirSource, SinkSection, SourceSection, SqliteStore, StoreSection};
 use super::read::Sections;
 use super::{
-    AnnounceChannel, Distributor, ListIdentity, Schedule, Settings, SinkSettings, SourceSettings,
-    StoreSettings,
+    AnnounceChannel, Distributor, ListIdentity, PublicKey, RosterKeys, Schedule, Settings,
+    SinkSettings, SourceSettings, StoreSettings,
 };
 use crate::core::incident_id::check_prefix;
 use crate::core::roster::{Member, Roster, Rotation, normalize_fingerprint};
@@ -75,8 +76,23 @@ fn fingerprint(path: &str, raw: Option<&str>, diags: &mut Diagnostics) -> Option
     fp
 }
 
-fn roster(s: &Sections, diags: &mut Diagnostics) -> Roster {
+fn roster(s: &Sections, base: &Path, diags: &mut Diagnostics) -> (Roster, RosterKeys) {
     let mut members = Vec::new();
+    let mut keys = RosterKeys {
+        keyring: s.keyring.as_deref().map(|p| resolve(base, p)),
+        files: Vec::new(),
+    };
+    if let Some(k) = &keys.keyring
+        && !k.exists()
+    {
+        diags.error(
+            "roster.keyring",
+            format!(
+                "{} does not exist: point it at a file or directory of the members' public keys",
+                k.display()
+            ),
+        );
+    }
     let mut seen = HashSet::new();
     for (i, m) in &s.members {
         let path = format!("roster.members[{i}]");
@@ -113,6 +129,19 @@ fn roster(s: &Sections, diags: &mut Diagnostics) -> Roster {
                 ),
             );
         }
+        let key_file = m.key_file.as_deref().map(|p| resolve(base, p));
+        if let Some(k) = &key_file
+            && !k.is_file()
+        {
+            diags.error(
+                format!("{path}.key_file"),
+                format!(
+                    "{} does not exist: export their key with `gpg --armor --export FINGERPRINT > {0}`",
+                    k.display()
+                ),
+            );
+        }
+        keys.files.push(key_file);
         members.push(Member {
             name: m.name.trim().to_owned(),
             email,
@@ -176,7 +205,7 @@ fn roster(s: &Sections, diags: &mut Diagnostics) -> Roster {
     for w in roster.warnings() {
         diags.warn("roster", w.to_string());
     }
-    roster
+    (roster, keys)
 }
 
 fn paths(
@@ -273,14 +302,34 @@ pub fn validate(
                 "is the security address: the SRC list must be a separate, private list",
             );
         }
+        let key_file = resolve(base, &l.key_file);
+        if !key_file.is_file() {
+            diags.error(
+                "list.key_file",
+                format!(
+                    "{} does not exist: every mail the service sends is signed with the list key; make one with \
+                     `embargo keys generate --uid \"{} <{security}>\" --out {0}`",
+                    key_file.display(),
+                    l.name.trim()
+                ),
+            );
+        }
+        let public_key = match l.public_key {
+            PublicKeyMode::Attach => PublicKey::Attach,
+            PublicKeyMode::Reference => PublicKey::Reference {
+                url: l.public_key_url.clone(),
+            },
+        };
         Some(ListIdentity {
             name: l.name.trim().to_owned(),
             security_address: security,
             src_address: src,
             incident_prefix: l.incident_prefix.clone(),
+            key_file,
+            public_key,
         })
     });
-    let roster = roster(&s, diags);
+    let (roster, roster_keys) = roster(&s, base, diags);
 
     let mut distributors = Vec::new();
     for (i, d) in &s.distributors {
@@ -293,6 +342,33 @@ pub fn validate(
                 diags.error(format!("{path}.email"), format!("{email} is listed twice"));
                 continue;
             }
+            let key_file = d.key_file.as_deref().map(|p| resolve(base, p));
+            if let Some(k) = &key_file
+                && !k.is_file()
+            {
+                diags.error(
+                    format!("{path}.key_file"),
+                    format!("{} does not exist", k.display()),
+                );
+            }
+            if d.require_encryption && !d.encrypt {
+                diags.error(
+                    format!("{path}.require_encryption"),
+                    "needs encrypt = true: a distributor who requires encryption must be sent encrypted mail",
+                );
+            }
+            if d.encrypt && d.fingerprint.is_none() {
+                diags.error(
+                    format!("{path}.fingerprint"),
+                    "missing: encrypt = true needs the fingerprint of the key to encrypt to",
+                );
+            }
+            if d.encrypt && key_file.is_none() {
+                diags.error(
+                    format!("{path}.key_file"),
+                    "missing: encrypt = true needs the distributor's public key; add key_file = \"PATH\"",
+                );
+            }
             distributors.push(Distributor {
                 name: d.name.trim().to_owned(),
                 email,
@@ -301,6 +377,9 @@ pub fn validate(
                     d.fingerprint.as_deref(),
                     diags,
                 ),
+                key_file,
+                encrypt: d.encrypt,
+                require_encryption: d.require_encryption,
             });
         }
     }
@@ -341,6 +420,7 @@ pub fn validate(
         origin: origin.to_owned(),
         list: list?,
         roster,
+        roster_keys,
         distributors,
         announce,
         source,

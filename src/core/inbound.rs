@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::signature::{Encryption, SignatureStatus};
+
 /// A name and an address, as written in a header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mailbox {
@@ -105,6 +107,9 @@ pub struct Inbound {
     pub auto_reply: AutoReplyHeaders,
     /// What could not be read, for the people who look at it.
     pub problems: Vec<String>,
+    /// Who signed it, as far as the roster's keys can tell.
+    pub signature: SignatureStatus,
+    pub encryption: Encryption,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.
     pub body_digest: String,

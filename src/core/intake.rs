@@ -8,6 +8,7 @@ use super::inbound::{Inbound, Mailbox};
 use super::incident::Incident;
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::roster::Roster;
+use super::signature::Encryption;
 use super::threading::{self, Known, Placement, Via};
 
 pub struct IntakePolicy<'a> {
@@ -34,8 +35,16 @@ pub struct IntakeContext {
 /// A mail the service owes because of this one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    Acknowledgement { to: Mailbox },
-    SrcCopy { withheld: Option<Withhold> },
+    Acknowledgement {
+        to: Mailbox,
+    },
+    SrcCopy {
+        withheld: Option<Withhold>,
+    },
+    /// A later mail on the incident came encrypted and could not be read.
+    CannotDecrypt {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +60,7 @@ pub enum Decision {
         incident: IncidentId,
         via: Via,
         events: Vec<Event>,
+        replies: Vec<Reply>,
     },
 }
 
@@ -91,10 +101,19 @@ pub fn decide(
                 message_id,
                 format!("{:?} joined by {via}", mail.subject),
             )];
+            // A new report's SRC copy says it could not be read; a later
+            // mail on the thread needs its own word to the SRC.
+            let replies = match &mail.encryption {
+                Encryption::Failed { detail } => vec![Reply::CannotDecrypt {
+                    reason: detail.clone(),
+                }],
+                _ => Vec::new(),
+            };
             Ok(Decision::Join {
                 incident,
                 via,
                 events,
+                replies,
             })
         }
         Placement::Open => {
@@ -201,6 +220,8 @@ mod tests {
             attachments: vec![],
             auto_reply: AutoReplyHeaders::default(),
             problems: vec![],
+            signature: crate::core::signature::SignatureStatus::Unsigned,
+            encryption: crate::core::signature::Encryption::None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }
@@ -334,11 +355,27 @@ mod tests {
             .insert("r1@researcher.example".into(), inc.clone());
         match decide_with(&reply, &ctx) {
             Decision::Join {
-                incident, events, ..
+                incident,
+                events,
+                replies,
+                ..
             } => {
                 assert_eq!(incident, inc);
                 assert_eq!(kinds(&events), [EventKind::MessageAdded]);
+                assert!(replies.is_empty());
             }
+            other => panic!("{other:?}"),
+        }
+        reply.encryption = Encryption::Failed {
+            detail: "not for us".into(),
+        };
+        match decide_with(&reply, &ctx) {
+            Decision::Join { replies, .. } => assert_eq!(
+                replies,
+                [Reply::CannotDecrypt {
+                    reason: "not for us".into()
+                }]
+            ),
             other => panic!("{other:?}"),
         }
         ctx.already_stored = true;

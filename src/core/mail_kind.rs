@@ -11,13 +11,16 @@ pub enum MailKind {
     SrcCopy,
     /// To the SRC list: a mail could not be parsed and was kept aside.
     Quarantine,
+    /// To the SRC list: a mail on an incident could not be decrypted.
+    Undecryptable,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 3] = [
+    pub const ALL: [MailKind; 4] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
+        MailKind::Undecryptable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -25,6 +28,7 @@ impl MailKind {
             MailKind::Acknowledgement => "acknowledgement",
             MailKind::SrcCopy => "src-copy",
             MailKind::Quarantine => "quarantine",
+            MailKind::Undecryptable => "undecryptable",
         }
     }
 
@@ -36,5 +40,26 @@ impl MailKind {
 impl std::fmt::Display for MailKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_as_itself() {
+        // `ALL` must list every variant: the store reads kinds back by name.
+        for k in MailKind::ALL {
+            assert_eq!(MailKind::parse(k.as_str()), Some(k));
+            let exhaustive = match k {
+                MailKind::Acknowledgement
+                | MailKind::SrcCopy
+                | MailKind::Quarantine
+                | MailKind::Undecryptable => k,
+            };
+            assert_eq!(exhaustive, k);
+        }
+        assert_eq!(MailKind::ALL.len(), 4);
     }
 }

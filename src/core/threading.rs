@@ -113,6 +113,8 @@ mod tests {
             attachments: vec![],
             auto_reply: AutoReplyHeaders::default(),
             problems: vec![],
+            signature: crate::core::signature::SignatureStatus::Unsigned,
+            encryption: crate::core::signature::Encryption::None,
             body_digest: String::new(),
             raw: vec![],
         }

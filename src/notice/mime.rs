@@ -5,9 +5,13 @@
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::header::{
+    ContentDisposition, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
+
+use crate::crypto::{CryptoError, Sealer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MimeError {
@@ -15,6 +19,8 @@ pub enum MimeError {
     Address(String),
     #[error("cannot build the mail: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
 /// A header value from untrusted text: one line, printable, bounded.
@@ -66,8 +72,145 @@ pub struct Headers<'a> {
     pub auto_submitted: &'a str,
 }
 
-/// The RFC 5322 bytes of a plain-text, quoted-printable mail.
-pub fn plain_text(h: &Headers<'_>, body: &str) -> Result<Vec<u8>, MimeError> {
+/// A file to send inside the signed part.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// How the list key is made known to readers.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPublication<'a> {
+    /// Attach the public key (`application/pgp-keys`) inside the signed part.
+    pub attach: bool,
+    /// Where to fetch it, for the `OpenPGP:` header.
+    pub url: Option<&'a str>,
+}
+
+/// How a mail is sealed: always signed; encrypted to one recipient's
+/// certificate when that recipient asks for it.
+#[derive(Clone, Copy)]
+pub enum Seal<'a> {
+    Sign,
+    SignAndEncryptTo(&'a str),
+}
+
+fn text_part(text: &str) -> SinglePart {
+    // lettre's quoted-printable protects trailing spaces; a line starting
+    // with "From " is escaped too, since mbox delivery would rewrite it
+    // and break the signature (RFC 3156, section 3).
+    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::QuotedPrintable)
+        .expect("quoted-printable takes any text");
+    let mut encoded = body.as_ref().to_vec();
+    if encoded.starts_with(b"From ") {
+        encoded.splice(0..1, b"=46".iter().copied());
+    }
+    let escaped = String::from_utf8(encoded)
+        .expect("quoted-printable is ASCII")
+        .replace("\r\nFrom ", "\r\n=46rom ");
+    SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(Body::dangerous_pre_encoded(
+            escaped.into_bytes(),
+            ContentTransferEncoding::QuotedPrintable,
+        ))
+}
+
+fn attachment_part(a: &Attachment) -> SinglePart {
+    let content_type = ContentType::parse(&a.content_type)
+        .unwrap_or(ContentType::parse("application/octet-stream").expect("a valid type"));
+    lettre::message::Attachment::new(header_text(&a.name, 120)).body(a.bytes.clone(), content_type)
+}
+
+enum Inner {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+impl Inner {
+    fn formatted(&self) -> Vec<u8> {
+        match self {
+            Inner::Single(p) => p.formatted(),
+            Inner::Multi(p) => p.formatted(),
+        }
+    }
+}
+
+/// The RFC 5322 bytes of a PGP/MIME mail (RFC 3156): the text and its
+/// attachments in one part, signed by the list key (multipart/signed), or
+/// signed and encrypted to one recipient (multipart/encrypted).
+pub fn sealed(
+    h: &Headers<'_>,
+    text: &str,
+    attachments: &[Attachment],
+    sealer: &dyn Sealer,
+    key: KeyPublication<'_>,
+    seal: Seal<'_>,
+) -> Result<Vec<u8>, MimeError> {
+    let mut files: Vec<Attachment> = attachments.to_vec();
+    if key.attach {
+        files.push(Attachment {
+            name: format!("{}.asc", sealer.fingerprint()),
+            content_type: "application/pgp-keys".to_owned(),
+            bytes: sealer.public_key(),
+        });
+    }
+    let inner = if files.is_empty() {
+        Inner::Single(text_part(text))
+    } else {
+        let mut m = MultiPart::mixed().singlepart(text_part(text));
+        for f in &files {
+            m = m.singlepart(attachment_part(f));
+        }
+        Inner::Multi(m)
+    };
+    let entity = inner.formatted();
+    let body = match seal {
+        Seal::Sign => {
+            // The signed bytes are the part as it appears between the
+            // boundaries: without the CRLF that belongs to the next one.
+            let signed = entity.strip_suffix(b"\r\n").unwrap_or(&entity);
+            let sig = sealer.sign(signed, h.date)?;
+            let signature = SinglePart::builder()
+                .header(
+                    ContentType::parse("application/pgp-signature; name=\"signature.asc\"")
+                        .expect("a valid type"),
+                )
+                .header(ContentDisposition::attachment("signature.asc"))
+                .header(ContentTransferEncoding::SevenBit)
+                .body(crlf(&sig.armored));
+            let outer = MultiPart::signed("application/pgp-signature".to_owned(), sig.micalg);
+            match inner {
+                Inner::Single(p) => outer.singlepart(p),
+                Inner::Multi(p) => outer.multipart(p),
+            }
+            .singlepart(signature)
+        }
+        Seal::SignAndEncryptTo(recipient) => {
+            let ciphertext = sealer.encrypt(&entity, recipient, h.date)?;
+            MultiPart::encrypted("application/pgp-encrypted".to_owned())
+                .singlepart(
+                    SinglePart::builder()
+                        .header(
+                            ContentType::parse("application/pgp-encrypted").expect("a valid type"),
+                        )
+                        .header(ContentTransferEncoding::SevenBit)
+                        .body("Version: 1\r\n".to_owned()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(
+                            ContentType::parse("application/octet-stream; name=\"encrypted.asc\"")
+                                .expect("a valid type"),
+                        )
+                        .header(ContentDisposition::inline_with_name("encrypted.asc"))
+                        .header(ContentTransferEncoding::SevenBit)
+                        .body(crlf(&ciphertext)),
+                )
+        }
+    };
     let mut b = Message::builder()
         .from(mailbox(&h.from)?)
         .subject(header_text(h.subject, 200))
@@ -81,6 +224,14 @@ pub fn plain_text(h: &Headers<'_>, body: &str) -> Result<Vec<u8>, MimeError> {
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".to_owned(),
+        ))
+        // draft-josefsson-openpgp-mailnews-header: which key signs this list's mail.
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("OpenPGP"),
+            match key.url {
+                Some(url) => format!("id={}; url={}", sealer.fingerprint(), header_text(url, 300)),
+                None => format!("id={}", sealer.fingerprint()),
+            },
         ));
     for to in &h.to {
         b = b.to(mailbox(to)?);
@@ -106,11 +257,14 @@ pub fn plain_text(h: &Headers<'_>, body: &str) -> Result<Vec<u8>, MimeError> {
     if !refs.is_empty() {
         b = b.references(refs.join(" "));
     }
-    let part = SinglePart::builder()
-        .header(ContentType::TEXT_PLAIN)
-        .header(ContentTransferEncoding::QuotedPrintable)
-        .body(body.to_owned());
-    Ok(b.singlepart(part)?.formatted())
+    Ok(b.multipart(body)?.formatted())
+}
+
+/// Armor uses LF; a mail body uses CRLF.
+fn crlf(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n")
 }
 
 #[cfg(test)]

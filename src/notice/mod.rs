@@ -7,16 +7,19 @@ mod templates;
 use askama::Template;
 use jiff::Timestamp;
 
-pub use mime::{MimeError, header_text};
+pub use mime::{Attachment, MimeError, Seal, header_text};
 
-use crate::config::Settings;
+use crate::config::{Distributor, PublicKey, Settings};
 use crate::core::autoreply::Withhold;
 use crate::core::inbound::{Inbound, Mailbox};
 use crate::core::incident::Incident;
+use crate::core::incident_id::IncidentId;
 use crate::core::mail_kind::MailKind;
+use crate::core::signature::Encryption;
+use crate::crypto::Sealer;
 use crate::store::NewMail;
-use mime::{Headers, Party};
-use templates::{AcknowledgementText, QuarantineText, SrcCopyText};
+use mime::{Headers, KeyPublication, Party};
+use templates::{AcknowledgementText, QuarantineText, SrcCopyText, UndecryptableText};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NoticeError {
@@ -27,6 +30,11 @@ pub enum NoticeError {
     },
     #[error(transparent)]
     Mime(#[from] MimeError),
+    #[error(
+        "{email} requires encrypted mail, and it cannot be encrypted to them ({reason}); \
+         nothing was sent: get their current key into the config"
+    )]
+    EncryptionRequired { email: String, reason: String },
 }
 
 /// The SRC copy shows at most this much of a report; the rest is in the store.
@@ -84,217 +92,408 @@ fn references(mail: &Inbound) -> Vec<String> {
     refs
 }
 
-/// The acknowledgement to the reporter.
-pub fn acknowledgement(
-    settings: &Settings,
-    incident: &Incident,
-    report: &Inbound,
-    to: &Mailbox,
-    now: Timestamp,
-) -> Result<NewMail, NoticeError> {
-    let key = format!("{}/acknowledgement", incident.id);
-    let id = message_id(&key, settings);
-    let greeting = match to.name.as_deref().map(|n| header_text(n, 60)) {
-        Some(name) if !name.is_empty() => format!("Hello {name}"),
-        _ => "Hello".to_owned(),
-    };
-    let list = &settings.list;
-    let body = render(
-        MailKind::Acknowledgement,
-        &AcknowledgementText {
-            greeting: &greeting,
-            project: &list.name,
-            id: &incident.id.to_string(),
-            security_address: &list.security_address,
-        },
-    )?;
-    let subject = header_text(&tagged(incident, &reply_subject(&report.subject)), 200);
-    let bytes = mime::plain_text(
-        &Headers {
+/// Writes the service's mail: rendered, assembled and sealed with the list key.
+pub struct Composer<'a> {
+    settings: &'a Settings,
+    sealer: &'a dyn Sealer,
+}
+
+impl<'a> Composer<'a> {
+    pub fn new(settings: &'a Settings, sealer: &'a dyn Sealer) -> Self {
+        Composer { settings, sealer }
+    }
+
+    fn seal(
+        &self,
+        headers: &Headers<'_>,
+        text: &str,
+        attachments: &[Attachment],
+        seal: Seal<'_>,
+    ) -> Result<Vec<u8>, NoticeError> {
+        let key = match &self.settings.list.public_key {
+            PublicKey::Attach => KeyPublication {
+                attach: true,
+                url: None,
+            },
+            PublicKey::Reference { url } => KeyPublication {
+                attach: false,
+                url: url.as_deref(),
+            },
+        };
+        Ok(mime::sealed(
+            headers,
+            text,
+            attachments,
+            self.sealer,
+            key,
+            seal,
+        )?)
+    }
+
+    /// The acknowledgement to the reporter.
+    pub fn acknowledgement(
+        &self,
+        incident: &Incident,
+        report: &Inbound,
+        to: &Mailbox,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let key = format!("{}/acknowledgement", incident.id);
+        let id = message_id(&key, settings);
+        let greeting = match to.name.as_deref().map(|n| header_text(n, 60)) {
+            Some(name) if !name.is_empty() => format!("Hello {name}"),
+            _ => "Hello".to_owned(),
+        };
+        let list = &settings.list;
+        let body = render(
+            MailKind::Acknowledgement,
+            &AcknowledgementText {
+                greeting: &greeting,
+                project: &list.name,
+                id: &incident.id.to_string(),
+                security_address: &list.security_address,
+            },
+        )?;
+        let subject = header_text(&tagged(incident, &reply_subject(&report.subject)), 200);
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some(&format!("{} Security", list.name)),
+                    email: &list.security_address,
+                },
+                to: vec![Party {
+                    name: to.name.as_deref(),
+                    email: &to.email,
+                }],
+                reply_to: None,
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: Some(&report.message_id),
+                references: &references(report),
+                date: now,
+                auto_submitted: "auto-replied",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::Acknowledgement,
+            incident: Some(incident.id.clone()),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: vec![to.email.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// The copy of a new report for the SRC list.
+    pub fn src_copy(
+        &self,
+        incident: &Incident,
+        report: &Inbound,
+        withheld: Option<&Withhold>,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let key = format!("{}/src-copy", incident.id);
+        let id = message_id(&key, settings);
+        let list = &settings.list;
+        let total = report.text.chars().count();
+        let (text, truncated) = match report.text.char_indices().nth(SRC_COPY_TEXT_LIMIT) {
+            Some((cut, _)) => (&report.text[..cut], true),
+            None => (report.text.as_str(), false),
+        };
+        let from = report.from.as_ref().map_or_else(
+            || "(no sender)".to_owned(),
+            |m| header_text(&m.to_string(), 200),
+        );
+        let acknowledgement = match (withheld, &report.from) {
+            (None, Some(m)) => format!("acknowledged at {}", m.email),
+            (Some(w), _) => format!("not acknowledged: {w}"),
+            (None, None) => "not acknowledged: no sender".to_owned(),
+        };
+        let attachments = report
+            .attachments
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({}, {} bytes)",
+                    header_text(a.name.as_deref().unwrap_or("(unnamed)"), 120),
+                    a.content_type,
+                    a.size
+                )
+            })
+            .collect();
+        let body = render(
+            MailKind::SrcCopy,
+            &SrcCopyText {
+                id: &incident.id.to_string(),
+                from: &from,
+                subject: &header_text(&report.subject, 200),
+                date: &report.date.map_or_else(|| "(none)".to_owned(), utc),
+                received: &utc(now),
+                message_id: &report.message_id,
+                commander: incident.commander.as_deref().unwrap_or("nobody is on call"),
+                acknowledgement: &acknowledgement,
+                signature: report.signature.to_string(),
+                encryption: match &report.encryption {
+                    Encryption::None => "",
+                    Encryption::Decrypted => "yes, decrypted with the list key",
+                    Encryption::Failed { .. } => "yes, and it could not be decrypted",
+                },
+                attachments,
+                problems: &report.problems,
+                text: if text.trim().is_empty() {
+                    "(no readable text)"
+                } else {
+                    text
+                },
+                truncated,
+                shown: SRC_COPY_TEXT_LIMIT,
+                total,
+                security_address: &list.security_address,
+            },
+        )?;
+        let subject = header_text(
+            &format!("{} New report: {}", incident.id.tag(), incident.title),
+            200,
+        );
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some("embargo"),
+                    email: &list.security_address,
+                },
+                to: vec![Party {
+                    name: None,
+                    email: &list.src_address,
+                }],
+                // Replies from the SRC come back to the inbox and onto the incident.
+                reply_to: Some(&list.security_address),
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: Some(&report.message_id),
+                references: &references(report),
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::SrcCopy,
+            incident: Some(incident.id.clone()),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: vec![list.src_address.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// A mail to one distributor, sealed as they asked: encrypted to their
+    /// key when `encrypt` is set; if that key cannot be used, sent signed
+    /// in clear, unless they `require_encryption`, in which case it fails.
+    #[allow(clippy::too_many_arguments)]
+    pub fn to_distributor(
+        &self,
+        distributor: &Distributor,
+        key: &str,
+        kind: MailKind,
+        incident: Option<&IncidentId>,
+        subject: &str,
+        text: &str,
+        attachments: &[Attachment],
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let list = &self.settings.list;
+        let id = message_id(key, self.settings);
+        let subject = header_text(subject, 200);
+        let headers = Headers {
             from: Party {
                 name: Some(&format!("{} Security", list.name)),
                 email: &list.security_address,
             },
             to: vec![Party {
-                name: to.name.as_deref(),
-                email: &to.email,
+                name: Some(&distributor.name),
+                email: &distributor.email,
             }],
-            reply_to: None,
-            subject: &subject,
-            message_id: &id,
-            in_reply_to: Some(&report.message_id),
-            references: &references(report),
-            date: now,
-            auto_submitted: "auto-replied",
-        },
-        &body,
-    )?;
-    Ok(NewMail {
-        key,
-        kind: MailKind::Acknowledgement,
-        incident: Some(incident.id.clone()),
-        message_id: id,
-        from: list.security_address.clone(),
-        recipients: vec![to.email.clone()],
-        subject,
-        bytes,
-        due_at: now,
-    })
-}
-
-/// The copy of a new report for the SRC list.
-pub fn src_copy(
-    settings: &Settings,
-    incident: &Incident,
-    report: &Inbound,
-    withheld: Option<&Withhold>,
-    now: Timestamp,
-) -> Result<NewMail, NoticeError> {
-    let key = format!("{}/src-copy", incident.id);
-    let id = message_id(&key, settings);
-    let list = &settings.list;
-    let total = report.text.chars().count();
-    let (text, truncated) = match report.text.char_indices().nth(SRC_COPY_TEXT_LIMIT) {
-        Some((cut, _)) => (&report.text[..cut], true),
-        None => (report.text.as_str(), false),
-    };
-    let from = report.from.as_ref().map_or_else(
-        || "(no sender)".to_owned(),
-        |m| header_text(&m.to_string(), 200),
-    );
-    let acknowledgement = match (withheld, &report.from) {
-        (None, Some(m)) => format!("acknowledged at {}", m.email),
-        (Some(w), _) => format!("not acknowledged: {w}"),
-        (None, None) => "not acknowledged: no sender".to_owned(),
-    };
-    let attachments = report
-        .attachments
-        .iter()
-        .map(|a| {
-            format!(
-                "{} ({}, {} bytes)",
-                header_text(a.name.as_deref().unwrap_or("(unnamed)"), 120),
-                a.content_type,
-                a.size
-            )
-        })
-        .collect();
-    let body = render(
-        MailKind::SrcCopy,
-        &SrcCopyText {
-            id: &incident.id.to_string(),
-            from: &from,
-            subject: &header_text(&report.subject, 200),
-            date: &report.date.map_or_else(|| "(none)".to_owned(), utc),
-            received: &utc(now),
-            message_id: &report.message_id,
-            commander: incident.commander.as_deref().unwrap_or("nobody is on call"),
-            acknowledgement: &acknowledgement,
-            attachments,
-            problems: &report.problems,
-            text: if text.trim().is_empty() {
-                "(no readable text)"
-            } else {
-                text
-            },
-            truncated,
-            shown: SRC_COPY_TEXT_LIMIT,
-            total,
-            security_address: &list.security_address,
-        },
-    )?;
-    let subject = header_text(
-        &format!("{} New report: {}", incident.id.tag(), incident.title),
-        200,
-    );
-    let bytes = mime::plain_text(
-        &Headers {
-            from: Party {
-                name: Some("embargo"),
-                email: &list.security_address,
-            },
-            to: vec![Party {
-                name: None,
-                email: &list.src_address,
-            }],
-            // Replies from the SRC come back to the inbox and onto the incident.
             reply_to: Some(&list.security_address),
-            subject: &subject,
-            message_id: &id,
-            in_reply_to: Some(&report.message_id),
-            references: &references(report),
-            date: now,
-            auto_submitted: "auto-generated",
-        },
-        &body,
-    )?;
-    Ok(NewMail {
-        key,
-        kind: MailKind::SrcCopy,
-        incident: Some(incident.id.clone()),
-        message_id: id,
-        from: list.security_address.clone(),
-        recipients: vec![list.src_address.clone()],
-        subject,
-        bytes,
-        due_at: now,
-    })
-}
-
-/// Tells the SRC list that a mail was kept aside unread.
-pub fn quarantine(
-    settings: &Settings,
-    source: &str,
-    digest: &str,
-    size: usize,
-    reason: &str,
-    now: Timestamp,
-) -> Result<NewMail, NoticeError> {
-    let key = format!("quarantine/{}", &digest[..digest.len().min(24)]);
-    let id = message_id(&key, settings);
-    let list = &settings.list;
-    let body = render(
-        MailKind::Quarantine,
-        &QuarantineText {
-            security_address: &list.security_address,
-            source: &header_text(source, 300),
-            size,
-            digest,
-            reason,
-        },
-    )?;
-    let subject = "[embargo] A mail to the security address could not be read".to_owned();
-    let bytes = mime::plain_text(
-        &Headers {
-            from: Party {
-                name: Some("embargo"),
-                email: &list.security_address,
-            },
-            to: vec![Party {
-                name: None,
-                email: &list.src_address,
-            }],
-            reply_to: None,
             subject: &subject,
             message_id: &id,
             in_reply_to: None,
             references: &[],
             date: now,
             auto_submitted: "auto-generated",
-        },
-        &body,
-    )?;
-    Ok(NewMail {
-        key,
-        kind: MailKind::Quarantine,
-        incident: None,
-        message_id: id,
-        from: list.security_address.clone(),
-        recipients: vec![list.src_address.clone()],
-        subject,
-        bytes,
-        due_at: now,
-    })
+        };
+        let encrypt_to = distributor
+            .fingerprint
+            .as_deref()
+            .filter(|_| distributor.encrypt);
+        let bytes = match encrypt_to {
+            Some(fp) => match self.seal(&headers, text, attachments, Seal::SignAndEncryptTo(fp)) {
+                Ok(bytes) => bytes,
+                Err(e) if distributor.require_encryption => {
+                    return Err(NoticeError::EncryptionRequired {
+                        email: distributor.email.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(to = %distributor.email, error = %e, "sending signed but not encrypted: their key cannot be used");
+                    self.seal(&headers, text, attachments, Seal::Sign)?
+                }
+            },
+            None => self.seal(&headers, text, attachments, Seal::Sign)?,
+        };
+        Ok(NewMail {
+            key: key.to_owned(),
+            kind,
+            incident: incident.cloned(),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: vec![distributor.email.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// Tells the SRC list that a mail on an incident could not be decrypted.
+    pub fn undecryptable(
+        &self,
+        incident: &IncidentId,
+        mail: &Inbound,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let key = format!(
+            "{incident}/undecryptable/{}",
+            &mail.body_digest[..mail.body_digest.len().min(16)]
+        );
+        let id = message_id(&key, settings);
+        let list = &settings.list;
+        let from = mail.from.as_ref().map_or_else(
+            || "(no sender)".to_owned(),
+            |m| header_text(&m.to_string(), 200),
+        );
+        let body = render(
+            MailKind::Undecryptable,
+            &UndecryptableText {
+                id: &incident.to_string(),
+                from: &from,
+                subject: &header_text(&mail.subject, 200),
+                message_id: &mail.message_id,
+                reason,
+                fingerprint: &self.sealer.fingerprint(),
+            },
+        )?;
+        let subject = header_text(
+            &format!("{} Could not decrypt a mail from {from}", incident.tag()),
+            200,
+        );
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some("embargo"),
+                    email: &list.security_address,
+                },
+                to: vec![Party {
+                    name: None,
+                    email: &list.src_address,
+                }],
+                reply_to: Some(&list.security_address),
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: Some(&mail.message_id),
+                references: &references(mail),
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::Undecryptable,
+            incident: Some(incident.clone()),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: vec![list.src_address.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// Tells the SRC list that a mail was kept aside unread.
+    pub fn quarantine(
+        &self,
+        source: &str,
+        digest: &str,
+        size: usize,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let key = format!("quarantine/{}", &digest[..digest.len().min(24)]);
+        let id = message_id(&key, settings);
+        let list = &settings.list;
+        let body = render(
+            MailKind::Quarantine,
+            &QuarantineText {
+                security_address: &list.security_address,
+                source: &header_text(source, 300),
+                size,
+                digest,
+                reason,
+            },
+        )?;
+        let subject = "[embargo] A mail to the security address could not be read".to_owned();
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some("embargo"),
+                    email: &list.security_address,
+                },
+                to: vec![Party {
+                    name: None,
+                    email: &list.src_address,
+                }],
+                reply_to: None,
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: None,
+                references: &[],
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::Quarantine,
+            incident: None,
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: vec![list.src_address.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
 }
 
 #[cfg(test)]

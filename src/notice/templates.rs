@@ -22,6 +22,9 @@ pub struct SrcCopyText<'a> {
     pub message_id: &'a str,
     pub commander: &'a str,
     pub acknowledgement: &'a str,
+    pub signature: String,
+    /// Empty when the report came in clear.
+    pub encryption: &'a str,
     pub attachments: Vec<String>,
     pub problems: &'a [String],
     pub text: &'a str,
@@ -39,4 +42,15 @@ pub struct QuarantineText<'a> {
     pub size: usize,
     pub digest: &'a str,
     pub reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "undecryptable.txt")]
+pub struct UndecryptableText<'a> {
+    pub id: &'a str,
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub message_id: &'a str,
+    pub reason: &'a str,
+    pub fingerprint: &'a str,
 }

@@ -23,6 +23,7 @@ use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
 use crate::core::intake::IntakeContext;
 use crate::core::mail_kind::MailKind;
+use crate::core::signature::{Encryption, SignatureStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -205,6 +206,8 @@ pub struct StoredMessage {
     pub text_source: TextSource,
     pub attachments: Vec<Attachment>,
     pub problems: Vec<String>,
+    pub signature: SignatureStatus,
+    pub encryption: Encryption,
     pub joined_via: Option<String>,
     pub quarantine_reason: Option<String>,
     pub size: u64,

@@ -155,7 +155,7 @@ fn incident(r: &SqliteRow) -> Result<Incident, StoreError> {
 
 const MESSAGE_COLUMNS: &str = "id, incident_id, message_id, synthesized_id, in_reply_to, refs, \
     from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, received_at, body_text, \
-    text_source, attachments, problems, joined_via, quarantine_reason, size";
+    text_source, attachments, problems, signature, encryption, joined_via, quarantine_reason, size";
 
 fn stored_message(r: &SqliteRow) -> Result<StoredMessage, StoreError> {
     let from_addr: Option<String> = r.try_get("from_addr")?;
@@ -181,6 +181,8 @@ fn stored_message(r: &SqliteRow) -> Result<StoredMessage, StoreError> {
         text_source: TextSource::parse(&r.try_get::<String, _>("text_source")?),
         attachments: from_json(&r.try_get::<String, _>("attachments")?)?,
         problems: from_json(&r.try_get::<String, _>("problems")?)?,
+        signature: from_json(&r.try_get::<String, _>("signature")?)?,
+        encryption: from_json(&r.try_get::<String, _>("encryption")?)?,
         joined_via: r.try_get("joined_via")?,
         quarantine_reason: r.try_get("quarantine_reason")?,
         size: r.try_get::<i64, _>("size")? as u64,
@@ -426,8 +428,9 @@ impl Store for SqliteStore {
                 let row = sqlx::query(
                     "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
                      in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
-                     received_at, body_text, text_source, attachments, problems, joined_via, size, raw) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                     received_at, body_text, text_source, attachments, problems, signature, encryption, \
+                     joined_via, size, raw) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(incident.to_string())
                 .bind(&mail.message_id)
@@ -446,6 +449,8 @@ impl Store for SqliteStore {
                 .bind(mail.text_source.as_str())
                 .bind(json(&mail.attachments))
                 .bind(json(&mail.problems))
+                .bind(json(&mail.signature))
+                .bind(json(&mail.encryption))
                 .bind(via)
                 .bind(mail.raw.len() as i64)
                 .bind(&mail.raw)

@@ -27,6 +27,7 @@ name = "Test Project"
 security_address = "security@example.org"
 src_address = "src@example.org"
 incident_prefix = "EMB"
+key_file = "list-key.asc"
 
 [[roster.members]]
 name = "Alice"
@@ -72,6 +73,7 @@ impl Site {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         std::fs::write(dir.path().join("embargo.toml"), config).unwrap();
+        write_list_key(&dir.path().join("list-key.asc"));
         Site {
             dir,
             seq: std::cell::Cell::new(0),
@@ -136,6 +138,23 @@ impl Site {
         names.sort();
         names
     }
+}
+
+/// A new list key, readable by its owner only; its public part beside it.
+pub fn write_list_key(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let key = embargo::pgp::generate(
+        "Test Project Security <security@example.org>",
+        jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
+    )
+    .unwrap();
+    std::fs::write(path, embargo::pgp::secret_armored(&key)).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        path.with_extension("pub.asc"),
+        embargo::pgp::public_armored(&key),
+    )
+    .unwrap();
 }
 
 pub fn run(args: &[&str]) -> Output {

@@ -1,15 +1,28 @@
-//! Raw bytes to an [`Inbound`], with mail-parser.
+//! Raw bytes to an [`Inbound`], with mail-parser; signatures checked and
+//! encrypted reports opened on the way.
 //!
-//! mail-parser is lenient and never panics; the only mail it gives up on is
-//! one without any header. That one, and one over the size limit, come back
-//! as [`Unparsed`] with its bytes, so the caller can keep them.
+//! mail-parser is lenient; the only mail it gives up on is one without any
+//! header. That one, and one over the size limit, come back as
+//! [`Unparsed`] with its bytes, so the caller can keep them.
+
+mod pgp_mime;
 
 use jiff::Timestamp;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::core::inbound::{Attachment, AutoReplyHeaders, Inbound, Mailbox, TextSource};
+use crate::core::signature::{Encryption, SignatureStatus};
+use crate::crypto::Opener;
 use crate::guard::catch_panic;
+use pgp_mime::Layout;
+
+/// What checking signatures and decrypting needs: the keys, and the time.
+#[derive(Clone, Copy)]
+pub struct Keys<'a> {
+    pub opener: &'a dyn Opener,
+    pub now: Timestamp,
+}
 
 /// The domain of Message-IDs made up for mail that has none.
 pub const SYNTHESIZED_ID_DOMAIN: &str = "synthesized.embargo.invalid";
@@ -40,8 +53,9 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
 }
 
 /// Parses one mail. `max_bytes` bounds what is worth parsing; bigger mail is
-/// returned unparsed so it can be stored as it is.
-pub fn parse(raw: Vec<u8>, max_bytes: usize) -> Result<Inbound, Unparsed> {
+/// returned unparsed so it can be stored as it is. Without `keys`, no
+/// signature is checked and the mail counts as unsigned.
+pub fn parse(raw: Vec<u8>, max_bytes: usize, keys: Option<Keys<'_>>) -> Result<Inbound, Unparsed> {
     if raw.len() > max_bytes {
         let reason = format!(
             "{} bytes is over the limit of {} bytes (limits.max_message_mib)",
@@ -56,7 +70,14 @@ pub fn parse(raw: Vec<u8>, max_bytes: usize) -> Result<Inbound, Unparsed> {
         MessageParser::default()
             .parse(&raw)
             .filter(|m| !m.headers().is_empty())
-            .map(|m| Parsed::from(&m))
+            .map(|m| {
+                let mut parsed = Parsed::from(&m);
+                if let Some(keys) = keys {
+                    let layout = pgp_mime::layout(&raw, &m);
+                    open(&mut parsed, layout, keys, true);
+                }
+                parsed
+            })
     });
     let parsed = match full {
         Ok(Some(parsed)) => parsed,
@@ -115,6 +136,106 @@ struct Parsed {
     body_offset: usize,
     synthesis_input: Vec<Vec<u8>>,
     problems: Vec<String>,
+    signature: SignatureStatus,
+    encryption: Encryption,
+}
+
+/// Checks the signature, or decrypts and then checks what was inside.
+/// `decrypt` is false inside a decrypted message: one layer is enough.
+fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
+    match layout {
+        Layout::Plain => {}
+        Layout::Signed { signed, signature } => {
+            parsed.signature = keys.opener.verify_detached(&signed, &signature, keys.now);
+        }
+        Layout::PartlySigned => {
+            parsed.signature = SignatureStatus::Partial {
+                detail: "a signed part inside the mail, not the whole mail".to_owned(),
+            };
+        }
+        Layout::InlineSigned { block, whole } => {
+            let (status, text) = keys.opener.verify_cleartext(&block, keys.now);
+            if whole {
+                parsed.signature = status;
+                if let Some(text) = text {
+                    parsed.text = String::from_utf8_lossy(&text).into_owned();
+                }
+            } else {
+                parsed.signature = SignatureStatus::Partial {
+                    detail: format!("the mail has more than its signed text ({status})"),
+                };
+            }
+        }
+        Layout::Encrypted { .. } | Layout::InlineEncrypted { .. } if !decrypt => {
+            parsed
+                .problems
+                .push("an encrypted message inside an encrypted message was not opened".to_owned());
+        }
+        Layout::Encrypted { ciphertext } => match keys.opener.decrypt(&ciphertext, keys.now) {
+            Ok(d) => {
+                parsed.encryption = Encryption::Decrypted;
+                parsed.signature = d.signature;
+                // The plaintext is a MIME entity: its own headers, then its body.
+                let inner = MessageParser::default()
+                    .parse(&d.plaintext)
+                    .filter(|m| !m.headers().is_empty())
+                    .map(|m| {
+                        let mut inner = Parsed::from(&m);
+                        inner.signature = parsed.signature.clone();
+                        let layout = pgp_mime::layout(&d.plaintext, &m);
+                        open(&mut inner, layout, keys, false);
+                        inner
+                    });
+                match inner {
+                    Some(inner) => {
+                        parsed.text = inner.text;
+                        parsed.text_source = inner.text_source;
+                        parsed.attachments = inner.attachments;
+                        parsed.signature = inner.signature;
+                        parsed.problems.extend(inner.problems);
+                    }
+                    None => {
+                        parsed.text = String::from_utf8_lossy(&d.plaintext).into_owned();
+                        parsed.text_source = TextSource::Plain;
+                        parsed.attachments.clear();
+                    }
+                }
+            }
+            Err(e) => undecrypted(parsed, &e.to_string()),
+        },
+        Layout::InlineEncrypted { block } => match keys.opener.decrypt(&block, keys.now) {
+            Ok(d) => {
+                parsed.encryption = Encryption::Decrypted;
+                parsed.signature = d.signature;
+                let text = String::from_utf8_lossy(&d.plaintext).into_owned();
+                if text
+                    .trim_start()
+                    .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
+                {
+                    let (status, signed) = keys
+                        .opener
+                        .verify_cleartext(text.trim().as_bytes(), keys.now);
+                    parsed.signature = status;
+                    parsed.text = signed.map_or(text, |t| String::from_utf8_lossy(&t).into_owned());
+                } else {
+                    parsed.text = text;
+                }
+            }
+            Err(e) => undecrypted(parsed, &e.to_string()),
+        },
+    }
+}
+
+fn undecrypted(parsed: &mut Parsed, why: &str) {
+    parsed.encryption = Encryption::Failed {
+        detail: why.to_owned(),
+    };
+    parsed.text = String::new();
+    parsed.text_source = TextSource::None;
+    parsed.attachments.clear();
+    parsed.problems.push(format!(
+        "the mail is encrypted and could not be decrypted ({why}); the encrypted mail is kept whole"
+    ));
 }
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
@@ -220,6 +341,8 @@ impl Parsed {
                 .map(|h| header_bytes(h))
                 .collect(),
             problems: Vec::new(),
+            signature: SignatureStatus::Unsigned,
+            encryption: Encryption::None,
         }
     }
 
@@ -251,6 +374,8 @@ impl Parsed {
             attachments: self.attachments,
             auto_reply: self.auto_reply,
             problems: self.problems,
+            signature: self.signature,
+            encryption: self.encryption,
             body_digest,
             raw,
         }

@@ -1,0 +1,213 @@
+//! The keys the config names, read and checked: the list's secret key, the
+//! roster's public keys and the distributors'. Problems come back as
+//! config diagnostics with the field to fix.
+
+use jiff::Timestamp;
+use sequoia_openpgp::Cert;
+use serde::Serialize;
+
+use crate::config::{Diagnostic, Diagnostics, Settings};
+use crate::pgp::{self, CertInfo, Pgp};
+
+/// One roster member's or distributor's key, as found.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnownKey {
+    pub email: String,
+    /// The fingerprint the config gives.
+    pub configured: Option<String>,
+    pub key: Option<CertInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub list_key: CertInfo,
+    pub members: Vec<KnownKey>,
+    pub distributors: Vec<KnownKey>,
+}
+
+pub struct Keyring {
+    pub pgp: Pgp,
+    pub report: KeyReport,
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn find<'c>(certs: &'c [Cert], fingerprint: &str) -> Option<&'c Cert> {
+    certs
+        .iter()
+        .find(|c| c.fingerprint().to_hex() == fingerprint)
+}
+
+fn state_problem(info: &CertInfo) -> Option<&'static str> {
+    if info.revoked {
+        Some("is revoked")
+    } else if info.expired {
+        Some("has expired")
+    } else if info.invalid.is_some() {
+        Some("is not valid under the current policy")
+    } else {
+        None
+    }
+}
+
+pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics> {
+    let mut d = Diagnostics::default();
+    let list_key = match pgp::load_secret(&settings.list.key_file) {
+        Ok(cert) => Some(cert),
+        Err(e) => {
+            d.error("list.key_file", e.to_string());
+            None
+        }
+    };
+    let list_info = list_key.as_ref().map(|c| pgp::describe(c, now));
+    if let Some(info) = &list_info {
+        if let Some(problem) = state_problem(info) {
+            d.error(
+                "list.key_file",
+                format!(
+                    "the list key {} {problem}: generate a new one with `embargo keys generate`",
+                    info.fingerprint
+                ),
+            );
+        } else if !info.can_sign {
+            d.error(
+                "list.key_file",
+                format!(
+                    "the list key {} has no usable signing key",
+                    info.fingerprint
+                ),
+            );
+        }
+    }
+
+    let mut shared = Vec::new();
+    if let Some(path) = &settings.roster_keys.keyring {
+        match pgp::load_certs(path) {
+            Ok(certs) => shared = certs,
+            Err(e) => d.error("roster.keyring", e.to_string()),
+        }
+    }
+    let mut signers = Vec::new();
+    let mut members = Vec::new();
+    for (i, m) in settings.roster.members.iter().enumerate() {
+        let path = format!("roster.members[{i}]");
+        let own = match settings.roster_keys.files.get(i).and_then(Option::as_ref) {
+            Some(file) => match pgp::load_certs(file) {
+                Ok(certs) => certs,
+                Err(e) => {
+                    d.error(format!("{path}.key_file"), e.to_string());
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let found = match &m.fingerprint {
+            Some(fp) => find(&own, fp).or_else(|| find(&shared, fp)).cloned(),
+            None => None,
+        };
+        match (&m.fingerprint, &found) {
+            (Some(fp), None) if !own.is_empty() => d.error(
+                format!("{path}.key_file"),
+                format!(
+                    "holds {}, not the key {fp} the roster names: export the right key, or correct the fingerprint",
+                    own.iter().map(|c| c.fingerprint().to_hex()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            (Some(fp), None) => d.warn(
+                format!("{path}.key_file"),
+                format!("no public key for {} ({fp}): their signed commands cannot be checked; add key_file or put the key in [roster] keyring", m.email),
+            ),
+            (None, _) if !own.is_empty() => d.warn(
+                format!("{path}.fingerprint"),
+                format!(
+                    "{} has a key file but no fingerprint: add fingerprint = \"{}\" to trust it",
+                    m.email,
+                    own[0].fingerprint().to_hex()
+                ),
+            ),
+            _ => {}
+        }
+        let info = found.as_ref().map(|c| pgp::describe(c, now));
+        if let Some(problem) = info.as_ref().and_then(state_problem) {
+            d.warn(
+                format!("{path}.key_file"),
+                format!(
+                    "the key of {} {problem}: their commands will be refused until they renew it",
+                    m.email
+                ),
+            );
+        }
+        if let Some(cert) = found {
+            signers.push(cert);
+        }
+        members.push(KnownKey {
+            email: m.email.clone(),
+            configured: m.fingerprint.clone(),
+            key: info,
+        });
+    }
+
+    let mut recipients = Vec::new();
+    let mut distributors = Vec::new();
+    for (i, dist) in settings.distributors.iter().enumerate() {
+        let path = format!("distributors[{i}]");
+        let certs = match &dist.key_file {
+            Some(file) => pgp::load_certs(file).unwrap_or_else(|e| {
+                d.error(format!("{path}.key_file"), e.to_string());
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let cert = match &dist.fingerprint {
+            Some(fp) => {
+                let c = find(&certs, fp).cloned();
+                if c.is_none() && !certs.is_empty() {
+                    d.error(
+                        format!("{path}.key_file"),
+                        format!("does not hold the key {fp} the config names"),
+                    );
+                }
+                c
+            }
+            None => certs.first().cloned(),
+        };
+        let info = cert.as_ref().map(|c| pgp::describe(c, now));
+        let unusable = match &info {
+            None => dist.key_file.as_ref().map(|_| "has no key"),
+            Some(i) => {
+                state_problem(i).or((!i.can_encrypt).then_some("has no usable encryption key"))
+            }
+        };
+        if let (true, Some(problem)) = (dist.encrypt, unusable) {
+            let consequence = if dist.require_encryption {
+                "embargoed notices to them will fail until it is renewed"
+            } else {
+                "embargoed notices to them will go out unencrypted"
+            };
+            d.warn(
+                format!("{path}.key_file"),
+                format!("the key of {} {problem}: {consequence}", dist.email),
+            );
+        }
+        if let Some(c) = cert {
+            recipients.push(c);
+        }
+        distributors.push(KnownKey {
+            email: dist.email.clone(),
+            configured: dist.fingerprint.clone(),
+            key: info,
+        });
+    }
+
+    match (list_key, list_info) {
+        (Some(key), Some(list_info)) if !d.has_errors() => Ok(Keyring {
+            pgp: Pgp::new(key, signers, recipients),
+            report: KeyReport {
+                list_key: list_info,
+                members,
+                distributors,
+            },
+            warnings: d.0,
+        }),
+        _ => Err(d),
+    }
+}
