@@ -116,6 +116,8 @@ pub struct WrittenFile {
 pub struct Summary {
     pub out: PathBuf,
     pub config: PathBuf,
+    /// The fingerprint of the list key every mail is signed with.
+    pub list_key: String,
     pub delivered: usize,
     pub ingested: IngestReport,
     pub sent: SendReport,
@@ -213,6 +215,7 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     let start: Timestamp = START.parse().expect("START is a valid timestamp");
     let clock = Arc::new(ManualClock::new(start));
     let keys = keyring::load(&settings, start).map_err(DemoError::Config)?;
+    let list_key = keys.report.list_key.fingerprint.clone();
     let service = Service::new(
         settings.clone(),
         store.clone(),
@@ -256,6 +259,7 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     Ok(Summary {
         out: out.to_owned(),
         config: config_path,
+        list_key,
         delivered: MAILS.len(),
         ingested,
         sent,
@@ -271,9 +275,14 @@ pub fn render(s: &Summary) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let c = &s.counts;
-    let _ = writeln!(o, "embargo demo: Maildir in, SQLite, .eml out\n");
+    let _ = writeln!(o, "embargo demo: Maildir in, SQLite, signed .eml out\n");
     let _ = writeln!(o, "  output     {}", s.out.display());
     let _ = writeln!(o, "  config     {}", s.config.display());
+    let _ = writeln!(
+        o,
+        "  list key   {} (every mail below is signed with it)",
+        s.list_key
+    );
     let _ = writeln!(
         o,
         "\n{} mails delivered over a simulated morning (from {START}):\n  {} filed on {} incidents, {} duplicate delivery, {} kept in quarantine\n  {} mails written to the outbox\n",
@@ -341,6 +350,11 @@ pub fn render(s: &Summary) -> String {
     }
     let cfg = s.config.display();
     let _ = writeln!(o, "\nLook closer:");
+    let _ = writeln!(
+        o,
+        "  gpg --import {}    then open any .eml in a PGP/MIME mail client (see the README)",
+        s.out.join("list-key.pub.asc").display()
+    );
     let _ = writeln!(o, "  embargo --config {cfg} incidents");
     if let Some(first) = s.incidents.first() {
         let _ = writeln!(o, "  embargo --config {cfg} show {}", first.incident.id);

@@ -73,6 +73,14 @@ fn demo_prints_a_summary_and_writes_the_mail() {
         assert_eq!(m.to, m.envelope_to, "header and envelope agree");
         assert!(m.message_id.ends_with("@example.org"), "{}", m.message_id);
     }
+    // Every mail is signed with the demo's list key, and GnuPG agrees.
+    let gpg = common::gpg::Gpg::new();
+    gpg.import(&std::fs::read(out_dir.join("list-key.pub.asc")).unwrap());
+    for m in &sent {
+        let (signed, signature) = common::gpg::signed_parts(&m.raw);
+        let r = gpg.verify_detached(&signature, &signed);
+        assert!(r.ok, "{}: {}", m.file.display(), r.status);
+    }
     // Every mail the demo wrote is on the page, with its recipient.
     for m in &sent {
         assert!(

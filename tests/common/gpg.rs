@@ -149,3 +149,78 @@ impl Drop for Gpg {
             .status();
     }
 }
+
+/// The signed part and the signature of a multipart/signed mail, cut out
+/// independently of embargo's own code: from after the first delimiter line
+/// to the CRLF before the next one.
+pub fn signed_parts(eml: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let msg = mail_parser::MessageParser::default()
+        .parse(eml)
+        .expect("a mail");
+    let ct = mail_parser::MimeHeaders::content_type(msg.root_part()).expect("a Content-Type");
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("multipart", Some("signed")),
+        "not multipart/signed"
+    );
+    assert_eq!(ct.attribute("protocol"), Some("application/pgp-signature"));
+    let delimiter = format!("--{}", ct.attribute("boundary").unwrap());
+    let text = eml;
+    let find = |from: usize, pat: &[u8]| {
+        text[from..]
+            .windows(pat.len())
+            .position(|w| w == pat)
+            .map(|p| p + from)
+    };
+    let first = find(0, format!("{delimiter}\r\n").as_bytes()).expect("a first delimiter");
+    let start = first + delimiter.len() + 2;
+    let end = find(start, format!("\r\n{delimiter}").as_bytes()).expect("a second delimiter");
+    let sig_start = find(end, b"-----BEGIN PGP SIGNATURE-----").unwrap();
+    let sig_end = find(sig_start, b"-----END PGP SIGNATURE-----").unwrap() + 27;
+    (text[start..end].to_vec(), text[sig_start..sig_end].to_vec())
+}
+
+/// A PGP/MIME signed mail (RFC 3156) whose text GnuPG signs with `fp`.
+pub fn pgp_mime_signed(gpg: &Gpg, fp: &str, headers: &str, text: &str) -> Vec<u8> {
+    let part = format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}"
+    );
+    let part = part.replace("\r\n", "\n").replace('\n', "\r\n");
+    let sig = String::from_utf8(gpg.detach_sign(fp, part.as_bytes(), &["--digest-algo", "SHA256"]))
+        .unwrap();
+    format!(
+        "{headers}MIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg=pgp-sha256;\r\n \
+         protocol=\"application/pgp-signature\"; boundary=\"sig-b\"\r\n\r\n\
+         This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--sig-b\r\n{part}\r\n--sig-b\r\n\
+         Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\r\n{}\r\n--sig-b--\r\n",
+        sig.replace("\r\n", "\n").replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+/// A PGP/MIME encrypted mail (RFC 3156): `entity` (a MIME part) encrypted to `to`.
+pub fn pgp_mime_encrypted(
+    gpg: &Gpg,
+    to: &str,
+    sign_as: Option<&str>,
+    headers: &str,
+    entity: &str,
+) -> Vec<u8> {
+    let ct = String::from_utf8(gpg.encrypt(to, entity.as_bytes(), sign_as)).unwrap();
+    format!(
+        "{headers}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted;\r\n \
+         protocol=\"application/pgp-encrypted\"; boundary=\"enc-b\"\r\n\r\n--enc-b\r\n\
+         Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--enc-b\r\n\
+         Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n{}\r\n--enc-b--\r\n",
+        ct.replace("\r\n", "\n").replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+/// Headers of a plain report.
+pub fn headers(from: &str, subject: &str, id: &str, extra: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: security@example.org\r\nSubject: {subject}\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{id}>\r\n{extra}"
+    )
+}
