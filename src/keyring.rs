@@ -7,6 +7,7 @@ use sequoia_openpgp::Cert;
 use serde::Serialize;
 
 use crate::config::{Diagnostic, Diagnostics, Settings};
+use crate::core::roster::Member;
 use crate::pgp::{self, CertInfo, Pgp};
 
 /// One roster member's or distributor's key, as found.
@@ -22,6 +23,7 @@ pub struct KnownKey {
 pub struct KeyReport {
     pub list_key: CertInfo,
     pub members: Vec<KnownKey>,
+    pub release_managers: Vec<KnownKey>,
     pub distributors: Vec<KnownKey>,
 }
 
@@ -46,6 +48,75 @@ fn state_problem(info: &CertInfo) -> Option<&'static str> {
         Some("is not valid under the current policy")
     } else {
         None
+    }
+}
+
+/// Finds a roster person's key: in their own file, or in the shared keyring.
+fn person_key(
+    path: &str,
+    m: &Member,
+    own_file: Option<&std::path::Path>,
+    shared: &[Cert],
+    signers: &mut Vec<Cert>,
+    d: &mut Diagnostics,
+    now: Timestamp,
+) -> KnownKey {
+    let own = match own_file {
+        Some(file) => match pgp::load_certs(file) {
+            Ok(certs) => certs,
+            Err(e) => {
+                d.error(format!("{path}.key_file"), e.to_string());
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    let found = match &m.fingerprint {
+        Some(fp) => find(&own, fp).or_else(|| find(shared, fp)).cloned(),
+        None => None,
+    };
+    match (&m.fingerprint, &found) {
+        (Some(fp), None) if !own.is_empty() => d.error(
+            format!("{path}.key_file"),
+            format!(
+                "holds {}, not the key {fp} the roster names: export the right key, or correct the fingerprint",
+                own.iter().map(|c| c.fingerprint().to_hex()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        (Some(fp), None) => d.warn(
+            format!("{path}.key_file"),
+            format!(
+                "no public key for {} ({fp}): their signed commands cannot be checked; add key_file or put the key in [roster] keyring",
+                m.email
+            ),
+        ),
+        (None, _) if !own.is_empty() => d.warn(
+            format!("{path}.fingerprint"),
+            format!(
+                "{} has a key file but no fingerprint: add fingerprint = \"{}\" to trust it",
+                m.email,
+                own[0].fingerprint().to_hex()
+            ),
+        ),
+        _ => {}
+    }
+    let info = found.as_ref().map(|c| pgp::describe(c, now));
+    if let Some(problem) = info.as_ref().and_then(state_problem) {
+        d.warn(
+            format!("{path}.key_file"),
+            format!(
+                "the key of {} {problem}: their commands will be refused until they renew it",
+                m.email
+            ),
+        );
+    }
+    if let Some(cert) = found {
+        signers.push(cert);
+    }
+    KnownKey {
+        email: m.email.clone(),
+        configured: m.fingerprint.clone(),
+        key: info,
     }
 }
 
@@ -87,64 +158,42 @@ pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics>
         }
     }
     let mut signers = Vec::new();
-    let mut members = Vec::new();
-    for (i, m) in settings.roster.members.iter().enumerate() {
-        let path = format!("roster.members[{i}]");
-        let own = match settings.roster_keys.files.get(i).and_then(Option::as_ref) {
-            Some(file) => match pgp::load_certs(file) {
-                Ok(certs) => certs,
-                Err(e) => {
-                    d.error(format!("{path}.key_file"), e.to_string());
-                    Vec::new()
-                }
-            },
-            None => Vec::new(),
-        };
-        let found = match &m.fingerprint {
-            Some(fp) => find(&own, fp).or_else(|| find(&shared, fp)).cloned(),
-            None => None,
-        };
-        match (&m.fingerprint, &found) {
-            (Some(fp), None) if !own.is_empty() => d.error(
-                format!("{path}.key_file"),
-                format!(
-                    "holds {}, not the key {fp} the roster names: export the right key, or correct the fingerprint",
-                    own.iter().map(|c| c.fingerprint().to_hex()).collect::<Vec<_>>().join(", ")
-                ),
-            ),
-            (Some(fp), None) => d.warn(
-                format!("{path}.key_file"),
-                format!("no public key for {} ({fp}): their signed commands cannot be checked; add key_file or put the key in [roster] keyring", m.email),
-            ),
-            (None, _) if !own.is_empty() => d.warn(
-                format!("{path}.fingerprint"),
-                format!(
-                    "{} has a key file but no fingerprint: add fingerprint = \"{}\" to trust it",
-                    m.email,
-                    own[0].fingerprint().to_hex()
-                ),
-            ),
-            _ => {}
-        }
-        let info = found.as_ref().map(|c| pgp::describe(c, now));
-        if let Some(problem) = info.as_ref().and_then(state_problem) {
-            d.warn(
-                format!("{path}.key_file"),
-                format!(
-                    "the key of {} {problem}: their commands will be refused until they renew it",
-                    m.email
-                ),
-            );
-        }
-        if let Some(cert) = found {
-            signers.push(cert);
-        }
-        members.push(KnownKey {
-            email: m.email.clone(),
-            configured: m.fingerprint.clone(),
-            key: info,
-        });
-    }
+    let members = settings
+        .roster
+        .members
+        .iter()
+        .zip(&settings.roster_keys.files)
+        .enumerate()
+        .map(|(i, (m, file))| {
+            person_key(
+                &format!("roster.members[{i}]"),
+                m,
+                file.as_deref(),
+                &shared,
+                &mut signers,
+                &mut d,
+                now,
+            )
+        })
+        .collect();
+    let release_managers = settings
+        .roster
+        .release_managers
+        .iter()
+        .zip(&settings.roster_keys.release_manager_files)
+        .enumerate()
+        .map(|(i, (m, file))| {
+            person_key(
+                &format!("roster.release_managers[{i}]"),
+                m,
+                file.as_deref(),
+                &shared,
+                &mut signers,
+                &mut d,
+                now,
+            )
+        })
+        .collect();
 
     let mut recipients = Vec::new();
     let mut distributors = Vec::new();
@@ -204,6 +253,7 @@ pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics>
             report: KeyReport {
                 list_key: list_info,
                 members,
+                release_managers,
                 distributors,
             },
             warnings: d.0,

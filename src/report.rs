@@ -254,6 +254,7 @@ pub fn keys(r: &KeyReport) -> String {
         "Roster keys (signed commands are checked against these)",
         &r.members,
     );
+    known(&mut o, "Release manager keys", &r.release_managers);
     known(&mut o, "Distributor keys", &r.distributors);
     o
 }

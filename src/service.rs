@@ -11,11 +11,13 @@ use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::core::command::{self, Command};
 use crate::core::event::Event;
 use crate::core::inbound::Inbound;
 use crate::core::incident_id::IncidentId;
 use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy, Reply};
-use crate::core::threading;
+use crate::core::signature::SignatureStatus;
+use crate::core::threading::{self, Placement};
 use crate::crypto::Crypto;
 use crate::guard::catch_panic;
 use crate::notice::Composer;
@@ -53,6 +55,8 @@ struct Filed {
     events: Vec<Event>,
     outbox: Vec<NewMail>,
     auto_reply_to: Option<String>,
+    accepted_signature: Option<String>,
+    lead_assigned: Option<String>,
 }
 
 /// What one send pass did.
@@ -214,12 +218,14 @@ impl Service {
             }
             IntakeRecord::Filed { filing, .. } => {
                 report.filed += 1;
-                match filing {
+                match filing.as_ref() {
                     Filing::Opened(inc) => {
                         tracing::info!(incident = %inc.id, "opened");
                         report.opened.push(inc.id.clone());
                     }
-                    Filing::Joined { incident, via } => tracing::info!(%incident, %via, "joined"),
+                    Filing::Joined { incident, via, .. } => {
+                        tracing::info!(%incident, %via, "joined")
+                    }
                 }
             }
             IntakeRecord::Quarantined { reason, .. } => {
@@ -244,16 +250,33 @@ impl Service {
         now: Timestamp,
     ) -> Result<Intake, ServiceError> {
         let s = &self.settings;
+        let prefix = &s.list.incident_prefix;
+        let (commands, _) = command::parse(&mail.text, prefix);
         let query = IntakeQuery {
             message_id: mail.message_id.clone(),
             body_digest: mail.body_digest.clone(),
             mentioned_ids: threading::mentioned_ids(&mail),
-            tags: threading::mentioned_tags(&mail, &s.list.incident_prefix),
+            tags: threading::mentioned_tags(&mail, prefix),
             sender: mail.from.as_ref().map(|m| m.key()),
-            prefix: s.list.incident_prefix.clone(),
+            prefix: prefix.clone(),
             year: intake::year_of(now),
+            signature_digest: match &mail.signature {
+                SignatureStatus::Valid { digest, .. } => Some(digest.clone()),
+                _ => None,
+            },
+            named_incidents: commands
+                .iter()
+                .filter_map(|c| match &c.command {
+                    Command::Duplicate { of } => Some(of.clone()),
+                    _ => None,
+                })
+                .collect(),
         };
-        let ctx = self.store.intake_context(&query).await?;
+        let mut ctx = self.store.intake_context(&query).await?;
+        // The incident a reply joins, as it stands, for its commands.
+        if let Placement::Join(target, _) = threading::place(&mail, prefix, &ctx.known) {
+            ctx.target = self.store.incident_state(&target).await?;
+        }
         let decided = match catch_panic(|| self.decide(&mail, &ctx, now)) {
             Ok(decided) => decided,
             Err(panic) => {
@@ -281,12 +304,16 @@ impl Service {
                 events,
                 outbox,
                 auto_reply_to,
+                accepted_signature,
+                lead_assigned,
             }) => IntakeRecord::Filed {
                 mail: Box::new(mail),
-                filing,
+                filing: Box::new(filing),
                 events,
                 outbox,
                 auto_reply_to,
+                accepted_signature,
+                lead_assigned,
             },
         };
         Ok(Intake {
@@ -306,9 +333,18 @@ impl Service {
             ack_window: s.ack_rate_limit,
             roster: &s.roster,
             address_ok,
+            src_address: &s.list.src_address,
+            slot_hour: s.schedule.slot_hour,
+            max_signature_age: s.max_signature_age,
         };
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
+        let composer = self.composer();
+        let build = |built: Result<NewMail, crate::notice::NoticeError>,
+                     outbox: &mut Vec<NewMail>| match built {
+            Ok(m) => outbox.push(m),
+            Err(e) => tracing::error!(error = %e, "could not build a mail; filing without it"),
+        };
         match decision {
             Decision::Duplicate => None,
             Decision::Join {
@@ -316,26 +352,35 @@ impl Service {
                 via,
                 events,
                 replies,
+                updated,
+                accepted_signature,
+                lead_assigned,
             } => {
                 let mut outbox = Vec::new();
                 for reply in &replies {
-                    if let Reply::CannotDecrypt { reason } = reply {
-                        match self.composer().undecryptable(&incident, mail, reason, now) {
-                            Ok(m) => outbox.push(m),
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not build the notice to the SRC")
-                            }
-                        }
+                    match reply {
+                        Reply::CannotDecrypt { reason } => build(
+                            composer.undecryptable(&incident, mail, reason, now),
+                            &mut outbox,
+                        ),
+                        Reply::Command(answer) => build(
+                            composer.command_reply(&incident, mail, answer, now),
+                            &mut outbox,
+                        ),
+                        Reply::Acknowledgement { .. } | Reply::SrcCopy { .. } => {}
                     }
                 }
                 Some(Filed {
                     filing: Filing::Joined {
                         incident,
                         via: via.to_string(),
+                        updated,
                     },
                     events,
                     outbox,
                     auto_reply_to: None,
+                    accepted_signature,
+                    lead_assigned,
                 })
             }
             Decision::Open {
@@ -346,23 +391,20 @@ impl Service {
                 let mut outbox = Vec::new();
                 let mut auto_reply_to = None;
                 for reply in &replies {
-                    let built = match reply {
-                        Reply::SrcCopy { withheld } => {
-                            self.composer()
-                                .src_copy(&incident, mail, withheld.as_ref(), now)
-                        }
+                    match reply {
+                        Reply::SrcCopy { withheld } => build(
+                            composer.src_copy(&incident, mail, withheld.as_ref(), now),
+                            &mut outbox,
+                        ),
                         Reply::Acknowledgement { to } => {
                             auto_reply_to = Some(to.key());
-                            self.composer().acknowledgement(&incident, mail, to, now)
+                            build(
+                                composer.acknowledgement(&incident, mail, to, now),
+                                &mut outbox,
+                            )
                         }
-                        // A new report's SRC copy already says so.
-                        Reply::CannotDecrypt { .. } => continue,
-                    };
-                    match built {
-                        Ok(m) => outbox.push(m),
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not build a reply; the mail is filed without it")
-                        }
+                        // A new report's SRC copy already says what could not be read.
+                        Reply::CannotDecrypt { .. } | Reply::Command(_) => {}
                     }
                 }
                 Some(Filed {
@@ -370,6 +412,8 @@ impl Service {
                     events,
                     outbox,
                     auto_reply_to,
+                    accepted_signature: None,
+                    lead_assigned: None,
                 })
             }
         }
@@ -394,6 +438,8 @@ impl Service {
                 sender: None,
                 prefix: self.settings.list.incident_prefix.clone(),
                 year: intake::year_of(now),
+                signature_digest: None,
+                named_incidents: Vec::new(),
             })
             .await?;
         if ctx.already_stored {

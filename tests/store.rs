@@ -47,6 +47,7 @@ fn inbound(message_id: &str, body: &str) -> Inbound {
         auto_reply: AutoReplyHeaders::default(),
         problems: vec![],
         signature: embargo::core::signature::SignatureStatus::Unsigned,
+        signed_subject: None,
         encryption: embargo::core::signature::Encryption::None,
         body_digest: format!("digest-of-{body}"),
         raw: format!("Subject: crash\r\n\r\n{body}").into_bytes(),
@@ -74,6 +75,7 @@ fn event(at: Timestamp, kind: EventKind) -> Event {
         actor: "ana@finder.example".into(),
         message_id: Some("m1@x".into()),
         detail: "d".into(),
+        changes: vec![],
     }
 }
 
@@ -86,6 +88,8 @@ fn query(message_id: &str, body: &str, mentioned: &[&str]) -> IntakeQuery {
         sender: Some("ana@finder.example".into()),
         prefix: "EMB".into(),
         year: 2026,
+        signature_digest: None,
+        named_incidents: vec![],
     }
 }
 
@@ -101,13 +105,15 @@ async fn open_first(store: &dyn Store, now: Timestamp) {
             received_at: now,
             record: IntakeRecord::Filed {
                 mail: Box::new(inbound("m1@x", "one")),
-                filing: Filing::Opened(incident),
+                filing: Box::new(Filing::Opened(incident)),
                 events: vec![
                     event(now, EventKind::Reported),
                     event(now, EventKind::SrcCopyQueued),
                 ],
                 outbox: vec![outbox_mail("EMB-2026-0001/src-copy", Some(id(1)), now)],
                 auto_reply_to: Some("ana@finder.example".into()),
+                accepted_signature: None,
+                lead_assigned: None,
             },
         })
         .await
@@ -212,13 +218,16 @@ async fn joined_mail_duplicates_and_quarantine_are_all_recorded() {
                 received_at: later,
                 record: IntakeRecord::Filed {
                     mail: Box::new(inbound("m2@x", "two")),
-                    filing: Filing::Joined {
+                    filing: Box::new(Filing::Joined {
                         incident: id(1),
                         via: "In-Reply-To <m1@x>".into(),
-                    },
+                        updated: None,
+                    }),
                     events: vec![event(later, EventKind::MessageAdded)],
                     outbox: vec![],
                     auto_reply_to: None,
+                    accepted_signature: None,
+                    lead_assigned: None,
                 },
             })
             .await
@@ -479,13 +488,16 @@ async fn enqueueing_the_same_mail_twice_is_a_no_op() {
                 received_at: now,
                 record: IntakeRecord::Filed {
                     mail: Box::new(inbound("m2@x", "two")),
-                    filing: Filing::Joined {
+                    filing: Box::new(Filing::Joined {
                         incident: id(1),
                         via: "v".into(),
-                    },
+                        updated: None,
+                    }),
                     events: vec![],
                     outbox: vec![outbox_mail("EMB-2026-0001/src-copy", Some(id(1)), now)],
                     auto_reply_to: None,
+                    accepted_signature: None,
+                    lead_assigned: None,
                 },
             })
             .await

@@ -48,6 +48,16 @@ pub struct MemberEntry {
     pub on_leave: bool,
 }
 
+/// A release manager: in the roster to approve notices, not an SRC member.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseManagerEntry {
+    pub name: String,
+    pub email: String,
+    pub fingerprint: Option<String>,
+    pub key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OncallSection {
@@ -186,6 +196,26 @@ impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
             max_message_mib: default_max_message_mib(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsSection {
+    /// A signed command older than this many days is refused (replay protection).
+    #[serde(default = "default_max_signature_age_days")]
+    pub max_signature_age_days: u32,
+}
+
+fn default_max_signature_age_days() -> u32 {
+    7
+}
+
+impl Default for CommandsSection {
+    fn default() -> Self {
+        CommandsSection {
+            max_signature_age_days: default_max_signature_age_days(),
         }
     }
 }

@@ -68,6 +68,8 @@ pub struct Distributor {
 pub struct RosterKeys {
     pub keyring: Option<PathBuf>,
     pub files: Vec<Option<PathBuf>>,
+    /// Aligned with `roster.release_managers`.
+    pub release_manager_files: Vec<Option<PathBuf>>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +117,8 @@ pub struct Settings {
     pub store: StoreSettings,
     pub schedule: Schedule,
     pub ack_rate_limit: SignedDuration,
+    /// Commands signed longer ago than this are refused.
+    pub max_signature_age: SignedDuration,
     pub max_message_bytes: usize,
 }
 

@@ -14,6 +14,7 @@ pub struct Sections {
     pub list: Option<ListSection>,
     /// Each entry keeps its index, for the paths in later diagnostics.
     pub members: Vec<(usize, MemberEntry)>,
+    pub release_managers: Vec<(usize, ReleaseManagerEntry)>,
     /// `[roster] keyring`: a file or directory of members' public keys.
     pub keyring: Option<std::path::PathBuf>,
     pub oncall: Option<OncallSection>,
@@ -25,6 +26,7 @@ pub struct Sections {
     pub schedule: ScheduleSection,
     pub acknowledgement: AcknowledgementSection,
     pub limits: LimitsSection,
+    pub commands: CommandsSection,
 }
 
 const SECTIONS: &[&str] = &[
@@ -38,6 +40,7 @@ const SECTIONS: &[&str] = &[
     "schedule",
     "acknowledgement",
     "limits",
+    "commands",
 ];
 
 /// Key names that hold secrets. Secrets never live in the TOML file, which
@@ -302,6 +305,7 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
         schedule: optional("schedule", table.remove("schedule"), diags),
         acknowledgement: optional("acknowledgement", table.remove("acknowledgement"), diags),
         limits: optional("limits", table.remove("limits"), diags),
+        commands: optional("commands", table.remove("commands"), diags),
         ..Sections::default()
     };
 
@@ -313,10 +317,10 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
         ),
         Some(Value::Table(mut roster)) => {
             for key in roster.keys() {
-                if !["members", "oncall", "keyring"].contains(&key.as_str()) {
+                if !["members", "release_managers", "oncall", "keyring"].contains(&key.as_str()) {
                     diags.error(
                         format!("roster.{key}"),
-                        "unknown field: [roster] holds only `members`, `oncall` and `keyring`",
+                        "unknown field: [roster] holds only `members`, `release_managers`, `oncall` and `keyring`",
                     );
                 }
             }
@@ -332,6 +336,11 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
                 }
             };
             sections.members = entries("roster.members", roster.remove("members"), diags);
+            sections.release_managers = entries(
+                "roster.release_managers",
+                roster.remove("release_managers"),
+                diags,
+            );
             sections.oncall = roster
                 .remove("oncall")
                 .and_then(|v| typed("roster.oncall", v, diags));
@@ -398,7 +407,7 @@ mod tests {
             "#,
             &mut d,
         );
-        let got: Vec<String> = d.errors().map(|e| e.to_string()).collect();
+        let got: Vec<String> = d.errors().map(|e| e.to_string()).collect::<Vec<_>>();
         let has = |needle: &str| got.iter().any(|g| g.contains(needle));
         assert!(
             has("roster.members[0]: missing field `company`"),

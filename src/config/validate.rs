@@ -81,6 +81,7 @@ fn roster(s: &Sections, base: &Path, diags: &mut Diagnostics) -> (Roster, Roster
     let mut keys = RosterKeys {
         keyring: s.keyring.as_deref().map(|p| resolve(base, p)),
         files: Vec::new(),
+        release_manager_files: Vec::new(),
     };
     if let Some(k) = &keys.keyring
         && !k.exists()
@@ -201,7 +202,47 @@ fn roster(s: &Sections, base: &Path, diags: &mut Diagnostics) -> (Roster, Roster
             }
         }
     };
-    let roster = Roster { members, rotation };
+    let mut release_managers = Vec::new();
+    for (i, m) in &s.release_managers {
+        let path = format!("roster.release_managers[{i}]");
+        let Some(email) = valid_email(&format!("{path}.email"), &m.email, diags) else {
+            continue;
+        };
+        let email = email.to_ascii_lowercase();
+        if !seen.insert(email.clone()) {
+            diags.error(
+                format!("{path}.email"),
+                format!("{email} is already in the roster: keep one entry per person"),
+            );
+            continue;
+        }
+        let key_file = m.key_file.as_deref().map(|p| resolve(base, p));
+        if let Some(k) = &key_file
+            && !k.is_file()
+        {
+            diags.error(
+                format!("{path}.key_file"),
+                format!("{} does not exist", k.display()),
+            );
+        }
+        keys.release_manager_files.push(key_file);
+        release_managers.push(Member {
+            name: m.name.trim().to_owned(),
+            email,
+            company: String::new(),
+            fingerprint: fingerprint(
+                &format!("{path}.fingerprint"),
+                m.fingerprint.as_deref(),
+                diags,
+            ),
+            on_leave: false,
+        });
+    }
+    let roster = Roster {
+        members,
+        release_managers,
+        rotation,
+    };
     for w in roster.warnings() {
         diags.warn("roster", w.to_string());
     }
@@ -408,6 +449,9 @@ pub fn validate(
     let mut blackout = s.schedule.blackout.clone();
     blackout.sort();
     blackout.dedup();
+    if s.commands.max_signature_age_days == 0 {
+        diags.error("commands.max_signature_age_days", "must be at least 1");
+    }
     if s.limits.max_message_mib == 0 {
         diags.error("limits.max_message_mib", "must be at least 1");
     }
@@ -431,6 +475,9 @@ pub fn validate(
             blackout,
         },
         ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),
+        max_signature_age: SignedDuration::from_hours(
+            i64::from(s.commands.max_signature_age_days) * 24,
+        ),
         max_message_bytes: (s.limits.max_message_mib as usize).saturating_mul(1024 * 1024),
     })
 }

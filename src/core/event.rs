@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::incident::Change;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
@@ -13,15 +15,26 @@ pub enum EventKind {
     AcknowledgementQueued,
     AcknowledgementWithheld,
     SrcCopyQueued,
+    /// A signed command mail was applied.
+    Command,
+    /// A command mail changed nothing; the detail says why.
+    CommandRefused,
+    Reminder,
+    /// A mail to the incident's people could not be sent.
+    DeliveryFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Reported,
         EventKind::MessageAdded,
         EventKind::AcknowledgementQueued,
         EventKind::AcknowledgementWithheld,
         EventKind::SrcCopyQueued,
+        EventKind::Command,
+        EventKind::CommandRefused,
+        EventKind::Reminder,
+        EventKind::DeliveryFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +44,10 @@ impl EventKind {
             EventKind::AcknowledgementQueued => "acknowledgement-queued",
             EventKind::AcknowledgementWithheld => "acknowledgement-withheld",
             EventKind::SrcCopyQueued => "src-copy-queued",
+            EventKind::Command => "command",
+            EventKind::CommandRefused => "command-refused",
+            EventKind::Reminder => "reminder",
+            EventKind::DeliveryFailed => "delivery-failed",
         }
     }
 
@@ -57,6 +74,9 @@ pub struct Event {
     /// The mail that caused it, when one did.
     pub message_id: Option<String>,
     pub detail: String,
+    /// What it changed; replaying every event's changes rebuilds the incident.
+    #[serde(default)]
+    pub changes: Vec<Change>,
 }
 
 #[cfg(test)]
@@ -67,6 +87,19 @@ mod tests {
     fn kind_names_round_trip() {
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            // ALL must list every kind: the store reads them back by name.
+            match k {
+                EventKind::Reported
+                | EventKind::MessageAdded
+                | EventKind::AcknowledgementQueued
+                | EventKind::AcknowledgementWithheld
+                | EventKind::SrcCopyQueued
+                | EventKind::Command
+                | EventKind::CommandRefused
+                | EventKind::Reminder
+                | EventKind::DeliveryFailed => {}
+            }
         }
+        assert_eq!(EventKind::ALL.len(), 9);
     }
 }

@@ -109,6 +109,8 @@ pub struct Inbound {
     pub problems: Vec<String>,
     /// Who signed it, as far as the roster's keys can tell.
     pub signature: SignatureStatus,
+    /// The Subject header inside the signed part (protected headers), if any.
+    pub signed_subject: Option<String>,
     pub encryption: Encryption,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.

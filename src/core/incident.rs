@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::inbound::Mailbox;
 use super::incident_id::IncidentId;
+use super::notice_kind::NoticeKind;
+use super::severity::Severity;
 
 /// Where an incident is in the security release process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,6 +59,14 @@ impl State {
     pub fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|st| st.as_str() == s)
     }
+
+    /// Nothing more happens to an incident in these states.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            State::Closed | State::Rejected | State::Duplicate | State::Cancelled
+        )
+    }
 }
 
 impl std::fmt::Display for State {
@@ -75,7 +85,93 @@ pub struct Incident {
     /// The incident commander's roster address; the oncall when it was opened.
     pub commander: Option<String>,
     pub opened_at: Timestamp,
+    /// The time of the last event.
     pub updated_at: Timestamp,
+    #[serde(flatten)]
+    pub details: Details,
+}
+
+/// What the lifecycle adds to an incident after it is opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Details {
+    pub lead: Option<String>,
+    pub team: Vec<String>,
+    pub severity: Option<Severity>,
+    pub cves: Vec<String>,
+    pub disclosure: Option<Timestamp>,
+    pub public: bool,
+    pub embargo_broken: bool,
+    pub on_hold: bool,
+    pub approved: Vec<NoticeKind>,
+    /// Why it was rejected or closed.
+    pub resolution: Option<String>,
+    pub duplicate_of: Option<IncidentId>,
+    /// When someone from the roster first answered.
+    pub first_response_at: Option<Timestamp>,
+    pub announced_at: Option<Timestamp>,
+    /// The last event that was not a reminder: what "idle" is measured from.
+    pub active_at: Option<Timestamp>,
+    /// Deadlines already reminded of, so each is reminded once.
+    pub reminded: Vec<String>,
+}
+
+/// One change to an incident. Events carry them, so that the event log
+/// replays to the incident's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum Change {
+    Opened {
+        id: IncidentId,
+        title: String,
+        reporter: Option<Mailbox>,
+        commander: Option<String>,
+    },
+    State {
+        to: State,
+    },
+    Lead {
+        email: Option<String>,
+    },
+    Commander {
+        email: String,
+    },
+    TeamAdded {
+        email: String,
+    },
+    TeamRemoved {
+        email: String,
+    },
+    Severity {
+        severity: Severity,
+    },
+    Cves {
+        ids: Vec<String>,
+    },
+    Disclosure {
+        at: Option<Timestamp>,
+    },
+    Public,
+    EmbargoBroken,
+    Hold {
+        on: bool,
+    },
+    Approved {
+        kind: NoticeKind,
+    },
+    Resolution {
+        text: String,
+    },
+    DuplicateOf {
+        id: IncidentId,
+    },
+    Responded,
+    Announced,
+    Reminded {
+        deadline: String,
+    },
+    /// Activity that changes nothing else: a mail on the thread.
+    Touched,
 }
 
 impl Incident {
@@ -99,7 +195,106 @@ impl Incident {
             commander,
             opened_at: now,
             updated_at: now,
+            details: Details {
+                active_at: Some(now),
+                ..Details::default()
+            },
         }
+    }
+
+    /// The change that opens this incident, for its first event.
+    pub fn opening(&self) -> Change {
+        Change::Opened {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            reporter: self.reporter.clone(),
+            commander: self.commander.clone(),
+        }
+    }
+
+    /// Applies one change made at `at`.
+    pub fn apply(&mut self, change: &Change, at: Timestamp) {
+        let d = &mut self.details;
+        match change {
+            Change::Opened { .. } => {}
+            Change::State { to } => self.state = *to,
+            Change::Lead { email } => d.lead = email.clone(),
+            Change::Commander { email } => self.commander = Some(email.clone()),
+            Change::TeamAdded { email } => {
+                if !d.team.contains(email) {
+                    d.team.push(email.clone());
+                }
+            }
+            Change::TeamRemoved { email } => d.team.retain(|e| e != email),
+            Change::Severity { severity } => d.severity = Some(severity.clone()),
+            Change::Cves { ids } => {
+                for id in ids {
+                    if !d.cves.contains(id) {
+                        d.cves.push(id.clone());
+                    }
+                }
+            }
+            Change::Disclosure { at } => d.disclosure = *at,
+            Change::Public => d.public = true,
+            Change::EmbargoBroken => d.embargo_broken = true,
+            Change::Hold { on } => d.on_hold = *on,
+            Change::Approved { kind } => {
+                if !d.approved.contains(kind) {
+                    d.approved.push(*kind);
+                }
+            }
+            Change::Resolution { text } => d.resolution = Some(text.clone()),
+            Change::DuplicateOf { id } => d.duplicate_of = Some(id.clone()),
+            Change::Responded => {
+                d.first_response_at.get_or_insert(at);
+            }
+            Change::Announced => d.announced_at = Some(at),
+            Change::Reminded { deadline } => {
+                if !d.reminded.contains(deadline) {
+                    d.reminded.push(deadline.clone());
+                }
+            }
+            Change::Touched => {}
+        }
+        if !matches!(change, Change::Reminded { .. }) {
+            d.active_at = Some(at);
+        }
+        self.updated_at = self.updated_at.max(at);
+    }
+
+    /// The incident an event log describes: its first event opens it, every
+    /// later one applies its changes. `None` when the log does not start
+    /// with an opening.
+    pub fn replay<'e>(
+        events: impl IntoIterator<Item = (&'e [Change], Timestamp)>,
+    ) -> Option<Incident> {
+        let mut incident: Option<Incident> = None;
+        for (changes, at) in events {
+            for change in changes {
+                match (&mut incident, change) {
+                    (
+                        None,
+                        Change::Opened {
+                            id,
+                            title,
+                            reporter,
+                            commander,
+                        },
+                    ) => {
+                        incident = Some(Incident::open(
+                            id.clone(),
+                            title,
+                            reporter.clone(),
+                            commander.clone(),
+                            at,
+                        ));
+                    }
+                    (Some(inc), c) => inc.apply(c, at),
+                    (None, _) => {}
+                }
+            }
+        }
+        incident
     }
 }
 

@@ -3,9 +3,10 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::autoreply::{self, Withhold};
+use super::command_mail::{self, CommandFacts, CommandPolicy, CommandReply};
 use super::event::{Event, EventKind, SERVICE_ACTOR};
 use super::inbound::{Inbound, Mailbox};
-use super::incident::Incident;
+use super::incident::{Change, Incident};
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::roster::Roster;
 use super::signature::Encryption;
@@ -19,6 +20,9 @@ pub struct IntakePolicy<'a> {
     pub roster: &'a Roster,
     /// Whether mail can be written to an address; the edge knows the syntax.
     pub address_ok: fn(&str) -> bool,
+    pub src_address: &'a str,
+    pub slot_hour: u8,
+    pub max_signature_age: SignedDuration,
 }
 
 /// What the store knows that the decision needs.
@@ -30,6 +34,10 @@ pub struct IntakeContext {
     /// The next free sequence number in `year_of(now)`.
     pub next_seq: u32,
     pub last_ack_to_sender: Option<Timestamp>,
+    /// The incident the mail joins, as it stands: the store reads it once
+    /// threading has placed the mail.
+    pub target: Option<Incident>,
+    pub commands: CommandFacts,
 }
 
 /// A mail the service owes because of this one.
@@ -45,6 +53,8 @@ pub enum Reply {
     CannotDecrypt {
         reason: String,
     },
+    /// The answer to a mail that carried commands.
+    Command(CommandReply),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +71,11 @@ pub enum Decision {
         via: Via,
         events: Vec<Event>,
         replies: Vec<Reply>,
+        /// The incident afterwards, when the store gave its state.
+        updated: Option<Incident>,
+        /// A signature whose commands were applied: never again.
+        accepted_signature: Option<String>,
+        lead_assigned: Option<String>,
     },
 }
 
@@ -91,29 +106,68 @@ pub fn decide(
         actor,
         message_id,
         detail,
+        changes: Vec::new(),
     };
     let message_id = Some(mail.message_id.clone());
     match threading::place(mail, policy.prefix, &ctx.known) {
         Placement::Join(incident, via) => {
-            let events = vec![event(
+            // A mail from someone in the roster counts as the SRC answering.
+            let from_roster = mail
+                .from
+                .as_ref()
+                .is_some_and(|f| policy.roster.person(&f.email).is_some());
+            let mut added = event(
                 EventKind::MessageAdded,
                 actor(mail),
                 message_id,
                 format!("{:?} joined by {via}", mail.subject),
-            )];
+            );
+            added.changes = vec![if from_roster {
+                Change::Responded
+            } else {
+                Change::Touched
+            }];
+            let mut events = vec![added];
             // A new report's SRC copy says it could not be read; a later
             // mail on the thread needs its own word to the SRC.
-            let replies = match &mail.encryption {
+            let mut replies = match &mail.encryption {
                 Encryption::Failed { detail } => vec![Reply::CannotDecrypt {
                     reason: detail.clone(),
                 }],
                 _ => Vec::new(),
             };
+            let mut updated = ctx.target.clone().filter(|t| t.id == incident);
+            let mut accepted_signature = None;
+            let mut lead_assigned = None;
+            if let Some(target) = &mut updated {
+                for c in &events[0].changes {
+                    target.apply(c, now);
+                }
+                let command_policy = CommandPolicy {
+                    roster: policy.roster,
+                    prefix: policy.prefix,
+                    slot_hour: policy.slot_hour,
+                    max_signature_age: policy.max_signature_age,
+                    src_address: policy.src_address,
+                };
+                if let Some(outcome) =
+                    command_mail::handle(target, mail, &ctx.commands, &command_policy, now)
+                {
+                    *target = outcome.incident;
+                    events.push(outcome.event);
+                    replies.push(Reply::Command(outcome.reply));
+                    accepted_signature = outcome.accepted_signature;
+                    lead_assigned = outcome.lead_assigned;
+                }
+            }
             Ok(Decision::Join {
                 incident,
                 via,
                 events,
                 replies,
+                updated,
+                accepted_signature,
+                lead_assigned,
             })
         }
         Placement::Open => {
@@ -131,18 +185,20 @@ pub fn decide(
                     .or_else(|| {
                         autoreply::rate_limited(ctx.last_ack_to_sender, now, policy.ack_window)
                     });
-            let mut events = vec![
-                event(
-                    EventKind::Reported,
-                    actor(mail),
-                    message_id.clone(),
-                    format!(
-                        "opened {} from {:?}; incident commander: {}",
-                        incident.id,
-                        incident.title,
-                        commander.as_deref().unwrap_or("nobody on call")
-                    ),
+            let mut reported = event(
+                EventKind::Reported,
+                actor(mail),
+                message_id.clone(),
+                format!(
+                    "opened {} from {:?}; incident commander: {}",
+                    incident.id,
+                    incident.title,
+                    commander.as_deref().unwrap_or("nobody on call")
                 ),
+            );
+            reported.changes = vec![incident.opening()];
+            let mut events = vec![
+                reported,
                 event(
                     EventKind::SrcCopyQueued,
                     SERVICE_ACTOR.to_owned(),
@@ -196,6 +252,7 @@ mod tests {
                 fingerprint: None,
                 on_leave: false,
             }],
+            release_managers: vec![],
             rotation: Rotation {
                 members: vec!["alice@example.org".into()],
                 starts: jiff::civil::date(2026, 1, 5),
@@ -221,6 +278,7 @@ mod tests {
             auto_reply: AutoReplyHeaders::default(),
             problems: vec![],
             signature: crate::core::signature::SignatureStatus::Unsigned,
+            signed_subject: None,
             encryption: crate::core::signature::Encryption::None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
@@ -240,6 +298,9 @@ mod tests {
             ack_window: SignedDuration::from_hours(1),
             roster: &roster,
             address_ok: |a| a.contains('@') && !a.contains(' '),
+            src_address: "src@example.org",
+            slot_hour: 16,
+            max_signature_age: SignedDuration::from_hours(7 * 24),
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }

@@ -13,14 +13,20 @@ pub enum MailKind {
     Quarantine,
     /// To the SRC list: a mail on an incident could not be decrypted.
     Undecryptable,
+    /// To a command's signer (and the SRC list): what it changed, or why not.
+    CommandReply,
+    /// To the Fix Lead and incident commander: a deadline slipped.
+    Reminder,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 4] = [
+    pub const ALL: [MailKind; 6] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
         MailKind::Undecryptable,
+        MailKind::CommandReply,
+        MailKind::Reminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,6 +35,8 @@ impl MailKind {
             MailKind::SrcCopy => "src-copy",
             MailKind::Quarantine => "quarantine",
             MailKind::Undecryptable => "undecryptable",
+            MailKind::CommandReply => "command-reply",
+            MailKind::Reminder => "reminder",
         }
     }
 
@@ -56,10 +64,12 @@ mod tests {
                 MailKind::Acknowledgement
                 | MailKind::SrcCopy
                 | MailKind::Quarantine
-                | MailKind::Undecryptable => k,
+                | MailKind::Undecryptable
+                | MailKind::CommandReply
+                | MailKind::Reminder => k,
             };
             assert_eq!(exhaustive, k);
         }
-        assert_eq!(MailKind::ALL.len(), 4);
+        assert_eq!(MailKind::ALL.len(), 6);
     }
 }

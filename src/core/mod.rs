@@ -4,13 +4,20 @@
 //! whatever the store knows are arguments, and decisions come back as
 //! values for the edges to carry out.
 
+pub mod authority;
 pub mod autoreply;
+pub mod command;
+pub mod command_mail;
 pub mod event;
 pub mod inbound;
 pub mod incident;
 pub mod incident_id;
 pub mod intake;
+pub mod lifecycle;
 pub mod mail_kind;
+pub mod notice_kind;
 pub mod roster;
+pub mod severity;
 pub mod signature;
+pub mod status;
 pub mod threading;

@@ -28,7 +28,10 @@ pub struct Rotation {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Roster {
+    /// The Security Response Committee.
     pub members: Vec<Member>,
+    /// Release managers: they may approve notices; they are not SRC members.
+    pub release_managers: Vec<Member>,
     pub rotation: Rotation,
 }
 
@@ -85,6 +88,38 @@ impl Roster {
     pub fn member(&self, email: &str) -> Option<&Member> {
         let email = email.to_ascii_lowercase();
         self.members.iter().find(|m| m.email == email)
+    }
+
+    /// Anyone in the roster: an SRC member or a release manager.
+    pub fn person(&self, email: &str) -> Option<&Member> {
+        let email = email.to_ascii_lowercase();
+        self.members
+            .iter()
+            .chain(&self.release_managers)
+            .find(|m| m.email == email)
+    }
+
+    pub fn person_by_fingerprint(&self, fingerprint: &str) -> Option<&Member> {
+        self.members
+            .iter()
+            .chain(&self.release_managers)
+            .find(|m| m.fingerprint.as_deref() == Some(fingerprint))
+    }
+
+    /// The next Fix Lead after `last`, round-robin over the SRC in roster
+    /// order, skipping members on leave.
+    pub fn next_lead(&self, last: Option<&str>) -> Option<&Member> {
+        let n = self.members.len();
+        let start = last
+            .and_then(|l| {
+                self.members
+                    .iter()
+                    .position(|m| m.email.eq_ignore_ascii_case(l))
+            })
+            .map_or(0, |i| i + 1);
+        (0..n)
+            .map(|k| &self.members[(start + k) % n])
+            .find(|m| !m.on_leave)
     }
 
     /// The member on call at `now`: the rotation's turn, or the next member
@@ -173,7 +208,11 @@ mod tests {
             starts: jiff::civil::date(2026, 1, 5),
             shift_days: 7,
         };
-        Roster { members, rotation }
+        Roster {
+            members,
+            release_managers: Vec::new(),
+            rotation,
+        }
     }
 
     fn at(s: &str) -> Timestamp {
@@ -241,6 +280,22 @@ mod tests {
             member("D", "Z"),
         ];
         assert!(roster(even).warnings().is_empty());
+    }
+
+    #[test]
+    fn fix_leads_go_round_robin_and_skip_leave() {
+        let mut members = vec![
+            member("Alice", "A"),
+            member("Bob", "B"),
+            member("Carol", "C"),
+        ];
+        members[1].on_leave = true;
+        let r = roster(members);
+        let next = |last: Option<&str>| r.next_lead(last).map(|m| m.name.as_str());
+        assert_eq!(next(None), Some("Alice"));
+        assert_eq!(next(Some("alice@example.org")), Some("Carol"));
+        assert_eq!(next(Some("carol@example.org")), Some("Alice"));
+        assert_eq!(next(Some("gone@example.org")), Some("Alice"));
     }
 
     #[test]

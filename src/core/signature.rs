@@ -43,10 +43,7 @@ impl SignatureStatus {
     /// mail: the only thing that authenticates a sender.
     pub fn signer<'r>(&self, roster: &'r Roster) -> Option<&'r Member> {
         match self {
-            SignatureStatus::Valid { fingerprint, .. } => roster
-                .members
-                .iter()
-                .find(|m| m.fingerprint.as_deref() == Some(fingerprint.as_str())),
+            SignatureStatus::Valid { fingerprint, .. } => roster.person_by_fingerprint(fingerprint),
             _ => None,
         }
     }
@@ -110,6 +107,7 @@ mod tests {
                 fingerprint: Some("AAAA".repeat(10)),
                 on_leave: false,
             }],
+            release_managers: vec![],
             rotation: Rotation {
                 members: vec![],
                 starts: jiff::civil::date(2026, 1, 5),

@@ -114,6 +114,7 @@ mod tests {
             auto_reply: AutoReplyHeaders::default(),
             problems: vec![],
             signature: crate::core::signature::SignatureStatus::Unsigned,
+            signed_subject: None,
             encryption: crate::core::signature::Encryption::None,
             body_digest: String::new(),
             raw: vec![],

@@ -11,6 +11,7 @@ pub use mime::{Attachment, MimeError, Seal, header_text};
 
 use crate::config::{Distributor, PublicKey, Settings};
 use crate::core::autoreply::Withhold;
+use crate::core::command_mail::CommandReply;
 use crate::core::inbound::{Inbound, Mailbox};
 use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
@@ -19,7 +20,9 @@ use crate::core::signature::Encryption;
 use crate::crypto::Sealer;
 use crate::store::NewMail;
 use mime::{Headers, KeyPublication, Party};
-use templates::{AcknowledgementText, QuarantineText, SrcCopyText, UndecryptableText};
+use templates::{
+    AcknowledgementText, CommandReplyText, QuarantineText, SrcCopyText, UndecryptableText,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NoticeError {
@@ -361,6 +364,82 @@ impl<'a> Composer<'a> {
             message_id: id,
             from: list.security_address.clone(),
             recipients: vec![distributor.email.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// The answer to a mail that carried commands: what changed, or why nothing did.
+    pub fn command_reply(
+        &self,
+        incident: &IncidentId,
+        mail: &Inbound,
+        reply: &CommandReply,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let list = &settings.list;
+        let key = format!(
+            "{incident}/command-reply/{}",
+            &mail.body_digest[..mail.body_digest.len().min(16)]
+        );
+        let id = message_id(&key, settings);
+        let body = render(
+            MailKind::CommandReply,
+            &CommandReplyText {
+                text: &reply.text,
+                applied: reply.applied,
+                id: &incident.to_string(),
+                project: &list.name,
+            },
+        )?;
+        let verdict = if reply.applied {
+            "Applied"
+        } else {
+            "Not applied"
+        };
+        let subject = header_text(
+            &format!(
+                "{} {verdict}: {}",
+                incident.tag(),
+                reply_subject(&mail.subject)
+            ),
+            200,
+        );
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some("embargo"),
+                    email: &list.security_address,
+                },
+                to: reply
+                    .to
+                    .iter()
+                    .map(|t| Party {
+                        name: None,
+                        email: t,
+                    })
+                    .collect(),
+                reply_to: Some(&list.security_address),
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: Some(&mail.message_id),
+                references: &references(mail),
+                date: now,
+                auto_submitted: "auto-replied",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::CommandReply,
+            incident: Some(incident.clone()),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: reply.to.clone(),
             subject,
             bytes,
             due_at: now,

@@ -54,3 +54,12 @@ pub struct UndecryptableText<'a> {
     pub reason: &'a str,
     pub fingerprint: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "command_reply.txt")]
+pub struct CommandReplyText<'a> {
+    pub text: &'a str,
+    pub applied: bool,
+    pub id: &'a str,
+    pub project: &'a str,
+}

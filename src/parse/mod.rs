@@ -137,6 +137,7 @@ struct Parsed {
     synthesis_input: Vec<Vec<u8>>,
     problems: Vec<String>,
     signature: SignatureStatus,
+    signed_subject: Option<String>,
     encryption: Encryption,
 }
 
@@ -147,6 +148,11 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
         Layout::Plain => {}
         Layout::Signed { signed, signature } => {
             parsed.signature = keys.opener.verify_detached(&signed, &signature, keys.now);
+            // Protected headers: a Subject inside the signed part is signed too.
+            parsed.signed_subject = MessageParser::default()
+                .parse_headers(&signed)
+                .and_then(|m| m.subject().map(|s| s.trim().to_owned()))
+                .filter(|s| !s.is_empty());
         }
         Layout::PartlySigned => {
             parsed.signature = SignatureStatus::Partial {
@@ -188,6 +194,10 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                     });
                 match inner {
                     Some(inner) => {
+                        // Inside a signed-and-encrypted message, the entity's
+                        // own Subject is covered by the signature.
+                        let protected = Some(inner.subject.clone()).filter(|s| !s.is_empty());
+                        parsed.signed_subject = inner.signed_subject.or(protected);
                         parsed.text = inner.text;
                         parsed.text_source = inner.text_source;
                         parsed.attachments = inner.attachments;
@@ -342,6 +352,7 @@ impl Parsed {
                 .collect(),
             problems: Vec::new(),
             signature: SignatureStatus::Unsigned,
+            signed_subject: None,
             encryption: Encryption::None,
         }
     }
@@ -375,6 +386,7 @@ impl Parsed {
             auto_reply: self.auto_reply,
             problems: self.problems,
             signature: self.signature,
+            signed_subject: self.signed_subject,
             encryption: self.encryption,
             body_digest,
             raw,

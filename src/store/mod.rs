@@ -78,6 +78,10 @@ pub struct IntakeQuery {
     pub sender: Option<String>,
     pub prefix: String,
     pub year: i16,
+    /// The digest of a valid signature, to check it was not used before.
+    pub signature_digest: Option<String>,
+    /// Incidents named by commands (`/duplicate ID`), to check they exist.
+    pub named_incidents: Vec<IncidentId>,
 }
 
 /// A mail to put in the outbox.
@@ -98,7 +102,12 @@ pub struct NewMail {
 #[derive(Debug)]
 pub enum Filing {
     Opened(Incident),
-    Joined { incident: IncidentId, via: String },
+    Joined {
+        incident: IncidentId,
+        via: String,
+        /// The incident afterwards, when the mail changed it.
+        updated: Option<Incident>,
+    },
 }
 
 /// Everything one inbound mail changes.
@@ -111,11 +120,15 @@ pub enum IntakeRecord {
     },
     Filed {
         mail: Box<Inbound>,
-        filing: Filing,
+        filing: Box<Filing>,
         events: Vec<Event>,
         outbox: Vec<NewMail>,
         /// The address acknowledged, for the rate limit.
         auto_reply_to: Option<String>,
+        /// A signature whose commands applied: it is never accepted again.
+        accepted_signature: Option<String>,
+        /// Where the Fix Lead round-robin continues from.
+        lead_assigned: Option<String>,
     },
     /// Could not be parsed: kept with its bytes, outside any incident.
     Quarantined {
@@ -276,6 +289,9 @@ pub trait Store: Send + Sync {
     async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError>;
 
     async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError>;
+
+    /// An incident as it stands, without its messages.
+    async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError>;
 
     /// Records one inbound mail and everything it causes, atomically.
     async fn record(&self, intake: &Intake) -> Result<(), StoreError>;

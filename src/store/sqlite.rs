@@ -135,7 +135,7 @@ fn outbox_mail(r: &SqliteRow) -> Result<OutboxMail, StoreError> {
 }
 
 const INCIDENT_COLUMNS: &str =
-    "id, state, title, reporter, reporter_name, commander, opened_at, updated_at";
+    "id, state, title, reporter, reporter_name, commander, opened_at, updated_at, details";
 
 fn incident(r: &SqliteRow) -> Result<Incident, StoreError> {
     let state: String = r.try_get("state")?;
@@ -150,6 +150,7 @@ fn incident(r: &SqliteRow) -> Result<Incident, StoreError> {
         commander: r.try_get("commander")?,
         opened_at: time(r.try_get("opened_at")?)?,
         updated_at: time(r.try_get("updated_at")?)?,
+        details: from_json(&r.try_get::<String, _>("details")?)?,
     })
 }
 
@@ -198,6 +199,7 @@ fn event(r: &SqliteRow) -> Result<Event, StoreError> {
         actor: r.try_get("actor")?,
         message_id: r.try_get("message_id")?,
         detail: r.try_get("detail")?,
+        changes: from_json(&r.try_get::<String, _>("changes")?)?,
     })
 }
 
@@ -228,6 +230,65 @@ async fn insert_outbox(
         if let (1, Some(inc)) = (inserted, &m.incident) {
             link(tx, &m.message_id, inc, "out").await?;
         }
+    }
+    Ok(())
+}
+
+/// The key in `service_state` of the Fix Lead assigned last.
+const LAST_LEAD: &str = "last_lead";
+
+async fn set_state(
+    tx: &mut Transaction<'static, Sqlite>,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO service_state (key, value) VALUES (?, ?) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    inc: &Incident,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE incidents SET state = ?, commander = ?, updated_at = ?, details = ? WHERE id = ?",
+    )
+    .bind(inc.state.as_str())
+    .bind(&inc.commander)
+    .bind(secs(inc.updated_at))
+    .bind(json(&inc.details))
+    .bind(inc.id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_events(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident: &IncidentId,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    for e in events {
+        sqlx::query(
+            "INSERT INTO events (incident_id, at, kind, actor, message_id, detail, changes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(incident.to_string())
+        .bind(secs(e.at))
+        .bind(e.kind.as_str())
+        .bind(&e.actor)
+        .bind(&e.message_id)
+        .bind(&e.detail)
+        .bind(json(&e.changes))
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -365,7 +426,42 @@ impl Store for SqliteStore {
                     .try_get("last")?;
             ctx.last_ack_to_sender = opt_time(last)?;
         }
+        if let Some(digest) = &q.signature_digest {
+            ctx.commands.signature_used =
+                sqlx::query("SELECT 1 FROM used_signatures WHERE digest = ?")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some();
+        }
+        for id in &q.named_incidents {
+            if sqlx::query("SELECT 1 FROM incidents WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some()
+            {
+                ctx.commands.existing.insert(id.clone());
+            }
+        }
+        ctx.commands.last_lead = sqlx::query("SELECT value FROM service_state WHERE key = ?")
+            .bind(LAST_LEAD)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("value"))
+            .transpose()?;
         Ok(ctx)
+    }
+
+    async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(incident)
+            .transpose()
     }
 
     async fn record(&self, intake: &Intake) -> Result<(), StoreError> {
@@ -391,13 +487,15 @@ impl Store for SqliteStore {
                 events,
                 outbox,
                 auto_reply_to,
+                accepted_signature,
+                lead_assigned,
             } => {
-                let (incident, via) = match filing {
+                let (incident, via) = match filing.as_ref() {
                     Filing::Opened(inc) => {
                         sqlx::query(
                             "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
-                             reporter_name, commander, opened_at, updated_at) \
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             reporter_name, commander, opened_at, updated_at, details) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         )
                         .bind(inc.id.to_string())
                         .bind(inc.id.prefix())
@@ -410,18 +508,28 @@ impl Store for SqliteStore {
                         .bind(&inc.commander)
                         .bind(secs(inc.opened_at))
                         .bind(secs(inc.updated_at))
+                        .bind(json(&inc.details))
                         .execute(&mut *tx)
                         .await?;
                         (inc.id.clone(), None)
                     }
-                    Filing::Joined { incident, via } => {
-                        sqlx::query(
-                            "UPDATE incidents SET updated_at = MAX(updated_at, ?) WHERE id = ?",
-                        )
-                        .bind(secs(now))
-                        .bind(incident.to_string())
-                        .execute(&mut *tx)
-                        .await?;
+                    Filing::Joined {
+                        incident,
+                        via,
+                        updated,
+                    } => {
+                        match updated {
+                            Some(inc) => write_incident(&mut tx, inc).await?,
+                            None => {
+                                sqlx::query(
+                                    "UPDATE incidents SET updated_at = MAX(updated_at, ?) WHERE id = ?",
+                                )
+                                .bind(secs(now))
+                                .bind(incident.to_string())
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
                         (incident.clone(), Some(via.clone()))
                     }
                 };
@@ -458,21 +566,22 @@ impl Store for SqliteStore {
                 .await?
                 .try_get::<i64, _>("id")?;
                 link(&mut tx, &mail.message_id, &incident, "in").await?;
-                for e in events {
+                insert_events(&mut tx, &incident, events).await?;
+                insert_outbox(&mut tx, outbox, now).await?;
+                if let Some(digest) = accepted_signature {
                     sqlx::query(
-                        "INSERT INTO events (incident_id, at, kind, actor, message_id, detail) \
-                         VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES (?, ?, ?, ?)",
                     )
+                    .bind(digest)
                     .bind(incident.to_string())
-                    .bind(secs(e.at))
-                    .bind(e.kind.as_str())
-                    .bind(&e.actor)
-                    .bind(&e.message_id)
-                    .bind(&e.detail)
+                    .bind(&mail.message_id)
+                    .bind(secs(now))
                     .execute(&mut *tx)
                     .await?;
                 }
-                insert_outbox(&mut tx, outbox, now).await?;
+                if let Some(lead) = lead_assigned {
+                    set_state(&mut tx, LAST_LEAD, lead).await?;
+                }
                 if let Some(address) = auto_reply_to {
                     sqlx::query("INSERT INTO auto_replies (address, at) VALUES (?, ?)")
                         .bind(address)
@@ -616,7 +725,7 @@ impl Store for SqliteStore {
             .map(stored_message)
             .collect::<Result<_, _>>()?;
         let events = sqlx::query(
-            "SELECT at, kind, actor, message_id, detail FROM events WHERE incident_id = ? ORDER BY id",
+            "SELECT at, kind, actor, message_id, detail, changes FROM events WHERE incident_id = ? ORDER BY id",
         )
         .bind(&key)
         .fetch_all(&self.pool)

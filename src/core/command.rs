@@ -1,0 +1,643 @@
+//! Commands: lines starting with `/` in the part of a reply its sender
+//! wrote. Parsing is all it does; `lifecycle` applies them.
+
+use jiff::civil::{Date, Time};
+use serde::{Deserialize, Serialize};
+
+use super::incident_id::IncidentId;
+use super::notice_kind::NoticeKind;
+use super::severity::Rating;
+
+/// Someone a command names: the signer, or an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Who {
+    Me,
+    Address(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeamOp {
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Command {
+    Accept,
+    Reject { reason: String },
+    Duplicate { of: IncidentId },
+    Lead { who: Who },
+    Ic { who: Who },
+    Team { op: TeamOp, email: String },
+    Cvss { vector: String },
+    Severity { rating: Rating },
+    Cve { ids: Vec<String> },
+    Disclose { date: Date, time: Option<Time> },
+    Public,
+    EmbargoBroken,
+    Approve { kind: NoticeKind },
+    Hold,
+    Resume,
+    Status,
+    Close,
+}
+
+/// Each command: its name, its correct form, and what it does.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "accept",
+        "/accept",
+        "accept the report as a vulnerability; assigns a Fix Lead round-robin if none is set",
+    ),
+    (
+        "reject",
+        "/reject <reason>",
+        "close the report as not a vulnerability",
+    ),
+    (
+        "duplicate",
+        "/duplicate <ID>",
+        "close the report as a duplicate of incident ID",
+    ),
+    (
+        "lead",
+        "/lead <email|me>",
+        "make an SRC member the Fix Lead",
+    ),
+    (
+        "ic",
+        "/ic <email|me>",
+        "hand incident command to someone in the roster",
+    ),
+    (
+        "team",
+        "/team add|remove <email>",
+        "add someone to the Fix Team, or remove them",
+    ),
+    (
+        "cvss",
+        "/cvss <CVSS:3.1 vector>",
+        "set the severity from a CVSS 3.1 vector",
+    ),
+    (
+        "severity",
+        "/severity low|medium|high|critical",
+        "set the severity rating by hand",
+    ),
+    (
+        "cve",
+        "/cve <CVE-YYYY-NNNN>...",
+        "record one or more CVE ids",
+    ),
+    (
+        "disclose",
+        "/disclose <YYYY-MM-DD> [HH:MM]",
+        "plan the public disclosure (UTC; the slot hour when no time is given)",
+    ),
+    (
+        "public",
+        "/public",
+        "mark the issue as already public: every timeline becomes as soon as approved",
+    ),
+    (
+        "embargo-broken",
+        "/embargo-broken",
+        "mark the embargo as broken: every timeline becomes as soon as approved",
+    ),
+    (
+        "approve",
+        "/approve distributors|warning|announcement",
+        "approve a notice",
+    ),
+    ("hold", "/hold", "pause reminders and scheduled sends"),
+    ("resume", "/resume", "resume after /hold"),
+    ("status", "/status", "reply with the incident's status"),
+    (
+        "close",
+        "/close",
+        "close after the retrospective (or cancel an incident that was never disclosed)",
+    ),
+];
+
+pub fn usage(name: &str) -> &'static str {
+    COMMANDS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or("", |(_, u, _)| u)
+}
+
+/// One command line, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    pub command: Command,
+    /// The incident id written on the line, if any: it ties a signed
+    /// command to one incident.
+    pub names: Option<IncidentId>,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: String,
+    pub problem: String,
+    /// The correct form, when the command is known.
+    pub usage: Option<&'static str>,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.line, self.problem)?;
+        match self.usage {
+            Some(u) => write!(f, "; write it as: {u}"),
+            None => write!(
+                f,
+                "; the commands are: {}",
+                COMMANDS
+                    .iter()
+                    .map(|(n, _, _)| format!("/{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        }
+    }
+}
+
+fn is_attribution(line: &str) -> bool {
+    let l = line.trim();
+    let lower = l.to_lowercase();
+    (lower.starts_with("on ") && (lower.ends_with("wrote:") || lower.ends_with("wrote :")))
+        || lower == "wrote:"
+        || (lower.starts_with("am ") && lower.ends_with("schrieb:"))
+        || (lower.starts_with("le ") && lower.ends_with("a écrit :"))
+}
+
+/// The lines the sender wrote: not quoted (`>`), not in quoted-reply
+/// attributions, and nothing after a signature separator or an Outlook
+/// "Original Message" marker.
+pub fn written_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line == "-- " || line == "--" {
+            break;
+        }
+        let t = line.trim();
+        if t.starts_with("-----Original Message-----") || t == "________________________________" {
+            break;
+        }
+        if t.starts_with('>') || is_attribution(t) {
+            continue;
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// The command name of a line that starts with `/word`; `/usr/bin` is not one.
+fn command_name(line: &str) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix('/')?;
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let name = &rest[..end];
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ok.then_some(name)
+}
+
+fn address(s: &str) -> Option<String> {
+    let s = s.trim_matches(|c| c == '<' || c == '>');
+    let ok = s.len() <= 254
+        && s.matches('@').count() == 1
+        && !s.starts_with('@')
+        && !s.ends_with('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| s.to_ascii_lowercase())
+}
+
+fn who(args: &[&str]) -> Result<Who, String> {
+    match args {
+        [a] if a.eq_ignore_ascii_case("me") => Ok(Who::Me),
+        [a] => address(a)
+            .map(Who::Address)
+            .ok_or_else(|| format!("{a:?} is not an address")),
+        _ => Err("takes one address, or me".to_owned()),
+    }
+}
+
+fn is_cve(s: &str) -> bool {
+    let mut parts = s.split('-');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("CVE"), Some(y), Some(n), None)
+            if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit())
+                && n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit())
+    )
+}
+
+fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> {
+    let none = |c: Command| {
+        if args.is_empty() {
+            Ok(c)
+        } else {
+            Err("takes no arguments".to_owned())
+        }
+    };
+    match name {
+        "accept" => none(Command::Accept),
+        "reject" if rest.trim().is_empty() => Err("needs a reason".to_owned()),
+        "reject" => Ok(Command::Reject {
+            reason: rest.trim().to_owned(),
+        }),
+        "duplicate" => match args {
+            [id] => id
+                .parse()
+                .map(|of| Command::Duplicate { of })
+                .map_err(|_| format!("{id:?} is not an incident id")),
+            _ => Err("takes one incident id".to_owned()),
+        },
+        "lead" => who(args).map(|who| Command::Lead { who }),
+        "ic" => who(args).map(|who| Command::Ic { who }),
+        "team" => match args {
+            [op, email] => {
+                let op = match op.to_ascii_lowercase().as_str() {
+                    "add" => TeamOp::Add,
+                    "remove" => TeamOp::Remove,
+                    _ => return Err(format!("{op:?} is neither add nor remove")),
+                };
+                let email = address(email).ok_or_else(|| format!("{email:?} is not an address"))?;
+                Ok(Command::Team { op, email })
+            }
+            _ => Err("takes add or remove, and an address".to_owned()),
+        },
+        "cvss" => match args {
+            [v] if v.to_ascii_uppercase().starts_with("CVSS:3") => Ok(Command::Cvss {
+                vector: v.to_string(),
+            }),
+            [v] => Err(format!("{v:?} is not a CVSS 3 vector")),
+            _ => Err("takes one CVSS vector, without spaces".to_owned()),
+        },
+        "severity" => match args {
+            [r] => r.parse().map(|rating| Command::Severity { rating }),
+            _ => Err("takes one rating".to_owned()),
+        },
+        "cve" if args.is_empty() => Err("needs at least one CVE id".to_owned()),
+        "cve" => {
+            let ids: Vec<String> = args
+                .iter()
+                .map(|a| a.trim_matches(',').to_ascii_uppercase())
+                .collect();
+            match ids.iter().find(|id| !is_cve(id)) {
+                Some(bad) => Err(format!("{bad:?} is not a CVE id")),
+                None => Ok(Command::Cve { ids }),
+            }
+        }
+        "disclose" => {
+            let (date, time) = match args {
+                [d] => (d, None),
+                [d, t] => (d, Some(t)),
+                _ => return Err("takes a date, and optionally a time".to_owned()),
+            };
+            let date: Date = date
+                .parse()
+                .map_err(|_| format!("{date:?} is not a date (YYYY-MM-DD)"))?;
+            let time = match time {
+                None => None,
+                Some(t) => Some(
+                    t.trim_end_matches("UTC")
+                        .trim_end_matches('Z')
+                        .parse::<Time>()
+                        .map_err(|_| format!("{t:?} is not a time (HH:MM, UTC)"))?,
+                ),
+            };
+            Ok(Command::Disclose { date, time })
+        }
+        "public" => none(Command::Public),
+        "embargo-broken" => none(Command::EmbargoBroken),
+        "approve" => match args {
+            [k] => k.parse().map(|kind| Command::Approve { kind }),
+            _ => Err("takes one notice: distributors, warning or announcement".to_owned()),
+        },
+        "hold" => none(Command::Hold),
+        "resume" => none(Command::Resume),
+        "status" => none(Command::Status),
+        "close" => none(Command::Close),
+        _ => Err(format!("/{name} is not a command")),
+    }
+}
+
+/// Every command line in the written part of `text`, in order, and every
+/// line that looked like a command but was not a correct one.
+pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
+    let mut commands = Vec::new();
+    let mut errors = Vec::new();
+    for line in written_lines(text) {
+        let Some(name) = command_name(line) else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        let body = line.trim_start()[1 + name.len()..].trim();
+        let mut args: Vec<&str> = body.split_whitespace().collect();
+        // A trailing incident id names the incident the command is for; for
+        // /duplicate, only a second one does.
+        let min_args = usize::from(name == "duplicate");
+        let mut names = None;
+        if args.len() > min_args
+            && let Ok(id) = args[args.len() - 1]
+                .trim_end_matches(['.', ',', ';'])
+                .parse::<IncidentId>()
+            && id.prefix().eq_ignore_ascii_case(prefix)
+        {
+            names = Some(id);
+            args.pop();
+        }
+        let rest = match &names {
+            Some(id) => body
+                .trim_end()
+                .trim_end_matches(['.', ',', ';'])
+                .trim_end_matches(&id.to_string())
+                .trim_end(),
+            None => body,
+        };
+        match parse_line(&name, &args, rest) {
+            Ok(command) => commands.push(CommandLine {
+                command,
+                names,
+                line: line.trim().to_owned(),
+            }),
+            Err(problem) => errors.push(ParseError {
+                line: line.trim().to_owned(),
+                problem,
+                usage: COMMANDS
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .map(|(_, u, _)| *u),
+            }),
+        }
+    }
+    (commands, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmds(text: &str) -> Vec<Command> {
+        let (c, e) = parse(text, "EMB");
+        assert!(e.is_empty(), "{e:?}");
+        c.into_iter().map(|c| c.command).collect()
+    }
+
+    #[test]
+    fn only_the_written_part_counts() {
+        let cases: Vec<(&str, &str, Vec<Command>)> = vec![
+            (
+                "top-posting above a quote",
+                "/accept\r\n\r\nOn Tue, 1 Dec 2026, Jane wrote:\r\n> /reject spam\r\n",
+                vec![Command::Accept],
+            ),
+            (
+                "bottom-posting below a quote",
+                "On Tue, 1 Dec 2026 at 10:00, Jane <j@x> wrote:\n> here is the bug\n> /hold\n\nThanks.\n/accept\n/severity high\n",
+                vec![
+                    Command::Accept,
+                    Command::Severity {
+                        rating: Rating::High,
+                    },
+                ],
+            ),
+            (
+                "a signature hides what follows",
+                "/accept\n-- \nAlice\n/reject nope\n",
+                vec![Command::Accept],
+            ),
+            (
+                "a signature without its space",
+                "/hold\n--\n/resume\n",
+                vec![Command::Hold],
+            ),
+            (
+                "Outlook's original message",
+                "/status\r\n\r\n-----Original Message-----\r\nFrom: x\r\n/close\r\n",
+                vec![Command::Status],
+            ),
+            (
+                "Outlook's underscores",
+                "/status\n________________________________\nFrom: x\n/close\n",
+                vec![Command::Status],
+            ),
+            (
+                "a two-line attribution",
+                "/public\nOn Tue, 1 Dec 2026, Jane Researcher <jane@example.org>\nwrote:\n> /close\n",
+                vec![Command::Public],
+            ),
+            (
+                "indented quotes and commands",
+                "  /accept  \n   > /close\n",
+                vec![Command::Accept],
+            ),
+            (
+                "paths are not commands",
+                "/usr/bin/frob crashes\n/accept\n",
+                vec![Command::Accept],
+            ),
+            (
+                "prose is not a command",
+                "I think we should accept this.\n",
+                vec![],
+            ),
+            (
+                "Windows line endings",
+                "/cve CVE-2026-1234 cve-2026-12345\r\n",
+                vec![Command::Cve {
+                    ids: vec!["CVE-2026-1234".into(), "CVE-2026-12345".into()],
+                }],
+            ),
+            (
+                "German quote header",
+                "Am Di., 1. Dez. 2026 um 10:00 schrieb Jane:\n> /close\n/hold\n",
+                vec![Command::Hold],
+            ),
+        ];
+        for (what, text, want) in cases {
+            let (c, e) = parse(text, "EMB");
+            assert!(e.is_empty(), "{what}: {e:?}");
+            assert_eq!(
+                c.into_iter().map(|c| c.command).collect::<Vec<_>>(),
+                want,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_command_parses() {
+        let text = "/accept\n/reject not a vulnerability: works as documented\n/duplicate EMB-2026-0003\n\
+            /lead me\n/lead Bob@Example.NET\n/ic <carol@example.com>\n/team add dev@example.org\n/team remove dev@example.org\n\
+            /cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/severity critical\n/cve CVE-2026-0001\n\
+            /disclose 2026-12-15\n/disclose 2026-12-15 16:00\n/public\n/embargo-broken\n/approve announcement\n\
+            /hold\n/resume\n/status\n/close\n";
+        let got = cmds(text);
+        assert_eq!(got.len(), 20);
+        assert_eq!(
+            got[1],
+            Command::Reject {
+                reason: "not a vulnerability: works as documented".into()
+            }
+        );
+        assert_eq!(
+            got[2],
+            Command::Duplicate {
+                of: "EMB-2026-0003".parse().unwrap()
+            }
+        );
+        assert_eq!(got[3], Command::Lead { who: Who::Me });
+        assert_eq!(
+            got[4],
+            Command::Lead {
+                who: Who::Address("bob@example.net".into())
+            }
+        );
+        assert_eq!(
+            got[5],
+            Command::Ic {
+                who: Who::Address("carol@example.com".into())
+            }
+        );
+        assert_eq!(
+            got[11],
+            Command::Disclose {
+                date: jiff::civil::date(2026, 12, 15),
+                time: None
+            }
+        );
+        assert_eq!(
+            got[12],
+            Command::Disclose {
+                date: jiff::civil::date(2026, 12, 15),
+                time: Some(jiff::civil::time(16, 0, 0, 0))
+            }
+        );
+        assert_eq!(
+            got[15],
+            Command::Approve {
+                kind: NoticeKind::Announcement
+            }
+        );
+        // Every documented command has a case above.
+        assert_eq!(COMMANDS.len(), 17);
+    }
+
+    #[test]
+    fn a_trailing_incident_id_names_the_incident() {
+        let (c, _) = parse(
+            "/approve announcement EMB-2026-0007\n/accept EMB-2026-0007.\n/reject spam EMB-2026-0007\n/duplicate EMB-2026-0003\n/duplicate EMB-2026-0003 EMB-2026-0007\n",
+            "EMB",
+        );
+        let names: Vec<Option<String>> = c
+            .iter()
+            .map(|l| l.names.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Some("EMB-2026-0007".into()),
+                Some("EMB-2026-0007".into()),
+                Some("EMB-2026-0007".into()),
+                None,
+                Some("EMB-2026-0007".into())
+            ]
+        );
+        assert_eq!(
+            c[2].command,
+            Command::Reject {
+                reason: "spam".into()
+            }
+        );
+        assert_eq!(
+            c[3].command,
+            Command::Duplicate {
+                of: "EMB-2026-0003".parse().unwrap()
+            }
+        );
+        // Another project's id is an argument, not a name.
+        let (_, e) = parse("/accept ABC-2026-0001\n", "EMB");
+        assert_eq!(e.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_command_and_show_its_form() {
+        let table = [
+            ("/acept", "/acept is not a command", None),
+            ("/reject", "needs a reason", Some("/reject <reason>")),
+            ("/accept now", "takes no arguments", Some("/accept")),
+            (
+                "/severity urgent",
+                "not a rating",
+                Some("/severity low|medium|high|critical"),
+            ),
+            (
+                "/cve CVE-26-1",
+                "not a CVE id",
+                Some("/cve <CVE-YYYY-NNNN>..."),
+            ),
+            (
+                "/disclose next week",
+                "\"next\" is not a date",
+                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+            ),
+            (
+                "/disclose 2026-13-01",
+                "not a date",
+                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+            ),
+            (
+                "/disclose 2026-12-15 16:00 UTC+1",
+                "takes a date",
+                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+            ),
+            (
+                "/disclose 2026-12-15 4pm",
+                "not a time",
+                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+            ),
+            (
+                "/team invite x@y",
+                "neither add nor remove",
+                Some("/team add|remove <email>"),
+            ),
+            ("/lead alice", "not an address", Some("/lead <email|me>")),
+            (
+                "/cvss 9.8",
+                "not a CVSS 3 vector",
+                Some("/cvss <CVSS:3.1 vector>"),
+            ),
+            (
+                "/approve release",
+                "not a notice",
+                Some("/approve distributors|warning|announcement"),
+            ),
+            (
+                "/duplicate 7",
+                "not an incident id",
+                Some("/duplicate <ID>"),
+            ),
+        ];
+        for (line, problem, usage) in table {
+            let (c, e) = parse(line, "EMB");
+            assert!(c.is_empty(), "{line}");
+            assert_eq!(e.len(), 1, "{line}");
+            assert!(e[0].problem.contains(problem), "{line}: {}", e[0].problem);
+            assert_eq!(e[0].usage, usage, "{line}");
+            let shown = e[0].to_string();
+            assert!(shown.contains(line), "{shown}");
+            if usage.is_none() {
+                assert!(
+                    shown.contains("/accept") && shown.contains("/close"),
+                    "{shown}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! One mail carrying commands for an incident: is it authentic, is it meant
+//! for this incident and fresh, may its signer give these commands, and
+//! what do they do, all of them or none.
+
+use std::collections::HashSet;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::authority::{self, Role};
+use super::command::{self, CommandLine};
+use super::event::{Event, EventKind};
+use super::inbound::Inbound;
+use super::incident::Incident;
+use super::incident_id::IncidentId;
+use super::lifecycle::{self, Facts};
+use super::roster::Roster;
+use super::signature::SignatureStatus;
+use super::status;
+
+pub struct CommandPolicy<'a> {
+    pub roster: &'a Roster,
+    pub prefix: &'a str,
+    pub slot_hour: u8,
+    /// Signatures older than this are not accepted for commands.
+    pub max_signature_age: SignedDuration,
+    pub src_address: &'a str,
+}
+
+/// What the store knows that the decision needs.
+#[derive(Debug, Clone, Default)]
+pub struct CommandFacts {
+    /// This signature was accepted before.
+    pub signature_used: bool,
+    pub last_lead: Option<String>,
+    pub existing: HashSet<IncidentId>,
+}
+
+/// The one reply every command mail gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandReply {
+    pub to: Vec<String>,
+    pub applied: bool,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    /// The incident afterwards: unchanged when the mail was refused.
+    pub incident: Incident,
+    pub event: Event,
+    pub reply: CommandReply,
+    /// The digest of the signature to remember, when the commands applied.
+    pub accepted_signature: Option<String>,
+    /// The Fix Lead the round-robin assigned, to continue from next time.
+    pub lead_assigned: Option<String>,
+}
+
+/// A future-dated signature is accepted within this much clock skew.
+const SKEW: SignedDuration = SignedDuration::from_mins(10);
+
+fn roles_text(roles: &[Role]) -> String {
+    if roles.is_empty() {
+        "you hold no role on it".to_owned()
+    } else {
+        format!(
+            "you are {}",
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+fn unauthenticated(signature: &SignatureStatus) -> String {
+    match signature {
+        SignatureStatus::Unsigned => "the mail is not signed: commands count only with a valid OpenPGP signature by a roster key".to_owned(),
+        SignatureStatus::Valid { fingerprint, .. } => format!("it is signed by {fingerprint}, which is not a roster key"),
+        other => format!("its signature does not authenticate anyone: {other}"),
+    }
+}
+
+/// Decides about a mail that joined `incident`; `None` when it has no commands.
+pub fn handle(
+    incident: &Incident,
+    mail: &Inbound,
+    facts: &CommandFacts,
+    policy: &CommandPolicy<'_>,
+    now: Timestamp,
+) -> Option<CommandOutcome> {
+    let (lines, errors) = command::parse(&mail.text, policy.prefix);
+    if lines.is_empty() && errors.is_empty() {
+        return None;
+    }
+    let id = &incident.id;
+    let refuse = |to: Vec<String>, actor: String, why: String| CommandOutcome {
+        incident: incident.clone(),
+        event: Event {
+            at: now,
+            kind: EventKind::CommandRefused,
+            actor,
+            message_id: Some(mail.message_id.clone()),
+            detail: why.clone(),
+            changes: Vec::new(),
+        },
+        reply: CommandReply {
+            to,
+            applied: false,
+            text: format!("Nothing was changed on {id}: {why}\n"),
+        },
+        accepted_signature: None,
+        lead_assigned: None,
+    };
+
+    // Authentic: a valid signature over the whole mail by a roster key.
+    // Without one, the answer goes to the SRC list, never to the From: address.
+    let Some(signer) = mail.signature.signer(policy.roster) else {
+        let from = mail.from.as_ref().map_or("no From", |f| f.email.as_str());
+        return Some(refuse(
+            vec![policy.src_address.to_owned()],
+            format!("unauthenticated (From: {from})"),
+            format!(
+                "a mail (From: {from}, Message-ID <{}>) carried commands, but {}",
+                mail.message_id,
+                unauthenticated(&mail.signature)
+            ),
+        ));
+    };
+    let to_signer = vec![signer.email.clone()];
+    let actor = signer.email.clone();
+
+    if !errors.is_empty() {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        return Some(refuse(
+            to_signer,
+            actor,
+            format!("a command is not correct:\n{}", list.join("\n")),
+        ));
+    }
+
+    // Meant for this incident: the signed text must name it, so that a
+    // signed command cannot be replayed into another incident's thread.
+    if let Some(other) = lines
+        .iter()
+        .find(|l| l.names.as_ref().is_some_and(|n| n != id))
+    {
+        return Some(refuse(
+            to_signer,
+            actor,
+            format!(
+                "the line {:?} names {}, not {id}: a command signed for one incident is not applied to another",
+                other.line,
+                other
+                    .names
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let named_on_a_line = lines
+        .iter()
+        .any(|l: &CommandLine| l.names.as_ref() == Some(id));
+    let named_in_signed_subject = mail
+        .signed_subject
+        .as_deref()
+        .is_some_and(|s| s.contains(&id.tag()));
+    if !named_on_a_line && !named_in_signed_subject {
+        return Some(refuse(
+            to_signer,
+            actor,
+            format!(
+                "the signed text does not name {id}: write it on a command line (for example `/accept {id}`), or send the Subject signed (protected headers)"
+            ),
+        ));
+    }
+    // Fresh: made recently, and never used before.
+    let SignatureStatus::Valid {
+        signed_at, digest, ..
+    } = &mail.signature
+    else {
+        unreachable!("signer() is only Some for a valid signature")
+    };
+    if *signed_at + policy.max_signature_age < now {
+        return Some(refuse(
+            to_signer,
+            actor,
+            format!(
+                "the signature was made {}, more than {} days ago: sign the commands again",
+                signed_at.strftime("%Y-%m-%d %H:%M UTC"),
+                policy.max_signature_age.as_hours() / 24
+            ),
+        ));
+    }
+    if *signed_at > now + SKEW {
+        return Some(refuse(
+            to_signer,
+            actor,
+            format!(
+                "the signature claims to be made in the future ({}): check your clock",
+                signed_at.strftime("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
+    if facts.signature_used {
+        return Some(refuse(
+            to_signer,
+            actor,
+            "this signature was already used: the same signed mail is not applied twice".to_owned(),
+        ));
+    }
+
+    // Authorised, each command; then applied in order, all or nothing.
+    let lifecycle_facts = Facts {
+        roster: policy.roster,
+        slot_hour: policy.slot_hour,
+        existing: &facts.existing,
+        last_lead: facts.last_lead.as_deref(),
+    };
+    let mut working = incident.clone();
+    let mut changes = Vec::new();
+    let mut summaries = Vec::new();
+    let mut lead_assigned = None;
+    for line in &lines {
+        let roles = authority::roles(&signer.email, &working, policy.roster);
+        if !authority::may(&roles, &line.command) {
+            let needed: Vec<&str> = authority::allowed(&line.command)
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            return Some(refuse(
+                to_signer,
+                actor,
+                format!(
+                    "{:?} may be given by the {}; on {id} {}",
+                    line.line,
+                    needed.join(" or "),
+                    roles_text(&roles)
+                ),
+            ));
+        }
+        match lifecycle::apply(
+            &working,
+            &line.command,
+            &signer.email,
+            &lifecycle_facts,
+            now,
+        ) {
+            Ok(applied) => {
+                for c in &applied.changes {
+                    if let (
+                        command::Command::Accept,
+                        super::incident::Change::Lead { email: Some(e) },
+                    ) = (&line.command, c)
+                    {
+                        lead_assigned = Some(e.clone());
+                    }
+                    working.apply(c, now);
+                }
+                changes.extend(applied.changes);
+                summaries.push(format!("{}: {}", line.line, applied.summary));
+            }
+            Err(why) => {
+                return Some(refuse(
+                    to_signer,
+                    actor,
+                    format!(
+                        "{:?} cannot be applied: {why}. Commands apply all or nothing",
+                        line.line
+                    ),
+                ));
+            }
+        }
+    }
+    let mut text = format!("Applied to {id}, in order:\n");
+    for s in &summaries {
+        text.push_str(&format!("  {s}\n"));
+    }
+    text.push('\n');
+    text.push_str(&status::status_text(&working));
+    Some(CommandOutcome {
+        event: Event {
+            at: now,
+            kind: EventKind::Command,
+            actor,
+            message_id: Some(mail.message_id.clone()),
+            detail: summaries.join("; "),
+            changes,
+        },
+        incident: working,
+        reply: CommandReply {
+            to: vec![signer.email.clone(), policy.src_address.to_owned()],
+            applied: true,
+            text,
+        },
+        accepted_signature: Some(digest.clone()),
+        lead_assigned,
+    })
+}

@@ -1,0 +1,573 @@
+//! The incident lifecycle: what one command does to an incident.
+//!
+//! `reported → triaged → fixing → disclosure-planned → distributors-notified
+//! → announced → retrospective → closed`, with `rejected`, `duplicate` and
+//! `cancelled` as other ends, and the flags public, embargo-broken, on-hold.
+//! `apply` is a function of values: the incident, the command, who gives
+//! it, what the store knows, and `now`. It returns the changes to make, or
+//! why it refuses.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+use jiff::civil::Time;
+
+use super::command::{Command, TeamOp, Who};
+use super::incident::{Change, Incident, State};
+use super::incident_id::IncidentId;
+use super::roster::Roster;
+use super::severity::{self, Severity};
+
+/// What `apply` needs to know besides the incident.
+pub struct Facts<'a> {
+    pub roster: &'a Roster,
+    /// Disclosure slots are at this hour, UTC.
+    pub slot_hour: u8,
+    /// Incidents that exist, for `/duplicate`.
+    pub existing: &'a HashSet<IncidentId>,
+    /// The Fix Lead assigned last, for the round-robin.
+    pub last_lead: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub changes: Vec<Change>,
+    /// What happened, for the reply and the event log.
+    pub summary: String,
+}
+
+fn applied(changes: Vec<Change>, summary: impl Into<String>) -> Result<Applied, String> {
+    Ok(Applied {
+        changes,
+        summary: summary.into(),
+    })
+}
+
+fn resolve(who: &Who, actor: &str) -> String {
+    match who {
+        Who::Me => actor.to_ascii_lowercase(),
+        Who::Address(a) => a.to_ascii_lowercase(),
+    }
+}
+
+pub fn apply(
+    incident: &Incident,
+    command: &Command,
+    actor: &str,
+    facts: &Facts<'_>,
+    now: Timestamp,
+) -> Result<Applied, String> {
+    let state = incident.state;
+    let d = &incident.details;
+    let id = &incident.id;
+    if state.is_final() && *command != Command::Status {
+        return Err(format!("{id} is {state}: nothing more can change it"));
+    }
+    let accepted_first = || Err(format!("{id} is not accepted yet: /accept it first"));
+    match command {
+        Command::Accept => {
+            if state != State::Reported {
+                return Err(format!("{id} is already {state}"));
+            }
+            let mut changes = vec![Change::State { to: State::Triaged }];
+            let mut summary = format!("{id} accepted: reported → triaged");
+            match &d.lead {
+                Some(lead) => summary.push_str(&format!("; the Fix Lead stays {lead}")),
+                None => {
+                    let lead = facts.roster.next_lead(facts.last_lead).ok_or_else(|| {
+                        "no SRC member is available to lead (all are on leave): name one with /lead <email>".to_owned()
+                    })?;
+                    summary.push_str(&format!("; Fix Lead (round-robin): {}", lead.email));
+                    changes.push(Change::Lead {
+                        email: Some(lead.email.clone()),
+                    });
+                }
+            }
+            applied(changes, summary)
+        }
+        Command::Reject { reason } => match state {
+            State::Reported | State::Triaged => applied(
+                vec![
+                    Change::Resolution {
+                        text: reason.clone(),
+                    },
+                    Change::State {
+                        to: State::Rejected,
+                    },
+                ],
+                format!("{id} rejected: {reason}"),
+            ),
+            _ => Err(format!(
+                "{id} is {state}: it can no longer be rejected; /close it instead"
+            )),
+        },
+        Command::Duplicate { of } => {
+            if of == id {
+                return Err(format!("{id} cannot be a duplicate of itself"));
+            }
+            if !facts.existing.contains(of) {
+                return Err(format!("there is no incident {of}"));
+            }
+            match state {
+                State::Reported | State::Triaged => applied(
+                    vec![
+                        Change::DuplicateOf { id: of.clone() },
+                        Change::Resolution {
+                            text: format!("duplicate of {of}"),
+                        },
+                        Change::State {
+                            to: State::Duplicate,
+                        },
+                    ],
+                    format!("{id} closed as a duplicate of {of}"),
+                ),
+                _ => Err(format!(
+                    "{id} is {state}: only a report not yet worked on can be a duplicate"
+                )),
+            }
+        }
+        Command::Lead { who } => {
+            let email = resolve(who, actor);
+            let member = facts.roster.member(&email).ok_or_else(|| {
+                format!("{email} is not an SRC member: the Fix Lead comes from the SRC")
+            })?;
+            if member.on_leave {
+                return Err(format!("{email} is on leave"));
+            }
+            if d.lead.as_deref() == Some(email.as_str()) {
+                return Err(format!("{email} is already the Fix Lead"));
+            }
+            applied(
+                vec![Change::Lead {
+                    email: Some(email.clone()),
+                }],
+                format!("Fix Lead: {email}"),
+            )
+        }
+        Command::Ic { who } => {
+            let email = resolve(who, actor);
+            if facts.roster.person(&email).is_none() {
+                return Err(format!(
+                    "{email} is not in the roster: incident command goes to an SRC member or release manager"
+                ));
+            }
+            if incident.commander.as_deref() == Some(email.as_str()) {
+                return Err(format!("{email} is already the incident commander"));
+            }
+            applied(
+                vec![Change::Commander {
+                    email: email.clone(),
+                }],
+                format!("incident commander: {email}"),
+            )
+        }
+        Command::Team { op, email } => {
+            if state == State::Reported {
+                return accepted_first();
+            }
+            match op {
+                TeamOp::Add if d.team.contains(email) => {
+                    Err(format!("{email} is already in the Fix Team"))
+                }
+                TeamOp::Add => {
+                    let mut changes = vec![Change::TeamAdded {
+                        email: email.clone(),
+                    }];
+                    let mut summary = format!("Fix Team: added {email}");
+                    if state == State::Triaged {
+                        changes.push(Change::State { to: State::Fixing });
+                        summary.push_str(&format!("; {id}: triaged → fixing"));
+                    }
+                    applied(changes, summary)
+                }
+                TeamOp::Remove if !d.team.contains(email) => {
+                    Err(format!("{email} is not in the Fix Team"))
+                }
+                TeamOp::Remove => applied(
+                    vec![Change::TeamRemoved {
+                        email: email.clone(),
+                    }],
+                    format!("Fix Team: removed {email}"),
+                ),
+            }
+        }
+        Command::Cvss { vector } => {
+            let s = severity::from_vector(vector).map_err(|e| e.to_string())?;
+            let summary = format!(
+                "severity {} (CVSS {:.1}, {}); {}",
+                s.rating,
+                s.score.unwrap_or_default(),
+                s.vector.as_deref().unwrap_or(vector),
+                severity::release_policy(s.rating).summary
+            );
+            applied(vec![Change::Severity { severity: s }], summary)
+        }
+        Command::Severity { rating } => {
+            let previous = d.severity.clone();
+            let s = Severity {
+                rating: *rating,
+                vector: previous.as_ref().and_then(|p| p.vector.clone()),
+                score: previous.as_ref().and_then(|p| p.score),
+            };
+            applied(
+                vec![Change::Severity { severity: s }],
+                format!(
+                    "severity {rating}; {}",
+                    severity::release_policy(*rating).summary
+                ),
+            )
+        }
+        Command::Cve { ids } => {
+            let new: Vec<String> = ids
+                .iter()
+                .filter(|i| !d.cves.contains(i))
+                .cloned()
+                .collect();
+            if new.is_empty() {
+                return Err(format!("{} already recorded", ids.join(", ")));
+            }
+            applied(
+                vec![Change::Cves { ids: new.clone() }],
+                format!("CVE: {}", new.join(", ")),
+            )
+        }
+        Command::Disclose { date, time } => {
+            let time = time.unwrap_or(Time::constant(facts.slot_hour as i8, 0, 0, 0));
+            let at = date
+                .to_datetime(time)
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .map_err(|e| format!("{date} {time} is not a time: {e}"))?
+                .timestamp();
+            if at <= now {
+                return Err(format!(
+                    "{} is not in the future",
+                    at.strftime("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            let mut changes = vec![Change::Disclosure { at: Some(at) }];
+            let when = at.strftime("%Y-%m-%d %H:%M UTC").to_string();
+            let summary = match state {
+                State::Reported => return accepted_first(),
+                State::Triaged | State::Fixing => {
+                    changes.push(Change::State {
+                        to: State::DisclosurePlanned,
+                    });
+                    format!("disclosure planned for {when}; {id}: {state} → disclosure-planned")
+                }
+                State::DisclosurePlanned | State::DistributorsNotified => {
+                    format!("disclosure moved to {when}")
+                }
+                _ => return Err(format!("{id} is {state}: the disclosure has happened")),
+            };
+            applied(changes, summary)
+        }
+        Command::Public if d.public => Err(format!("{id} is already marked public")),
+        Command::Public => applied(
+            vec![Change::Public],
+            "marked public: every timeline is now as soon as approved",
+        ),
+        Command::EmbargoBroken if d.embargo_broken => {
+            Err(format!("the embargo of {id} is already marked broken"))
+        }
+        Command::EmbargoBroken => applied(
+            vec![Change::EmbargoBroken],
+            "embargo marked broken: every timeline is now as soon as approved",
+        ),
+        Command::Approve { kind } => {
+            if state == State::Reported {
+                return accepted_first();
+            }
+            if d.approved.contains(kind) {
+                return Err(format!("the {kind} notice is already approved"));
+            }
+            applied(
+                vec![Change::Approved { kind: *kind }],
+                format!("approved: the {kind} notice"),
+            )
+        }
+        Command::Hold if d.on_hold => Err(format!("{id} is already on hold")),
+        Command::Hold => applied(
+            vec![Change::Hold { on: true }],
+            "on hold: no reminders or scheduled sends until /resume",
+        ),
+        Command::Resume if !d.on_hold => Err(format!("{id} is not on hold")),
+        Command::Resume => applied(vec![Change::Hold { on: false }], "resumed"),
+        Command::Status => applied(Vec::new(), "status sent"),
+        Command::Close => match state {
+            State::Announced | State::Retrospective => applied(
+                vec![Change::State { to: State::Closed }],
+                format!("{id}: {state} → closed"),
+            ),
+            State::Triaged | State::Fixing | State::DisclosurePlanned => applied(
+                vec![
+                    Change::Resolution {
+                        text: "closed before disclosure".to_owned(),
+                    },
+                    Change::State {
+                        to: State::Cancelled,
+                    },
+                ],
+                format!("{id}: {state} → cancelled (closed before disclosure)"),
+            ),
+            State::Reported => Err(format!(
+                "{id} was never accepted: /reject <reason> it instead"
+            )),
+            _ => Err(format!(
+                "{id} is {state}: the distributors have the advance notice; announce, or move the date with /disclose, and /close after the retrospective"
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::notice_kind::NoticeKind;
+    use crate::core::roster::{Member, Rotation};
+    use crate::core::severity::Rating;
+
+    fn roster() -> Roster {
+        let m = |n: &str, leave: bool| Member {
+            name: n.into(),
+            email: format!("{n}@example.org"),
+            company: n.into(),
+            fingerprint: None,
+            on_leave: leave,
+        };
+        Roster {
+            members: vec![m("alice", false), m("bob", true), m("carol", false)],
+            release_managers: vec![m("rm", false)],
+            rotation: Rotation {
+                members: vec![],
+                starts: jiff::civil::date(2026, 1, 5),
+                shift_days: 7,
+            },
+        }
+    }
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn at(state: State) -> Incident {
+        let mut i = Incident::open(
+            IncidentId::new("EMB", 2026, 7).unwrap(),
+            "bug",
+            None,
+            Some("alice@example.org".into()),
+            t("2026-12-01T09:00:00Z"),
+        );
+        i.state = state;
+        i
+    }
+
+    /// Applies `cmd` as `actor` to `incident`; the result, or the refusal.
+    fn run(incident: &Incident, cmd: &str, actor: &str) -> Result<Incident, String> {
+        let roster = roster();
+        let existing: HashSet<IncidentId> =
+            ["EMB-2026-0003".parse().unwrap(), incident.id.clone()].into();
+        let facts = Facts {
+            roster: &roster,
+            slot_hour: 16,
+            existing: &existing,
+            last_lead: Some("alice@example.org"),
+        };
+        let (c, e) = crate::core::command::parse(cmd, "EMB");
+        assert!(e.is_empty(), "{cmd}: {e:?}");
+        let now = t("2026-12-02T10:00:00Z");
+        let applied = apply(incident, &c[0].command, actor, &facts, now)?;
+        let mut next = incident.clone();
+        for ch in &applied.changes {
+            next.apply(ch, now);
+        }
+        Ok(next)
+    }
+
+    #[test]
+    fn every_transition() {
+        use State::*;
+        let a = "alice@example.org";
+        let table: Vec<(State, &str, Result<State, &str>)> = vec![
+            (Reported, "/accept", Ok(Triaged)),
+            (Triaged, "/accept", Err("already triaged")),
+            (Reported, "/reject not a bug", Ok(Rejected)),
+            (Triaged, "/reject not a bug", Ok(Rejected)),
+            (Fixing, "/reject not a bug", Err("/close it instead")),
+            (Reported, "/duplicate EMB-2026-0003", Ok(Duplicate)),
+            (
+                Reported,
+                "/duplicate EMB-2026-0099",
+                Err("there is no incident EMB-2026-0099"),
+            ),
+            (Reported, "/duplicate EMB-2026-0007", Err("of itself")),
+            (Fixing, "/duplicate EMB-2026-0003", Err("not yet worked on")),
+            (
+                Reported,
+                "/team add dev@example.org",
+                Err("/accept it first"),
+            ),
+            (Triaged, "/team add dev@example.org", Ok(Fixing)),
+            (Fixing, "/team add dev@example.org", Ok(Fixing)),
+            (Reported, "/disclose 2026-12-15", Err("/accept it first")),
+            (Triaged, "/disclose 2026-12-15", Ok(DisclosurePlanned)),
+            (Fixing, "/disclose 2026-12-15 15:00", Ok(DisclosurePlanned)),
+            (
+                DisclosurePlanned,
+                "/disclose 2026-12-16",
+                Ok(DisclosurePlanned),
+            ),
+            (
+                DistributorsNotified,
+                "/disclose 2026-12-16",
+                Ok(DistributorsNotified),
+            ),
+            (
+                Announced,
+                "/disclose 2026-12-16",
+                Err("the disclosure has happened"),
+            ),
+            (Fixing, "/disclose 2026-12-01", Err("not in the future")),
+            (Reported, "/close", Err("/reject <reason> it instead")),
+            (Fixing, "/close", Ok(Cancelled)),
+            (DisclosurePlanned, "/close", Ok(Cancelled)),
+            (DistributorsNotified, "/close", Err("advance notice")),
+            (Announced, "/close", Ok(Closed)),
+            (Retrospective, "/close", Ok(Closed)),
+            (
+                Closed,
+                "/accept",
+                Err("is closed: nothing more can change it"),
+            ),
+            (Rejected, "/hold", Err("is rejected")),
+            (Duplicate, "/cve CVE-2026-1111", Err("is duplicate")),
+            (Cancelled, "/status", Ok(Cancelled)),
+            (Fixing, "/approve announcement", Ok(Fixing)),
+            (Reported, "/approve announcement", Err("/accept it first")),
+            (Fixing, "/status", Ok(Fixing)),
+        ];
+        for (from, cmd, want) in table {
+            let got = run(&at(from), cmd, a).map(|i| i.state);
+            match (&got, &want) {
+                (Ok(s), Ok(w)) => assert_eq!(s, w, "{from} {cmd}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{from} {cmd}: {e}"),
+                _ => panic!("{from} {cmd}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn accept_assigns_the_next_lead_round_robin() {
+        // Alice led last; Bob is on leave: Carol is next.
+        let next = run(&at(State::Reported), "/accept", "alice@example.org").unwrap();
+        assert_eq!(next.details.lead.as_deref(), Some("carol@example.org"));
+        let mut led = at(State::Reported);
+        led.details.lead = Some("alice@example.org".into());
+        assert_eq!(
+            run(&led, "/accept", "alice@example.org")
+                .unwrap()
+                .details
+                .lead
+                .as_deref(),
+            Some("alice@example.org")
+        );
+    }
+
+    #[test]
+    fn roles_and_fields() {
+        let i = at(State::Fixing);
+        let me = run(&i, "/lead me", "carol@example.org").unwrap();
+        assert_eq!(me.details.lead.as_deref(), Some("carol@example.org"));
+        assert!(
+            run(&i, "/lead bob@example.org", "alice@example.org")
+                .unwrap_err()
+                .contains("on leave")
+        );
+        assert!(
+            run(&i, "/lead dev@example.org", "alice@example.org")
+                .unwrap_err()
+                .contains("not an SRC member")
+        );
+        assert_eq!(
+            run(&i, "/ic rm@example.org", "alice@example.org")
+                .unwrap()
+                .commander
+                .as_deref(),
+            Some("rm@example.org")
+        );
+        assert!(
+            run(&i, "/ic someone@example.net", "alice@example.org")
+                .unwrap_err()
+                .contains("not in the roster")
+        );
+        let i2 = run(&i, "/team add dev@example.org", "alice@example.org").unwrap();
+        assert_eq!(i2.details.team, ["dev@example.org"]);
+        assert!(run(&i2, "/team add dev@example.org", "alice@example.org").is_err());
+        assert!(
+            run(&i2, "/team remove dev@example.org", "alice@example.org")
+                .unwrap()
+                .details
+                .team
+                .is_empty()
+        );
+        assert!(run(&i, "/team remove dev@example.org", "alice@example.org").is_err());
+
+        let scored = run(
+            &i,
+            "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "alice@example.org",
+        )
+        .unwrap();
+        let s = scored.details.severity.clone().unwrap();
+        assert_eq!((s.rating, s.score), (Rating::Critical, Some(9.8)));
+        let rated = run(&scored, "/severity high", "alice@example.org").unwrap();
+        let s = rated.details.severity.unwrap();
+        assert_eq!(
+            (s.rating, s.score),
+            (Rating::High, Some(9.8)),
+            "an explicit rating keeps the vector"
+        );
+        assert!(
+            run(
+                &i,
+                "/cvss CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "alice@example.org"
+            )
+            .unwrap_err()
+            .contains("AV")
+        );
+
+        let cves = run(&i, "/cve CVE-2026-1111 CVE-2026-2222", "alice@example.org").unwrap();
+        assert_eq!(cves.details.cves, ["CVE-2026-1111", "CVE-2026-2222"]);
+        assert!(run(&cves, "/cve CVE-2026-1111", "alice@example.org").is_err());
+
+        let planned = run(&i, "/disclose 2026-12-15", "alice@example.org").unwrap();
+        assert_eq!(
+            planned.details.disclosure,
+            Some(t("2026-12-15T16:00:00Z")),
+            "the slot hour by default"
+        );
+
+        let held = run(&i, "/hold", "alice@example.org").unwrap();
+        assert!(held.details.on_hold);
+        assert!(run(&held, "/hold", "alice@example.org").is_err());
+        assert!(
+            !run(&held, "/resume", "alice@example.org")
+                .unwrap()
+                .details
+                .on_hold
+        );
+        assert!(run(&i, "/resume", "alice@example.org").is_err());
+
+        let public = run(&i, "/public", "alice@example.org").unwrap();
+        assert!(public.details.public && run(&public, "/public", "alice@example.org").is_err());
+        assert!(
+            run(&i, "/embargo-broken", "alice@example.org")
+                .unwrap()
+                .details
+                .embargo_broken
+        );
+        let approved = run(&i, "/approve warning", "alice@example.org").unwrap();
+        assert_eq!(approved.details.approved, [NoticeKind::Warning]);
+        assert!(run(&approved, "/approve warning", "alice@example.org").is_err());
+    }
+}
