@@ -11,8 +11,10 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Whole seconds: what the store keeps, so that an incident and the
+    /// event log it replays from agree to the second.
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        Timestamp::from_second(Timestamp::now().as_second()).expect("the current time is in range")
     }
 }
 

@@ -68,6 +68,13 @@ fn message_id(key: &str, settings: &Settings) -> String {
     format!("{local}@{}", settings.list.domain())
 }
 
+/// Names one inbound mail in an outbox key: a replayed mail has the same
+/// body but its own Message-ID, and gets its own answer.
+fn mail_key(mail: &Inbound) -> String {
+    crate::parse::sha256_hex(&[mail.message_id.as_bytes(), mail.body_digest.as_bytes()])[..16]
+        .to_owned()
+}
+
 /// "Re: " once, not "Re: Re: ".
 fn reply_subject(subject: &str) -> String {
     let s = subject.trim();
@@ -380,10 +387,7 @@ impl<'a> Composer<'a> {
     ) -> Result<NewMail, NoticeError> {
         let settings = self.settings;
         let list = &settings.list;
-        let key = format!(
-            "{incident}/command-reply/{}",
-            &mail.body_digest[..mail.body_digest.len().min(16)]
-        );
+        let key = format!("{incident}/command-reply/{}", mail_key(mail));
         let id = message_id(&key, settings);
         let body = render(
             MailKind::CommandReply,
@@ -455,10 +459,7 @@ impl<'a> Composer<'a> {
         now: Timestamp,
     ) -> Result<NewMail, NoticeError> {
         let settings = self.settings;
-        let key = format!(
-            "{incident}/undecryptable/{}",
-            &mail.body_digest[..mail.body_digest.len().min(16)]
-        );
+        let key = format!("{incident}/undecryptable/{}", mail_key(mail));
         let id = message_id(&key, settings);
         let list = &settings.list;
         let from = mail.from.as_ref().map_or_else(

@@ -182,8 +182,20 @@ pub fn signed_parts(eml: &[u8]) -> (Vec<u8>, Vec<u8>) {
 
 /// A PGP/MIME signed mail (RFC 3156) whose text GnuPG signs with `fp`.
 pub fn pgp_mime_signed(gpg: &Gpg, fp: &str, headers: &str, text: &str) -> Vec<u8> {
+    pgp_mime_signed_part(gpg, fp, headers, "", text)
+}
+
+/// As [`pgp_mime_signed`], with extra headers inside the signed part, such
+/// as a protected `Subject:` the way Thunderbird signs it.
+pub fn pgp_mime_signed_part(
+    gpg: &Gpg,
+    fp: &str,
+    headers: &str,
+    part_headers: &str,
+    text: &str,
+) -> Vec<u8> {
     let part = format!(
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n{part_headers}\r\n{text}"
     );
     let part = part.replace("\r\n", "\n").replace('\n', "\r\n");
     let sig = String::from_utf8(gpg.detach_sign(fp, part.as_bytes(), &["--digest-algo", "SHA256"]))

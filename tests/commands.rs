@@ -1,0 +1,384 @@
+//! Signed commands through `embargo run --once`: a report driven to
+//! disclosure-planned by GnuPG-signed replies, and every way a command
+//! without authority must change nothing.
+
+mod common;
+
+use common::gpg::{Gpg, headers, pgp_mime_signed, pgp_mime_signed_part};
+use common::*;
+use embargo::core::event::Event;
+use embargo::core::incident::Incident;
+use serde_json::Value;
+
+struct Team {
+    site: Site,
+    gpg: Gpg,
+    alice: String,
+    bob: String,
+    mallory: String,
+}
+
+/// Alice (Ed25519) and Bob (RSA-3072) are the SRC; Alice is always on call.
+fn team() -> Team {
+    let gpg = Gpg::new();
+    let alice = gpg.gen_key("Alice <alice@example.org>", "ed25519");
+    let bob = gpg.gen_key("Bob <bob@example.net>", "rsa3072");
+    let mallory = gpg.gen_key("Mallory <mallory@evil.example>", "ed25519");
+    let config = BASE_CONFIG
+        .replace("6A2F0B2E9C417D358E901B4C2D6E8F01A3B5C7D9", &alice)
+        .replace("1C3E5A7B9D0F2468ACE013579BDF02468ACE1357", &bob)
+        .replace(
+            "[roster.oncall]\nrotation = [\"alice@example.org\", \"bob@example.net\"]",
+            "[roster]\nkeyring = \"keys\"\n\n[roster.oncall]\nrotation = [\"alice@example.org\"]",
+        );
+    let site = Site::with_config(&config);
+    std::fs::create_dir(site.path("keys")).unwrap();
+    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
+    std::fs::write(site.path("keys/bob.asc"), gpg.export(&bob)).unwrap();
+    Team {
+        site,
+        gpg,
+        alice,
+        bob,
+        mallory,
+    }
+}
+
+fn report(site: &Site, id: &str, subject: &str) -> String {
+    site.deliver(&mail("Reporter <r@example.net>", subject, id, ""));
+    site.ok(&["run", "--once"]);
+    let incidents = site.json(&["incidents"]);
+    incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == subject)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A reply in a report's thread.
+fn reply(from: &str, incident: &str, report_id: &str, n: &str) -> String {
+    headers(
+        from,
+        &format!("Re: [{incident}] report"),
+        &format!("{n}@mail.example"),
+        &format!("In-Reply-To: <{report_id}>\r\n"),
+    )
+}
+
+/// What a command can change: everything but the activity clocks.
+fn lifecycle(site: &Site, id: &str) -> Value {
+    let mut rec = site.json(&["show", id]);
+    let obj = rec.as_object_mut().unwrap();
+    for k in [
+        "messages",
+        "events",
+        "outbox",
+        "updated_at",
+        "active_at",
+        "first_response_at",
+    ] {
+        obj.remove(k);
+    }
+    rec
+}
+
+fn events(site: &Site, id: &str) -> Vec<(String, String)> {
+    site.json(&["show", id])["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Replies the service wrote for a command mail, by its Message-ID.
+fn answer_to(site: &Site, message_id: &str) -> Sent {
+    site.outbox()
+        .into_iter()
+        .find(|m| m.in_reply_to.as_deref() == Some(message_id))
+        .unwrap_or_else(|| panic!("no reply to {message_id}"))
+}
+
+fn in_days(days: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days))
+        .strftime("%Y-%m-%d")
+        .to_string()
+}
+
+#[test]
+fn signed_commands_drive_a_report_to_disclosure_planned() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let date = in_days(30);
+    let commands = format!(
+        "Thanks, accepted.\r\n\r\n/accept {id}\r\n/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H {id}\r\n\
+         /cve CVE-2026-4242 {id}\r\n/team add dev@example.org {id}\r\n/disclose {date} {id}\r\n\r\n\
+         On Tue, Reporter wrote:\r\n> /reject spam {id}\r\n\r\n-- \r\nAlice\r\n/close {id}\r\n"
+    );
+    site.deliver(&pgp_mime_signed(
+        &t.gpg,
+        &t.alice,
+        &reply("Alice <alice@example.org>", &id, "r1@example.net", "c1"),
+        &commands,
+    ));
+    site.ok(&["run", "--once"]);
+
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["state"], "disclosure-planned", "{rec:#}");
+    assert_eq!(
+        rec["lead"], "alice@example.org",
+        "round-robin starts at the first member"
+    );
+    assert_eq!(rec["commander"], "alice@example.org");
+    assert_eq!(rec["team"], serde_json::json!(["dev@example.org"]));
+    assert_eq!(rec["severity"]["rating"], "critical");
+    assert_eq!(rec["severity"]["score"], 9.8);
+    assert_eq!(rec["cves"], serde_json::json!(["CVE-2026-4242"]));
+    assert_eq!(rec["disclosure"], format!("{date}T16:00:00Z"));
+    let kinds: Vec<String> = events(site, &id).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        kinds,
+        [
+            "reported",
+            "src-copy-queued",
+            "acknowledgement-queued",
+            "message-added",
+            "command"
+        ]
+    );
+    let answer = answer_to(site, "c1@mail.example");
+    assert_eq!(answer.envelope_to, ["alice@example.org", "src@example.org"]);
+    assert!(answer.subject.contains("Applied"), "{}", answer.subject);
+    assert!(
+        answer.text.contains("accepted: reported → triaged")
+            && answer.text.contains("disclosure-planned"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        !answer.text.contains("spam"),
+        "quoted and signature lines are not commands"
+    );
+
+    // Replaying the event log gives the stored incident.
+    let stored: Incident = serde_json::from_value(rec.clone()).unwrap();
+    let log: Vec<Event> = serde_json::from_value(rec["events"].clone()).unwrap();
+    let replayed = Incident::replay(log.iter().map(|e| (e.changes.as_slice(), e.at))).unwrap();
+    assert_eq!(replayed, stored);
+}
+
+#[test]
+fn commands_without_authority_change_nothing() {
+    let t = team();
+    let site = &t.site;
+    let one = report(site, "r1@example.net", "First");
+    let two = report(site, "r2@example.net", "Second");
+    let before = (lifecycle(site, &one), lifecycle(site, &two));
+    let alice_from = "Alice <alice@example.org>";
+
+    // Each of these would put the incident on hold if it counted.
+    let hold_one = format!("/hold {one}\r\n");
+    let cross = format!("names {one}, not {two}");
+    let mut cases: Vec<(&str, Vec<u8>, &str, Vec<&str>)> = vec![
+        (
+            "unsigned, with an SRC member's From:",
+            format!(
+                "{}Content-Type: text/plain\r\n\r\n{hold_one}",
+                reply(alice_from, &one, "r1@example.net", "u1")
+            )
+            .into_bytes(),
+            "not signed",
+            vec!["src@example.org"],
+        ),
+        (
+            "signed by a stranger, with a forged From:",
+            pgp_mime_signed(
+                &t.gpg,
+                &t.mallory,
+                &reply(alice_from, &one, "r1@example.net", "u2"),
+                &hold_one,
+            ),
+            "not in the roster",
+            vec!["src@example.org"],
+        ),
+        (
+            "signed, but naming no incident",
+            pgp_mime_signed(
+                &t.gpg,
+                &t.alice,
+                &reply(alice_from, &one, "r1@example.net", "u3"),
+                "/hold\r\n",
+            ),
+            "does not name",
+            vec!["alice@example.org"],
+        ),
+        (
+            "signed for the first incident, replayed into the second's thread",
+            pgp_mime_signed(
+                &t.gpg,
+                &t.alice,
+                &reply(alice_from, &two, "r2@example.net", "u4"),
+                &hold_one,
+            ),
+            &cross,
+            vec!["alice@example.org"],
+        ),
+        (
+            "a command the signer's roles do not allow",
+            pgp_mime_signed(
+                &t.gpg,
+                &t.bob,
+                &reply("Bob <bob@example.net>", &one, "r1@example.net", "u5"),
+                &format!("/disclose {} {one}\r\n", in_days(30)),
+            ),
+            "may be given by the incident commander or Fix Lead",
+            vec!["bob@example.net"],
+        ),
+        (
+            "all or nothing: a good command before a bad one",
+            pgp_mime_signed(
+                &t.gpg,
+                &t.alice,
+                &reply(alice_from, &one, "r1@example.net", "u6"),
+                &format!("/hold {one}\r\n/severity urgent {one}\r\n"),
+            ),
+            "is not correct",
+            vec!["alice@example.org"],
+        ),
+    ];
+    // The same signed mail twice: applied once, refused the second time.
+    let good = pgp_mime_signed(
+        &t.gpg,
+        &t.bob,
+        &reply("Bob <bob@example.net>", &one, "r1@example.net", "g1"),
+        &format!("/cve CVE-2026-0001 {one}\r\n"),
+    );
+    site.deliver(&good);
+    site.ok(&["run", "--once"]);
+    assert_eq!(
+        site.json(&["show", &one])["cves"],
+        serde_json::json!(["CVE-2026-0001"])
+    );
+    let before = (lifecycle(site, &one), before.1);
+    let again = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("g1@mail.example", "g2@mail.example")
+        .into_bytes();
+    cases.push((
+        "the same signed mail sent again",
+        again,
+        "already used",
+        vec!["bob@example.net"],
+    ));
+
+    for (what, m, _, _) in &cases {
+        let _ = what;
+        site.deliver(m);
+    }
+    site.ok(&["run", "--once"]);
+    assert_eq!(
+        lifecycle(site, &one),
+        before.0,
+        "the first incident changed"
+    );
+    assert_eq!(
+        lifecycle(site, &two),
+        before.1,
+        "the second incident changed"
+    );
+    for (n, (what, _, why, to)) in cases.iter().enumerate() {
+        let message_id = match n {
+            6 => "g2@mail.example".to_owned(),
+            _ => format!("u{}@mail.example", n + 1),
+        };
+        let answer = answer_to(site, &message_id);
+        assert!(answer.text.contains(why), "{what}: {}", answer.text);
+        assert!(answer.subject.contains("Not applied"), "{what}");
+        assert_eq!(
+            answer.envelope_to, *to,
+            "{what}: the refusal goes to the signer, or only to the SRC"
+        );
+    }
+    let refusals = events(site, &one)
+        .into_iter()
+        .filter(|(k, _)| k == "command-refused")
+        .count()
+        + events(site, &two)
+            .into_iter()
+            .filter(|(k, _)| k == "command-refused")
+            .count();
+    assert_eq!(refusals, cases.len());
+
+    // The control: the same /hold, signed and named, does apply.
+    site.deliver(&pgp_mime_signed(
+        &t.gpg,
+        &t.alice,
+        &reply(alice_from, &one, "r1@example.net", "ok"),
+        &hold_one,
+    ));
+    site.ok(&["run", "--once"]);
+    assert_eq!(site.json(&["show", &one])["on_hold"], true);
+}
+
+#[test]
+fn a_signed_protected_subject_names_the_incident() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Report");
+    let h = reply("Alice <alice@example.org>", &id, "r1@example.net", "p1");
+    let part_headers = format!("Subject: Re: [{id}] report\r\n");
+    site.deliver(&pgp_mime_signed_part(
+        &t.gpg,
+        &t.alice,
+        &h,
+        &part_headers,
+        "/accept\r\n/severity high\r\n",
+    ));
+    site.ok(&["run", "--once"]);
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["state"], "triaged", "{:#}", rec["events"]);
+    assert_eq!(rec["severity"]["rating"], "high");
+}
+
+#[test]
+fn the_lead_rotation_continues_across_runs() {
+    let t = team();
+    let site = &t.site;
+    let mut leads = Vec::new();
+    for n in 1..=3 {
+        let id = report(site, &format!("r{n}@example.net"), &format!("Report {n}"));
+        let h = reply(
+            "Alice <alice@example.org>",
+            &id,
+            &format!("r{n}@example.net"),
+            &format!("a{n}"),
+        );
+        site.deliver(&pgp_mime_signed(
+            &t.gpg,
+            &t.alice,
+            &h,
+            &format!("/accept {id}\r\n"),
+        ));
+        site.ok(&["run", "--once"]);
+        leads.push(
+            site.json(&["show", &id])["lead"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        leads,
+        ["alice@example.org", "bob@example.net", "alice@example.org"]
+    );
+}
