@@ -90,6 +90,16 @@ pub enum Command {
         /// The row number `show` or `quarantine` prints.
         row: i64,
     },
+    /// Score a CVSS 3.1 vector: score, rating, and the release policy that follows.
+    #[command(
+        after_help = "Example:\n  embargo cvss CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H --json"
+    )]
+    Cvss {
+        /// The vector, e.g. CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
+        vector: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make or inspect the list's OpenPGP key.
     #[command(subcommand)]
     Keys(KeysCommand),

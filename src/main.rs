@@ -208,6 +208,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print(&report::keys(&keys.report))?;
             }
         }
+        Command::Cvss {
+            vector,
+            json: as_json,
+        } => {
+            let s = embargo::core::severity::from_vector(vector)?;
+            let policy = embargo::core::severity::release_policy(s.rating);
+            if *as_json {
+                json(&serde_json::json!({
+                    "score": s.score,
+                    "severity": s.rating,
+                    "vector": s.vector,
+                    "policy": policy,
+                }))?;
+            } else {
+                print(&format!(
+                    "{:.1} {}\n{}\n",
+                    s.score.unwrap_or_default(),
+                    s.rating,
+                    policy.summary
+                ))?;
+            }
+        }
         Command::CheckConfig => return Ok(check_config(&cli)),
     }
     Ok(ExitCode::SUCCESS)

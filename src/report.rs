@@ -114,22 +114,7 @@ fn message(o: &mut String, n: usize, m: &StoredMessage) {
 
 pub fn incident(r: &IncidentRecord) -> String {
     let i = &r.incident;
-    let mut o = String::new();
-    let _ = writeln!(o, "{}  {}", i.id, i.state);
-    let _ = writeln!(o, "  title      {}", i.title);
-    let reporter = i
-        .reporter
-        .as_ref()
-        .map_or_else(|| "(no sender)".to_owned(), ToString::to_string);
-    let _ = writeln!(o, "  reporter   {reporter}");
-    let _ = writeln!(
-        o,
-        "  commander  {}",
-        i.commander.as_deref().unwrap_or("nobody was on call")
-    );
-    let _ = writeln!(o, "  opened     {}", utc(i.opened_at));
-    let _ = writeln!(o, "  updated    {}", utc(i.updated_at));
-
+    let mut o = crate::core::status::status_text(i);
     let _ = writeln!(o, "\nMessages ({})", r.messages.len());
     for (n, m) in r.messages.iter().enumerate() {
         message(&mut o, n + 1, m);

@@ -12,6 +12,7 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::command::{self, Command};
+use crate::core::deadline;
 use crate::core::event::Event;
 use crate::core::inbound::Inbound;
 use crate::core::incident_id::IncidentId;
@@ -538,6 +539,34 @@ impl Service {
         Ok(report)
     }
 
+    /// Checks every open incident's deadlines; a reminder for each missed one.
+    pub async fn tick(&self) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let mut reminded = 0;
+        for incident in self.store.open_incidents().await? {
+            let Some(outcome) = deadline::tick(&incident, &self.settings.list.src_address, now)
+            else {
+                continue;
+            };
+            let composer = self.composer();
+            let mut outbox = Vec::new();
+            for r in &outcome.reminders {
+                match composer.reminder(&outcome.incident, r, now) {
+                    Ok(m) => outbox.push(m),
+                    Err(e) => {
+                        tracing::error!(incident = %incident.id, error = %e, "could not build a reminder")
+                    }
+                }
+            }
+            self.store
+                .record_update(&outcome.incident, &outcome.events, &outbox)
+                .await?;
+            tracing::info!(incident = %incident.id, reminders = outcome.reminders.len(), "deadline missed: reminded");
+            reminded += outcome.reminders.len();
+        }
+        Ok(reminded)
+    }
+
     /// One pass of each: what `run --once` does.
     pub async fn run_once(
         &self,
@@ -546,6 +575,7 @@ impl Service {
         stop: &Shutdown,
     ) -> Result<(IngestReport, SendReport), ServiceError> {
         let ingested = self.ingest(source, stop).await?;
+        self.tick().await?;
         let sent = self.send_due(sink, stop).await?;
         Ok((ingested, sent))
     }

@@ -100,3 +100,62 @@ async fn a_stop_request_ends_the_pass_between_mails() {
     let report = service.ingest(&mut source, &rx).await.unwrap();
     assert_eq!((report.seen, report.opened.len()), (5, 5));
 }
+
+#[tokio::test]
+async fn missed_deadlines_send_one_reminder_each() {
+    let site = Site::with_config(&BASE_CONFIG.replace(
+        "rotation = [\"alice@example.org\", \"bob@example.net\"]",
+        "rotation = [\"alice@example.org\"]",
+    ));
+    site.deliver(&fixture("mail/report.eml"));
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    // Reported on a Friday morning.
+    let friday: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(friday));
+    let keys = keyring::load(&settings, friday).unwrap();
+    let service = Service::new(
+        settings,
+        store.clone(),
+        clock.clone(),
+        Crypto::new(keys.pgp),
+    );
+    let mut source = Maildir::new(&site.path("maildir"));
+    let sink = FileSink::new(&site.path("outbox")).unwrap();
+    let stop = never_stop();
+    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    let reminders = || {
+        site.outbox()
+            .into_iter()
+            .filter(|m| m.subject.contains("Reminder"))
+            .map(|m| (m.message_id.clone(), m.envelope_to.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(reminders().is_empty());
+
+    // Saturday: a day without a Fix Team.
+    clock.set(friday + SignedDuration::from_hours(24));
+    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    assert_eq!(reminders().len(), 1);
+    // Monday: one business day without an answer; the Fix Team one is not repeated.
+    clock.set("2026-11-30T10:00:00Z".parse().unwrap());
+    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    let sent = reminders();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent.iter()
+            .any(|(id, to)| id.contains("reminder.first-response") && to == &["alice@example.org"])
+    );
+    assert!(sent.iter().any(|(id, _)| id.contains("reminder.fix-team")));
+    let id = store.incidents().await.unwrap()[0].incident.id.clone();
+    let rec = store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(
+        rec.events
+            .iter()
+            .filter(|e| e.kind == embargo::core::event::EventKind::Reminder)
+            .count(),
+        2
+    );
+}

@@ -60,6 +60,27 @@ impl State {
         State::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// The position along the main path, `reported` (0) to `closed` (7);
+    /// the other ends (rejected, duplicate, cancelled) have none.
+    pub fn rank(self) -> Option<u8> {
+        let main = [
+            State::Reported,
+            State::Triaged,
+            State::Fixing,
+            State::DisclosurePlanned,
+            State::DistributorsNotified,
+            State::Announced,
+            State::Retrospective,
+            State::Closed,
+        ];
+        main.iter().position(|s| *s == self).map(|p| p as u8)
+    }
+
+    /// Whether the incident has not reached `other` on the main path.
+    pub fn is_before(self, other: State) -> bool {
+        matches!((self.rank(), other.rank()), (Some(a), Some(b)) if a < b)
+    }
+
     /// Nothing more happens to an incident in these states.
     pub fn is_final(self) -> bool {
         matches!(
@@ -308,6 +329,15 @@ mod tests {
             assert_eq!(State::parse(st.as_str()), Some(st));
         }
         assert_eq!(State::parse("open"), None);
+    }
+
+    #[test]
+    fn the_main_path_is_ordered_and_the_other_ends_are_off_it() {
+        assert!(State::Reported.is_before(State::Fixing));
+        assert!(!State::Announced.is_before(State::DisclosurePlanned));
+        assert!(!State::Rejected.is_before(State::Closed));
+        assert!(!State::Fixing.is_before(State::Cancelled));
+        assert_eq!(State::Closed.rank(), Some(7));
     }
 
     #[test]

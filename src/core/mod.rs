@@ -8,6 +8,7 @@ pub mod authority;
 pub mod autoreply;
 pub mod command;
 pub mod command_mail;
+pub mod deadline;
 pub mod event;
 pub mod inbound;
 pub mod incident;

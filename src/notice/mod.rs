@@ -12,6 +12,7 @@ pub use mime::{Attachment, MimeError, Seal, header_text};
 use crate::config::{Distributor, PublicKey, Settings};
 use crate::core::autoreply::Withhold;
 use crate::core::command_mail::CommandReply;
+use crate::core::deadline::Reminder;
 use crate::core::inbound::{Inbound, Mailbox};
 use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
@@ -21,7 +22,8 @@ use crate::crypto::Sealer;
 use crate::store::NewMail;
 use mime::{Headers, KeyPublication, Party};
 use templates::{
-    AcknowledgementText, CommandReplyText, QuarantineText, SrcCopyText, UndecryptableText,
+    AcknowledgementText, CommandReplyText, QuarantineText, ReminderText, SrcCopyText,
+    UndecryptableText,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -444,6 +446,69 @@ impl<'a> Composer<'a> {
             message_id: id,
             from: list.security_address.clone(),
             recipients: reply.to.clone(),
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// A reminder that a deadline of the process slipped.
+    pub fn reminder(
+        &self,
+        incident: &Incident,
+        reminder: &Reminder,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let list = &settings.list;
+        let key = format!("{}/reminder/{}", incident.id, reminder.deadline);
+        let id = message_id(&key, settings);
+        let status = crate::core::status::status_text(incident);
+        let body = render(
+            MailKind::Reminder,
+            &ReminderText {
+                text: &reminder.text,
+                status: &status,
+                project: &list.name,
+            },
+        )?;
+        let subject = header_text(
+            &format!("{} Reminder: {}", incident.id.tag(), incident.title),
+            200,
+        );
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some("embargo"),
+                    email: &list.security_address,
+                },
+                to: reminder
+                    .to
+                    .iter()
+                    .map(|t| Party {
+                        name: None,
+                        email: t,
+                    })
+                    .collect(),
+                reply_to: Some(&list.security_address),
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: None,
+                references: &[],
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::Reminder,
+            incident: Some(incident.id.clone()),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: reminder.to.clone(),
             subject,
             bytes,
             due_at: now,

@@ -63,3 +63,11 @@ pub struct CommandReplyText<'a> {
     pub id: &'a str,
     pub project: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "reminder.txt")]
+pub struct ReminderText<'a> {
+    pub text: &'a str,
+    pub status: &'a str,
+    pub project: &'a str,
+}

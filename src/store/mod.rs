@@ -293,6 +293,18 @@ pub trait Store: Send + Sync {
     /// An incident as it stands, without its messages.
     async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError>;
 
+    /// Every incident not yet in a final state.
+    async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
+
+    /// Writes an incident's new state with the events that explain it and
+    /// the mail it owes, in one transaction.
+    async fn record_update(
+        &self,
+        incident: &Incident,
+        events: &[Event],
+        outbox: &[NewMail],
+    ) -> Result<(), StoreError>;
+
     /// Records one inbound mail and everything it causes, atomically.
     async fn record(&self, intake: &Intake) -> Result<(), StoreError>;
 

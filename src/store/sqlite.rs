@@ -453,6 +453,33 @@ impl Store for SqliteStore {
         Ok(ctx)
     }
 
+    async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents \
+             WHERE state NOT IN ('closed', 'rejected', 'duplicate', 'cancelled') ORDER BY year, seq"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(incident)
+            .collect()
+    }
+
+    async fn record_update(
+        &self,
+        incident: &Incident,
+        events: &[Event],
+        outbox: &[NewMail],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        write_incident(&mut tx, incident).await?;
+        insert_events(&mut tx, &incident.id, events).await?;
+        insert_outbox(&mut tx, outbox, incident.updated_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?");
         sqlx::query(AssertSqlSafe(sql))

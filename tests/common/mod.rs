@@ -145,7 +145,8 @@ pub fn write_list_key(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let key = embargo::pgp::generate(
         "Test Project Security <security@example.org>",
-        jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
+        // Well before any simulated clock a test sets.
+        "2025-01-01T00:00:00Z".parse().unwrap(),
     )
     .unwrap();
     std::fs::write(path, embargo::pgp::secret_armored(&key)).unwrap();

@@ -1,0 +1,379 @@
+//! Deadlines from the process, checked on every tick: a reminder for each
+//! one missed, once.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::event::{Event, EventKind, SERVICE_ACTOR};
+use super::incident::{Change, Incident, State};
+use super::severity::Rating;
+
+/// A reminder owed: which deadline, to whom, and what to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    /// Names the missed deadline; an incident is reminded of each once.
+    pub deadline: String,
+    pub to: Vec<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TickOutcome {
+    pub incident: Incident,
+    pub events: Vec<Event>,
+    pub reminders: Vec<Reminder>,
+}
+
+fn is_weekend(t: Timestamp) -> bool {
+    use jiff::civil::Weekday::{Saturday, Sunday};
+    matches!(
+        t.to_zoned_datetime(jiff::tz::TimeZone::UTC).weekday(),
+        Saturday | Sunday
+    )
+}
+
+/// One business day after `t`: the next weekday at the same time of day.
+pub fn one_business_day_after(t: Timestamp) -> Timestamp {
+    let day = SignedDuration::from_hours(24);
+    let mut due = t + day;
+    while is_weekend(due) {
+        due += day;
+    }
+    due
+}
+
+fn idle_limit(rating: Rating) -> Option<SignedDuration> {
+    let days = |n: i64| SignedDuration::from_hours(24 * n);
+    match rating {
+        Rating::Critical => Some(days(2)),
+        Rating::High => Some(days(7)),
+        Rating::Medium => Some(days(30)),
+        Rating::Low | Rating::None => None,
+    }
+}
+
+fn utc(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The reminders due on `incident` at `now`, not yet sent.
+pub fn due(incident: &Incident, src_address: &str, now: Timestamp) -> Vec<Reminder> {
+    let d = &incident.details;
+    if incident.state.is_final() || d.on_hold {
+        return Vec::new();
+    }
+    let id = &incident.id;
+    let commander: Vec<String> = incident.commander.iter().cloned().collect();
+    let mut leaders: Vec<String> = d
+        .lead
+        .iter()
+        .chain(incident.commander.iter())
+        .cloned()
+        .collect();
+    leaders.dedup();
+    let or_src = |v: Vec<String>| {
+        if v.is_empty() {
+            vec![src_address.to_owned()]
+        } else {
+            v
+        }
+    };
+    let mut owed = Vec::new();
+    let mut owe = |deadline: String, to: Vec<String>, text: String| {
+        if !d.reminded.contains(&deadline) {
+            owed.push(Reminder {
+                deadline,
+                to: or_src(to),
+                text,
+            });
+        }
+    };
+    let opened = incident.opened_at;
+    let before = |s: State| incident.state.is_before(s);
+
+    if d.first_response_at.is_none()
+        && incident.state == State::Reported
+        && now >= one_business_day_after(opened)
+    {
+        owe(
+            "first-response".into(),
+            commander.clone(),
+            format!(
+                "{id} was reported {} and nobody from the SRC has answered within one business day. Triage it: /accept, /reject <reason> or /duplicate <ID>.",
+                utc(opened)
+            ),
+        );
+    }
+    if d.team.is_empty() && before(State::Fixing) && now >= opened + SignedDuration::from_hours(24)
+    {
+        owe(
+            "fix-team".into(),
+            leaders.clone(),
+            format!(
+                "{id} has no Fix Team 24 hours after the report ({}). Organise it: /team add <email>.",
+                utc(opened)
+            ),
+        );
+    }
+    if before(State::DisclosurePlanned) && now >= opened + SignedDuration::from_hours(7 * 24) {
+        owe(
+            "fix".into(),
+            leaders.clone(),
+            format!(
+                "{id} has no fix 7 days after the report ({}): the process expects one within 1 to 7 days. When it is ready, plan the disclosure: /disclose <YYYY-MM-DD>.",
+                utc(opened)
+            ),
+        );
+    }
+    if let (Some(s), Some(active)) = (&d.severity, d.active_at)
+        && let Some(limit) = idle_limit(s.rating)
+        && now >= active + limit
+    {
+        owe(
+            format!("idle-since-{}", active.as_second()),
+            leaders.clone(),
+            format!(
+                "{id} ({} severity) has had no activity since {}: more than {} days. Send a /status, or move it on.",
+                s.rating,
+                utc(active),
+                limit.as_hours() / 24
+            ),
+        );
+    }
+    if let Some(released) = d.announced_at
+        && matches!(incident.state, State::Announced | State::Retrospective)
+        && now >= released + SignedDuration::from_hours(3 * 24)
+    {
+        owe(
+            "retrospective".into(),
+            leaders,
+            format!(
+                "{id} was announced {} and there is no retrospective 3 days later. Send it, then /close.",
+                utc(released)
+            ),
+        );
+    }
+    owed
+}
+
+/// What a tick does to one incident: the reminders owed, recorded so that
+/// each goes out once.
+pub fn tick(incident: &Incident, src_address: &str, now: Timestamp) -> Option<TickOutcome> {
+    let reminders = due(incident, src_address, now);
+    if reminders.is_empty() {
+        return None;
+    }
+    let mut next = incident.clone();
+    let mut events = Vec::new();
+    for r in &reminders {
+        let change = Change::Reminded {
+            deadline: r.deadline.clone(),
+        };
+        next.apply(&change, now);
+        events.push(Event {
+            at: now,
+            kind: EventKind::Reminder,
+            actor: SERVICE_ACTOR.to_owned(),
+            message_id: None,
+            detail: format!("to {}: {}", r.to.join(", "), r.text),
+            changes: vec![change],
+        });
+    }
+    Some(TickOutcome {
+        incident: next,
+        events,
+        reminders,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::incident_id::IncidentId;
+    use crate::core::severity::Severity;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// Reported on a Friday at 10:00.
+    fn reported() -> Incident {
+        Incident::open(
+            IncidentId::new("EMB", 2026, 1).unwrap(),
+            "bug",
+            None,
+            Some("oncall@example.org".into()),
+            t("2026-11-27T10:00:00Z"),
+        )
+    }
+
+    fn deadlines(i: &Incident, now: &str) -> Vec<String> {
+        due(i, "src@example.org", t(now))
+            .into_iter()
+            .map(|r| r.deadline)
+            .collect()
+    }
+
+    #[test]
+    fn a_business_day_skips_the_weekend() {
+        assert_eq!(
+            one_business_day_after(t("2026-11-27T10:00:00Z")),
+            t("2026-11-30T10:00:00Z"),
+            "Friday → Monday"
+        );
+        assert_eq!(
+            one_business_day_after(t("2026-11-28T10:00:00Z")),
+            t("2026-11-30T10:00:00Z"),
+            "Saturday → Monday"
+        );
+        assert_eq!(
+            one_business_day_after(t("2026-11-24T10:00:00Z")),
+            t("2026-11-25T10:00:00Z"),
+            "Tuesday → Wednesday"
+        );
+    }
+
+    #[test]
+    fn deadlines_come_due_in_order() {
+        let i = reported();
+        assert!(deadlines(&i, "2026-11-28T09:00:00Z").is_empty());
+        // 24 hours: no Fix Team yet; but the first answer may wait for Monday.
+        assert_eq!(deadlines(&i, "2026-11-28T10:00:00Z"), ["fix-team"]);
+        assert_eq!(
+            deadlines(&i, "2026-11-30T10:00:00Z"),
+            ["first-response", "fix-team"]
+        );
+        assert_eq!(
+            deadlines(&i, "2026-12-04T10:00:00Z"),
+            ["first-response", "fix-team", "fix"]
+        );
+        let to = &due(&i, "src@example.org", t("2026-11-30T10:00:00Z"))[0].to;
+        assert_eq!(to, &["oncall@example.org"]);
+    }
+
+    #[test]
+    fn each_deadline_is_reminded_once() {
+        let i = reported();
+        let first = tick(&i, "src@example.org", t("2026-11-30T10:00:00Z")).unwrap();
+        assert_eq!(first.reminders.len(), 2);
+        assert_eq!(first.events.len(), 2);
+        assert!(
+            tick(
+                &first.incident,
+                "src@example.org",
+                t("2026-11-30T11:00:00Z")
+            )
+            .is_none()
+        );
+        let later = tick(
+            &first.incident,
+            "src@example.org",
+            t("2026-12-04T10:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            later
+                .reminders
+                .iter()
+                .map(|r| r.deadline.as_str())
+                .collect::<Vec<_>>(),
+            ["fix"]
+        );
+    }
+
+    #[test]
+    fn answered_staffed_fixed_incidents_owe_nothing_and_hold_pauses_all() {
+        let mut i = reported();
+        i.apply(&Change::Responded, t("2026-11-27T11:00:00Z"));
+        i.apply(
+            &Change::State { to: State::Fixing },
+            t("2026-11-27T12:00:00Z"),
+        );
+        i.apply(
+            &Change::TeamAdded {
+                email: "dev@x".into(),
+            },
+            t("2026-11-27T12:00:00Z"),
+        );
+        assert!(deadlines(&i, "2026-11-30T10:00:00Z").is_empty());
+        assert_eq!(deadlines(&i, "2026-12-04T10:00:00Z"), ["fix"]);
+        i.apply(&Change::Hold { on: true }, t("2026-11-27T12:00:00Z"));
+        assert!(deadlines(&i, "2026-12-30T10:00:00Z").is_empty());
+    }
+
+    #[test]
+    fn idle_limits_follow_severity_and_reminders_do_not_count_as_activity() {
+        let mut i = reported();
+        i.apply(&Change::Responded, t("2026-11-27T10:00:00Z"));
+        i.apply(
+            &Change::State {
+                to: State::DisclosurePlanned,
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        i.apply(
+            &Change::TeamAdded {
+                email: "dev@x".into(),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        let sev = |r| Change::Severity {
+            severity: Severity {
+                rating: r,
+                vector: None,
+                score: None,
+            },
+        };
+        i.apply(&sev(Rating::Critical), t("2026-11-27T10:00:00Z"));
+        assert!(deadlines(&i, "2026-11-29T09:59:59Z").is_empty());
+        let key = format!("idle-since-{}", t("2026-11-27T10:00:00Z").as_second());
+        assert_eq!(
+            deadlines(&i, "2026-11-29T10:00:00Z"),
+            std::slice::from_ref(&key)
+        );
+        let after = tick(&i, "s@x", t("2026-11-29T10:00:00Z")).unwrap().incident;
+        assert_eq!(
+            after.details.active_at, i.details.active_at,
+            "a reminder is not activity"
+        );
+        assert!(
+            deadlines(&after, "2026-12-20T10:00:00Z").is_empty(),
+            "reminded once per idle stretch"
+        );
+        let mut high = i.clone();
+        high.apply(&sev(Rating::High), t("2026-11-27T10:00:00Z"));
+        assert!(deadlines(&high, "2026-12-04T09:00:00Z").is_empty());
+        assert_eq!(deadlines(&high, "2026-12-04T10:00:00Z").len(), 1);
+        let mut low = i.clone();
+        low.apply(&sev(Rating::Low), t("2026-11-27T10:00:00Z"));
+        assert!(deadlines(&low, "2027-06-01T10:00:00Z").is_empty());
+    }
+
+    #[test]
+    fn no_retrospective_three_days_after_release() {
+        let mut i = reported();
+        i.apply(&Change::Responded, t("2026-11-27T10:00:00Z"));
+        i.apply(
+            &Change::TeamAdded {
+                email: "dev@x".into(),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        i.apply(
+            &Change::Lead {
+                email: Some("lead@example.org".into()),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        i.apply(
+            &Change::State {
+                to: State::Announced,
+            },
+            t("2026-12-01T16:00:00Z"),
+        );
+        i.apply(&Change::Announced, t("2026-12-01T16:00:00Z"));
+        assert!(deadlines(&i, "2026-12-04T15:59:59Z").is_empty());
+        let r = due(&i, "src@example.org", t("2026-12-04T16:00:00Z"));
+        assert_eq!(r[0].deadline, "retrospective");
+        assert_eq!(r[0].to, ["lead@example.org", "oncall@example.org"]);
+    }
+}
