@@ -40,6 +40,11 @@ pub const MAILS: &[(&str, i64, &[u8])] = &[
         include_bytes!("../fixtures/demo/02-reply-in-reply-to.eml"),
     ),
     (
+        "10-accept.eml",
+        35,
+        include_bytes!("../fixtures/demo/10-accept.eml"),
+    ),
+    (
         "04-duplicate-delivery.eml",
         36,
         include_bytes!("../fixtures/demo/04-duplicate-delivery.eml"),
@@ -66,9 +71,33 @@ pub const MAILS: &[(&str, i64, &[u8])] = &[
     ),
     (
         "09-not-a-mail.eml",
-        110,
+        100,
         include_bytes!("../fixtures/demo/09-not-a-mail.eml"),
     ),
+    (
+        "11-plan.eml",
+        110,
+        include_bytes!("../fixtures/demo/11-plan.eml"),
+    ),
+    (
+        "12-forged-command.eml",
+        120,
+        include_bytes!("../fixtures/demo/12-forged-command.eml"),
+    ),
+];
+
+/// The SRC members' public keys, for checking the signed commands above
+/// (made by fixtures/demo/make-signed-mail.sh).
+pub const KEYS: &[(&str, &[u8])] = &[
+    (
+        "alice.asc",
+        include_bytes!("../fixtures/demo/keys/alice.asc"),
+    ),
+    (
+        "bongani.asc",
+        include_bytes!("../fixtures/demo/keys/bongani.asc"),
+    ),
+    ("chen.asc", include_bytes!("../fixtures/demo/keys/chen.asc")),
 ];
 
 /// Marks a directory as the demo's own, so a second run may replace it.
@@ -139,7 +168,13 @@ fn prepare(out: &Path) -> Result<PathBuf, DemoError> {
             std::fs::remove_dir_all(out).map_err(io(out))?;
         }
     }
-    for sub in ["maildir/new", "maildir/cur", "maildir/tmp", "outbox"] {
+    for sub in [
+        "maildir/new",
+        "maildir/cur",
+        "maildir/tmp",
+        "outbox",
+        "keys",
+    ] {
         let dir = out.join(sub);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     }
@@ -151,6 +186,10 @@ fn prepare(out: &Path) -> Result<PathBuf, DemoError> {
     .map_err(io(&marker))?;
     let config = out.join("embargo.toml");
     std::fs::write(&config, CONFIG).map_err(io(&config))?;
+    for (name, key) in KEYS {
+        let path = out.join("keys").join(name);
+        std::fs::write(&path, key).map_err(io(&path))?;
+    }
     // A fresh list key for each demo, made the day before its morning.
     let start: Timestamp = START.parse().expect("START is a valid timestamp");
     let key = pgp::generate(
@@ -290,18 +329,8 @@ pub fn render(s: &Summary) -> String {
     );
     for rec in &s.incidents {
         let inc = &rec.incident;
-        let _ = writeln!(o, "{}  {}  {:?}", inc.id, inc.state, inc.title);
-        let reporter = inc
-            .reporter
-            .as_ref()
-            .map_or_else(|| "(no sender)".to_owned(), ToString::to_string);
-        let _ = writeln!(o, "  reporter   {reporter}");
-        let _ = writeln!(
-            o,
-            "  commander  {}",
-            inc.commander.as_deref().unwrap_or("nobody on call")
-        );
-        let _ = writeln!(o, "  messages   {}", rec.messages.len());
+        o.push_str(&crate::core::status::status_text(inc));
+        let _ = writeln!(o, "  messages     {}", rec.messages.len());
         for m in &rec.messages {
             let how = m.joined_via.as_deref().map_or_else(
                 || "opened the incident".to_owned(),
@@ -315,7 +344,7 @@ pub fn render(s: &Summary) -> String {
                 how
             );
         }
-        let _ = writeln!(o, "  events");
+        let _ = writeln!(o, "  events (the log the incident replays from)");
         for e in &rec.events {
             let _ = writeln!(
                 o,

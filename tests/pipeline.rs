@@ -38,7 +38,7 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("7 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
+        stdout.contains("10 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
         "{stdout}"
     );
     for id in [
@@ -52,12 +52,41 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     assert!(stdout.contains("rate limit"), "{stdout}");
     assert!(stdout.contains("Precedence: list (RFC 3834)"), "{stdout}");
 
+    // Signed commands drove the first incident to disclosure-planned; the
+    // forged one changed nothing.
+    let cfg = out_dir.join("embargo.toml");
+    let first = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "show",
+        "EMB-2026-0001",
+        "--json",
+    ]);
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(first["state"], "disclosure-planned");
+    assert_eq!(first["lead"], "alice@example.org");
+    assert_eq!(first["severity"]["rating"], "critical");
+    assert_eq!(first["cves"], serde_json::json!(["CVE-2026-31337"]));
+    assert_eq!(first["disclosure"], "2026-12-01T16:00:00Z");
+    let kinds: Vec<&str> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "command-refused").count(), 1);
+
     let sent = sent_mail(&out_dir.join("outbox"));
-    assert_eq!(sent.len(), 7, "{sent:#?}");
+    assert_eq!(sent.len(), 10, "{sent:#?}");
     let acks: Vec<&Sent> = sent
         .iter()
-        .filter(|m| m.auto_submitted.as_deref() == Some("auto-replied"))
+        .filter(|m| m.message_id.contains(".acknowledgement@"))
         .collect();
+    assert!(
+        acks.iter()
+            .all(|m| m.auto_submitted.as_deref() == Some("auto-replied"))
+    );
     let mut acked: Vec<&str> = acks.iter().map(|m| m.envelope_to[0].as_str()).collect();
     acked.sort();
     // Jane once (her second report is within the hour), Kenji once; never
@@ -67,7 +96,15 @@ fn demo_prints_a_summary_and_writes_the_mail() {
         .iter()
         .filter(|m| m.envelope_to == ["src@example.org"])
         .count();
-    assert_eq!(to_src, 5, "four SRC copies and one quarantine notice");
+    assert_eq!(
+        to_src, 6,
+        "four SRC copies, one quarantine notice, one refusal of the forged command"
+    );
+    let applied = sent
+        .iter()
+        .filter(|m| m.envelope_to == ["alice@example.org", "src@example.org"])
+        .count();
+    assert_eq!(applied, 2, "a reply to each applied command mail");
     for m in &sent {
         assert_eq!(m.envelope_from, "security@example.org");
         assert_eq!(m.to, m.envelope_to, "header and envelope agree");
@@ -91,7 +128,6 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     }
 
     // `show` works on the demo's own config.
-    let cfg = out_dir.join("embargo.toml");
     let show = run(&["--config", cfg.to_str().unwrap(), "show", "EMB-2026-0001"]);
     let show = String::from_utf8(show.stdout).unwrap();
     assert!(
@@ -102,7 +138,7 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     // A second run replaces its own directory; the same results come out.
     let again = run(&["demo", "--out", out_dir.to_str().unwrap()]);
     assert!(again.status.success());
-    assert_eq!(sent_mail(&out_dir.join("outbox")).len(), 7);
+    assert_eq!(sent_mail(&out_dir.join("outbox")).len(), 10);
 }
 
 #[test]
