@@ -272,3 +272,23 @@ fn text_without_headers_is_not_a_mail() {
     assert_eq!(u.raw, b"just some words\nand more\n");
     assert!(parse::parse(Vec::new(), LIMIT, None).is_err());
 }
+
+#[test]
+fn commands_in_html_only_mail_are_read_and_quotes_skipped() {
+    let mail = "From: alice@example.org\r\nTo: security@example.org\r\nSubject: Re: [EMB-2026-0001] x\r\n\
+        Message-ID: <html-cmd@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+        <html><body><div>Accepting.</div><div>/accept EMB-2026-0001</div><div>/severity high EMB-2026-0001</div>\
+        <div class=\"gmail_quote\"><div>On Tue, Jane wrote:</div><blockquote type=\"cite\">\
+        <div>/reject spam EMB-2026-0001</div></blockquote></div></body></html>\r\n";
+    let m = parse::parse(mail.as_bytes().to_vec(), LIMIT, None).unwrap();
+    assert_eq!(m.text_source, TextSource::Html);
+    let (commands, errors) = embargo::core::command::parse(&m.text, "EMB");
+    assert!(errors.is_empty(), "{errors:?}\n{}", m.text);
+    let lines: Vec<&str> = commands.iter().map(|c| c.line.as_str()).collect();
+    assert_eq!(
+        lines,
+        ["/accept EMB-2026-0001", "/severity high EMB-2026-0001"],
+        "{}",
+        m.text
+    );
+}

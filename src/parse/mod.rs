@@ -5,6 +5,7 @@
 //! header. That one, and one over the size limit, come back as
 //! [`Unparsed`] with its bytes, so the caller can keep them.
 
+mod html;
 mod pgp_mime;
 
 use jiff::Timestamp;
@@ -281,21 +282,19 @@ fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
 fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
     let mut texts = Vec::new();
     let mut source = TextSource::None;
-    for (i, &part_id) in msg.text_body.iter().enumerate() {
+    for &part_id in &msg.text_body {
         let Some(part) = msg.parts.get(part_id as usize) else {
             continue;
         };
-        let this = match part.body {
-            PartType::Html(_) => TextSource::Html,
-            PartType::Text(_) => TextSource::Plain,
+        let (this, text) = match &part.body {
+            PartType::Html(html) => (TextSource::Html, html::to_text(html)),
+            PartType::Text(text) => (TextSource::Plain, text.to_string()),
             _ => continue,
         };
-        if let Some(text) = msg.body_text(i) {
-            if source == TextSource::None {
-                source = this;
-            }
-            texts.push(text.into_owned());
+        if source == TextSource::None {
+            source = this;
         }
+        texts.push(text);
     }
     (texts.join("\n"), source)
 }

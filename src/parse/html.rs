@@ -1,0 +1,33 @@
+//! HTML reduced to text, keeping what commands need: each block on its own
+//! line, and quoted replies (`<blockquote>`) marked with `> `.
+//! mail-parser's own reduction joins `<div>` blocks into one line.
+
+/// Lines are not wrapped: a command must stay on its line.
+const NO_WRAP: usize = 10_000;
+
+pub fn to_text(html: &str) -> String {
+    html2text::config::plain_no_decorate()
+        .string_from_read(html.as_bytes(), NO_WRAP)
+        .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_lines_and_quotes_are_marked() {
+        let html = r#"<html><head><style>p{color:red}</style></head><body>
+            <div>/accept EMB-2026-0001</div><div>Thanks &amp; bye</div>
+            <div class="gmail_quote"><div>On Tue, Jane wrote:<br></div>
+            <blockquote type="cite"><div>/reject spam EMB-2026-0001</div></blockquote></div>
+            <p>A <b>bold</b> word</p></body></html>"#;
+        let text = to_text(html);
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        assert!(lines.contains(&"/accept EMB-2026-0001"), "{text}");
+        assert!(lines.contains(&"Thanks & bye"), "{text}");
+        assert!(lines.contains(&"> /reject spam EMB-2026-0001"), "{text}");
+        assert!(lines.contains(&"A bold word"), "{text}");
+        assert!(!text.contains("color:red"), "{text}");
+    }
+}
