@@ -90,6 +90,32 @@ pub enum Command {
         /// The row number `show` or `quarantine` prints.
         row: i64,
     },
+    /// Print the first disclosure slot at or after a time (default: now).
+    #[command(
+        name = "next-slot",
+        after_help = "Example:\n  embargo next-slot --after 2026-12-24T09:00:00Z --json"
+    )]
+    NextSlot {
+        /// An RFC 3339 time, e.g. 2026-12-03T15:59:59Z.
+        #[arg(long, value_name = "RFC3339")]
+        after: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every planned send: each incident's notices with their time, state and recipients, and the outbox.
+    #[command(after_help = "Example:\n  embargo schedule --json")]
+    Schedule {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a notice of an incident as it would be sent now.
+    #[command(after_help = "Example:\n  embargo preview EMB-2026-0007 announcement")]
+    Preview {
+        /// The incident id.
+        id: String,
+        /// distributors, warning or announcement.
+        kind: String,
+    },
     /// Score a CVSS 3.1 vector: score, rating, and the release policy that follows.
     #[command(
         after_help = "Example:\n  embargo cvss CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H --json"

@@ -84,6 +84,19 @@ pub const MAILS: &[(&str, i64, &[u8])] = &[
         120,
         include_bytes!("../fixtures/demo/12-forged-command.eml"),
     ),
+    (
+        "13-approve.eml",
+        155,
+        include_bytes!("../fixtures/demo/13-approve.eml"),
+    ),
+];
+
+/// After the morning's mail, the simulated clock jumps to the moments the
+/// timeline turns on: the 24-hour warning, the slot, a day after it.
+pub const LATER: &[&str] = &[
+    "2026-11-30T16:00:00Z",
+    "2026-12-01T16:00:00Z",
+    "2026-12-02T16:00:00Z",
 ];
 
 /// The SRC members' public keys, for checking the signed commands above
@@ -289,6 +302,16 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
         sent.failed += s.failed;
     }
 
+    for at in LATER {
+        clock.set(at.parse().expect("LATER holds valid timestamps"));
+        let (_, s) = service
+            .run_once(source.as_mut(), sink.as_ref(), &stop)
+            .await?;
+        sent.sent += s.sent;
+        sent.retrying += s.retrying;
+        sent.failed += s.failed;
+    }
+
     let mut incidents = Vec::new();
     for summary in store.incidents().await? {
         if let Some(record) = store.incident(&summary.incident.id).await? {
@@ -324,8 +347,14 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "\n{} mails delivered over a simulated morning (from {START}):\n  {} filed on {} incidents, {} duplicate delivery, {} kept in quarantine\n  {} mails written to the outbox\n",
-        s.delivered, c.messages, c.incidents, c.duplicates, c.quarantined, s.sent.sent
+        "\n{} mails delivered over a simulated morning (from {START}), then the clock moves to {}:\n  {} filed on {} incidents, {} duplicate delivery, {} kept in quarantine\n  {} mails written to the outbox\n",
+        s.delivered,
+        LATER.join(", "),
+        c.messages,
+        c.incidents,
+        c.duplicates,
+        c.quarantined,
+        s.sent.sent
     );
     for rec in &s.incidents {
         let inc = &rec.incident;
@@ -339,7 +368,7 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(
                 o,
                 "    {}  {:<28} {}",
-                m.received_at.strftime("%H:%M"),
+                m.received_at.strftime("%m-%d %H:%M"),
                 m.from.as_ref().map_or("(no sender)", |f| f.email.as_str()),
                 how
             );
@@ -349,9 +378,9 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(
                 o,
                 "    {}  {:<26} {}",
-                e.at.strftime("%H:%M"),
+                e.at.strftime("%m-%d %H:%M"),
                 e.kind.as_str(),
-                e.detail
+                crate::notice::header_text(&e.detail, 150)
             );
         }
         o.push('\n');

@@ -30,7 +30,20 @@ fn init_logging(format: LogFormat, quiet: bool) {
 
 fn load(cli: &Cli) -> anyhow::Result<Settings> {
     match config::load(&cli.config) {
-        Ok(Loaded { settings, warnings }) => {
+        Ok(Loaded {
+            mut settings,
+            warnings,
+        }) => {
+            if let Some(ms) = std::env::var("EMBARGO_PAUSE_AFTER_CLAIM_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                tracing::warn!(
+                    ms,
+                    "EMBARGO_PAUSE_AFTER_CLAIM_MS is set: the sender pauses after claiming mail (crash tests only)"
+                );
+                settings.outbox.pause_after_claim = Some(std::time::Duration::from_millis(ms));
+            }
             for w in warnings {
                 tracing::warn!("{}: {w}", cli.config.display());
             }
@@ -207,6 +220,91 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print(&report::keys(&keys.report))?;
             }
+        }
+        Command::NextSlot {
+            after,
+            json: as_json,
+        } => {
+            let after = match after {
+                Some(a) => a.parse::<jiff::Timestamp>().with_context(|| {
+                    format!("{a:?} is not an RFC 3339 time; write it like 2026-12-03T15:59:59Z")
+                })?,
+                None => jiff::Timestamp::now(),
+            };
+            // Without a config file, the process's own default: 16:00 UTC, no blackout.
+            let rules = match config::load_schedule(&cli.config) {
+                Ok(rules) => rules,
+                Err(diags) => {
+                    eprint!("{diags}");
+                    bail!("fix the [schedule] of {} first", cli.config.display());
+                }
+            };
+            let slot = embargo::core::slot::next_slot(after, &rules);
+            if *as_json {
+                json(&serde_json::json!({ "after": after.to_string(), "slot": slot.to_string() }))?;
+            } else {
+                print(&format!("{slot}\n"))?;
+            }
+        }
+        Command::Schedule { json: as_json } => {
+            let settings = load(&cli)?;
+            let store = store::open(&settings.store).await?;
+            let has_distributors = !settings.distributors.is_empty();
+            let mut planned = Vec::new();
+            for incident in store.open_incidents().await? {
+                for p in embargo::core::timeline::plan(&incident, has_distributors) {
+                    planned.push((incident.id.to_string(), p));
+                }
+            }
+            let waiting: Vec<_> = store
+                .outbox()
+                .await?
+                .into_iter()
+                .filter(|m| {
+                    matches!(
+                        m.state,
+                        store::OutboxState::Pending | store::OutboxState::Sending
+                    )
+                })
+                .collect();
+            if *as_json {
+                let planned: Vec<_> = planned
+                    .iter()
+                    .map(|(id, p)| serde_json::json!({ "incident": id, "notice": p.notice, "at": p.at, "state": p.state, "to": p.to }))
+                    .collect();
+                json(&serde_json::json!({ "planned": planned, "outbox": waiting }))?;
+            } else {
+                print(&report::schedule(&planned, &waiting))?;
+            }
+        }
+        Command::Preview { id, kind } => {
+            let id: IncidentId = id.parse()?;
+            let kind: embargo::core::notice_kind::NoticeKind =
+                kind.parse().map_err(anyhow::Error::msg)?;
+            let settings = load(&cli)?;
+            let keys = load_keys(&cli, &settings)?;
+            let Some(incident) = store::open(&settings.store)
+                .await?
+                .incident_state(&id)
+                .await?
+            else {
+                bail!("there is no incident {id}; `embargo incidents` lists them");
+            };
+            let crypto = Crypto::new(keys.pgp);
+            let composer = embargo::notice::Composer::new(&settings, crypto.sealer.as_ref());
+            let notice = composer.notice_text(&incident, kind, jiff::Timestamp::now())?;
+            let mut out = format!("Subject: {}\n", notice.subject);
+            for a in &notice.attachments {
+                out.push_str(&format!(
+                    "Attachment: {} ({}, {} bytes)\n",
+                    a.name,
+                    a.content_type,
+                    a.bytes.len()
+                ));
+            }
+            out.push('\n');
+            out.push_str(&notice.text);
+            print(&out)?;
         }
         Command::Cvss {
             vector,

@@ -243,3 +243,39 @@ pub fn keys(r: &KeyReport) -> String {
     known(&mut o, "Distributor keys", &r.distributors);
     o
 }
+
+pub fn schedule(
+    planned: &[(String, crate::core::timeline::Planned)],
+    outbox: &[crate::store::OutboxMail],
+) -> String {
+    let mut o = String::new();
+    if planned.is_empty() {
+        let _ = writeln!(o, "No open incident has notices planned.");
+    } else {
+        let _ = writeln!(
+            o,
+            "{:<16} {:<20} {:<22} {:<34} TO",
+            "INCIDENT", "NOTICE", "WHEN", "STATE"
+        );
+        for (id, p) in planned {
+            let when = p.at.map_or_else(|| "-".to_owned(), utc);
+            let _ = writeln!(
+                o,
+                "{:<16} {:<20} {:<22} {:<34} {}",
+                id, p.notice, when, p.state, p.to
+            );
+        }
+    }
+    let _ = writeln!(o, "\nOutbox: {} mail(s) waiting to be sent", outbox.len());
+    for m in outbox {
+        let _ = writeln!(
+            o,
+            "  {:<16} due {}  {:<8} to {}",
+            m.kind.as_str(),
+            utc(m.due_at),
+            m.state.as_str(),
+            m.recipients.join(", ")
+        );
+    }
+    o
+}

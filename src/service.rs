@@ -13,15 +13,20 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::command::{self, Command};
 use crate::core::deadline;
+use crate::core::embargo_guard::{self, Audience};
 use crate::core::event::Event;
+use crate::core::event::EventKind;
 use crate::core::inbound::Inbound;
+use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
 use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy, Reply};
+use crate::core::mail_kind::MailKind;
 use crate::core::signature::SignatureStatus;
 use crate::core::threading::{self, Placement};
+use crate::core::timeline::{self, Due};
 use crate::crypto::Crypto;
 use crate::guard::catch_panic;
-use crate::notice::Composer;
+use crate::notice::{Composer, Undelivered};
 use crate::parse::{self, Unparsed};
 use crate::sink::{Outgoing, Sink, SinkError};
 use crate::source::Source;
@@ -83,9 +88,6 @@ pub fn never_stop() -> Shutdown {
     rx
 }
 
-/// The outbox claims a mail for this long; a sender that dies holding it
-/// lets another take it over afterwards.
-const SEND_LEASE: SignedDuration = SignedDuration::from_mins(5);
 const SEND_BATCH: u32 = 50;
 
 fn address_ok(s: &str) -> bool {
@@ -335,7 +337,7 @@ impl Service {
             roster: &s.roster,
             address_ok,
             src_address: &s.list.src_address,
-            slot_hour: s.schedule.slot_hour,
+            slots: &s.schedule,
             max_signature_age: s.max_signature_age,
         };
         let decision = intake::decide(mail, ctx, &policy, now)
@@ -489,7 +491,7 @@ impl Service {
         })
     }
 
-    /// Sends every outbox mail that is due.
+    /// Sends every outbox mail that is due, after the embargo guard.
     pub async fn send_due(
         &self,
         sink: &dyn Sink,
@@ -497,17 +499,61 @@ impl Service {
     ) -> Result<SendReport, ServiceError> {
         let mut report = SendReport::default();
         let mut tried = HashSet::new();
+        let s = &self.settings;
+        let distributors: Vec<String> = s.distributors.iter().map(|d| d.email.clone()).collect();
+        let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
+        let audience = Audience {
+            src_address: &s.list.src_address,
+            roster: &s.roster,
+            distributors: &distributors,
+            announce: &announce,
+        };
         while !stopping(stop) {
             let now = self.clock.now();
-            let batch = self.store.claim_due(now, SEND_LEASE, SEND_BATCH).await?;
+            let batch = self
+                .store
+                .claim_due(now, s.outbox.lease, SEND_BATCH)
+                .await?;
             // A mail claimed twice in one pass means the store handed back
             // one it could not mark: stop rather than spin.
             if batch.is_empty() || batch.iter().any(|m| !tried.insert(m.id)) {
                 break;
             }
+            if let Some(pause) = s.outbox.pause_after_claim {
+                // Fault injection for the crash tests: a window between claim and send.
+                tokio::time::sleep(pause).await;
+            }
             for mail in batch {
                 let span = tracing::info_span!("send", id = mail.id, kind = %mail.kind, message_id = %mail.message_id);
                 let _enter = span.enter();
+                let incident = match &mail.incident {
+                    Some(id) => self.store.incident_state(id).await?,
+                    None => None,
+                };
+                if let Err(why) = embargo_guard::check(
+                    mail.kind,
+                    &mail.recipients,
+                    incident.as_ref(),
+                    &audience,
+                    now,
+                ) {
+                    tracing::error!(%why, to = ?mail.recipients, "the embargo guard refused a mail");
+                    self.store
+                        .mark_failed(mail.id, &format!("refused by the embargo guard: {why}"))
+                        .await?;
+                    report.failed += 1;
+                    if let Some(i) = &incident {
+                        self.tell_src(
+                            i,
+                            EventKind::GuardRefused,
+                            &why,
+                            self.composer().guard_alert(i, &mail, &why, now),
+                            now,
+                        )
+                        .await?;
+                    }
+                    continue;
+                }
                 let result = sink
                     .send(Outgoing {
                         from: &mail.from,
@@ -532,6 +578,30 @@ impl Service {
                         tracing::error!(error = %e, "not sent, and retrying will not help");
                         self.store.mark_failed(mail.id, &e).await?;
                         report.failed += 1;
+                        // The SRC hears of it, unless what failed was telling them.
+                        if let Some(i) = incident.as_ref().filter(|_| {
+                            !matches!(mail.kind, MailKind::DeliveryFailure | MailKind::GuardAlert)
+                        }) {
+                            let alert = self.composer().delivery_failure(
+                                i,
+                                &Undelivered {
+                                    key: &mail.id.to_string(),
+                                    kind: mail.kind.as_str(),
+                                    to: &mail.recipients.join(", "),
+                                    subject: &mail.subject,
+                                    error: &e,
+                                },
+                                now,
+                            );
+                            self.tell_src(
+                                i,
+                                EventKind::DeliveryFailed,
+                                &format!("to {}: {e}", mail.recipients.join(", ")),
+                                alert,
+                                now,
+                            )
+                            .await?;
+                        }
                     }
                 }
             }
@@ -539,32 +609,140 @@ impl Service {
         Ok(report)
     }
 
-    /// Checks every open incident's deadlines; a reminder for each missed one.
+    /// Records a problem on the incident and queues the mail telling the SRC.
+    async fn tell_src(
+        &self,
+        incident: &Incident,
+        kind: EventKind,
+        detail: &str,
+        alert: Result<NewMail, crate::notice::NoticeError>,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        let event = Event {
+            at: now,
+            kind,
+            actor: crate::core::event::SERVICE_ACTOR.to_owned(),
+            message_id: None,
+            detail: detail.to_owned(),
+            changes: Vec::new(),
+        };
+        let outbox = match alert {
+            Ok(m) => vec![m],
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the alert to the SRC");
+                Vec::new()
+            }
+        };
+        self.store
+            .record_update(incident, &[event], &outbox)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks every open incident: the deadlines missed (a reminder for
+    /// each) and the notices now due (drafts, distributor notices, the
+    /// announcement, the retrospective draft), each queued once.
     pub async fn tick(&self) -> Result<usize, ServiceError> {
         let now = self.clock.now();
-        let mut reminded = 0;
+        let s = &self.settings;
+        let has_distributors = !s.distributors.is_empty();
+        let mut queued = 0;
         for incident in self.store.open_incidents().await? {
-            let Some(outcome) = deadline::tick(&incident, &self.settings.list.src_address, now)
-            else {
-                continue;
-            };
             let composer = self.composer();
+            let mut current = incident.clone();
+            let mut events = Vec::new();
             let mut outbox = Vec::new();
-            for r in &outcome.reminders {
-                match composer.reminder(&outcome.incident, r, now) {
-                    Ok(m) => outbox.push(m),
-                    Err(e) => {
-                        tracing::error!(incident = %incident.id, error = %e, "could not build a reminder")
+            if let Some(o) = deadline::tick(&current, &s.list.src_address, now) {
+                for r in &o.reminders {
+                    match composer.reminder(&o.incident, r, now) {
+                        Ok(m) => outbox.push(m),
+                        Err(e) => {
+                            tracing::error!(incident = %incident.id, error = %e, "could not build a reminder")
+                        }
                     }
                 }
+                events.extend(o.events);
+                current = o.incident;
             }
-            self.store
-                .record_update(&outcome.incident, &outcome.events, &outbox)
-                .await?;
-            tracing::info!(incident = %incident.id, reminders = outcome.reminders.len(), "deadline missed: reminded");
-            reminded += outcome.reminders.len();
+            for due in timeline::due(&current, has_distributors, now) {
+                let built = match &due {
+                    Due::Drafts { kinds } => composer
+                        .drafts(&current, kinds, now)
+                        .map(|m| (m, Vec::new())),
+                    Due::Advance => composer.advance_notices(&current, now),
+                    Due::DateChange { to } => composer.date_changes(&current, *to, now),
+                    Due::Warning => composer.warnings(&current, now),
+                    Due::Announcement => composer.announcements(&current, now),
+                    Due::Retrospective => {
+                        let log = match self.store.incident(&current.id).await? {
+                            Some(record) => record.events,
+                            None => Vec::new(),
+                        };
+                        composer
+                            .retrospective(&current, &log, now)
+                            .map(|m| (vec![m], Vec::new()))
+                    }
+                };
+                let (mails, failures) = match built {
+                    Ok(built) => built,
+                    Err(e) => {
+                        // Not recorded as queued: the next tick tries again.
+                        tracing::error!(incident = %current.id, key = %due.key(&current), error = %e, "could not build a notice");
+                        continue;
+                    }
+                };
+                for failure in &failures {
+                    tracing::error!(incident = %current.id, %failure, "a distributor cannot get this notice");
+                    let key = format!("{}/{}", current.id, due.key(&current));
+                    let alert = composer.delivery_failure(
+                        &current,
+                        &Undelivered {
+                            key: &key,
+                            kind: "notice",
+                            to: "a distributor",
+                            subject: &due.key(&current),
+                            error: failure,
+                        },
+                        now,
+                    );
+                    if let Ok(m) = alert {
+                        outbox.push(m);
+                    }
+                    events.push(Event {
+                        at: now,
+                        kind: EventKind::DeliveryFailed,
+                        actor: crate::core::event::SERVICE_ACTOR.to_owned(),
+                        message_id: None,
+                        detail: failure.clone(),
+                        changes: Vec::new(),
+                    });
+                }
+                let recipients: usize = mails.iter().map(|m| m.recipients.len()).sum();
+                let changes = timeline::queued(&current, &due);
+                for c in &changes {
+                    current.apply(c, now);
+                }
+                events.push(Event {
+                    at: now,
+                    kind: EventKind::NoticeQueued,
+                    actor: crate::core::event::SERVICE_ACTOR.to_owned(),
+                    message_id: None,
+                    detail: format!(
+                        "{} queued: {} mail(s) to {recipients} recipient(s)",
+                        due.key(&incident),
+                        mails.len()
+                    ),
+                    changes,
+                });
+                outbox.extend(mails);
+                queued += 1;
+            }
+            if !events.is_empty() {
+                self.store.record_update(&current, &events, &outbox).await?;
+                tracing::info!(incident = %current.id, events = events.len(), mails = outbox.len(), "tick");
+            }
         }
-        Ok(reminded)
+        Ok(queued)
     }
 
     /// One pass of each: what `run --once` does.

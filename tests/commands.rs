@@ -108,8 +108,10 @@ fn answer_to(site: &Site, message_id: &str) -> Sent {
         .unwrap_or_else(|| panic!("no reply to {message_id}"))
 }
 
+/// The date of the first disclosure slot `days` from now or later.
 fn in_days(days: i64) -> String {
-    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days))
+    let after = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days);
+    embargo::core::slot::next_slot(after, &embargo::core::slot::SlotRules::default())
         .strftime("%Y-%m-%d")
         .to_string()
 }
@@ -153,8 +155,21 @@ fn signed_commands_drive_a_report_to_disclosure_planned() {
             "src-copy-queued",
             "acknowledgement-queued",
             "message-added",
-            "command"
+            "command",
+            "notice-queued"
         ]
+    );
+    // Planned: the draft of the announcement went to the Fix Lead and the SRC.
+    let draft = site
+        .outbox()
+        .into_iter()
+        .find(|m| m.subject.contains("DRAFT announcement"))
+        .expect("a draft of the announcement");
+    assert_eq!(draft.envelope_to, ["alice@example.org", "src@example.org"]);
+    assert!(
+        draft.text.contains(&format!("/approve announcement {id}")),
+        "{}",
+        draft.text
     );
     let answer = answer_to(site, "c1@mail.example");
     assert_eq!(answer.envelope_to, ["alice@example.org", "src@example.org"]);

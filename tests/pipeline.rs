@@ -27,7 +27,7 @@ fn event_kinds(record: &Value) -> Vec<String> {
 }
 
 #[test]
-fn demo_prints_a_summary_and_writes_the_mail() {
+fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("demo");
     let out = run(&["demo", "--out", out_dir.to_str().unwrap()]);
@@ -38,7 +38,7 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("10 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
+        stdout.contains("11 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
         "{stdout}"
     );
     for id in [
@@ -52,8 +52,8 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     assert!(stdout.contains("rate limit"), "{stdout}");
     assert!(stdout.contains("Precedence: list (RFC 3834)"), "{stdout}");
 
-    // Signed commands drove the first incident to disclosure-planned; the
-    // forged one changed nothing.
+    // Signed commands drove the first incident from report to retrospective;
+    // the forged one changed nothing.
     let cfg = out_dir.join("embargo.toml");
     let first = run(&[
         "--config",
@@ -63,53 +63,140 @@ fn demo_prints_a_summary_and_writes_the_mail() {
         "--json",
     ]);
     let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-    assert_eq!(first["state"], "disclosure-planned");
+    assert_eq!(first["state"], "retrospective");
     assert_eq!(first["lead"], "alice@example.org");
     assert_eq!(first["severity"]["rating"], "critical");
     assert_eq!(first["cves"], serde_json::json!(["CVE-2026-31337"]));
     assert_eq!(first["disclosure"], "2026-12-01T16:00:00Z");
+    assert_eq!(first["announced_at"], "2026-12-01T16:00:00Z");
     let kinds: Vec<&str> = first["events"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 3);
     assert_eq!(kinds.iter().filter(|k| **k == "command-refused").count(), 1);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "notice-queued").count(),
+        5,
+        "drafts, advance, warning, announcement, retrospective"
+    );
 
     let sent = sent_mail(&out_dir.join("outbox"));
-    assert_eq!(sent.len(), 10, "{sent:#?}");
-    let acks: Vec<&Sent> = sent
-        .iter()
-        .filter(|m| m.message_id.contains(".acknowledgement@"))
-        .collect();
-    assert!(
-        acks.iter()
-            .all(|m| m.auto_submitted.as_deref() == Some("auto-replied"))
-    );
-    let mut acked: Vec<&str> = acks.iter().map(|m| m.envelope_to[0].as_str()).collect();
-    acked.sort();
-    // Jane once (her second report is within the hour), Kenji once; never
-    // the list digest or the out-of-office.
-    assert_eq!(acked, ["jane@researcher.example", "kenji@example.jp"]);
-    let to_src = sent
-        .iter()
-        .filter(|m| m.envelope_to == ["src@example.org"])
-        .count();
-    assert_eq!(
-        to_src, 6,
-        "four SRC copies, one quarantine notice, one refusal of the forged command"
-    );
-    let applied = sent
-        .iter()
-        .filter(|m| m.envelope_to == ["alice@example.org", "src@example.org"])
-        .count();
-    assert_eq!(applied, 2, "a reply to each applied command mail");
-    for m in &sent {
-        assert_eq!(m.envelope_from, "security@example.org");
-        assert_eq!(m.to, m.envelope_to, "header and envelope agree");
-        assert!(m.message_id.ends_with("@example.org"), "{}", m.message_id);
+    let date = |m: &Sent| {
+        mail_parser::MessageParser::default()
+            .parse(&m.raw)
+            .unwrap()
+            .date()
+            .unwrap()
+            .to_rfc3339()
+    };
+    let of = |prefix: &str| -> Vec<&Sent> {
+        sent.iter()
+            .filter(|m| m.message_id.starts_with(prefix))
+            .collect()
+    };
+
+    // Each notice at its time, to its people.
+    let advance = of("EMB-2026-0001.advance.");
+    assert_eq!(advance.len(), 3, "two distributors and the SRC copy");
+    for m in &advance {
+        assert_eq!(
+            m.subject,
+            "[EMBARGOED] CVE-2026-31337: Heap overflow in the YAML loader"
+        );
+        assert_eq!(date(m), "2026-11-10T11:30:00Z", "as soon as approved");
+        let parsed = mail_parser::MessageParser::default().parse(&m.raw).unwrap();
+        let names: Vec<&str> = parsed
+            .attachments()
+            .filter_map(|a| mail_parser::MimeHeaders::attachment_name(a))
+            .collect();
+        assert!(
+            names.contains(&"CVE-2026-31337_v2.4.2.patch")
+                && names.contains(&"CVE-2026-31337_v2.3.10.patch"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"disclosure.ics"), "{names:?}");
+        assert!(
+            m.text.contains("Tuesday 2026-12-01 16:00 UTC")
+                && m.text.contains("(UTC+01:00, Europe/Berlin)"),
+            "{}",
+            m.text
+        );
     }
+    let mut to: Vec<&str> = advance.iter().map(|m| m.envelope_to[0].as_str()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "security@distro-one.example",
+            "security@distro-two.example",
+            "src@example.org"
+        ]
+    );
+    let warning = of("EMB-2026-0001.warning.");
+    assert_eq!(warning.len(), 3);
+    assert!(
+        warning.iter().all(
+            |m| date(m) == "2026-11-30T16:00:00Z" && m.text.contains("as it will be published")
+        )
+    );
+    let announcement = of("EMB-2026-0001.announcement.");
+    assert_eq!(
+        announcement.len(),
+        5,
+        "two lists, two distributors, the SRC copy"
+    );
+    assert!(
+        announcement
+            .iter()
+            .all(|m| date(m) == "2026-12-01T16:00:00Z"),
+        "on the slot"
+    );
+    let subject_for = |list: &str| {
+        announcement
+            .iter()
+            .find(|m| m.envelope_to == [list])
+            .unwrap()
+            .subject
+            .clone()
+    };
+    assert_eq!(
+        subject_for("announce@lists.example.org"),
+        "[Security Advisory] CVE-2026-31337: Heap overflow in the YAML loader"
+    );
+    assert_eq!(
+        subject_for("oss-security@lists.example.net"),
+        "[libexample] CVE-2026-31337: Heap overflow in the YAML loader"
+    );
+    let retro = of("EMB-2026-0001.retrospective@");
+    assert_eq!(retro.len(), 1);
+    assert_eq!(
+        (date(retro[0]), retro[0].envelope_to.clone()),
+        (
+            "2026-12-02T16:00:00Z".to_owned(),
+            vec!["alice@example.org".to_owned()]
+        )
+    );
+    assert!(
+        retro[0].text.contains("notice-queued") && retro[0].text.contains("command"),
+        "the timeline is in it"
+    );
+    assert_eq!(
+        of("EMB-2026-0001.draft.").len(),
+        3,
+        "a draft of each notice to the Fix Lead and the SRC"
+    );
+
+    // The reporter gets their acknowledgement, and nothing embargoed.
+    let to_jane: Vec<&str> = sent
+        .iter()
+        .filter(|m| m.envelope_to.iter().any(|t| t == "jane@researcher.example"))
+        .map(|m| m.message_id.as_str())
+        .collect();
+    assert_eq!(to_jane, ["EMB-2026-0001.acknowledgement@example.org"]);
+
     // Every mail is signed with the demo's list key, and GnuPG agrees.
     let gpg = common::gpg::Gpg::new();
     gpg.import(&std::fs::read(out_dir.join("list-key.pub.asc")).unwrap());
@@ -117,9 +204,6 @@ fn demo_prints_a_summary_and_writes_the_mail() {
         let (signed, signature) = common::gpg::signed_parts(&m.raw);
         let r = gpg.verify_detached(&signature, &signed);
         assert!(r.ok, "{}: {}", m.file.display(), r.status);
-    }
-    // Every mail the demo wrote is on the page, with its recipient.
-    for m in &sent {
         assert!(
             stdout.contains(&m.file.display().to_string()),
             "{} not listed",
@@ -138,7 +222,7 @@ fn demo_prints_a_summary_and_writes_the_mail() {
     // A second run replaces its own directory; the same results come out.
     let again = run(&["demo", "--out", out_dir.to_str().unwrap()]);
     assert!(again.status.success());
-    assert_eq!(sent_mail(&out_dir.join("outbox")).len(), 10);
+    assert_eq!(sent_mail(&out_dir.join("outbox")).len(), sent.len());
 }
 
 #[test]

@@ -158,6 +158,7 @@ fn inbound(n: usize, text: String, from: &str, signature: SignatureStatus) -> In
         problems: vec![],
         signature,
         signed_subject: None,
+        patches: vec![],
         encryption: Encryption::None,
         body_digest: format!("body{n}"),
         raw: vec![],
@@ -187,7 +188,7 @@ proptest! {
             roster: &roster,
             address_ok: |a| a.contains('@'),
             src_address: "src@example.org",
-            slot_hour: 16,
+            slots: &embargo::core::slot::SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();

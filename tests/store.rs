@@ -48,6 +48,7 @@ fn inbound(message_id: &str, body: &str) -> Inbound {
         problems: vec![],
         signature: embargo::core::signature::SignatureStatus::Unsigned,
         signed_subject: None,
+        patches: vec![],
         encryption: embargo::core::signature::Encryption::None,
         body_digest: format!("digest-of-{body}"),
         raw: format!("Subject: crash\r\n\r\n{body}").into_bytes(),

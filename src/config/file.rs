@@ -147,6 +147,15 @@ pub struct ScheduleSection {
     pub slot_hour: u8,
     #[serde(default)]
     pub blackout: Vec<Date>,
+    /// IANA zones (e.g. "Europe/Berlin") the notices show the disclosure in, beside UTC.
+    #[serde(default = "default_time_zones")]
+    pub time_zones: Vec<String>,
+}
+
+fn default_time_zones() -> Vec<String> {
+    ["America/Los_Angeles", "Europe/Berlin", "Asia/Tokyo"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn default_slot_hour() -> u8 {
@@ -158,6 +167,7 @@ impl Default for ScheduleSection {
         ScheduleSection {
             slot_hour: default_slot_hour(),
             blackout: Vec::new(),
+            time_zones: default_time_zones(),
         }
     }
 }
@@ -196,6 +206,26 @@ impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
             max_message_mib: default_max_message_mib(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSection {
+    /// A sender holds a claimed mail this long; if it dies, another sends it after.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u32,
+}
+
+fn default_lease_seconds() -> u32 {
+    300
+}
+
+impl Default for OutboxSection {
+    fn default() -> Self {
+        OutboxSection {
+            lease_seconds: default_lease_seconds(),
         }
     }
 }

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use jiff::civil::Date;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 
 use crate::core::roster::Roster;
+use crate::core::slot::SlotRules;
 
 pub const DEFAULT_PATH: &str = "config/embargo.toml";
 
@@ -97,13 +97,6 @@ pub enum StoreSettings {
 }
 
 #[derive(Debug, Clone)]
-pub struct Schedule {
-    /// The hour (UTC) of a disclosure slot.
-    pub slot_hour: u8,
-    pub blackout: Vec<Date>,
-}
-
-#[derive(Debug, Clone)]
 pub struct Settings {
     /// The file these settings came from.
     pub origin: PathBuf,
@@ -115,11 +108,23 @@ pub struct Settings {
     pub source: SourceSettings,
     pub sink: SinkSettings,
     pub store: StoreSettings,
-    pub schedule: Schedule,
+    /// When disclosures may happen.
+    pub schedule: SlotRules,
+    /// Zones the notices show the disclosure time in, beside UTC.
+    pub time_zones: Vec<String>,
     pub ack_rate_limit: SignedDuration,
     /// Commands signed longer ago than this are refused.
     pub max_signature_age: SignedDuration,
     pub max_message_bytes: usize,
+    pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    pub lease: SignedDuration,
+    /// Fault injection for crash tests (EMBARGO_PAUSE_AFTER_CLAIM_MS): a
+    /// pause between claiming mail and sending it. Never set in production.
+    pub pause_after_claim: Option<Duration>,
 }
 
 /// Settings that can run, and the warnings found on the way.
@@ -146,6 +151,33 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     load_str(&text, base, path)
+}
+
+/// Only the `[schedule]` section, for commands that need no more: the
+/// process's defaults when the file does not exist.
+pub fn load_schedule(path: &Path) -> Result<SlotRules, Diagnostics> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(SlotRules::default());
+    };
+    let mut diags = Diagnostics::default();
+    let sections = read::read(&text, &mut diags);
+    let relevant: Vec<Diagnostic> = diags
+        .0
+        .into_iter()
+        .filter(|d| {
+            d.severity == Severity::Error && (d.path.is_empty() || d.path.starts_with("schedule"))
+        })
+        .collect();
+    if !relevant.is_empty() {
+        return Err(Diagnostics(relevant));
+    }
+    let mut blackout = sections.schedule.blackout;
+    blackout.sort();
+    blackout.dedup();
+    Ok(SlotRules {
+        hour: sections.schedule.slot_hour.min(23),
+        blackout,
+    })
 }
 
 /// As [`load`], for text already read; relative paths resolve against `base`.

@@ -27,6 +27,7 @@ pub struct Sections {
     pub acknowledgement: AcknowledgementSection,
     pub limits: LimitsSection,
     pub commands: CommandsSection,
+    pub outbox: OutboxSection,
 }
 
 const SECTIONS: &[&str] = &[
@@ -41,6 +42,7 @@ const SECTIONS: &[&str] = &[
     "acknowledgement",
     "limits",
     "commands",
+    "outbox",
 ];
 
 /// Key names that hold secrets. Secrets never live in the TOML file, which
@@ -306,6 +308,7 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
         acknowledgement: optional("acknowledgement", table.remove("acknowledgement"), diags),
         limits: optional("limits", table.remove("limits"), diags),
         commands: optional("commands", table.remove("commands"), diags),
+        outbox: optional("outbox", table.remove("outbox"), diags),
         ..Sections::default()
     };
 

@@ -13,11 +13,12 @@ use super::file::PublicKeyMode;
 use super::file::{FileSink, MaildirSource, SinkSection, SourceSection, SqliteStore, StoreSection};
 use super::read::Sections;
 use super::{
-    AnnounceChannel, Distributor, ListIdentity, PublicKey, RosterKeys, Schedule, Settings,
-    SinkSettings, SourceSettings, StoreSettings,
+    AnnounceChannel, Distributor, ListIdentity, PublicKey, RosterKeys, Settings, SinkSettings,
+    SourceSettings, StoreSettings,
 };
 use crate::core::incident_id::check_prefix;
 use crate::core::roster::{Member, Roster, Rotation, normalize_fingerprint};
+use crate::core::slot::SlotRules;
 
 fn valid_email(path: &str, raw: &str, diags: &mut Diagnostics) -> Option<String> {
     let trimmed = raw.trim();
@@ -446,6 +447,23 @@ pub fn validate(
             ),
         );
     }
+    let mut time_zones = Vec::new();
+    for (i, z) in s.schedule.time_zones.iter().enumerate() {
+        match jiff::tz::TimeZone::get(z) {
+            Ok(_) if z != "UTC" => time_zones.push(z.clone()),
+            Ok(_) => diags.warn(format!("schedule.time_zones[{i}]"), "UTC is always shown; leave it out"),
+            Err(_) => diags.error(
+                format!("schedule.time_zones[{i}]"),
+                format!("{z:?} is not a time zone: use an IANA name such as \"America/New_York\" or \"Europe/Berlin\""),
+            ),
+        }
+    }
+    if time_zones.len() > 3 {
+        diags.warn(
+            "schedule.time_zones",
+            "more than three zones make the embargo statement hard to read",
+        );
+    }
     let mut blackout = s.schedule.blackout.clone();
     blackout.sort();
     blackout.dedup();
@@ -470,14 +488,19 @@ pub fn validate(
         source,
         sink,
         store,
-        schedule: Schedule {
-            slot_hour: s.schedule.slot_hour,
+        schedule: SlotRules {
+            hour: s.schedule.slot_hour,
             blackout,
         },
+        time_zones,
         ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),
         max_signature_age: SignedDuration::from_hours(
             i64::from(s.commands.max_signature_age_days) * 24,
         ),
         max_message_bytes: (s.limits.max_message_mib as usize).saturating_mul(1024 * 1024),
+        outbox: super::OutboxSettings {
+            lease: SignedDuration::from_secs(i64::from(s.outbox.lease_seconds.max(1))),
+            pause_after_claim: None,
+        },
     })
 }

@@ -63,6 +63,7 @@ pub fn allowed(command: &Command) -> &'static [Role] {
         | Command::Lead { .. }
         | Command::Ic { .. } => &[SrcMember, Commander],
         Command::Team { .. }
+        | Command::Set { .. }
         | Command::Cvss { .. }
         | Command::Severity { .. }
         | Command::Cve { .. }

@@ -4,6 +4,7 @@
 use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
+use super::incident::Field;
 use super::incident_id::IncidentId;
 use super::notice_kind::NoticeKind;
 use super::severity::Rating;
@@ -27,18 +28,46 @@ pub enum TeamOp {
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Command {
     Accept,
-    Reject { reason: String },
-    Duplicate { of: IncidentId },
-    Lead { who: Who },
-    Ic { who: Who },
-    Team { op: TeamOp, email: String },
-    Cvss { vector: String },
-    Severity { rating: Rating },
-    Cve { ids: Vec<String> },
-    Disclose { date: Date, time: Option<Time> },
+    Reject {
+        reason: String,
+    },
+    Duplicate {
+        of: IncidentId,
+    },
+    Lead {
+        who: Who,
+    },
+    Ic {
+        who: Who,
+    },
+    Team {
+        op: TeamOp,
+        email: String,
+    },
+    Cvss {
+        vector: String,
+    },
+    Severity {
+        rating: Rating,
+    },
+    Cve {
+        ids: Vec<String>,
+    },
+    Disclose {
+        date: Date,
+        time: Option<Time>,
+    },
     Public,
     EmbargoBroken,
-    Approve { kind: NoticeKind },
+    /// With text: the lines under the command replace the rendered draft.
+    Approve {
+        kind: NoticeKind,
+        text: Option<String>,
+    },
+    Set {
+        field: Field,
+        value: String,
+    },
     Hold,
     Resume,
     Status,
@@ -110,7 +139,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "approve",
         "/approve distributors|warning|announcement",
-        "approve a notice",
+        "approve a notice as drafted; text on the lines below replaces the draft's",
+    ),
+    (
+        "set",
+        "/set summary|affected|fixed|impact|mitigation|releases|credit|deploy-before|patch-embargoed <text>",
+        "set what the notices say (deploy-before and patch-embargoed take yes or no)",
     ),
     ("hold", "/hold", "pause reminders and scheduled sends"),
     ("resume", "/resume", "resume after /hold"),
@@ -316,9 +350,38 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
         "public" => none(Command::Public),
         "embargo-broken" => none(Command::EmbargoBroken),
         "approve" => match args {
-            [k] => k.parse().map(|kind| Command::Approve { kind }),
+            [k] => k.parse().map(|kind| Command::Approve { kind, text: None }),
             _ => Err("takes one notice: distributors, warning or announcement".to_owned()),
         },
+        "set" => {
+            let (field, value) = rest
+                .trim()
+                .split_once(char::is_whitespace)
+                .unwrap_or((rest.trim(), ""));
+            let f = Field::parse(field).ok_or_else(|| {
+                format!(
+                    "{field:?} is not a field: use {}",
+                    Field::ALL
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let value = value.trim();
+            if value.is_empty() {
+                return Err(format!("{} needs a value", f.as_str()));
+            }
+            if f.is_flag() && !matches!(value.to_ascii_lowercase().as_str(), "yes" | "no") {
+                return Err(format!("{} takes yes or no", f.as_str()));
+            }
+            let value = if f.is_flag() {
+                value.to_ascii_lowercase()
+            } else {
+                value.to_owned()
+            };
+            Ok(Command::Set { field: f, value })
+        }
         "hold" => none(Command::Hold),
         "resume" => none(Command::Resume),
         "status" => none(Command::Status),
@@ -330,12 +393,33 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
 /// Every command line in the written part of `text`, in order, and every
 /// line that looked like a command but was not a correct one.
 pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
-    let mut commands = Vec::new();
+    let mut commands: Vec<CommandLine> = Vec::new();
     let mut errors = Vec::new();
+    // Lines under `/approve` up to the next command are its text.
+    let mut approve_text: Option<Vec<&str>> = None;
+    let finish = |commands: &mut Vec<CommandLine>, text: Option<Vec<&str>>| {
+        let Some(lines) = text else { return };
+        let body = lines.join("\n");
+        let body = body.trim_matches('\n');
+        if body.trim().is_empty() {
+            return;
+        }
+        if let Some(CommandLine {
+            command: Command::Approve { text, .. },
+            ..
+        }) = commands.last_mut()
+        {
+            *text = Some(format!("{}\n", body.trim_end()));
+        }
+    };
     for line in written_lines(text) {
         let Some(name) = command_name(line) else {
+            if let Some(body) = &mut approve_text {
+                body.push(line.trim_end());
+            }
             continue;
         };
+        finish(&mut commands, approve_text.take());
         let name = name.to_ascii_lowercase();
         let body = line.trim_start()[1 + name.len()..].trim();
         let mut args: Vec<&str> = body.split_whitespace().collect();
@@ -361,11 +445,16 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
             None => body,
         };
         match parse_line(&name, &args, rest) {
-            Ok(command) => commands.push(CommandLine {
-                command,
-                names,
-                line: line.trim().to_owned(),
-            }),
+            Ok(command) => {
+                if matches!(command, Command::Approve { .. }) {
+                    approve_text = Some(Vec::new());
+                }
+                commands.push(CommandLine {
+                    command,
+                    names,
+                    line: line.trim().to_owned(),
+                });
+            }
             Err(problem) => errors.push(ParseError {
                 line: line.trim().to_owned(),
                 problem,
@@ -522,11 +611,69 @@ mod tests {
         assert_eq!(
             got[15],
             Command::Approve {
-                kind: NoticeKind::Announcement
+                kind: NoticeKind::Announcement,
+                text: None
             }
         );
-        // Every documented command has a case above.
-        assert_eq!(COMMANDS.len(), 17);
+        // Every documented command but /set has a case above; /set has its own test.
+        assert_eq!(COMMANDS.len(), 18);
+    }
+
+    #[test]
+    fn set_takes_a_field_and_its_text() {
+        let got = cmds(
+            "/set affected 2.3.0 to 2.4.1 EMB-2026-0007\n/set deploy-before No\n/set summary Heap overflow in the YAML loader\n",
+        );
+        assert_eq!(
+            got[0],
+            Command::Set {
+                field: Field::Affected,
+                value: "2.3.0 to 2.4.1".into()
+            }
+        );
+        assert_eq!(
+            got[1],
+            Command::Set {
+                field: Field::DeployBefore,
+                value: "no".into()
+            }
+        );
+        assert_eq!(
+            got[2],
+            Command::Set {
+                field: Field::Summary,
+                value: "Heap overflow in the YAML loader".into()
+            }
+        );
+        for (bad, problem) in [
+            ("/set colour red", "not a field"),
+            ("/set impact", "needs a value"),
+            ("/set patch-embargoed maybe", "yes or no"),
+        ] {
+            let (_, e) = parse(bad, "EMB");
+            assert!(e[0].problem.contains(problem), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn approve_takes_the_text_below_it() {
+        let text = "/approve announcement EMB-2026-0007\n\nHello,\n\nthe text as it should go out.\n   indented too\n\n/approve warning EMB-2026-0007\n-- \nAlice\n";
+        let (c, e) = parse(text, "EMB");
+        assert!(e.is_empty());
+        assert_eq!(
+            c[0].command,
+            Command::Approve {
+                kind: NoticeKind::Announcement,
+                text: Some("Hello,\n\nthe text as it should go out.\n   indented too\n".into())
+            }
+        );
+        assert_eq!(
+            c[1].command,
+            Command::Approve {
+                kind: NoticeKind::Warning,
+                text: None
+            }
+        );
     }
 
     #[test]

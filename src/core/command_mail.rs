@@ -15,12 +15,13 @@ use super::incident_id::IncidentId;
 use super::lifecycle::{self, Facts};
 use super::roster::Roster;
 use super::signature::SignatureStatus;
+use super::slot::SlotRules;
 use super::status;
 
 pub struct CommandPolicy<'a> {
     pub roster: &'a Roster,
     pub prefix: &'a str,
-    pub slot_hour: u8,
+    pub slots: &'a SlotRules,
     /// Signatures older than this are not accepted for commands.
     pub max_signature_age: SignedDuration,
     pub src_address: &'a str,
@@ -214,7 +215,8 @@ pub fn handle(
     // Authorised, each command; then applied in order, all or nothing.
     let lifecycle_facts = Facts {
         roster: policy.roster,
-        slot_hour: policy.slot_hour,
+        slots: policy.slots,
+        patches: &mail.patches,
         existing: &facts.existing,
         last_lead: facts.last_lead.as_deref(),
     };

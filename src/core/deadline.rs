@@ -5,6 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::event::{Event, EventKind, SERVICE_ACTOR};
 use super::incident::{Change, Incident, State};
+use super::notice_kind::NoticeKind;
 use super::severity::Rating;
 
 /// A reminder owed: which deadline, to whom, and what to say.
@@ -138,6 +139,44 @@ pub fn due(incident: &Incident, src_address: &str, now: Timestamp) -> Vec<Remind
                 limit.as_hours() / 24
             ),
         );
+    }
+    // The 24-hour warning carries the announcement: it must be approved
+    // before then. From three days out, a reminder every 6 hours; 30 hours
+    // before the slot, the whole SRC is alerted.
+    if let Some(slot) = d.disclosure
+        && !(d.public || d.embargo_broken)
+        && matches!(
+            incident.state,
+            State::DisclosurePlanned | State::DistributorsNotified
+        )
+        && d.approval(NoticeKind::Announcement).is_none()
+        && now < slot
+    {
+        let start = slot - SignedDuration::from_hours(72);
+        if now >= start {
+            let window = now.duration_since(start).as_hours() / 6;
+            owe(
+                format!("announcement-approval-{}-{window}", slot.as_second()),
+                leaders.clone(),
+                format!(
+                    "The announcement of {id} is not approved, and the disclosure is {}. The 24-hour warning to the \
+                     distributors, due {}, carries its text. Approve it: /approve announcement {id}",
+                    utc(slot),
+                    utc(slot - SignedDuration::from_hours(24))
+                ),
+            );
+        }
+        if now >= slot - SignedDuration::from_hours(30) {
+            owe(
+                format!("announcement-alert-{}", slot.as_second()),
+                vec![src_address.to_owned()],
+                format!(
+                    "ALERT: {id} is disclosed {} and its announcement is still not approved; the distributors' \
+                     24-hour warning cannot go without it. Whoever leads, approve it now: /approve announcement {id}",
+                    utc(slot)
+                ),
+            );
+        }
     }
     if let Some(released) = d.announced_at
         && matches!(incident.state, State::Announced | State::Retrospective)
@@ -346,6 +385,91 @@ mod tests {
         let mut low = i.clone();
         low.apply(&sev(Rating::Low), t("2026-11-27T10:00:00Z"));
         assert!(deadlines(&low, "2027-06-01T10:00:00Z").is_empty());
+    }
+
+    #[test]
+    fn an_unapproved_announcement_is_chased_every_6_hours_and_alerts_the_src_at_30() {
+        let mut i = reported();
+        i.apply(&Change::Responded, t("2026-11-27T10:00:00Z"));
+        i.apply(
+            &Change::TeamAdded {
+                email: "dev@x".into(),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        i.apply(
+            &Change::Lead {
+                email: Some("lead@example.org".into()),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        i.apply(
+            &Change::State {
+                to: State::DisclosurePlanned,
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        i.apply(
+            &Change::Disclosure {
+                at: Some(t("2026-12-10T16:00:00Z")),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        let keys = |i: &Incident, now: &str| deadlines(i, now);
+        assert!(keys(&i, "2026-12-07T15:59:59Z").is_empty());
+        let mut sent = Vec::new();
+        for now in [
+            "2026-12-07T16:00:00Z",
+            "2026-12-07T18:00:00Z",
+            "2026-12-07T22:00:00Z",
+            "2026-12-09T09:59:59Z",
+            "2026-12-09T10:00:00Z",
+        ] {
+            if let Some(o) = tick(&i, "src@example.org", t(now)) {
+                sent.extend(
+                    o.reminders
+                        .iter()
+                        .map(|r| (now, r.deadline.clone(), r.to.clone())),
+                );
+                i = o.incident;
+            }
+        }
+        let slot = t("2026-12-10T16:00:00Z").as_second();
+        let got: Vec<(&str, String)> = sent.iter().map(|(n, k, _)| (*n, k.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "2026-12-07T16:00:00Z",
+                    format!("announcement-approval-{slot}-0")
+                ),
+                (
+                    "2026-12-07T22:00:00Z",
+                    format!("announcement-approval-{slot}-1")
+                ),
+                (
+                    "2026-12-09T09:59:59Z",
+                    format!("announcement-approval-{slot}-6")
+                ),
+                (
+                    "2026-12-09T10:00:00Z",
+                    format!("announcement-approval-{slot}-7")
+                ),
+                ("2026-12-09T10:00:00Z", format!("announcement-alert-{slot}")),
+            ]
+        );
+        assert_eq!(sent.last().unwrap().2, ["src@example.org"]);
+        // Approved: no more chasing.
+        i.apply(
+            &Change::Approved {
+                kind: NoticeKind::Announcement,
+                by: "lead@example.org".into(),
+                text: None,
+                patches: vec![],
+            },
+            t("2026-12-09T11:00:00Z"),
+        );
+        assert!(keys(&i, "2026-12-09T17:00:00Z").is_empty());
     }
 
     #[test]

@@ -22,10 +22,14 @@ pub enum EventKind {
     Reminder,
     /// A mail to the incident's people could not be sent.
     DeliveryFailed,
+    /// A notice (or its drafts) went to the outbox.
+    NoticeQueued,
+    /// The embargo guard refused to send a mail.
+    GuardRefused,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Reported,
         EventKind::MessageAdded,
         EventKind::AcknowledgementQueued,
@@ -35,6 +39,8 @@ impl EventKind {
         EventKind::CommandRefused,
         EventKind::Reminder,
         EventKind::DeliveryFailed,
+        EventKind::NoticeQueued,
+        EventKind::GuardRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +54,8 @@ impl EventKind {
             EventKind::CommandRefused => "command-refused",
             EventKind::Reminder => "reminder",
             EventKind::DeliveryFailed => "delivery-failed",
+            EventKind::NoticeQueued => "notice-queued",
+            EventKind::GuardRefused => "guard-refused",
         }
     }
 
@@ -97,9 +105,11 @@ mod tests {
                 | EventKind::Command
                 | EventKind::CommandRefused
                 | EventKind::Reminder
-                | EventKind::DeliveryFailed => {}
+                | EventKind::DeliveryFailed
+                | EventKind::NoticeQueued
+                | EventKind::GuardRefused => {}
             }
         }
-        assert_eq!(EventKind::ALL.len(), 9);
+        assert_eq!(EventKind::ALL.len(), 11);
     }
 }

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::incident::Patch;
 use super::signature::{Encryption, SignatureStatus};
 
 /// A name and an address, as written in a header.
@@ -111,6 +112,8 @@ pub struct Inbound {
     pub signature: SignatureStatus,
     /// The Subject header inside the signed part (protected headers), if any.
     pub signed_subject: Option<String>,
+    /// Patch files attached (`*.patch`, `*.diff`), as text.
+    pub patches: Vec<Patch>,
     pub encryption: Encryption,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.

@@ -124,7 +124,16 @@ pub struct Details {
     pub public: bool,
     pub embargo_broken: bool,
     pub on_hold: bool,
-    pub approved: Vec<NoticeKind>,
+    /// Every approval given; only those of the current revision count.
+    pub approved: Vec<Approval>,
+    /// What the notices say beyond the incident's own facts (`/set`).
+    pub fields: NoticeFields,
+    /// Counts changes to what the notices say: an approval is of one revision.
+    pub revision: u32,
+    /// Notices and drafts already handed to the outbox, by key.
+    pub queued: Vec<String>,
+    /// The disclosure time the distributors were last told.
+    pub told_date: Option<Timestamp>,
     /// Why it was rejected or closed.
     pub resolution: Option<String>,
     pub duplicate_of: Option<IncidentId>,
@@ -135,6 +144,113 @@ pub struct Details {
     pub active_at: Option<Timestamp>,
     /// Deadlines already reminded of, so each is reminded once.
     pub reminded: Vec<String>,
+}
+
+/// What a notice says beyond the incident's own facts; the Fix Lead sets
+/// each with `/set <field> <text>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NoticeFields {
+    /// One line for the subject: `[Security Advisory] CVE-…: summary`.
+    pub summary: Option<String>,
+    pub affected: Option<String>,
+    pub fixed: Option<String>,
+    pub impact: Option<String>,
+    /// What users can do before they upgrade.
+    pub mitigation: Option<String>,
+    /// Where the fixed releases will be.
+    pub releases: Option<String>,
+    /// Credit to the reporter, as they agreed to it; empty for none.
+    pub credit: Option<String>,
+    /// Whether distributors may deploy the patch before the disclosure.
+    pub deploy_before: Option<bool>,
+    /// Whether the patch itself is under embargo.
+    pub patch_embargoed: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Field {
+    Summary,
+    Affected,
+    Fixed,
+    Impact,
+    Mitigation,
+    Releases,
+    Credit,
+    DeployBefore,
+    PatchEmbargoed,
+}
+
+impl Field {
+    pub const ALL: [Field; 9] = [
+        Field::Summary,
+        Field::Affected,
+        Field::Fixed,
+        Field::Impact,
+        Field::Mitigation,
+        Field::Releases,
+        Field::Credit,
+        Field::DeployBefore,
+        Field::PatchEmbargoed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Summary => "summary",
+            Field::Affected => "affected",
+            Field::Fixed => "fixed",
+            Field::Impact => "impact",
+            Field::Mitigation => "mitigation",
+            Field::Releases => "releases",
+            Field::Credit => "credit",
+            Field::DeployBefore => "deploy-before",
+            Field::PatchEmbargoed => "patch-embargoed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Yes/no fields take `yes` or `no`.
+    pub fn is_flag(self) -> bool {
+        matches!(self, Field::DeployBefore | Field::PatchEmbargoed)
+    }
+}
+
+/// A patch from the approving mail, for the distributors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Patch {
+    pub name: String,
+    pub text: String,
+}
+
+/// An approval of one notice, for one revision of what the notices say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub kind: NoticeKind,
+    pub revision: u32,
+    pub by: String,
+    /// The text to send instead of the rendered draft, when given.
+    pub text: Option<String>,
+    pub patches: Vec<Patch>,
+}
+
+impl Details {
+    /// The approval of `kind` that still counts: of the current revision.
+    pub fn approval(&self, kind: NoticeKind) -> Option<&Approval> {
+        self.approved
+            .iter()
+            .rev()
+            .find(|a| a.kind == kind && a.revision == self.revision)
+    }
+
+    pub fn is_queued(&self, key: &str) -> bool {
+        self.queued.iter().any(|q| q == key)
+    }
 }
 
 /// One change to an incident. Events carry them, so that the event log
@@ -179,6 +295,21 @@ pub enum Change {
     },
     Approved {
         kind: NoticeKind,
+        by: String,
+        text: Option<String>,
+        patches: Vec<Patch>,
+    },
+    Field {
+        field: Field,
+        value: String,
+    },
+    /// A notice or draft handed to the outbox.
+    Queued {
+        key: String,
+    },
+    /// The distributors were told this disclosure time.
+    Told {
+        at: Timestamp,
     },
     Resolution {
         text: String,
@@ -259,11 +390,40 @@ impl Incident {
             Change::Public => d.public = true,
             Change::EmbargoBroken => d.embargo_broken = true,
             Change::Hold { on } => d.on_hold = *on,
-            Change::Approved { kind } => {
-                if !d.approved.contains(kind) {
-                    d.approved.push(*kind);
+            Change::Approved {
+                kind,
+                by,
+                text,
+                patches,
+            } => d.approved.push(Approval {
+                kind: *kind,
+                revision: d.revision,
+                by: by.clone(),
+                text: text.clone(),
+                patches: patches.clone(),
+            }),
+            Change::Field { field, value } => {
+                let v = Some(value.clone());
+                let yes = Some(value == "yes");
+                let f = &mut d.fields;
+                match field {
+                    Field::Summary => f.summary = v,
+                    Field::Affected => f.affected = v,
+                    Field::Fixed => f.fixed = v,
+                    Field::Impact => f.impact = v,
+                    Field::Mitigation => f.mitigation = v,
+                    Field::Releases => f.releases = v,
+                    Field::Credit => f.credit = v,
+                    Field::DeployBefore => f.deploy_before = yes,
+                    Field::PatchEmbargoed => f.patch_embargoed = yes,
                 }
             }
+            Change::Queued { key } => {
+                if !d.queued.contains(key) {
+                    d.queued.push(key.clone());
+                }
+            }
+            Change::Told { at } => d.told_date = Some(*at),
             Change::Resolution { text } => d.resolution = Some(text.clone()),
             Change::DuplicateOf { id } => d.duplicate_of = Some(id.clone()),
             Change::Responded => {
@@ -277,7 +437,22 @@ impl Incident {
             }
             Change::Touched => {}
         }
-        if !matches!(change, Change::Reminded { .. }) {
+        // What the notices say changed: earlier approvals no longer count.
+        if matches!(
+            change,
+            Change::Severity { .. }
+                | Change::Cves { .. }
+                | Change::Disclosure { .. }
+                | Change::Field { .. }
+                | Change::Public
+                | Change::EmbargoBroken
+        ) {
+            d.revision += 1;
+        }
+        if !matches!(
+            change,
+            Change::Reminded { .. } | Change::Queued { .. } | Change::Told { .. }
+        ) {
             d.active_at = Some(at);
         }
         self.updated_at = self.updated_at.max(at);

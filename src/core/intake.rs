@@ -10,6 +10,7 @@ use super::incident::{Change, Incident};
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::roster::Roster;
 use super::signature::Encryption;
+use super::slot::SlotRules;
 use super::threading::{self, Known, Placement, Via};
 
 pub struct IntakePolicy<'a> {
@@ -21,7 +22,7 @@ pub struct IntakePolicy<'a> {
     /// Whether mail can be written to an address; the edge knows the syntax.
     pub address_ok: fn(&str) -> bool,
     pub src_address: &'a str,
-    pub slot_hour: u8,
+    pub slots: &'a SlotRules,
     pub max_signature_age: SignedDuration,
 }
 
@@ -146,7 +147,7 @@ pub fn decide(
                 let command_policy = CommandPolicy {
                     roster: policy.roster,
                     prefix: policy.prefix,
-                    slot_hour: policy.slot_hour,
+                    slots: policy.slots,
                     max_signature_age: policy.max_signature_age,
                     src_address: policy.src_address,
                 };
@@ -279,6 +280,7 @@ mod tests {
             problems: vec![],
             signature: crate::core::signature::SignatureStatus::Unsigned,
             signed_subject: None,
+            patches: vec![],
             encryption: crate::core::signature::Encryption::None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
@@ -299,7 +301,7 @@ mod tests {
             roster: &roster,
             address_ok: |a| a.contains('@') && !a.contains(' '),
             src_address: "src@example.org",
-            slot_hour: 16,
+            slots: &SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
         };
         decide(mail, ctx, &policy, now()).unwrap()

@@ -9,20 +9,23 @@
 
 use std::collections::HashSet;
 
-use jiff::Timestamp;
 use jiff::civil::Time;
+use jiff::{SignedDuration, Timestamp};
 
 use super::command::{Command, TeamOp, Who};
-use super::incident::{Change, Incident, State};
+use super::incident::{Change, Incident, Patch, State};
 use super::incident_id::IncidentId;
+use super::notice_kind::NoticeKind;
 use super::roster::Roster;
 use super::severity::{self, Severity};
+use super::slot::{self, SlotRules};
 
 /// What `apply` needs to know besides the incident.
 pub struct Facts<'a> {
     pub roster: &'a Roster,
-    /// Disclosure slots are at this hour, UTC.
-    pub slot_hour: u8,
+    pub slots: &'a SlotRules,
+    /// Patches attached to the command mail, for `/approve distributors`.
+    pub patches: &'a [Patch],
     /// Incidents that exist, for `/duplicate`.
     pub existing: &'a HashSet<IncidentId>,
     /// The Fix Lead assigned last, for the round-robin.
@@ -232,7 +235,7 @@ pub fn apply(
             )
         }
         Command::Disclose { date, time } => {
-            let time = time.unwrap_or(Time::constant(facts.slot_hour as i8, 0, 0, 0));
+            let time = time.unwrap_or(Time::constant(facts.slots.hour as i8, 0, 0, 0));
             let at = date
                 .to_datetime(time)
                 .to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -243,6 +246,36 @@ pub fn apply(
                     "{} is not in the future",
                     at.strftime("%Y-%m-%d %H:%M UTC")
                 ));
+            }
+            let utc = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+            // Public or embargo broken: no slot, no waiting; as soon as approved.
+            if !(d.public || d.embargo_broken) {
+                if let Some(why) = slot::why_not(at, facts.slots) {
+                    return Err(format!(
+                        "{} is not a disclosure slot ({why}); the next slot is {}",
+                        utc(at),
+                        utc(slot::next_slot(at, facts.slots))
+                    ));
+                }
+                let week = SignedDuration::from_hours(7 * 24);
+                let day = SignedDuration::from_hours(24);
+                let advance_out = d.is_queued(NoticeKind::Distributors.as_str());
+                if !d.cves.is_empty() && !advance_out && at < now + week {
+                    return Err(format!(
+                        "{} leaves {} days for the distributors' advance notice, which needs at least 7 \
+                         (1 to 4 weeks recommended): the earliest slot is {}; or mark the incident /public or /embargo-broken",
+                        utc(at),
+                        at.duration_since(now).as_hours() / 24,
+                        utc(slot::next_slot(now + week, facts.slots))
+                    ));
+                }
+                if advance_out && at < now + day {
+                    return Err(format!(
+                        "{} leaves no time for the 24-hour warning the distributors are owed: the earliest slot is {}",
+                        utc(at),
+                        utc(slot::next_slot(now + day, facts.slots))
+                    ));
+                }
             }
             let mut changes = vec![Change::Disclosure { at: Some(at) }];
             let when = at.strftime("%Y-%m-%d %H:%M UTC").to_string();
@@ -273,16 +306,63 @@ pub fn apply(
             vec![Change::EmbargoBroken],
             "embargo marked broken: every timeline is now as soon as approved",
         ),
-        Command::Approve { kind } => {
+        Command::Approve { kind, text } => {
             if state == State::Reported {
                 return accepted_first();
             }
-            if d.approved.contains(kind) {
-                return Err(format!("the {kind} notice is already approved"));
+            if d.is_queued(kind.as_str()) {
+                return Err(format!("the {kind} notice has already gone out"));
+            }
+            if d.approval(*kind).is_some() && text.is_none() {
+                return Err(format!(
+                    "the {kind} notice is already approved as it stands"
+                ));
+            }
+            let asap = d.public || d.embargo_broken;
+            if d.disclosure.is_none() && !asap {
+                return Err(format!(
+                    "plan the disclosure first (/disclose <YYYY-MM-DD>): the {kind} notice names its date"
+                ));
+            }
+            if *kind == NoticeKind::Distributors && d.cves.is_empty() {
+                return Err("the distributors' advance notice is for a CVE: record it first (/cve <CVE-YYYY-NNNN>)".to_owned());
+            }
+            let patches = if *kind == NoticeKind::Distributors {
+                facts.patches.to_vec()
+            } else {
+                Vec::new()
+            };
+            let mut summary = format!(
+                "approved: the {kind} notice{}",
+                if text.is_some() {
+                    ", with the text of this mail"
+                } else {
+                    " as drafted"
+                }
+            );
+            if !patches.is_empty() {
+                summary.push_str(&format!(", with {} patch(es) attached", patches.len()));
             }
             applied(
-                vec![Change::Approved { kind: *kind }],
-                format!("approved: the {kind} notice"),
+                vec![Change::Approved {
+                    kind: *kind,
+                    by: actor.to_ascii_lowercase(),
+                    text: text.clone(),
+                    patches,
+                }],
+                summary,
+            )
+        }
+        Command::Set { field, value } => {
+            if state == State::Reported {
+                return accepted_first();
+            }
+            applied(
+                vec![Change::Field {
+                    field: *field,
+                    value: value.clone(),
+                }],
+                format!("{}: {value}", field.as_str()),
             )
         }
         Command::Hold if d.on_hold => Err(format!("{id} is already on hold")),
@@ -366,9 +446,14 @@ mod tests {
         let roster = roster();
         let existing: HashSet<IncidentId> =
             ["EMB-2026-0003".parse().unwrap(), incident.id.clone()].into();
+        let slots = SlotRules {
+            hour: 16,
+            blackout: vec![jiff::civil::date(2026, 12, 17)],
+        };
         let facts = Facts {
             roster: &roster,
-            slot_hour: 16,
+            slots: &slots,
+            patches: &[],
             existing: &existing,
             last_lead: Some("alice@example.org"),
         };
@@ -410,7 +495,25 @@ mod tests {
             (Fixing, "/team add dev@example.org", Ok(Fixing)),
             (Reported, "/disclose 2026-12-15", Err("/accept it first")),
             (Triaged, "/disclose 2026-12-15", Ok(DisclosurePlanned)),
-            (Fixing, "/disclose 2026-12-15 15:00", Ok(DisclosurePlanned)),
+            (
+                Fixing,
+                "/disclose 2026-12-15 15:00",
+                Err(
+                    "is not a disclosure slot (slots are at 16:00 UTC); the next slot is 2026-12-15 16:00 UTC",
+                ),
+            ),
+            (
+                Fixing,
+                "/disclose 2026-12-18",
+                Err(
+                    "2026-12-18 is a Friday: slots are Monday to Thursday); the next slot is 2026-12-21 16:00 UTC",
+                ),
+            ),
+            (
+                Fixing,
+                "/disclose 2026-12-17",
+                Err("blackout date); the next slot is 2026-12-21 16:00 UTC"),
+            ),
             (
                 DisclosurePlanned,
                 "/disclose 2026-12-16",
@@ -441,7 +544,11 @@ mod tests {
             (Rejected, "/hold", Err("is rejected")),
             (Duplicate, "/cve CVE-2026-1111", Err("is duplicate")),
             (Cancelled, "/status", Ok(Cancelled)),
-            (Fixing, "/approve announcement", Ok(Fixing)),
+            (
+                Fixing,
+                "/approve announcement",
+                Err("plan the disclosure first"),
+            ),
             (Reported, "/approve announcement", Err("/accept it first")),
             (Fixing, "/status", Ok(Fixing)),
         ];
@@ -566,8 +673,20 @@ mod tests {
                 .details
                 .embargo_broken
         );
-        let approved = run(&i, "/approve warning", "alice@example.org").unwrap();
-        assert_eq!(approved.details.approved, [NoticeKind::Warning]);
+        let approved = run(&planned, "/approve warning", "alice@example.org").unwrap();
+        assert!(approved.details.approval(NoticeKind::Warning).is_some());
         assert!(run(&approved, "/approve warning", "alice@example.org").is_err());
+        // A change to what the notices say withdraws the approval.
+        let changed = run(
+            &approved,
+            "/set impact remote code execution",
+            "alice@example.org",
+        )
+        .unwrap();
+        assert!(changed.details.approval(NoticeKind::Warning).is_none());
+        assert_eq!(
+            changed.details.fields.impact.as_deref(),
+            Some("remote code execution")
+        );
     }
 }

@@ -17,17 +17,47 @@ pub enum MailKind {
     CommandReply,
     /// To the Fix Lead and incident commander: a deadline slipped.
     Reminder,
+    /// To the Fix Lead and the SRC list: a notice to review and approve.
+    Draft,
+    /// To each distributor: the embargoed advance notice.
+    AdvanceNotice,
+    /// To each distributor: the disclosure moved.
+    DateChange,
+    /// To each distributor: the 24-hour warning with the public text.
+    Warning,
+    /// To the announce lists (and a copy to the distributors), at the slot.
+    Announcement,
+    /// To the Fix Lead: the retrospective draft.
+    Retrospective,
+    /// To the SRC list: the embargo guard refused a mail.
+    GuardAlert,
+    /// To the SRC list: a mail could not be delivered.
+    DeliveryFailure,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 14] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
         MailKind::Undecryptable,
         MailKind::CommandReply,
         MailKind::Reminder,
+        MailKind::Draft,
+        MailKind::AdvanceNotice,
+        MailKind::DateChange,
+        MailKind::Warning,
+        MailKind::Announcement,
+        MailKind::Retrospective,
+        MailKind::GuardAlert,
+        MailKind::DeliveryFailure,
     ];
+
+    /// Carries embargoed content: the guard keeps it to the SRC, the Fix
+    /// Team and the distributors until the disclosure.
+    pub fn is_embargoed(self) -> bool {
+        !matches!(self, MailKind::Acknowledgement | MailKind::Announcement)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +67,14 @@ impl MailKind {
             MailKind::Undecryptable => "undecryptable",
             MailKind::CommandReply => "command-reply",
             MailKind::Reminder => "reminder",
+            MailKind::Draft => "draft",
+            MailKind::AdvanceNotice => "advance-notice",
+            MailKind::DateChange => "date-change",
+            MailKind::Warning => "warning",
+            MailKind::Announcement => "announcement",
+            MailKind::Retrospective => "retrospective",
+            MailKind::GuardAlert => "guard-alert",
+            MailKind::DeliveryFailure => "delivery-failure",
         }
     }
 
@@ -66,10 +104,18 @@ mod tests {
                 | MailKind::Quarantine
                 | MailKind::Undecryptable
                 | MailKind::CommandReply
-                | MailKind::Reminder => k,
+                | MailKind::Reminder
+                | MailKind::Draft
+                | MailKind::AdvanceNotice
+                | MailKind::DateChange
+                | MailKind::Warning
+                | MailKind::Announcement
+                | MailKind::Retrospective
+                | MailKind::GuardAlert
+                | MailKind::DeliveryFailure => k,
             };
             assert_eq!(exhaustive, k);
         }
-        assert_eq!(MailKind::ALL.len(), 6);
+        assert_eq!(MailKind::ALL.len(), 14);
     }
 }

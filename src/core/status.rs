@@ -54,7 +54,7 @@ pub fn waiting_on(i: &Incident) -> Vec<String> {
     ) {
         let pending: Vec<&str> = NoticeKind::ALL
             .iter()
-            .filter(|k| !d.approved.contains(k))
+            .filter(|k| d.approval(**k).is_none())
             .map(|k| k.as_str())
             .collect();
         if !pending.is_empty() {
@@ -133,7 +133,11 @@ pub fn status_text(i: &Incident) -> String {
     if !flags.is_empty() {
         let _ = writeln!(o, "  flags        {}", flags.join(", "));
     }
-    let approved: Vec<&str> = d.approved.iter().map(|k| k.as_str()).collect();
+    let approved: Vec<&str> = NoticeKind::ALL
+        .iter()
+        .filter(|k| d.approval(**k).is_some())
+        .map(|k| k.as_str())
+        .collect();
     let _ = writeln!(
         o,
         "  approved     {}",

@@ -115,6 +115,7 @@ mod tests {
             problems: vec![],
             signature: crate::core::signature::SignatureStatus::Unsigned,
             signed_subject: None,
+            patches: vec![],
             encryption: crate::core::signature::Encryption::None,
             body_digest: String::new(),
             raw: vec![],

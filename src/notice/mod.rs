@@ -1,6 +1,10 @@
 //! The mail the service writes: rendered from templates, assembled as MIME,
 //! ready for the outbox.
 
+mod disclosure;
+
+pub use disclosure::{NoticeText, Undelivered, patch_files};
+mod ics;
 mod mime;
 mod templates;
 
@@ -104,6 +108,20 @@ fn references(mail: &Inbound) -> Vec<String> {
     refs
 }
 
+/// What differs between the mails [`Composer::compose`] writes.
+struct Spec<'a> {
+    key: String,
+    kind: MailKind,
+    incident: Option<&'a IncidentId>,
+    to: Vec<String>,
+    subject: String,
+    text: String,
+    attachments: Vec<Attachment>,
+    in_reply_to: Option<&'a str>,
+    references: &'a [String],
+    from_name: &'a str,
+}
+
 /// Writes the service's mail: rendered, assembled and sealed with the list key.
 pub struct Composer<'a> {
     settings: &'a Settings,
@@ -113,6 +131,50 @@ pub struct Composer<'a> {
 impl<'a> Composer<'a> {
     pub fn new(settings: &'a Settings, sealer: &'a dyn Sealer) -> Self {
         Composer { settings, sealer }
+    }
+
+    /// One signed mail from the security address, for the outbox.
+    fn compose(&self, spec: Spec<'_>, now: Timestamp) -> Result<NewMail, NoticeError> {
+        let list = &self.settings.list;
+        let id = message_id(&spec.key, self.settings);
+        let subject = header_text(&spec.subject, 200);
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some(spec.from_name),
+                    email: &list.security_address,
+                },
+                to: spec
+                    .to
+                    .iter()
+                    .map(|t| Party {
+                        name: None,
+                        email: t,
+                    })
+                    .collect(),
+                reply_to: Some(&list.security_address),
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: spec.in_reply_to,
+                references: spec.references,
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            &spec.text,
+            &spec.attachments,
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key: spec.key,
+            kind: spec.kind,
+            incident: spec.incident.cloned(),
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: spec.to,
+            subject,
+            bytes,
+            due_at: now,
+        })
     }
 
     fn seal(

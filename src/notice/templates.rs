@@ -71,3 +71,106 @@ pub struct ReminderText<'a> {
     pub status: &'a str,
     pub project: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "embargo_statement.txt")]
+pub struct EmbargoStatementText<'a> {
+    pub when_utc: &'a str,
+    pub zones: Vec<String>,
+    pub deploy: &'a str,
+    pub patch: &'a str,
+    pub security_address: &'a str,
+    pub id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "facts.txt")]
+pub struct FactsText<'a> {
+    pub cves: &'a str,
+    pub severity: &'a str,
+    pub affected: &'a str,
+    pub fixed: &'a str,
+    pub impact: &'a str,
+    pub mitigation: &'a str,
+    pub releases: &'a str,
+    pub credit: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "advance_notice.txt")]
+pub struct AdvanceNoticeText<'a> {
+    pub project: &'a str,
+    pub statement: &'a str,
+    pub body: &'a str,
+    pub patches: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "warning.txt")]
+pub struct WarningText<'a> {
+    pub project: &'a str,
+    pub statement: &'a str,
+    pub announcement: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "announcement.txt")]
+pub struct AnnouncementText<'a> {
+    pub project: &'a str,
+    pub body: &'a str,
+    pub mitigation_hint: &'a str,
+    pub security_address: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "date_change.txt")]
+pub struct DateChangeText<'a> {
+    pub cves: &'a str,
+    pub id: &'a str,
+    pub before: &'a str,
+    pub now_at: &'a str,
+    pub statement: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "draft.txt")]
+pub struct DraftText<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub when: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "retrospective.txt")]
+pub struct RetrospectiveText<'a> {
+    pub id: &'a str,
+    pub cves: &'a str,
+    pub src_address: &'a str,
+    pub reporter: &'a str,
+    pub commander: &'a str,
+    pub lead: &'a str,
+    pub team: &'a str,
+    pub timeline: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "guard_alert.txt")]
+pub struct GuardAlertText<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub why: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "delivery_failure.txt")]
+pub struct DeliveryFailureText<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub error: &'a str,
+}

@@ -13,6 +13,7 @@ use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, Par
 use sha2::{Digest, Sha256};
 
 use crate::core::inbound::{Attachment, AutoReplyHeaders, Inbound, Mailbox, TextSource};
+use crate::core::incident::Patch;
 use crate::core::signature::{Encryption, SignatureStatus};
 use crate::crypto::Opener;
 use crate::guard::catch_panic;
@@ -140,6 +141,7 @@ struct Parsed {
     signature: SignatureStatus,
     signed_subject: Option<String>,
     encryption: Encryption,
+    patches: Vec<Patch>,
 }
 
 /// Checks the signature, or decrypts and then checks what was inside.
@@ -202,6 +204,7 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                         parsed.text = inner.text;
                         parsed.text_source = inner.text_source;
                         parsed.attachments = inner.attachments;
+                        parsed.patches = inner.patches;
                         parsed.signature = inner.signature;
                         parsed.problems.extend(inner.problems);
                     }
@@ -299,6 +302,34 @@ fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
     (texts.join("\n"), source)
 }
 
+/// Patch files, as text, for `/approve distributors`.
+fn patches(msg: &Message<'_>) -> Vec<Patch> {
+    const MAX_PATCH: usize = 4 * 1024 * 1024;
+    let mut out = Vec::new();
+    for part in msg.attachments() {
+        let Some(name) = part.attachment_name().map(str::trim) else {
+            continue;
+        };
+        let lower = name.to_ascii_lowercase();
+        let typed = part.content_type().is_some_and(|ct| {
+            ct.subtype().is_some_and(|s| {
+                matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "x-patch" | "x-diff" | "diff" | "patch"
+                )
+            })
+        });
+        let named = lower.ends_with(".patch") || lower.ends_with(".diff");
+        if (named || typed) && part.len() <= MAX_PATCH {
+            out.push(Patch {
+                name: name.to_owned(),
+                text: String::from_utf8_lossy(part.contents()).into_owned(),
+            });
+        }
+    }
+    out
+}
+
 fn attachments(msg: &Message<'_>) -> Vec<Attachment> {
     msg.attachments()
         .map(|part| Attachment {
@@ -353,6 +384,7 @@ impl Parsed {
             signature: SignatureStatus::Unsigned,
             signed_subject: None,
             encryption: Encryption::None,
+            patches: patches(msg),
         }
     }
 
@@ -387,6 +419,7 @@ impl Parsed {
             signature: self.signature,
             signed_subject: self.signed_subject,
             encryption: self.encryption,
+            patches: self.patches,
             body_digest,
             raw,
         }

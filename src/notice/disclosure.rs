@@ -1,0 +1,666 @@
+//! The disclosure notices: drafts to review, the distributors' advance
+//! notice and 24-hour warning, a moved date, the public announcement, and
+//! the retrospective draft. Each is rendered from the incident as it stands
+//! (or from the text its approval gave), then sealed like all other mail.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::templates::{
+    AdvanceNoticeText, AnnouncementText, DateChangeText, DeliveryFailureText, DraftText,
+    EmbargoStatementText, FactsText, GuardAlertText, RetrospectiveText, WarningText,
+};
+use super::{Attachment, Composer, NoticeError, Spec, header_text, ics, render};
+use crate::core::event::Event;
+use crate::core::incident::{Incident, Patch};
+use crate::core::mail_kind::MailKind;
+use crate::core::notice_kind::NoticeKind;
+use crate::store::NewMail;
+
+/// A notice as it would go out: subject, text and attachments.
+#[derive(Debug, Clone)]
+pub struct NoticeText {
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+}
+
+const NOT_STATED: &str = "not stated yet";
+
+fn utc(t: Timestamp) -> String {
+    t.to_zoned_datetime(TimeZone::UTC)
+        .strftime("%A %Y-%m-%d %H:%M UTC")
+        .to_string()
+}
+
+fn or_unstated(v: &Option<String>) -> &str {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(NOT_STATED)
+}
+
+/// The first version number in a patch's file name, for `<CVE>_v<release>.patch`.
+fn release_of(name: &str) -> Option<String> {
+    let bytes: Vec<char> = name.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == '.') {
+                i += 1;
+            }
+            let candidate: String = bytes[start..i].iter().collect();
+            let candidate = candidate
+                .trim_end_matches(".patch")
+                .trim_end_matches(".diff")
+                .trim_end_matches('.');
+            if candidate.contains('.') {
+                return Some(candidate.to_owned());
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Patch files as distributors get them: `<CVE>_v<release>.patch`.
+pub fn patch_files(cve: &str, patches: &[Patch]) -> Vec<Attachment> {
+    patches
+        .iter()
+        .enumerate()
+        .map(|(n, p)| {
+            let release = release_of(&p.name).unwrap_or_else(|| {
+                let stem: String = p
+                    .name
+                    .trim_end_matches(".patch")
+                    .trim_end_matches(".diff")
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+                    .collect();
+                if stem.is_empty() {
+                    format!("{}", n + 1)
+                } else {
+                    stem
+                }
+            });
+            Attachment {
+                name: format!("{cve}_v{release}.patch"),
+                content_type: "text/x-diff; charset=utf-8".to_owned(),
+                bytes: p.text.clone().into_bytes(),
+            }
+        })
+        .collect()
+}
+
+impl Composer<'_> {
+    fn cves(&self, i: &Incident) -> String {
+        if i.details.cves.is_empty() {
+            i.id.to_string()
+        } else {
+            i.details.cves.join(", ")
+        }
+    }
+
+    fn summary(&self, i: &Incident) -> String {
+        header_text(i.details.fields.summary.as_deref().unwrap_or(&i.title), 160)
+    }
+
+    fn severity(&self, i: &Incident) -> String {
+        match &i.details.severity {
+            None => NOT_STATED.to_owned(),
+            Some(s) => match (s.score, &s.vector) {
+                (Some(score), Some(v)) => format!("{} (CVSS {score:.1}, {v})", s.rating),
+                _ => s.rating.to_string(),
+            },
+        }
+    }
+
+    /// The same instant in each configured zone, with its offset and name.
+    fn zones(&self, t: Timestamp) -> Vec<String> {
+        self.settings
+            .time_zones
+            .iter()
+            .filter_map(|name| {
+                let tz = TimeZone::get(name).ok()?;
+                Some(
+                    t.to_zoned_datetime(tz)
+                        .strftime(&format!("%A %Y-%m-%d %H:%M (UTC%:z, {name})"))
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn statement(&self, i: &Incident, at: Timestamp) -> Result<String, NoticeError> {
+        let f = &i.details.fields;
+        let deploy = match f.deploy_before {
+            Some(true) => "You may deploy the fix on your own systems before this time.",
+            Some(false) => "Do not deploy the fix before this time.",
+            None => "Whether the fix may be deployed before this time is not stated: ask us first.",
+        };
+        let patch = match f.patch_embargoed {
+            Some(false) => "The patch itself is not under embargo.",
+            _ => {
+                "The patch itself is under embargo: do not publish it, or build from it in public, before this time."
+            }
+        };
+        render(
+            MailKind::AdvanceNotice,
+            &EmbargoStatementText {
+                when_utc: &utc(at),
+                zones: self.zones(at),
+                deploy,
+                patch,
+                security_address: &self.settings.list.security_address,
+                id: &i.id.to_string(),
+            },
+        )
+    }
+
+    fn facts(&self, i: &Incident) -> Result<String, NoticeError> {
+        let f = &i.details.fields;
+        render(
+            MailKind::AdvanceNotice,
+            &FactsText {
+                cves: &self.cves(i),
+                severity: &self.severity(i),
+                affected: or_unstated(&f.affected),
+                fixed: or_unstated(&f.fixed),
+                impact: or_unstated(&f.impact),
+                mitigation: or_unstated(&f.mitigation),
+                releases: or_unstated(&f.releases),
+                credit: f.credit.as_deref().unwrap_or(""),
+            },
+        )
+    }
+
+    /// The description: the approval's own text when it gave one.
+    fn body(&self, i: &Incident, kind: NoticeKind) -> Result<String, NoticeError> {
+        match i.details.approval(kind).and_then(|a| a.text.clone()) {
+            Some(text) => Ok(text.trim_end().to_owned()),
+            None => self.facts(i),
+        }
+    }
+
+    fn disclosure_at(&self, i: &Incident, now: Timestamp) -> Timestamp {
+        i.details.disclosure.unwrap_or(now)
+    }
+
+    fn calendar(&self, i: &Incident, at: Timestamp, now: Timestamp) -> Attachment {
+        Attachment {
+            name: "disclosure.ics".to_owned(),
+            content_type: "text/calendar; charset=utf-8; method=PUBLISH".to_owned(),
+            bytes: ics::disclosure(
+                &format!("{}.disclosure@{}", i.id, self.settings.list.domain()),
+                &format!("Embargo ends: {}", self.cves(i)),
+                &format!("Public disclosure of {}: {}", self.cves(i), self.summary(i)),
+                at,
+                now,
+            ),
+        }
+    }
+
+    /// The notice of `kind` as it would be sent now, for one announce list's
+    /// subject prefix (or the first list's).
+    pub fn notice_text(
+        &self,
+        i: &Incident,
+        kind: NoticeKind,
+        now: Timestamp,
+    ) -> Result<NoticeText, NoticeError> {
+        let list = &self.settings.list;
+        let at = self.disclosure_at(i, now);
+        let cves = self.cves(i);
+        let summary = self.summary(i);
+        Ok(match kind {
+            NoticeKind::Distributors => {
+                let cve = i
+                    .details
+                    .cves
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| i.id.to_string());
+                let patches = i
+                    .details
+                    .approval(kind)
+                    .map(|a| patch_files(&cve, &a.patches))
+                    .unwrap_or_default();
+                let text = render(
+                    MailKind::AdvanceNotice,
+                    &AdvanceNoticeText {
+                        project: &list.name,
+                        statement: &self.statement(i, at)?,
+                        body: &self.body(i, kind)?,
+                        patches: patches.iter().map(|p| p.name.clone()).collect(),
+                    },
+                )?;
+                let mut attachments = patches;
+                attachments.push(self.calendar(i, at, now));
+                NoticeText {
+                    subject: format!("[EMBARGOED] {cves}: {summary}"),
+                    text,
+                    attachments,
+                }
+            }
+            NoticeKind::Warning => NoticeText {
+                subject: format!("[EMBARGOED] {cves}: {summary} (public in 24 hours)"),
+                text: render(
+                    MailKind::Warning,
+                    &WarningText {
+                        project: &list.name,
+                        statement: &self.statement(i, at)?,
+                        announcement: &self.notice_text(i, NoticeKind::Announcement, now)?.text,
+                    },
+                )?,
+                attachments: vec![self.calendar(i, at, now)],
+            },
+            NoticeKind::Announcement => {
+                let prefix = self
+                    .settings
+                    .announce
+                    .first()
+                    .map_or("[Security Advisory]", |c| c.subject_prefix.as_str());
+                let hint = match &i.details.fields.mitigation {
+                    Some(m) if !m.trim().is_empty() => "apply the mitigation above".to_owned(),
+                    _ => String::new(),
+                };
+                NoticeText {
+                    subject: format!("{prefix} {cves}: {summary}"),
+                    text: render(
+                        MailKind::Announcement,
+                        &AnnouncementText {
+                            project: &list.name,
+                            body: &self.body(i, kind)?,
+                            mitigation_hint: &hint,
+                            security_address: &list.security_address,
+                        },
+                    )?,
+                    attachments: Vec::new(),
+                }
+            }
+        })
+    }
+
+    /// The lead, or the commander, and the SRC list.
+    fn leaders(&self, i: &Incident) -> Vec<String> {
+        let mut to: Vec<String> = i
+            .details
+            .lead
+            .iter()
+            .chain(i.commander.iter())
+            .take(1)
+            .cloned()
+            .collect();
+        to.push(self.settings.list.src_address.clone());
+        to
+    }
+
+    pub fn drafts(
+        &self,
+        i: &Incident,
+        kinds: &[NoticeKind],
+        now: Timestamp,
+    ) -> Result<Vec<NewMail>, NoticeError> {
+        let mut mails = Vec::new();
+        for kind in kinds {
+            let notice = self.notice_text(i, *kind, now)?;
+            let when = match (
+                kind,
+                i.details.disclosure,
+                i.details.public || i.details.embargo_broken,
+            ) {
+                (_, _, true) => "it goes out as soon as it is approved".to_owned(),
+                (NoticeKind::Distributors, _, _) => {
+                    "it goes to the distributors as soon as it is approved".to_owned()
+                }
+                (NoticeKind::Warning, Some(at), _) => format!(
+                    "it goes to the distributors {}",
+                    utc(at - jiff::SignedDuration::from_hours(24))
+                ),
+                (NoticeKind::Announcement, Some(at), _) => {
+                    format!("it goes to the announce lists {}", utc(at))
+                }
+                (_, None, _) => "no disclosure is planned yet".to_owned(),
+            };
+            let attachments: Vec<String> =
+                notice.attachments.iter().map(|a| a.name.clone()).collect();
+            let mut text = notice.text.clone();
+            if !attachments.is_empty() {
+                text.push_str(&format!("\n[attached: {}]\n", attachments.join(", ")));
+            }
+            let body = render(
+                MailKind::Draft,
+                &DraftText {
+                    kind: kind.as_str(),
+                    id: &i.id.to_string(),
+                    when: &when,
+                    subject: &notice.subject,
+                    text: &text,
+                },
+            )?;
+            mails.push(self.compose(
+                Spec {
+                    key: format!("{}/draft/{kind}/r{}", i.id, i.details.revision),
+                    kind: MailKind::Draft,
+                    incident: Some(&i.id),
+                    to: self.leaders(i),
+                    subject: format!("{} DRAFT {kind}: {}", i.id.tag(), notice.subject),
+                    text: body,
+                    attachments: Vec::new(),
+                    in_reply_to: None,
+                    references: &[],
+                    from_name: "embargo",
+                },
+                now,
+            )?);
+        }
+        Ok(mails)
+    }
+
+    /// One mail to each distributor (encrypted where they ask for it) and a
+    /// copy to the SRC list. A distributor who requires encryption and
+    /// cannot get it gets nothing; their failure comes back for the SRC.
+    fn to_distributors(
+        &self,
+        i: &Incident,
+        key: &str,
+        kind: MailKind,
+        notice: &NoticeText,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let mut mails = Vec::new();
+        let mut failures = Vec::new();
+        for d in &self.settings.distributors {
+            match self.to_distributor(
+                d,
+                &format!("{}/{key}/{}", i.id, d.email),
+                kind,
+                Some(&i.id),
+                &notice.subject,
+                &notice.text,
+                &notice.attachments,
+                now,
+            ) {
+                Ok(m) => mails.push(m),
+                Err(e @ NoticeError::EncryptionRequired { .. }) => failures.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        mails.push(self.compose(
+            Spec {
+                key: format!("{}/{key}/src", i.id),
+                kind,
+                incident: Some(&i.id),
+                to: vec![self.settings.list.src_address.clone()],
+                subject: notice.subject.clone(),
+                text: notice.text.clone(),
+                attachments: notice.attachments.clone(),
+                in_reply_to: None,
+                references: &[],
+                from_name: &format!("{} Security", self.settings.list.name),
+            },
+            now,
+        )?);
+        Ok((mails, failures))
+    }
+
+    pub fn advance_notices(
+        &self,
+        i: &Incident,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let notice = self.notice_text(i, NoticeKind::Distributors, now)?;
+        self.to_distributors(i, "advance", MailKind::AdvanceNotice, &notice, now)
+    }
+
+    pub fn warnings(
+        &self,
+        i: &Incident,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let notice = self.notice_text(i, NoticeKind::Warning, now)?;
+        self.to_distributors(i, "warning", MailKind::Warning, &notice, now)
+    }
+
+    pub fn date_changes(
+        &self,
+        i: &Incident,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let before = i
+            .details
+            .told_date
+            .map_or_else(|| NOT_STATED.to_owned(), utc);
+        let notice = NoticeText {
+            subject: format!(
+                "[EMBARGOED] {}: {} (new disclosure date)",
+                self.cves(i),
+                self.summary(i)
+            ),
+            text: render(
+                MailKind::DateChange,
+                &DateChangeText {
+                    cves: &self.cves(i),
+                    id: &i.id.to_string(),
+                    before: &before,
+                    now_at: &utc(to),
+                    statement: &self.statement(i, to)?,
+                },
+            )?,
+            attachments: vec![self.calendar(i, to, now)],
+        };
+        self.to_distributors(
+            i,
+            &format!("date-change-{}", to.as_second()),
+            MailKind::DateChange,
+            &notice,
+            now,
+        )
+    }
+
+    /// One mail per announce list, each with its own subject prefix, and
+    /// copies to the distributors and the SRC list.
+    pub fn announcements(
+        &self,
+        i: &Incident,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let notice = self.notice_text(i, NoticeKind::Announcement, now)?;
+        let mut mails = Vec::new();
+        let rest = format!("{}: {}", self.cves(i), self.summary(i));
+        for channel in &self.settings.announce {
+            mails.push(self.compose(
+                Spec {
+                    key: format!("{}/announcement/{}", i.id, channel.address),
+                    kind: MailKind::Announcement,
+                    incident: Some(&i.id),
+                    to: vec![channel.address.clone()],
+                    subject: format!("{} {rest}", channel.subject_prefix),
+                    text: notice.text.clone(),
+                    attachments: Vec::new(),
+                    in_reply_to: None,
+                    references: &[],
+                    from_name: &format!("{} Security", self.settings.list.name),
+                },
+                now,
+            )?);
+        }
+        let (copies, failures) =
+            self.to_distributors(i, "announcement", MailKind::Announcement, &notice, now)?;
+        mails.extend(copies);
+        Ok((mails, failures))
+    }
+
+    pub fn retrospective(
+        &self,
+        i: &Incident,
+        events: &[Event],
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let none = || "none".to_owned();
+        let timeline = events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}  {:<24} {}",
+                    e.at.strftime("%Y-%m-%d %H:%M"),
+                    e.kind.as_str(),
+                    header_text(&e.detail, 300)
+                )
+            })
+            .collect();
+        let text = render(
+            MailKind::Retrospective,
+            &RetrospectiveText {
+                id: &i.id.to_string(),
+                cves: &self.cves(i),
+                src_address: &self.settings.list.src_address,
+                reporter: &i.reporter.as_ref().map_or_else(none, ToString::to_string),
+                commander: &i.commander.clone().unwrap_or_else(none),
+                lead: &i.details.lead.clone().unwrap_or_else(none),
+                team: &if i.details.team.is_empty() {
+                    none()
+                } else {
+                    i.details.team.join(", ")
+                },
+                timeline,
+            },
+        )?;
+        let to = i
+            .details
+            .lead
+            .iter()
+            .chain(i.commander.iter())
+            .next()
+            .cloned()
+            .unwrap_or_else(|| self.settings.list.src_address.clone());
+        self.compose(
+            Spec {
+                key: format!("{}/retrospective", i.id),
+                kind: MailKind::Retrospective,
+                incident: Some(&i.id),
+                to: vec![to],
+                subject: format!("{} Retrospective draft: {}", i.id.tag(), self.summary(i)),
+                text,
+                attachments: Vec::new(),
+                in_reply_to: None,
+                references: &[],
+                from_name: "embargo",
+            },
+            now,
+        )
+    }
+
+    /// Tells the SRC list that the embargo guard refused a mail.
+    pub fn guard_alert(
+        &self,
+        i: &Incident,
+        refused: &crate::store::OutboxMail,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let text = render(
+            MailKind::GuardAlert,
+            &GuardAlertText {
+                id: &i.id.to_string(),
+                kind: refused.kind.as_str(),
+                to: &refused.recipients.join(", "),
+                subject: &header_text(&refused.subject, 200),
+                why,
+            },
+        )?;
+        self.compose(
+            Spec {
+                key: format!("guard/{}", refused.id),
+                kind: MailKind::GuardAlert,
+                incident: Some(&i.id),
+                to: vec![self.settings.list.src_address.clone()],
+                subject: format!("{} embargo refused to send a mail", i.id.tag()),
+                text,
+                attachments: Vec::new(),
+                in_reply_to: None,
+                references: &[],
+                from_name: "embargo",
+            },
+            now,
+        )
+    }
+
+    /// Tells the SRC list that a mail could not be delivered.
+    pub fn delivery_failure(
+        &self,
+        i: &Incident,
+        what: &Undelivered<'_>,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let text = render(
+            MailKind::DeliveryFailure,
+            &DeliveryFailureText {
+                id: &i.id.to_string(),
+                kind: what.kind,
+                to: what.to,
+                subject: &header_text(what.subject, 200),
+                error: what.error,
+            },
+        )?;
+        self.compose(
+            Spec {
+                key: format!("undelivered/{}", what.key),
+                kind: MailKind::DeliveryFailure,
+                incident: Some(&i.id),
+                to: vec![self.settings.list.src_address.clone()],
+                subject: format!("{} Could not deliver a mail to {}", i.id.tag(), what.to),
+                text,
+                attachments: Vec::new(),
+                in_reply_to: None,
+                references: &[],
+                from_name: "embargo",
+            },
+            now,
+        )
+    }
+}
+
+/// A mail that did not reach its recipients, for the SRC.
+pub struct Undelivered<'a> {
+    /// Unique per failure: the alert's outbox key derives from it.
+    pub key: &'a str,
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub error: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_are_named_by_cve_and_release() {
+        let p = |name: &str| Patch {
+            name: name.into(),
+            text: "--- a\n+++ b\n".into(),
+        };
+        let files = patch_files(
+            "CVE-2026-31337",
+            &[
+                p("fix-2.4.2.patch"),
+                p("0001-yaml-v2.3.10.diff"),
+                p("backport.patch"),
+                p("x.patch"),
+            ],
+        );
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "CVE-2026-31337_v2.4.2.patch",
+                "CVE-2026-31337_v2.3.10.patch",
+                "CVE-2026-31337_vbackport.patch",
+                "CVE-2026-31337_vx.patch"
+            ]
+        );
+    }
+}
