@@ -465,6 +465,7 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
             }),
         }
     }
+    finish(&mut commands, approve_text.take());
     (commands, errors)
 }
 
@@ -672,6 +673,15 @@ mod tests {
             Command::Approve {
                 kind: NoticeKind::Warning,
                 text: None
+            }
+        );
+        // The text under the last command counts too.
+        let (c, _) = parse("/approve warning\nOur own words.", "EMB");
+        assert_eq!(
+            c[0].command,
+            Command::Approve {
+                kind: NoticeKind::Warning,
+                text: Some("Our own words.\n".into())
             }
         );
     }
