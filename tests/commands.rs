@@ -4,70 +4,12 @@
 
 mod common;
 
-use common::gpg::{Gpg, headers, pgp_mime_signed, pgp_mime_signed_part};
+use common::gpg::{pgp_mime_signed, pgp_mime_signed_part};
+use common::team::*;
 use common::*;
 use embargo::core::event::Event;
 use embargo::core::incident::Incident;
 use serde_json::Value;
-
-struct Team {
-    site: Site,
-    gpg: Gpg,
-    alice: String,
-    bob: String,
-    mallory: String,
-}
-
-/// Alice (Ed25519) and Bob (RSA-3072) are the SRC; Alice is always on call.
-fn team() -> Team {
-    let gpg = Gpg::new();
-    let alice = gpg.gen_key("Alice <alice@example.org>", "ed25519");
-    let bob = gpg.gen_key("Bob <bob@example.net>", "rsa3072");
-    let mallory = gpg.gen_key("Mallory <mallory@evil.example>", "ed25519");
-    let config = BASE_CONFIG
-        .replace("6A2F0B2E9C417D358E901B4C2D6E8F01A3B5C7D9", &alice)
-        .replace("1C3E5A7B9D0F2468ACE013579BDF02468ACE1357", &bob)
-        .replace(
-            "[roster.oncall]\nrotation = [\"alice@example.org\", \"bob@example.net\"]",
-            "[roster]\nkeyring = \"keys\"\n\n[roster.oncall]\nrotation = [\"alice@example.org\"]",
-        );
-    let site = Site::with_config(&config);
-    std::fs::create_dir(site.path("keys")).unwrap();
-    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
-    std::fs::write(site.path("keys/bob.asc"), gpg.export(&bob)).unwrap();
-    Team {
-        site,
-        gpg,
-        alice,
-        bob,
-        mallory,
-    }
-}
-
-fn report(site: &Site, id: &str, subject: &str) -> String {
-    site.deliver(&mail("Reporter <r@example.net>", subject, id, ""));
-    site.ok(&["run", "--once"]);
-    let incidents = site.json(&["incidents"]);
-    incidents
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["title"] == subject)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// A reply in a report's thread.
-fn reply(from: &str, incident: &str, report_id: &str, n: &str) -> String {
-    headers(
-        from,
-        &format!("Re: [{incident}] report"),
-        &format!("{n}@mail.example"),
-        &format!("In-Reply-To: <{report_id}>\r\n"),
-    )
-}
 
 /// What a command can change: everything but the activity clocks.
 fn lifecycle(site: &Site, id: &str) -> Value {
@@ -106,14 +48,6 @@ fn answer_to(site: &Site, message_id: &str) -> Sent {
         .into_iter()
         .find(|m| m.in_reply_to.as_deref() == Some(message_id))
         .unwrap_or_else(|| panic!("no reply to {message_id}"))
-}
-
-/// The date of the first disclosure slot `days` from now or later.
-fn in_days(days: i64) -> String {
-    let after = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days);
-    embargo::core::slot::next_slot(after, &embargo::core::slot::SlotRules::default())
-        .strftime("%Y-%m-%d")
-        .to_string()
 }
 
 #[test]

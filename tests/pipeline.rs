@@ -588,3 +588,89 @@ fn a_missing_config_says_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn next_slot_schedule_and_preview() {
+    let slot = |after: &str| {
+        let out = run(&[
+            "--config",
+            "/nonexistent.toml",
+            "next-slot",
+            "--after",
+            after,
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["slot"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(slot("2026-12-03T15:59:59Z"), "2026-12-03T16:00:00Z");
+    assert_eq!(
+        slot("2026-12-03T16:00:01Z"),
+        "2026-12-07T16:00:00Z",
+        "Friday to Sunday are skipped"
+    );
+    let bad = run(&["next-slot", "--after", "next tuesday"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("demo");
+    assert!(
+        run(&["demo", "--out", out_dir.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let cfg = out_dir.join("embargo.toml");
+    let cfg = cfg.to_str().unwrap();
+    // The demo's config blacks out Christmas Eve, a Thursday.
+    let out = run(&[
+        "--config",
+        cfg,
+        "next-slot",
+        "--after",
+        "2026-12-24T09:00:00Z",
+    ]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "2026-12-28T16:00:00Z"
+    );
+
+    let schedule = run(&["--config", cfg, "schedule", "--json"]);
+    let schedule: serde_json::Value = serde_json::from_slice(&schedule.stdout).unwrap();
+    let planned = schedule["planned"].as_array().unwrap();
+    let announcement = planned
+        .iter()
+        .find(|p| p["incident"] == "EMB-2026-0001" && p["notice"] == "announcement")
+        .unwrap();
+    assert_eq!(
+        (announcement["at"].as_str(), announcement["state"].as_str()),
+        (Some("2026-12-01T16:00:00Z"), Some("queued"))
+    );
+    assert!(
+        schedule["outbox"].as_array().unwrap().is_empty(),
+        "the demo sent everything"
+    );
+
+    let preview = run(&["--config", cfg, "preview", "EMB-2026-0001", "distributors"]);
+    let preview = String::from_utf8(preview.stdout).unwrap();
+    assert!(
+        preview
+            .starts_with("Subject: [EMBARGOED] CVE-2026-31337: Heap overflow in the YAML loader"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("Attachment: CVE-2026-31337_v2.4.2.patch")
+            && preview.contains("Attachment: disclosure.ics"),
+        "{preview}"
+    );
+    let unknown = run(&["--config", cfg, "preview", "EMB-2026-0001", "newsletter"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("distributors, warning or announcement")
+    );
+}

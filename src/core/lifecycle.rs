@@ -566,28 +566,60 @@ mod tests {
     fn disclosure_timeline_rules() {
         // now is Wednesday 2026-12-02 10:00 UTC (see run()).
         let mut cve = at(State::Fixing);
-        cve.apply(&Change::Cves { ids: vec!["CVE-2026-1".into()] }, t("2026-12-01T00:00:00Z"));
+        cve.apply(
+            &Change::Cves {
+                ids: vec!["CVE-2026-1".into()],
+            },
+            t("2026-12-01T00:00:00Z"),
+        );
         let e = run(&cve, "/disclose 2026-12-07", "alice@example.org").unwrap_err();
-        assert!(e.contains("leaves 5 days") && e.contains("the earliest slot is 2026-12-09 16:00 UTC"), "{e}");
+        assert!(
+            e.contains("leaves 5 days") && e.contains("the earliest slot is 2026-12-09 16:00 UTC"),
+            "{e}"
+        );
         assert!(run(&cve, "/disclose 2026-12-10", "alice@example.org").is_ok());
         // Without a CVE there is no advance notice to wait for.
-        assert!(run(&at(State::Fixing), "/disclose 2026-12-03", "alice@example.org").is_ok());
+        assert!(
+            run(
+                &at(State::Fixing),
+                "/disclose 2026-12-03",
+                "alice@example.org"
+            )
+            .is_ok()
+        );
 
         // Public, or embargo broken: any future time, no slot, no waiting.
         for flag in [Change::Public, Change::EmbargoBroken] {
             let mut fast = cve.clone();
             fast.apply(&flag, t("2026-12-01T00:00:00Z"));
             let i = run(&fast, "/disclose 2026-12-04 09:30", "alice@example.org").unwrap();
-            assert_eq!(i.details.disclosure, Some(t("2026-12-04T09:30:00Z")), "{flag:?}");
+            assert_eq!(
+                i.details.disclosure,
+                Some(t("2026-12-04T09:30:00Z")),
+                "{flag:?}"
+            );
         }
 
         // After the advance notice went out, a new date still leaves the distributors 24 hours.
         let mut told = cve.clone();
-        told.apply(&Change::Disclosure { at: Some(t("2026-12-14T16:00:00Z")) }, t("2026-12-01T00:00:00Z"));
-        told.apply(&Change::Queued { key: "distributors".into() }, t("2026-12-01T00:00:00Z"));
+        told.apply(
+            &Change::Disclosure {
+                at: Some(t("2026-12-14T16:00:00Z")),
+            },
+            t("2026-12-01T00:00:00Z"),
+        );
+        told.apply(
+            &Change::Queued {
+                key: "distributors".into(),
+            },
+            t("2026-12-01T00:00:00Z"),
+        );
         told.state = State::DistributorsNotified;
         let e = run(&told, "/disclose 2026-12-02 16:00", "alice@example.org").unwrap_err();
-        assert!(e.contains("24-hour warning") && e.contains("2026-12-03 16:00 UTC"), "{e}");
+        assert!(
+            e.contains("24-hour warning") && e.contains("2026-12-03 16:00 UTC"),
+            "{e}"
+        );
         let moved = run(&told, "/disclose 2026-12-03", "alice@example.org").unwrap();
         assert_eq!(moved.details.disclosure, Some(t("2026-12-03T16:00:00Z")));
         assert_eq!(moved.state, State::DistributorsNotified);
@@ -596,18 +628,43 @@ mod tests {
     #[test]
     fn approvals_need_what_the_notice_names() {
         let fixing = at(State::Fixing);
-        assert!(run(&fixing, "/approve announcement", "alice@example.org").unwrap_err().contains("plan the disclosure first"));
+        assert!(
+            run(&fixing, "/approve announcement", "alice@example.org")
+                .unwrap_err()
+                .contains("plan the disclosure first")
+        );
         let planned = run(&fixing, "/disclose 2026-12-15", "alice@example.org").unwrap();
-        assert!(run(&planned, "/approve distributors", "alice@example.org").unwrap_err().contains("record it first"));
+        assert!(
+            run(&planned, "/approve distributors", "alice@example.org")
+                .unwrap_err()
+                .contains("record it first")
+        );
         let mut public = fixing.clone();
         public.apply(&Change::Public, t("2026-12-01T00:00:00Z"));
-        assert!(run(&public, "/approve announcement", "alice@example.org").is_ok(), "public: no date needed");
+        assert!(
+            run(&public, "/approve announcement", "alice@example.org").is_ok(),
+            "public: no date needed"
+        );
         let mut sent = planned.clone();
-        sent.apply(&Change::Queued { key: "announcement".into() }, t("2026-12-01T00:00:00Z"));
-        assert!(run(&sent, "/approve announcement", "alice@example.org").unwrap_err().contains("already gone out"));
+        sent.apply(
+            &Change::Queued {
+                key: "announcement".into(),
+            },
+            t("2026-12-01T00:00:00Z"),
+        );
+        assert!(
+            run(&sent, "/approve announcement", "alice@example.org")
+                .unwrap_err()
+                .contains("already gone out")
+        );
         // An edited text approves again, replacing the earlier approval.
         let once = run(&planned, "/approve warning", "alice@example.org").unwrap();
-        let edited = run(&once, "/approve warning\nOur own words.", "alice@example.org").unwrap();
+        let edited = run(
+            &once,
+            "/approve warning\nOur own words.",
+            "alice@example.org",
+        )
+        .unwrap();
         let approval = edited.details.approval(NoticeKind::Warning).unwrap();
         assert_eq!(approval.text.as_deref(), Some("Our own words.\n"));
     }

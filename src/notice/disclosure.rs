@@ -248,7 +248,13 @@ impl Composer<'_> {
                 text: render(
                     MailKind::Warning,
                     &WarningText {
-                        project: &list.name,
+                        intro: &i.details.approval(kind).and_then(|a| a.text.clone()).unwrap_or_else(|| {
+                            format!(
+                                "24-hour warning: the {} security release below becomes public in\n\
+                                 about a day. This is the text that will be announced.",
+                                list.name
+                            )
+                        }),
                         statement: &self.statement(i, at)?,
                         announcement: &self.notice_text(i, NoticeKind::Announcement, now)?.text,
                     },

@@ -108,7 +108,8 @@ pub struct AdvanceNoticeText<'a> {
 #[derive(Template)]
 #[template(path = "warning.txt")]
 pub struct WarningText<'a> {
-    pub project: &'a str,
+    /// The approval's own text, or the standard introduction.
+    pub intro: &'a str,
     pub statement: &'a str,
     pub announcement: &'a str,
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gpg;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

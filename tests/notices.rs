@@ -1,0 +1,421 @@
+//! Every kind of mail embargo writes, rendered from a full and from a
+//! minimal incident: nothing left unrendered, every fact where it belongs,
+//! nothing a reporter wrote turned into a header or a recipient, and every
+//! mail signed so that GnuPG verifies it.
+
+mod common;
+
+use common::gpg::{Gpg, signed_parts};
+use common::*;
+use embargo::core::command_mail::CommandReply;
+use embargo::core::deadline::Reminder;
+use embargo::core::event::{Event, EventKind};
+use embargo::core::inbound::Mailbox;
+use embargo::core::incident::{Change, Field, Incident, Patch, State};
+use embargo::core::incident_id::IncidentId;
+use embargo::core::mail_kind::MailKind;
+use embargo::core::notice_kind::NoticeKind;
+use embargo::core::severity;
+use embargo::crypto::Crypto;
+use embargo::notice::{Composer, Undelivered};
+use embargo::store::{NewMail, OutboxMail, OutboxState};
+use jiff::Timestamp;
+
+const INJECTED: &str = "Crash\r\nBcc: evil@attacker.example\r\nX-Injected: yes";
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn config() -> String {
+    BASE_CONFIG.replace(
+        "[[announce]]\naddress = \"announce@example.org\"",
+        "[[distributors]]\nname = \"Distro\"\nemail = \"security@distro.example\"\n\n\
+         [[announce]]\naddress = \"announce@example.org\"\n\n\
+         [[announce]]\naddress = \"oss@lists.example.net\"\nsubject_prefix = \"[project]\"",
+    )
+}
+
+/// Planned for a slot, nothing more: what a notice says when nothing is set.
+fn minimal(title: &str) -> Incident {
+    let mut i = Incident::open(
+        IncidentId::new("EMB", 2026, 1).unwrap(),
+        title,
+        Some(Mailbox::new(
+            Some("Eve\r\nBcc: evil@attacker.example"),
+            "eve@example.net",
+        )),
+        Some("alice@example.org".into()),
+        t("2026-11-10T09:00:00Z"),
+    );
+    let at = t("2026-11-10T10:00:00Z");
+    i.apply(
+        &Change::State {
+            to: State::DisclosurePlanned,
+        },
+        at,
+    );
+    i.apply(
+        &Change::Disclosure {
+            at: Some(t("2026-12-01T16:00:00Z")),
+        },
+        at,
+    );
+    i
+}
+
+fn full() -> Incident {
+    let mut i = minimal("Heap overflow in the YAML loader");
+    let at = t("2026-11-10T10:30:00Z");
+    let set = |f, v: &str| Change::Field {
+        field: f,
+        value: v.into(),
+    };
+    for c in [
+        Change::Lead {
+            email: Some("alice@example.org".into()),
+        },
+        Change::TeamAdded {
+            email: "dev@example.org".into(),
+        },
+        Change::Cves {
+            ids: vec!["CVE-2026-31337".into(), "CVE-2026-31338".into()],
+        },
+        Change::Severity {
+            severity: severity::from_vector("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+                .unwrap(),
+        },
+        set(Field::Summary, "Heap overflow in the loader"),
+        set(Field::Affected, "2.3.0 to 2.4.1"),
+        set(Field::Fixed, "2.3.10 and 2.4.2"),
+        set(Field::Impact, "remote code execution"),
+        set(Field::Mitigation, "set max_alias_depth = 0"),
+        set(Field::Releases, "https://example.org/releases"),
+        set(Field::Credit, "Jane Researcher"),
+        set(Field::DeployBefore, "yes"),
+        set(Field::PatchEmbargoed, "no"),
+        Change::Approved {
+            kind: NoticeKind::Distributors,
+            by: "alice@example.org".into(),
+            text: None,
+            patches: vec![Patch {
+                name: "fix-2.4.2.patch".into(),
+                text: "--- a\n+++ b\n".into(),
+            }],
+        },
+        Change::Approved {
+            kind: NoticeKind::Announcement,
+            by: "alice@example.org".into(),
+            text: None,
+            patches: vec![],
+        },
+        Change::Approved {
+            kind: NoticeKind::Warning,
+            by: "alice@example.org".into(),
+            text: Some("Our own words for the warning.\n".into()),
+            patches: vec![],
+        },
+    ] {
+        i.apply(&c, at);
+    }
+    i
+}
+
+fn outbox_row(m: &NewMail) -> OutboxMail {
+    OutboxMail {
+        id: 7,
+        key: m.key.clone(),
+        kind: m.kind,
+        incident: m.incident.clone(),
+        message_id: m.message_id.clone(),
+        from: m.from.clone(),
+        recipients: m.recipients.clone(),
+        subject: m.subject.clone(),
+        bytes: vec![],
+        created_at: m.due_at,
+        due_at: m.due_at,
+        state: OutboxState::Failed,
+        attempts: 1,
+        last_error: None,
+        sent_at: None,
+        transport_id: None,
+    }
+}
+
+/// Every mail the composer writes for `incident`.
+fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<NewMail> {
+    let now = t("2026-11-30T16:00:00Z");
+    let report_raw = "From: =?UTF-8?Q?Eve=0D=0ABcc:_evil@attacker.example?= <eve@example.net>\r\nTo: security@example.org\r\n\
+         Subject: =?UTF-8?Q?Crash=0D=0ABcc:_evil@attacker.example?=\r\nMessage-ID: <r1@example.net>\r\n\r\nThe report.\r\n";
+    let report = embargo::parse::parse(report_raw.as_bytes().to_vec(), 1 << 20, None).unwrap();
+    assert!(
+        report.subject.contains('\n') || report.subject.contains("Bcc"),
+        "the injection survives parsing: {:?}",
+        report.subject
+    );
+    let mut mails = vec![
+        composer
+            .acknowledgement(incident, &report, report.from.as_ref().unwrap(), now)
+            .unwrap(),
+        composer.src_copy(incident, &report, None, now).unwrap(),
+        composer
+            .quarantine(
+                &format!("maildir:{}", site.path("maildir").display()),
+                &"ab".repeat(32),
+                10,
+                "no mail headers found",
+                now,
+            )
+            .unwrap(),
+        composer
+            .undecryptable(&incident.id, &report, "not for the list key", now)
+            .unwrap(),
+        composer
+            .command_reply(
+                &incident.id,
+                &report,
+                &CommandReply {
+                    to: vec!["alice@example.org".into()],
+                    applied: false,
+                    text: "Nothing was changed.\n".into(),
+                },
+                now,
+            )
+            .unwrap(),
+        composer
+            .reminder(
+                incident,
+                &Reminder {
+                    deadline: "fix".into(),
+                    to: vec!["alice@example.org".into()],
+                    text: "No fix yet.".into(),
+                },
+                now,
+            )
+            .unwrap(),
+        composer
+            .retrospective(
+                incident,
+                &[Event {
+                    at: now,
+                    kind: EventKind::Reported,
+                    actor: "eve@example.net".into(),
+                    message_id: None,
+                    detail: INJECTED.into(),
+                    changes: vec![],
+                }],
+                now,
+            )
+            .unwrap(),
+    ];
+    mails.extend(composer.drafts(incident, &NoticeKind::ALL, now).unwrap());
+    for (built, failures) in [
+        composer.advance_notices(incident, now).unwrap(),
+        composer.warnings(incident, now).unwrap(),
+        composer
+            .date_changes(incident, t("2026-12-08T16:00:00Z"), now)
+            .unwrap(),
+        composer.announcements(incident, now).unwrap(),
+    ] {
+        assert!(failures.is_empty());
+        mails.extend(built);
+    }
+    let first = outbox_row(&mails[0]);
+    mails.push(
+        composer
+            .guard_alert(incident, &first, "a test", now)
+            .unwrap(),
+    );
+    mails.push(
+        composer
+            .delivery_failure(
+                incident,
+                &Undelivered {
+                    key: "7",
+                    kind: "announcement",
+                    to: "x@example.org",
+                    subject: INJECTED,
+                    error: "550 no such user",
+                },
+                now,
+            )
+            .unwrap(),
+    );
+    mails
+}
+
+#[test]
+fn every_template_renders_from_a_full_and_a_minimal_incident() {
+    let site = Site::with_config(&config());
+    let settings = embargo::config::load(&site.config()).unwrap().settings;
+    let keys = embargo::keyring::load(&settings, t("2026-11-10T09:00:00Z")).unwrap();
+    let crypto = Crypto::new(keys.pgp);
+    let composer = Composer::new(&settings, crypto.sealer.as_ref());
+    let gpg = Gpg::new();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+
+    for (name, incident) in [("minimal", minimal(INJECTED)), ("full", full())] {
+        let mails = every_mail(&composer, &site, &incident);
+        let kinds: std::collections::HashSet<MailKind> = mails.iter().map(|m| m.kind).collect();
+        for k in MailKind::ALL {
+            assert!(kinds.contains(&k), "{name}: no {k} mail rendered");
+        }
+        for m in &mails {
+            let raw = String::from_utf8_lossy(&m.bytes).into_owned();
+            let parsed = mail_parser::MessageParser::default()
+                .parse(&m.bytes)
+                .unwrap();
+            let text = parsed.body_text(0).unwrap_or_default().into_owned();
+            assert!(
+                !text.contains("{{") && !text.contains("{%"),
+                "{name} {}: unrendered template:\n{text}",
+                m.kind
+            );
+            // Nothing a reporter wrote became a header or a recipient.
+            let header_block = &raw[..raw.find("\r\n\r\n").unwrap()];
+            for line in header_block.lines() {
+                assert!(
+                    !line.starts_with("Bcc:") && !line.starts_with("X-Injected:"),
+                    "{name} {}: injected header {line:?}",
+                    m.kind
+                );
+            }
+            assert!(
+                !m.recipients.iter().any(|r| r.contains("attacker")),
+                "{name} {}: {:?}",
+                m.kind,
+                m.recipients
+            );
+            assert!(
+                !parsed.subject().unwrap_or("").contains('\n'),
+                "{name} {}",
+                m.kind
+            );
+            let (signed, signature) = signed_parts(&m.bytes);
+            let verified = gpg.verify_detached(&signature, &signed);
+            assert!(verified.ok, "{name} {}: {}", m.kind, verified.status);
+        }
+        let text_of = |kind: MailKind| {
+            let m = mails.iter().find(|m| m.kind == kind).unwrap();
+            mail_parser::MessageParser::default()
+                .parse(&m.bytes)
+                .unwrap()
+                .body_text(0)
+                .unwrap()
+                .into_owned()
+        };
+        let advance = text_of(MailKind::AdvanceNotice);
+        assert!(
+            advance.contains("Tuesday 2026-12-01 16:00 UTC"),
+            "{advance}"
+        );
+        assert!(
+            advance.contains("Tuesday 2026-12-01 08:00 (UTC-08:00, America/Los_Angeles)"),
+            "{advance}"
+        );
+        assert!(
+            advance.contains("Wednesday 2026-12-02 01:00 (UTC+09:00, Asia/Tokyo)"),
+            "{advance}"
+        );
+        match name {
+            "minimal" => {
+                assert!(advance.contains("not stated yet"), "{advance}");
+                assert!(
+                    advance.contains("ask us first"),
+                    "deploy-before unknown: {advance}"
+                );
+                assert!(
+                    advance.contains("The patch itself is under embargo"),
+                    "the safe default: {advance}"
+                );
+            }
+            _ => {
+                for fact in [
+                    "CVE-2026-31337, CVE-2026-31338",
+                    "critical (CVSS 9.8",
+                    "2.3.0 to 2.4.1",
+                    "2.3.10 and 2.4.2",
+                    "remote code execution",
+                    "max_alias_depth",
+                    "https://example.org/releases",
+                    "Jane Researcher",
+                    "CVE-2026-31337_v2.4.2.patch",
+                ] {
+                    assert!(advance.contains(fact), "{fact:?} missing from:\n{advance}");
+                }
+                assert!(
+                    advance.contains("You may deploy the fix")
+                        && advance.contains("The patch itself is not under embargo"),
+                    "{advance}"
+                );
+                let warning = text_of(MailKind::Warning);
+                assert!(
+                    warning.contains("Our own words for the warning."),
+                    "the approval's text: {warning}"
+                );
+                assert!(
+                    warning.contains("as it will be published")
+                        && warning.contains("remote code execution"),
+                    "{warning}"
+                );
+                let announcement = mails
+                    .iter()
+                    .find(|m| {
+                        m.kind == MailKind::Announcement
+                            && m.recipients == ["oss@lists.example.net"]
+                    })
+                    .unwrap();
+                assert_eq!(
+                    announcement.subject,
+                    "[project] CVE-2026-31337, CVE-2026-31338: Heap overflow in the loader"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_approval_with_text_sends_that_text() {
+    let site = Site::with_config(&config());
+    let settings = embargo::config::load(&site.config()).unwrap().settings;
+    let keys = embargo::keyring::load(&settings, t("2026-11-10T09:00:00Z")).unwrap();
+    let crypto = Crypto::new(keys.pgp);
+    let composer = Composer::new(&settings, crypto.sealer.as_ref());
+    let mut i = full();
+    i.apply(
+        &Change::Approved {
+            kind: NoticeKind::Announcement,
+            by: "alice@example.org".into(),
+            text: Some("Upgrade now. That is all.\n".into()),
+            patches: vec![],
+        },
+        t("2026-11-11T09:00:00Z"),
+    );
+    let announced = composer
+        .notice_text(&i, NoticeKind::Announcement, t("2026-12-01T16:00:00Z"))
+        .unwrap();
+    assert!(
+        announced.text.contains("Upgrade now. That is all."),
+        "{}",
+        announced.text
+    );
+    assert!(
+        !announced.text.contains("remote code execution"),
+        "the edited text replaces the facts"
+    );
+    // The warning carries the announcement as it will be published.
+    let warning = composer
+        .notice_text(&i, NoticeKind::Warning, t("2026-11-30T16:00:00Z"))
+        .unwrap();
+    assert!(
+        warning.text.contains("Upgrade now. That is all."),
+        "{}",
+        warning.text
+    );
+    assert!(
+        warning
+            .attachments
+            .iter()
+            .any(|a| a.name == "disclosure.ics")
+    );
+}
