@@ -159,3 +159,76 @@ async fn missed_deadlines_send_one_reminder_each() {
         2
     );
 }
+
+#[tokio::test]
+async fn the_embargo_guard_refuses_a_mail_outside_the_embargo_and_tells_the_src() {
+    use embargo::core::mail_kind::MailKind;
+    use embargo::store::NewMail;
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let keys = keyring::load(&settings, now).unwrap();
+    let service = Service::new(settings, store.clone(), clock, Crypto::new(keys.pgp));
+    let mut source = Maildir::new(&site.path("maildir"));
+    let sink = FileSink::new(&site.path("outbox")).unwrap();
+    let stop = never_stop();
+    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    let incident = store.open_incidents().await.unwrap().remove(0);
+
+    // A mail about the incident to someone who is not in on it, as a roster
+    // change between queueing and sending would leave behind.
+    let stray = NewMail {
+        key: format!("{}/draft/stray", incident.id),
+        kind: MailKind::Draft,
+        incident: Some(incident.id.clone()),
+        message_id: "stray@example.org".into(),
+        from: "security@example.org".into(),
+        recipients: vec!["former-member@example.net".into()],
+        subject: "[EMBARGOED] details".into(),
+        bytes: b"Subject: x\r\n\r\nsecret\r\n".to_vec(),
+        due_at: now,
+    };
+    store.record_update(&incident, &[], &[stray]).await.unwrap();
+    let files_before = site.outbox().len();
+    let report = service.send_due(&sink, &stop).await.unwrap();
+    assert_eq!(report.failed, 1);
+
+    let rows = store.outbox().await.unwrap();
+    let refused = rows
+        .iter()
+        .find(|m| m.message_id == "stray@example.org")
+        .unwrap();
+    assert_eq!(refused.state, OutboxState::Failed);
+    assert!(
+        refused
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("outside the embargo"),
+        "{refused:?}"
+    );
+    // Not written; the SRC list heard of it instead.
+    let sent = site.outbox();
+    assert!(!sent.iter().any(|m| m.message_id == "stray@example.org"));
+    assert_eq!(sent.len(), files_before + 1);
+    let alert = sent
+        .iter()
+        .find(|m| m.subject.contains("refused to send"))
+        .unwrap();
+    assert_eq!(alert.envelope_to, ["src@example.org"]);
+    assert!(
+        alert.text.contains("former-member@example.net"),
+        "{}",
+        alert.text
+    );
+    let rec = store.incident(&incident.id).await.unwrap().unwrap();
+    assert!(
+        rec.events
+            .iter()
+            .any(|e| e.kind == embargo::core::event::EventKind::GuardRefused)
+    );
+}
