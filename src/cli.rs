@@ -130,8 +130,15 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Check the configuration and report every problem found.
-    #[command(after_help = "Example:\n  embargo --config /etc/embargo.toml check-config")]
-    CheckConfig,
+    #[command(
+        after_help = "Examples:\n  embargo --config /etc/embargo.toml check-config\n  embargo --config /etc/embargo.toml check-config --connect"
+    )]
+    CheckConfig {
+        /// Also connect to the mailbox and the mail server and log in, as
+        /// `serve` would, without reading or sending any mail.
+        #[arg(long)]
+        connect: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -261,8 +261,11 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     let settings = Arc::new(loaded.settings);
     let store = crate::store::open(&settings.store).await?;
     let _lock = store.lock_ingest().await?;
-    let SourceSettings::Maildir { path: maildir, .. } = &settings.source;
-    let SinkSettings::File { dir: outbox } = &settings.sink;
+    let (SourceSettings::Maildir { path: maildir, .. }, SinkSettings::File { dir: outbox }) =
+        (&settings.source, &settings.sink)
+    else {
+        unreachable!("the demo writes its own config: a Maildir in, files out");
+    };
     let sink = crate::sink::open(&settings.sink)?;
     let start: Timestamp = START.parse().expect("START is a valid timestamp");
     let clock = Arc::new(ManualClock::new(start));

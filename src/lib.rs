@@ -31,3 +31,4 @@ pub mod service;
 pub mod sink;
 pub mod source;
 pub mod store;
+pub mod tls;

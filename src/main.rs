@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use embargo::cli::{Cli, Command, KeysCommand, LogFormat};
 use embargo::clock::SystemClock;
-use embargo::config::{self, Loaded, Settings, SourceSettings};
+use embargo::config::{self, Loaded, Settings};
 use embargo::core::incident_id::IncidentId;
 use embargo::crypto::Crypto;
 use embargo::keyring::{self, Keyring};
@@ -114,6 +114,9 @@ fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     let settings = Arc::new(load(cli)?);
+    if let Some(problem) = settings.password_problems().first() {
+        bail!("{problem}");
+    }
     let keys = load_keys(cli, &settings)?;
     let store = store::open(&settings.store).await?;
     let _lock = store.lock_ingest().await?;
@@ -150,10 +153,19 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let SourceSettings::Maildir { poll_interval, .. } = &settings.source;
-    service
-        .serve(source.as_mut(), sink.as_ref(), *poll_interval, stop)
-        .await;
+    let check = async {
+        if let Err(e) = sink.check().await {
+            // Not fatal: mail waits in the outbox until the server takes it.
+            tracing::error!(error = %e, "the way out does not work yet; mail waits in the outbox");
+        }
+    };
+    let serving = service.serve(
+        source.as_mut(),
+        sink.as_ref(),
+        settings.source.poll_interval(),
+        stop,
+    );
+    tokio::join!(check, serving);
     Ok(())
 }
 
@@ -328,7 +340,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ))?;
             }
         }
-        Command::CheckConfig => return Ok(check_config(&cli)),
+        Command::CheckConfig { connect } => {
+            let checked = check_config(&cli);
+            if *connect && checked == ExitCode::SUCCESS {
+                return check_servers(&cli).await;
+            }
+            return Ok(checked);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -336,14 +354,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Every problem in the config and in the keys it names, at once.
 fn check_config(cli: &Cli) -> ExitCode {
     let checked = config::load(&cli.config).and_then(|Loaded { settings, warnings }| {
+        let passwords = settings.password_problems();
         match keyring::load(&settings, jiff::Timestamp::now()) {
-            Ok(keys) => Ok(warnings
+            Ok(keys) if passwords.is_empty() => Ok(warnings
                 .into_iter()
                 .chain(keys.warnings)
                 .collect::<Vec<_>>()),
-            Err(problems) => Err(config::Diagnostics(
-                warnings.into_iter().chain(problems.0).collect(),
-            )),
+            result => {
+                let mut all = config::Diagnostics(warnings);
+                match result {
+                    Ok(keys) => all.0.extend(keys.warnings),
+                    Err(problems) => all.0.extend(problems.0),
+                }
+                for p in passwords {
+                    let (path, message) = p.split_once(": ").unwrap_or(("", &p));
+                    all.error(path, message);
+                }
+                Err(all)
+            }
         }
     });
     match checked {
@@ -369,6 +397,35 @@ fn check_config(cli: &Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Connects to the source and the sink as `serve` would, and says what to
+/// fix when one of them fails.
+async fn check_servers(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let settings = load(cli)?;
+    let mut source = source::open(&settings.source);
+    let sink = sink::open(&settings.sink)?;
+    let mut failed = false;
+    match source.check().await {
+        Ok(()) => println!("source {}: OK", source.name()),
+        Err(e) => {
+            println!("source: {e}");
+            failed = true;
+        }
+    }
+    source.close().await;
+    match sink.check().await {
+        Ok(()) => println!("sink: OK"),
+        Err(e) => {
+            println!("sink: {e}");
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn generate_key(uid: &str, out: &std::path::Path) -> anyhow::Result<()> {

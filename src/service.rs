@@ -29,7 +29,7 @@ use crate::guard::catch_panic;
 use crate::notice::{Composer, Undelivered};
 use crate::parse::{self, Unparsed};
 use crate::sink::{Outgoing, Sink, SinkError};
-use crate::source::Source;
+use crate::source::{Delivered, Source};
 use crate::store::{
     Filing, Intake, IntakeQuery, IntakeRecord, NewMail, SourceRef, Store, StoreError,
 };
@@ -94,9 +94,31 @@ fn address_ok(s: &str) -> bool {
     s.parse::<lettre::Address>().is_ok()
 }
 
-fn retry_delay(attempts: u32) -> SignedDuration {
-    let secs = 30i64.saturating_mul(1 << attempts.min(7));
+/// `first` after the first attempt, doubling with each one after, never
+/// more than an hour.
+fn retry_delay(first: SignedDuration, attempts: u32) -> SignedDuration {
+    let secs = first
+        .as_secs()
+        .max(1)
+        .saturating_mul(1 << attempts.saturating_sub(1).min(12));
     SignedDuration::from_secs(secs.min(3600))
+}
+
+/// The store's view of one source's deliveries.
+struct StoreDelivered<'a> {
+    store: &'a dyn Store,
+    source: String,
+}
+
+#[async_trait::async_trait]
+impl Delivered for StoreDelivered<'_> {
+    async fn all(&self) -> Result<HashSet<String>, StoreError> {
+        self.store.delivered_keys(&self.source).await
+    }
+
+    async fn last_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        self.store.last_delivered(&self.source, prefix).await
+    }
 }
 
 pub struct Service {
@@ -135,8 +157,11 @@ impl Service {
         source: &mut dyn Source,
         stop: &Shutdown,
     ) -> Result<IngestReport, ServiceError> {
-        let done = self.store.delivered_keys(source.name()).await?;
-        let keys = source.pending(&done).await?;
+        let delivered = StoreDelivered {
+            store: self.store.as_ref(),
+            source: source.name().to_owned(),
+        };
+        let keys = source.pending(&delivered).await?;
         let mut report = IngestReport::default();
         for key in keys {
             if stopping(stop) {
@@ -205,9 +230,10 @@ impl Service {
                     )
                     .await?;
                 if let Err(e2) = self.store.record(&fallback).await {
+                    // Going on would store later mail past this one, and a
+                    // source that checkpoints its highest key would skip it.
                     tracing::error!(error = %e2, "could not quarantine it either; it stays in the source");
-                    report.deferred += 1;
-                    return Ok(());
+                    return Err(e2.into());
                 }
                 report.quarantined += 1;
                 self.mark_done(source, key).await;
@@ -569,7 +595,7 @@ impl Service {
                         report.sent += 1;
                     }
                     Err(SinkError::Transient(e)) => {
-                        let next = now + retry_delay(mail.attempts);
+                        let next = now + retry_delay(s.outbox.retry, mail.attempts);
                         tracing::warn!(error = %e, retry_at = %next, "not sent; will retry");
                         self.store.mark_retry(mail.id, &e, next).await?;
                         report.retrying += 1;
@@ -752,10 +778,11 @@ impl Service {
         sink: &dyn Sink,
         stop: &Shutdown,
     ) -> Result<(IngestReport, SendReport), ServiceError> {
-        let ingested = self.ingest(source, stop).await?;
+        // A mailbox that cannot be read must not hold up the notices due.
+        let ingested = self.ingest(source, stop).await;
         self.tick().await?;
         let sent = self.send_due(sink, stop).await?;
-        Ok((ingested, sent))
+        Ok((ingested?, sent))
     }
 
     /// Passes every `interval` until `stop` says so. Errors are logged and
@@ -785,10 +812,11 @@ impl Service {
                 Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = source.wait(interval) => {}
                 _ = stop.changed() => {}
             }
         }
+        source.close().await;
         tracing::info!("stopped");
     }
 }

@@ -548,3 +548,57 @@ async fn only_one_process_takes_mail_in() {
         assert!(other.lock_ingest().await.is_ok(), "{name}");
     }
 }
+
+#[tokio::test]
+async fn the_checkpoint_is_the_greatest_key_under_a_prefix() {
+    for (name, store, _dir) in backends().await {
+        let now = t("2026-12-01T10:00:00Z");
+        for (n, key) in [
+            "0000000007:0000000009",
+            "0000000007:0000000010",
+            "0000000008:0000000002",
+            "0000000007:0000000003",
+        ]
+        .iter()
+        .enumerate()
+        {
+            store
+                .record(&Intake {
+                    source: SourceRef {
+                        source: "imap:box".into(),
+                        key: (*key).into(),
+                    },
+                    received_at: now,
+                    record: IntakeRecord::Quarantined {
+                        message_id: format!("q{n}@x"),
+                        body_digest: format!("d{n}"),
+                        raw: b"x".to_vec(),
+                        reason: "test".into(),
+                        outbox: vec![],
+                    },
+                })
+                .await
+                .unwrap();
+        }
+        let last = |prefix: &'static str| {
+            let store = store.clone();
+            async move { store.last_delivered("imap:box", prefix).await.unwrap() }
+        };
+        assert_eq!(
+            last("0000000007:").await.as_deref(),
+            Some("0000000007:0000000010"),
+            "{name}"
+        );
+        assert_eq!(
+            last("0000000008:").await.as_deref(),
+            Some("0000000008:0000000002"),
+            "{name}"
+        );
+        assert_eq!(last("0000000009:").await, None, "{name}");
+        assert_eq!(
+            store.last_delivered("other", "0000000007:").await.unwrap(),
+            None,
+            "{name}: another source's keys do not count"
+        );
+    }
+}

@@ -104,6 +104,55 @@ fn default_announce_prefix() -> String {
 #[derive(Debug)]
 pub enum SourceSection {
     Maildir(MaildirSource),
+    Imap(ImapSource),
+}
+
+/// How a connection to a mail server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAP 993, SMTP 465).
+    Implicit,
+    /// Plain greeting, then STARTTLS, required (IMAP 143, SMTP 587).
+    Starttls,
+    /// No TLS at all: only for a server on a loopback address.
+    None,
+}
+
+/// What becomes of a mail in the mailbox once it is stored. Never deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterProcessing {
+    Seen,
+    Move,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSource {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: TlsMode,
+    /// A PEM file of the CA to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    #[serde(default = "default_after")]
+    pub after: AfterProcessing,
+    pub move_to: Option<String>,
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".to_owned()
+}
+
+fn default_after() -> AfterProcessing {
+    AfterProcessing::Seen
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +170,34 @@ fn default_poll_seconds() -> u64 {
 #[derive(Debug)]
 pub enum SinkSection {
     File(FileSink),
+    Smtp(SmtpSink),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSink {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    /// Without a user the server is used without AUTH (a local relay).
+    pub user: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// The name given in EHLO; the list's domain when unset.
+    pub hello_name: Option<String>,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_pool_size() -> u32 {
+    4
+}
+
+fn default_smtp_timeout() -> u64 {
+    60
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +293,13 @@ pub struct OutboxSection {
     /// A sender holds a claimed mail this long; if it dies, another sends it after.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u32,
+    /// The first wait after a temporary failure; it doubles up to an hour.
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: u32,
+}
+
+fn default_retry_seconds() -> u32 {
+    30
 }
 
 fn default_lease_seconds() -> u32 {
@@ -226,6 +310,7 @@ impl Default for OutboxSection {
     fn default() -> Self {
         OutboxSection {
             lease_seconds: default_lease_seconds(),
+            retry_seconds: default_retry_seconds(),
         }
     }
 }

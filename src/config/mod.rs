@@ -6,6 +6,7 @@
 mod diagnostic;
 mod file;
 mod read;
+mod servers;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use std::time::Duration;
 use jiff::SignedDuration;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use file::{AfterProcessing, TlsMode};
+pub use servers::is_loopback;
 
 use crate::core::roster::Roster;
 use crate::core::slot::SlotRules;
@@ -84,11 +87,105 @@ pub enum SourceSettings {
         path: PathBuf,
         poll_interval: Duration,
     },
+    Imap(ImapSettings),
+}
+
+impl SourceSettings {
+    /// How long the service waits between passes when no mail wakes it.
+    pub fn poll_interval(&self) -> Duration {
+        match self {
+            SourceSettings::Maildir { poll_interval, .. } => *poll_interval,
+            SourceSettings::Imap(imap) => imap.poll_interval,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum SinkSettings {
     File { dir: PathBuf },
+    Smtp(SmtpSettings),
+}
+
+/// Where a password is: an environment variable or a file named in the
+/// config, never the config itself. It is read when a connection is made,
+/// so a rotated password file is picked up at the next reconnect and
+/// commands that never connect do not need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Password {
+    /// The password, or what to fix; `section` names the config section.
+    pub fn reveal(&self, section: &str) -> Result<String, String> {
+        match self {
+            Password::Env(name) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(v),
+                _ => Err(format!(
+                    "{section}.password_env: the environment variable {name} is not set or empty: \
+                     set it in the service's environment (for systemd, EnvironmentFile=)"
+                )),
+            },
+            Password::File(path) => match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let value = text.trim_end_matches(['\r', '\n']);
+                    if value.is_empty() {
+                        Err(format!(
+                            "{section}.password_file: {} is empty: write the password in it",
+                            path.display()
+                        ))
+                    } else {
+                        Ok(value.to_owned())
+                    }
+                }
+                Err(e) => Err(format!(
+                    "{section}.password_file: cannot read {}: {e}; check the path and that the \
+                     service's user may read it",
+                    path.display()
+                )),
+            },
+        }
+    }
+}
+
+/// A mail server and how to reach it safely.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The config section it came from, for messages that name the setting to fix.
+    pub section: &'static str,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// Trusted instead of the system's roots when set.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub endpoint: Endpoint,
+    pub user: String,
+    pub password: Password,
+    pub mailbox: String,
+    pub after: AfterProcessing,
+    /// The folder mail is moved to when `after` is `Move`.
+    pub move_to: Option<String>,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub endpoint: Endpoint,
+    pub login: Option<(String, Password)>,
+    pub hello_name: String,
+    pub pool_size: u32,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +222,8 @@ pub struct OutboxSettings {
     /// Fault injection for crash tests (EMBARGO_PAUSE_AFTER_CLAIM_MS): a
     /// pause between claiming mail and sending it. Never set in production.
     pub pause_after_claim: Option<Duration>,
+    /// The first wait after a temporary sending failure; it doubles up to an hour.
+    pub retry: SignedDuration,
 }
 
 /// Settings that can run, and the warnings found on the way.
@@ -190,5 +289,27 @@ pub fn load_str(text: &str, base: &Path, origin: &Path) -> Result<Loaded, Diagno
             warnings: diags.0,
         }),
         _ => Err(diags),
+    }
+}
+
+impl Settings {
+    /// Every password the config points at that cannot be read, as
+    /// `check-config` reports them.
+    pub fn password_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let SourceSettings::Imap(imap) = &self.source
+            && let Err(e) = imap.password.reveal("source")
+        {
+            out.push(e);
+        }
+        if let SinkSettings::Smtp(SmtpSettings {
+            login: Some((_, password)),
+            ..
+        }) = &self.sink
+            && let Err(e) = password.reveal("sink")
+        {
+            out.push(e);
+        }
+        out
     }
 }

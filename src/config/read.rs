@@ -205,13 +205,19 @@ fn kind_of(
 }
 
 fn source(value: Value, diags: &mut Diagnostics) -> Option<SourceSection> {
-    let (_kind, rest) = kind_of("source", value, &["maildir"], diags)?;
-    typed("source", rest, diags).map(SourceSection::Maildir)
+    let (kind, rest) = kind_of("source", value, &["maildir", "imap"], diags)?;
+    match kind.as_str() {
+        "imap" => typed("source", rest, diags).map(SourceSection::Imap),
+        _ => typed("source", rest, diags).map(SourceSection::Maildir),
+    }
 }
 
 fn sink(value: Value, diags: &mut Diagnostics) -> Option<SinkSection> {
-    let (_kind, rest) = kind_of("sink", value, &["file"], diags)?;
-    typed("sink", rest, diags).map(SinkSection::File)
+    let (kind, rest) = kind_of("sink", value, &["file", "smtp"], diags)?;
+    match kind.as_str() {
+        "smtp" => typed("sink", rest, diags).map(SinkSection::Smtp),
+        _ => typed("sink", rest, diags).map(SinkSection::File),
+    }
 }
 
 fn store(value: Value, diags: &mut Diagnostics) -> Option<StoreSection> {
@@ -399,7 +405,7 @@ mod tests {
             company = "B"
             emial = "typo"
             [source]
-            kind = "imap"
+            kind = "pop3"
             [sink]
             kind = "file"
             dir = 5
@@ -421,7 +427,7 @@ mod tests {
             "{got:#?}"
         );
         assert!(
-            has("source.kind: \"imap\" is not a kind this build supports"),
+            has("source.kind: \"pop3\" is not a kind this build supports"),
             "{got:#?}"
         );
         assert!(has("sink.dir: invalid type"), "{got:#?}");

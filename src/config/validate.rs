@@ -36,7 +36,7 @@ fn valid_email(path: &str, raw: &str, diags: &mut Diagnostics) -> Option<String>
 
 /// Joins a relative path to the config's directory, dropping `x/..` pairs
 /// so messages show `var/db`, not `config/../var/db`.
-fn resolve(base: &Path, p: &Path) -> PathBuf {
+pub(super) fn resolve(base: &Path, p: &Path) -> PathBuf {
     use std::path::Component;
     let joined = if p.is_absolute() {
         p.to_owned()
@@ -277,6 +277,7 @@ fn paths(
                 poll_interval: Duration::from_secs((*poll_seconds).max(1)),
             }
         }
+        SourceSection::Imap(imap) => SourceSettings::Imap(super::servers::imap(base, imap, diags)?),
     };
     let sink = match s.sink.as_ref()? {
         SinkSection::File(FileSink { dir }) => {
@@ -297,6 +298,14 @@ fn paths(
                 }
             }
             SinkSettings::File { dir }
+        }
+        SinkSection::Smtp(smtp) => {
+            let domain = s
+                .list
+                .as_ref()
+                .and_then(|l| l.security_address.rsplit_once('@'))
+                .map_or("localhost", |(_, d)| d.trim());
+            SinkSettings::Smtp(super::servers::smtp(base, smtp, domain, diags)?)
         }
     };
     let store = match s.store.as_ref()? {
@@ -501,6 +510,7 @@ pub fn validate(
         outbox: super::OutboxSettings {
             lease: SignedDuration::from_secs(i64::from(s.outbox.lease_seconds.max(1))),
             pause_after_claim: None,
+            retry: SignedDuration::from_secs(i64::from(s.outbox.retry_seconds.max(1))),
         },
     })
 }

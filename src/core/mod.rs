@@ -6,6 +6,7 @@
 
 pub mod authority;
 pub mod autoreply;
+pub mod backoff;
 pub mod command;
 pub mod command_mail;
 pub mod deadline;

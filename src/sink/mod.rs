@@ -1,10 +1,12 @@
 //! Where outgoing mail goes.
 
 mod file;
+mod smtp;
 
 use async_trait::async_trait;
 
 pub use file::FileSink;
+pub use smtp::SmtpSink;
 
 use crate::config::SinkSettings;
 
@@ -12,6 +14,7 @@ use crate::config::SinkSettings;
 pub fn open(settings: &SinkSettings) -> Result<Box<dyn Sink>, SinkError> {
     match settings {
         SinkSettings::File { dir } => Ok(Box::new(FileSink::new(dir)?)),
+        SinkSettings::Smtp(smtp) => Ok(Box::new(SmtpSink::new(smtp)?)),
     }
 }
 
@@ -37,4 +40,10 @@ pub struct Outgoing<'a> {
 pub trait Sink: Send + Sync {
     /// Hands one mail over; returns the transport's id for it.
     async fn send(&self, mail: Outgoing<'_>) -> Result<String, SinkError>;
+
+    /// Tries the way out without sending anything, so a wrong setting shows
+    /// at start rather than at the first notice.
+    async fn check(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }

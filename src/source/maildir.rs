@@ -3,12 +3,12 @@
 //! A message's key is its unique name, the file name before the `:2,` info,
 //! which stays the same when a client renames the file to change flags.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{Source, SourceError};
+use super::{Delivered, Source, SourceError};
 
 pub struct Maildir {
     root: PathBuf,
@@ -58,7 +58,8 @@ impl Source for Maildir {
         &self.name
     }
 
-    async fn pending(&mut self, skip: &HashSet<String>) -> Result<Vec<String>, SourceError> {
+    async fn pending(&mut self, delivered: &dyn Delivered) -> Result<Vec<String>, SourceError> {
+        let skip = delivered.all().await?;
         let mut found = Vec::new();
         self.list("new", &mut found)?;
         self.list("cur", &mut found)?;
@@ -74,6 +75,12 @@ impl Source for Maildir {
             keys.push(key);
         }
         Ok(keys)
+    }
+
+    async fn check(&mut self) -> Result<(), SourceError> {
+        let mut found = Vec::new();
+        self.list("new", &mut found)?;
+        self.list("cur", &mut found)
     }
 
     async fn read(&mut self, key: &str) -> Result<Vec<u8>, SourceError> {
@@ -111,6 +118,8 @@ impl Source for Maildir {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]

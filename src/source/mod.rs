@@ -1,19 +1,25 @@
 //! Where inbound mail comes from.
 
+mod imap;
 mod maildir;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use imap::Imap;
 pub use maildir::Maildir;
 
 use crate::config::SourceSettings;
+use crate::store::StoreError;
 
-/// Opens the source the config names.
+/// Opens the source the config names. Nothing is connected yet: the first
+/// `pending` does that.
 pub fn open(settings: &SourceSettings) -> Box<dyn Source> {
     match settings {
         SourceSettings::Maildir { path, .. } => Box::new(Maildir::new(path)),
+        SourceSettings::Imap(imap) => Box::new(Imap::new(imap.clone())),
     }
 }
 
@@ -36,6 +42,46 @@ pub enum SourceError {
         what: String,
         source: std::io::Error,
     },
+    /// The mail server could not be reached or refused us; `fix` says what to change.
+    #[error("{what}: {detail}; {fix}")]
+    Server {
+        what: String,
+        detail: String,
+        fix: String,
+        /// A wrong password, certificate or setting: retrying soon will not help.
+        config: bool,
+    },
+    #[error("the store cannot say which mail was already processed: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl SourceError {
+    /// Whether the fix is in the config or on the server, not in waiting.
+    pub fn is_config(&self) -> bool {
+        matches!(self, SourceError::Server { config: true, .. })
+    }
+}
+
+impl From<crate::tls::Advice> for SourceError {
+    fn from(a: crate::tls::Advice) -> Self {
+        SourceError::Server {
+            what: a.what,
+            detail: a.detail,
+            fix: a.fix,
+            config: a.config,
+        }
+    }
+}
+
+/// What the store knows of the mail a source already delivered.
+#[async_trait]
+pub trait Delivered: Sync {
+    /// Every key stored from this source.
+    async fn all(&self) -> Result<HashSet<String>, StoreError>;
+
+    /// The greatest stored key that starts with `prefix`, comparing keys as
+    /// strings: the checkpoint of a source whose keys sort in delivery order.
+    async fn last_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// A mailbox the service reads. Keys are stable for the life of a message
@@ -45,11 +91,39 @@ pub trait Source: Send {
     /// A name for the store's delivery records, e.g. `maildir:/var/mail/security`.
     fn name(&self) -> &str;
 
-    /// The keys of the messages waiting, oldest first, leaving out `skip`.
-    async fn pending(&mut self, skip: &HashSet<String>) -> Result<Vec<String>, SourceError>;
+    /// The keys of the messages waiting, oldest first, leaving out those
+    /// already delivered.
+    async fn pending(&mut self, delivered: &dyn Delivered) -> Result<Vec<String>, SourceError>;
 
+    /// The bytes of one message `pending` returned. Once a read fails, the
+    /// reads after it in the same pass fail too, so a source whose
+    /// checkpoint is its highest stored key never skips a message.
     async fn read(&mut self, key: &str) -> Result<Vec<u8>, SourceError>;
 
     /// Called once the message is safely stored.
     async fn done(&mut self, key: &str) -> Result<(), SourceError>;
+
+    /// Returns when new mail may be waiting, and at the latest after
+    /// `at_most`. Sources that cannot be told of new mail just sleep.
+    async fn wait(&mut self, at_most: Duration) {
+        tokio::time::sleep(at_most).await;
+    }
+
+    /// Opens the source as `pending` would, reading nothing.
+    async fn check(&mut self) -> Result<(), SourceError>;
+
+    /// Ends the session politely, where there is one.
+    async fn close(&mut self) {}
+}
+
+/// Keys held in memory: what a test or a one-off tool knows.
+#[async_trait]
+impl Delivered for HashSet<String> {
+    async fn all(&self) -> Result<HashSet<String>, StoreError> {
+        Ok(self.clone())
+    }
+
+    async fn last_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.iter().filter(|k| k.starts_with(prefix)).max().cloned())
+    }
 }

@@ -288,6 +288,13 @@ pub trait Store: Send + Sync {
     /// The keys a source has already delivered, so it can skip them.
     async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError>;
 
+    /// The greatest key `source` delivered that starts with `prefix`.
+    async fn last_delivered(
+        &self,
+        source: &str,
+        prefix: &str,
+    ) -> Result<Option<String>, StoreError>;
+
     async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError>;
 
     /// An incident as it stands, without its messages.

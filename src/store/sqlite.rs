@@ -367,6 +367,31 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn last_delivered(
+        &self,
+        source: &str,
+        prefix: &str,
+    ) -> Result<Option<String>, StoreError> {
+        // A range on the primary key rather than LIKE, so the index is used
+        // and no character in the prefix is a wildcard.
+        let Some(end) = prefix_end(prefix) else {
+            let row = sqlx::query("SELECT max(key) AS k FROM deliveries WHERE source = ?")
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(row.try_get("k")?);
+        };
+        let row = sqlx::query(
+            "SELECT max(key) AS k FROM deliveries WHERE source = ? AND key >= ? AND key < ?",
+        )
+        .bind(source)
+        .bind(prefix)
+        .bind(end)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("k")?)
+    }
+
     async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError> {
         let already_stored =
             sqlx::query("SELECT 1 FROM messages WHERE message_id = ? AND body_digest = ?")
@@ -842,4 +867,17 @@ impl Store for SqliteStore {
             outbox_failed: n("failed")?,
         })
     }
+}
+
+/// The least string greater than every string starting with `prefix`;
+/// `None` when there is none (an empty prefix covers everything).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }

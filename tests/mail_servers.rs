@@ -1,0 +1,673 @@
+//! `embargo serve` against a real Dovecot and Postfix, each test with its
+//! own pair (tests/servers/start.sh), so stopping one hurts no other test.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use common::servers::{
+    self, MailServers, Served, Tls, Wiring, address, header, message_ids, wait_for,
+};
+use common::{Site, mail};
+
+/// A report as a reporter's mail client writes it.
+fn report(n: usize, tag: &str) -> Vec<u8> {
+    let from = format!("Reporter <{}>", address("reporter"));
+    let id = format!("report-{tag}-{n}@reporter.example");
+    let mut bytes = mail(&from, &format!("Overflow {tag} {n} in the parser"), &id, "");
+    // `mail` addresses the example.org list; these servers serve embargo.test.
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replace("security@example.org", &address("security"));
+    bytes = text.into_bytes();
+    bytes
+}
+
+fn site(servers: &MailServers, wiring: &Wiring) -> Site {
+    Site::with_config(&servers::config(servers, wiring))
+}
+
+fn serve(site: &Site) -> Served {
+    Served::start(&site.config(), &site.path("serve.log"))
+}
+
+/// Mails in `user`'s inbox that answer (In-Reply-To) one of `ids`.
+fn answers(servers: &MailServers, user: &str) -> Vec<Vec<u8>> {
+    servers
+        .mailbox(user)
+        .into_iter()
+        .filter(|m| header(m, "In-Reply-To").is_some() || header(m, "References").is_some())
+        .collect()
+}
+
+fn incidents(site: &Site) -> Vec<serde_json::Value> {
+    site.json(&["incidents"]).as_array().unwrap().clone()
+}
+
+/// How many times each Message-ID occurs.
+fn counts(ids: &[String]) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for id in ids {
+        *out.entry(id.clone()).or_insert(0) += 1;
+    }
+    out
+}
+
+async fn imap_inbox(servers: &MailServers, user: &str) -> Vec<(Vec<u8>, bool)> {
+    use futures_util::TryStreamExt;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", servers.imap))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    let mut session = client
+        .login(address(user), servers::PASSWORD)
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let mailbox = session.select("INBOX").await.unwrap();
+    let mut out = Vec::new();
+    if mailbox.exists > 0 {
+        let fetches: Vec<_> = session
+            .fetch("1:*", "(FLAGS BODY.PEEK[])")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        for f in fetches {
+            let seen = f
+                .flags()
+                .any(|fl| matches!(fl, async_imap::types::Flag::Seen));
+            out.push((f.body().unwrap_or_default().to_vec(), seen));
+        }
+    }
+    session.logout().await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_sent_over_smtp_is_acknowledged_and_copied_to_the_src_within_5_s() {
+    let servers = MailServers::start();
+    let site = site(&servers, &Wiring::tls());
+    let served = serve(&site);
+    // Let it connect and settle into IDLE first, as a running service would be.
+    wait_for(Duration::from_secs(10), || {
+        served.log().contains("IMAP connected")
+    })
+    .expect("the service connects to Dovecot");
+
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "ack"),
+    );
+    let took = wait_for(Duration::from_secs(5), || {
+        !answers(&servers, "reporter").is_empty() && !servers.mailbox("src").is_empty()
+    });
+    assert!(
+        took.is_some(),
+        "no acknowledgement and SRC copy within 5 s; reporter has {}, src has {}",
+        servers.mailbox("reporter").len(),
+        servers.mailbox("src").len()
+    );
+
+    // Read back over IMAP, as the reporter would.
+    let inbox = imap_inbox(&servers, "reporter").await;
+    assert_eq!(inbox.len(), 1, "one acknowledgement");
+    let ack = &inbox[0].0;
+    let list = incidents(&site);
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].as_str().unwrap();
+    assert_eq!(
+        header(ack, "In-Reply-To").as_deref(),
+        Some("<report-ack-1@reporter.example>")
+    );
+    assert!(header(ack, "Subject").unwrap().contains(id), "{id}");
+    assert!(header(ack, "From").unwrap().contains(&address("security")));
+    let src = imap_inbox(&servers, "src").await;
+    assert_eq!(src.len(), 1, "one SRC copy");
+    assert!(header(&src[0].0, "Subject").unwrap().contains(id));
+
+    // The report stays in the security mailbox, marked as read.
+    let security = imap_inbox(&servers, "security").await;
+    assert_eq!(security.len(), 1);
+    assert!(
+        security[0].1,
+        "processed mail is flagged \\Seen, not deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_in_the_thread_joins_the_same_incident() {
+    let servers = MailServers::start();
+    let site = site(&servers, &Wiring::tls());
+    let _served = serve(&site);
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "thread"),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("an acknowledgement");
+    let ack = answers(&servers, "reporter").remove(0);
+    let ack_id = header(&ack, "Message-ID").unwrap();
+    let subject = header(&ack, "Subject").unwrap();
+
+    // The reporter answers the acknowledgement from their mail client.
+    let reply = format!(
+        "From: Reporter <{r}>\r\nTo: {s}\r\nSubject: Re: {subject}\r\n\
+         Date: Tue, 01 Dec 2026 11:00:00 +0000\r\nMessage-ID: <reply-1@reporter.example>\r\n\
+         In-Reply-To: {ack_id}\r\nReferences: <report-thread-1@reporter.example> {ack_id}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nA second crash, with this input.\r\n",
+        r = address("reporter"),
+        s = address("security"),
+    );
+    servers.send(&address("reporter"), &address("security"), reply.as_bytes());
+    let id = incidents(&site)[0]["id"].as_str().unwrap().to_owned();
+    wait_for(Duration::from_secs(10), || {
+        site.json(&["show", &id])["messages"]
+            .as_array()
+            .is_some_and(|m| m.len() == 2)
+    })
+    .expect("the reply joins the incident");
+    assert_eq!(incidents(&site).len(), 1, "no second incident");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_queued_while_dovecot_is_down_is_processed_once_it_is_back() {
+    let servers = MailServers::start();
+    let site = site(&servers, &Wiring::tls());
+    let served = serve(&site);
+    for n in 0..3 {
+        servers.send(
+            &address("reporter"),
+            &address("security"),
+            &report(n, "down"),
+        );
+    }
+    wait_for(Duration::from_secs(20), || {
+        answers(&servers, "reporter").len() == 3
+    })
+    .expect("the first three are acknowledged");
+
+    servers.stop_imap();
+    // Postfix takes the mail and queues it: LMTP is gone with Dovecot.
+    for n in 3..13 {
+        servers.send(
+            &address("reporter"),
+            &address("security"),
+            &report(n, "down"),
+        );
+        std::thread::sleep(Duration::from_millis(900));
+    }
+    servers.start_imap();
+
+    wait_for(Duration::from_secs(90), || {
+        answers(&servers, "reporter").len() >= 13
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "after Dovecot came back: {} acknowledgements of 13",
+            answers(&servers, "reporter").len()
+        )
+    });
+    // Give a second pass the chance to process something twice.
+    std::thread::sleep(Duration::from_secs(3));
+    let acks = message_ids(&answers(&servers, "reporter"));
+    assert_eq!(acks.len(), 13, "each report acknowledged exactly once");
+    assert!(counts(&acks).values().all(|&n| n == 1));
+    assert_eq!(
+        incidents(&site).len(),
+        13,
+        "each report opened one incident"
+    );
+    assert_eq!(servers.mailbox("src").len(), 13, "each SRC copy once");
+    let log = served.log();
+    assert!(
+        log.matches("IMAP connected").count() >= 2,
+        "the service reconnected:\n{log}"
+    );
+    assert!(log.contains("IMAP source unavailable"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_due_while_postfix_is_down_is_sent_once_it_is_back() {
+    let servers = MailServers::start();
+    let site = site(&servers, &Wiring::tls());
+    let served = serve(&site);
+    servers.stop_smtp();
+    // The report reaches the mailbox another way (LMTP straight to Dovecot).
+    servers.deliver(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "smtp"),
+    );
+    wait_for(Duration::from_secs(15), || {
+        served.log().contains("will retry")
+    })
+    .expect("the service tries to send and fails");
+    assert!(answers(&servers, "reporter").is_empty());
+    std::thread::sleep(Duration::from_secs(3));
+
+    servers.start_smtp();
+    wait_for(Duration::from_secs(60), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("the acknowledgement goes out once Postfix is back");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(answers(&servers, "reporter").len(), 1, "sent exactly once");
+    assert_eq!(servers.mailbox("src").len(), 1);
+    assert!(
+        served.log().contains("cannot reach the SMTP server"),
+        "{}",
+        served.log()
+    );
+}
+
+/// Lines of the service's log that say an incident was opened.
+fn opened(served: &Served) -> usize {
+    served.log().matches(" opened ").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_killed_in_the_middle_of_200_mails_processes_and_acknowledges_each_once() {
+    let servers = MailServers::start();
+    let site = site(&servers, &Wiring::tls());
+    for n in 0..200 {
+        servers.deliver(
+            &address("reporter"),
+            &address("security"),
+            &report(n, "kill"),
+        );
+    }
+
+    // First kill: in the middle of reading the batch.
+    let mut served = serve(&site);
+    wait_for(Duration::from_secs(60), || opened(&served) >= 30)
+        .expect("the service works through the batch");
+    served.kill();
+    let first = opened(&served);
+    assert!(
+        first < 200,
+        "read all 200 before the kill; the test proves nothing"
+    );
+
+    // Second kill: in the middle of sending the acknowledgements.
+    let mut served = serve(&site);
+    wait_for(Duration::from_secs(60), || {
+        answers(&servers, "reporter").len() >= 20
+    })
+    .expect("acknowledgements go out");
+    served.kill();
+    let sent_before = answers(&servers, "reporter").len();
+    assert!(
+        sent_before < 200,
+        "sent all 200 before the kill; the test proves nothing"
+    );
+
+    // Mail claimed by the killed sender waits out its lease (10 s here).
+    let served = serve(&site);
+    wait_for(Duration::from_secs(120), || {
+        counts(&message_ids(&answers(&servers, "reporter"))).len() >= 200
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "after the restart: {} distinct acknowledgements of 200\n{}",
+            counts(&message_ids(&answers(&servers, "reporter"))).len(),
+            served.log()
+        )
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let list = incidents(&site);
+    assert_eq!(list.len(), 200, "every mail opened exactly one incident");
+    for i in &list {
+        assert_eq!(i["messages"], 1, "{i}");
+    }
+    let acks = message_ids(&answers(&servers, "reporter"));
+    let distinct = counts(&acks);
+    assert_eq!(distinct.len(), 200);
+    // SMTP cannot be exactly-once across a crash: a mail the server took
+    // just before the kill, but not yet marked sent, goes again, with the
+    // same Message-ID so the recipient can tell. The sender sends one mail
+    // at a time, so at most one can be in that window.
+    let resent: Vec<_> = distinct.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(resent.len() <= 1 && acks.len() <= 201, "{resent:?}");
+    let src = message_ids(&servers.mailbox("src"));
+    assert_eq!(counts(&src).len(), 200, "one SRC copy per report");
+    assert!(src.len() <= 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_imap_and_implicit_tls_smtp_work_against_the_test_ca() {
+    let servers = MailServers::start();
+    let wiring = Wiring {
+        imap_tls: Tls::Starttls,
+        smtp_tls: Tls::Implicit,
+        ..Wiring::tls()
+    };
+    let site = site(&servers, &wiring);
+    let _served = serve(&site);
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "tls"),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("acknowledged over STARTTLS IMAP and SMTPS");
+}
+
+fn check(servers: &MailServers, wiring: &Wiring) -> String {
+    let site = site(servers, wiring);
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "--config",
+            site.config().to_str().unwrap(),
+            "check-config",
+            "--connect",
+        ])
+        .env("EMBARGO_TEST_PASSWORD", servers::PASSWORD)
+        .env("EMBARGO_WRONG_PASSWORD", "not-the-password")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "a broken setting passed:\n{text}");
+    text
+}
+
+#[test]
+fn check_config_connect_passes_for_the_right_settings() {
+    let servers = MailServers::start();
+    for (imap_tls, smtp_tls) in [
+        (Tls::Implicit, Tls::Starttls),
+        (Tls::Starttls, Tls::Implicit),
+        // Allowed because "localhost" is a loopback host.
+        (Tls::None, Tls::None),
+    ] {
+        let site = site(
+            &servers,
+            &Wiring {
+                imap_tls,
+                smtp_tls,
+                ..Wiring::tls()
+            },
+        );
+        let out = std::process::Command::new(common::BIN)
+            .args([
+                "--config",
+                site.config().to_str().unwrap(),
+                "check-config",
+                "--connect",
+            ])
+            .env("EMBARGO_TEST_PASSWORD", servers::PASSWORD)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{imap_tls:?}/{smtp_tls:?}: {text}");
+        assert!(
+            text.contains("source imap:security@embargo.test@localhost/INBOX: OK"),
+            "{text}"
+        );
+        assert!(text.contains("sink: OK"), "{text}");
+    }
+}
+
+#[test]
+fn a_certificate_for_another_host_name_is_refused() {
+    let servers = MailServers::start();
+    // The test certificate names "localhost" only.
+    let text = check(
+        &servers,
+        &Wiring {
+            host: "127.0.0.1",
+            ..Wiring::tls()
+        },
+    );
+    for (section, protocol) in [("source", "IMAP"), ("sink", "SMTP")] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{section}: ")))
+            .unwrap_or_else(|| panic!("no line for {section}:\n{text}"));
+        assert!(
+            line.contains(&format!("TLS with the {protocol} server at 127.0.0.1"))
+                && line.contains("not valid for the name 127.0.0.1")
+                && line.contains(&format!("set {section}.host")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_password_a_wrong_port_and_tls_against_a_plain_port_each_name_the_setting() {
+    let servers = MailServers::start();
+    let wrong_password = check(
+        &servers,
+        &Wiring {
+            password_env: "EMBARGO_WRONG_PASSWORD",
+            ..Wiring::tls()
+        },
+    );
+    assert!(
+        wrong_password.contains("refused the login of security@embargo.test")
+            && wrong_password.contains("source.password_env"),
+        "{wrong_password}"
+    );
+    assert!(
+        wrong_password.contains("sink.password_env"),
+        "{wrong_password}"
+    );
+
+    let closed = servers::free_port();
+    let wrong_port = check(
+        &servers,
+        &Wiring {
+            imap_port: Some(closed),
+            smtp_port: Some(closed),
+            ..Wiring::tls()
+        },
+    );
+    assert!(
+        wrong_port.contains(&format!(
+            "cannot connect to the IMAP server at localhost:{closed}"
+        )) && wrong_port.contains("check source.host and source.port"),
+        "{wrong_port}"
+    );
+    assert!(
+        wrong_port.contains("check sink.host and sink.port"),
+        "{wrong_port}"
+    );
+
+    // Implicit TLS pointed at the plain ports.
+    let plain = check(
+        &servers,
+        &Wiring {
+            imap_tls: Tls::Implicit,
+            smtp_tls: Tls::Implicit,
+            imap_port: Some(servers.imap),
+            smtp_port: Some(servers.smtp),
+            ..Wiring::tls()
+        },
+    );
+    for section in ["source", "sink"] {
+        assert!(
+            plain.contains(&format!(
+                "did not answer in TLS on port {}: if it expects STARTTLS there, set {section}.tls = \"starttls\"",
+                if section == "source" { servers.imap } else { servers.smtp }
+            )),
+            "{plain}"
+        );
+    }
+
+    // And `serve` with the wrong password says so once, then waits instead
+    // of hammering the server.
+    let site = site(
+        &servers,
+        &Wiring {
+            password_env: "EMBARGO_WRONG_PASSWORD",
+            ..Wiring::tls()
+        },
+    );
+    let log = site.path("serve.log");
+    let child = std::process::Command::new(common::BIN)
+        .args(["--config", site.config().to_str().unwrap(), "serve"])
+        .env("EMBARGO_WRONG_PASSWORD", "not-the-password")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = scopeguard(child);
+    std::thread::sleep(Duration::from_secs(5));
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let text = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(log.with_extension("err")).unwrap();
+    let refused = text.matches("refused the login").count();
+    assert!(refused >= 1, "{text}");
+    // One attempt at start; the next is a minute away.
+    let attempts: HashSet<&str> = text
+        .lines()
+        .filter(|l| l.contains("IMAP source unavailable"))
+        .collect();
+    assert_eq!(attempts.len(), 1, "{text}");
+}
+
+struct Guard(std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn scopeguard(child: std::process::Child) -> Guard {
+    Guard(child)
+}
+
+async fn imap_session(
+    servers: &MailServers,
+    user: &str,
+) -> async_imap::Session<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", servers.imap))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    client
+        .login(address(user), servers::PASSWORD)
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processed_mail_can_be_moved_to_a_folder_and_a_missing_folder_is_named() {
+    let servers = MailServers::start();
+    let with_move = servers::config(&servers, &Wiring::tls()).replace(
+        "poll_seconds = 30",
+        "poll_seconds = 30\nafter = \"move\"\nmove_to = \"Processed\"",
+    );
+    let site = Site::with_config(&with_move);
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "--config",
+            site.config().to_str().unwrap(),
+            "check-config",
+            "--connect",
+        ])
+        .env("EMBARGO_TEST_PASSWORD", servers::PASSWORD)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("the folder \"Processed\" does not exist")
+            && text.contains("create it, or fix source.move_to"),
+        "{text}"
+    );
+
+    let mut session = imap_session(&servers, "security").await;
+    session.create("Processed").await.unwrap();
+    let _served = serve(&site);
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "move"),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("acknowledged");
+    let inbox = session.select("INBOX").await.unwrap();
+    assert_eq!(inbox.exists, 0, "moved out of the inbox");
+    let processed = session.select("Processed").await.unwrap();
+    assert_eq!(processed.exists, 1, "and kept, not deleted");
+    session.logout().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_uidvalidity_rereads_the_mailbox_without_processing_anything_twice() {
+    let servers = MailServers::start();
+    let site = site(&servers, &Wiring::tls());
+    let served = serve(&site);
+    for n in 0..2 {
+        servers.send(
+            &address("reporter"),
+            &address("security"),
+            &report(n, "uidv"),
+        );
+    }
+    wait_for(Duration::from_secs(15), || {
+        answers(&servers, "reporter").len() == 2
+    })
+    .expect("both acknowledged");
+
+    // Dovecot forgets the UIDs it gave: the mailbox gets a new UIDVALIDITY.
+    servers.stop_imap();
+    let maildir = servers
+        .dir()
+        .join("mail")
+        .join(address("security"))
+        .join("Maildir");
+    for entry in std::fs::read_dir(&maildir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("dovecot") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    servers.start_imap();
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(2, "uidv"),
+    );
+    wait_for(Duration::from_secs(60), || {
+        answers(&servers, "reporter").len() >= 3
+    })
+    .expect("the new report is acknowledged");
+    std::thread::sleep(Duration::from_secs(3));
+
+    let log = served.log();
+    let validities: HashSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("IMAP connected"))
+        .filter_map(|l| l.split("uidvalidity").nth(1))
+        .collect();
+    assert_eq!(validities.len(), 2, "{log}");
+    assert_eq!(
+        log.matches("no checkpoint for this UIDVALIDITY").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        answers(&servers, "reporter").len(),
+        3,
+        "no acknowledgement twice"
+    );
+    assert_eq!(incidents(&site).len(), 3, "no incident twice");
+    assert!(log.contains("duplicate delivery of a stored mail"), "{log}");
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Starts or stops one of the servers start.sh set up in DIR:
+#   tests/servers/control.sh DIR start-imap|stop-imap|start-smtp|stop-smtp
+# Starting waits until the server's ports accept connections.
+set -euo pipefail
+
+D=${1:?usage: control.sh DIR start-imap|stop-imap|start-smtp|stop-smtp}
+# shellcheck disable=SC1091
+. <(tr ' ' '\n' <"$D/ports")
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on 127.0.0.1:$1 after 10 s; see the logs under $D" >&2
+    return 1
+}
+
+wait_gone() {
+    for _ in $(seq 1 200); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.05
+    done
+}
+
+case "${2:?}" in
+start-imap)
+    # No inherited descriptors: a caller waiting for our output must not
+    # wait for the daemon too.
+    dovecot -c "$D/dovecot/dovecot.conf" </dev/null >>"$D/dovecot/stdout" 2>&1 || {
+        cat "$D/dovecot/dovecot.log" >&2 2>/dev/null
+        exit 1
+    }
+    wait_port "$IMAP"
+    wait_port "$IMAPS"
+    ;;
+stop-imap)
+    pidfile="$D/dovecot/run/master.pid"
+    if [ -f "$pidfile" ]; then
+        pid=$(cat "$pidfile")
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid"
+        # Its children may outlive the master by a moment; the ports must be free.
+        pkill -f "embargo-test-$IMAP/" 2>/dev/null || true
+    fi
+    ;;
+start-smtp)
+    # postfix-script reports to the terminal only; keep its words for failures.
+    if ! postfix -c "$D/postfix/etc" start </dev/null >>"$D/postfix/stdout" 2>&1; then
+        cat "$D/postfix/stdout" >&2
+        tail -20 "$D/postfix/postfix.log" >&2 2>/dev/null
+        exit 1
+    fi
+    wait_port "$MX"
+    wait_port "$SMTP"
+    wait_port "$SMTPS"
+    ;;
+stop-smtp)
+    if [ -f "$D/postfix/spool/pid/master.pid" ]; then
+        pid=$(tr -d ' ' <"$D/postfix/spool/pid/master.pid")
+        postfix -c "$D/postfix/etc" stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+        wait_gone "$pid"
+    fi
+    ;;
+*)
+    echo "unknown action ${2}" >&2
+    exit 2
+    ;;
+esac
