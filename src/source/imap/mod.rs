@@ -20,7 +20,7 @@ use connect::{COMMAND_TIMEOUT, Opened};
 
 /// Bodies fetched per round trip, and at most this many bytes of them.
 const BATCH_MESSAGES: usize = 200;
-const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 /// Servers may end an IDLE after 30 minutes (RFC 2177): renew well before.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 
