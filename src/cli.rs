@@ -65,6 +65,28 @@ pub enum Command {
         after_help = "Example:\n  embargo --config /etc/embargo.toml --log-format json serve"
     )]
     Serve,
+    /// Bring the database schema up to date. PostgreSQL needs it before the
+    /// first `serve` and after an upgrade; SQLite migrates itself.
+    #[command(
+        after_help = "Example:\n  EMBARGO_DATABASE_URL=postgres://embargo@db/embargo embargo --config /etc/embargo.toml migrate"
+    )]
+    Migrate,
+    /// Write the whole state (incidents, mail with its raw bytes, events,
+    /// outbox, checkpoints) as JSON lines, to move it to another store.
+    #[command(
+        after_help = "Example, from SQLite to PostgreSQL:\n  embargo --config sqlite.toml export --out state.jsonl\n  embargo --config postgres.toml migrate\n  embargo --config postgres.toml import state.jsonl"
+    )]
+    Export {
+        /// The file to write (refused if it exists); standard output without it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Read an `export` into the configured store, which must be empty.
+    Import {
+        /// The file `export` wrote; `-` reads standard input.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// List the incidents.
     #[command(after_help = "Example:\n  embargo incidents --json | jq '.[].id'")]
     Incidents {

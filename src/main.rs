@@ -119,7 +119,13 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     }
     let keys = load_keys(cli, &settings)?;
     let store = store::open(&settings.store).await?;
-    let _lock = store.lock_ingest().await?;
+    // `serve` takes the ingest lease itself, and waits for it as a standby
+    // replica; a single pass cannot wait.
+    let _lock = if once {
+        Some(store.lock_ingest().await?)
+    } else {
+        None
+    };
     let mut source = source::open(&settings.source);
     let sink = sink::open(&settings.sink)?;
     let service = Service::new(
@@ -177,6 +183,73 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { once } => serve(&cli, *once).await?,
         Command::Serve => serve(&cli, false).await?,
+        Command::Migrate => {
+            let settings = load(&cli)?;
+            let store = store::open_with(&settings.store, store::Schema::Current).await;
+            let before = match &store {
+                Ok(s) => Some(s.schema_version().await?),
+                Err(store::StoreError::SchemaBehind { found, .. }) => Some(*found),
+                Err(_) => None,
+            };
+            let store = match store {
+                Ok(s) => s,
+                Err(store::StoreError::SchemaBehind { .. }) => {
+                    store::open_with(&settings.store, store::Schema::Migrate).await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let after = store.schema_version().await?;
+            match before {
+                Some(b) if b == after => print(&format!("schema up to date at version {after}\n"))?,
+                Some(b) => print(&format!("schema migrated from version {b} to {after}\n"))?,
+                None => print(&format!("schema at version {after}\n"))?,
+            }
+        }
+        Command::Export { out } => {
+            let settings = load(&cli)?;
+            let store = store::open(&settings.store).await?;
+            let written = match out {
+                Some(path) => {
+                    let file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .with_context(|| {
+                            format!(
+                                "cannot create {}: choose a new file; an export is never written over another",
+                                path.display()
+                            )
+                        })?;
+                    let mut w = std::io::BufWriter::new(file);
+                    store::dump::export(store.as_ref(), &mut w).await?
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout());
+                    store::dump::export(store.as_ref(), &mut w).await?
+                }
+            };
+            tracing::info!(rows = written.rows, "exported");
+        }
+        Command::Import { file } => {
+            let settings = load(&cli)?;
+            let store = store::open(&settings.store).await?;
+            let rows = if file.as_os_str() == "-" {
+                store::dump::import(store.as_ref(), std::io::BufReader::new(std::io::stdin()))
+                    .await?
+            } else {
+                let f = std::fs::File::open(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                store::dump::import(store.as_ref(), std::io::BufReader::new(f)).await?
+            };
+            let counts = store.counts().await?;
+            print(&format!(
+                "imported {rows} rows: {} incident(s), {} message(s), {} quarantined, {} outbox mail(s)\n",
+                counts.incidents,
+                counts.messages,
+                counts.quarantined,
+                counts.outbox_pending + counts.outbox_sent + counts.outbox_failed
+            ))?;
+        }
         Command::Incidents { json: as_json } => {
             let settings = load(&cli)?;
             let list = store::open(&settings.store).await?.incidents().await?;

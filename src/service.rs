@@ -31,7 +31,7 @@ use crate::parse::{self, Unparsed};
 use crate::sink::{Outgoing, Sink, SinkError};
 use crate::source::{Delivered, Source};
 use crate::store::{
-    Filing, Intake, IntakeQuery, IntakeRecord, NewMail, SourceRef, Store, StoreError,
+    Filing, IngestLock, Intake, IntakeQuery, IntakeRecord, NewMail, SourceRef, Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -788,6 +788,13 @@ impl Service {
     /// Passes every `interval` until `stop` says so. Errors are logged and
     /// the next pass tries again: a database that is briefly away must not
     /// end the service.
+    ///
+    /// Replicas on one database share the work this way: the one holding
+    /// the ingest lease takes mail in and moves incidents on (their
+    /// timelines are read and written by one process only, so no update is
+    /// lost); every replica sends from the outbox, whose claims are
+    /// exclusive. The others try for the lease every few seconds and take
+    /// over when its holder dies.
     pub async fn serve(
         &self,
         source: &mut dyn Source,
@@ -796,8 +803,47 @@ impl Service {
         mut stop: Shutdown,
     ) {
         tracing::info!(source = source.name(), every = ?interval, "serving");
+        let mut lease: Option<IngestLock> = None;
+        let mut standby_told = false;
         while !stopping(&stop) {
-            match self.run_once(source, sink, &stop).await {
+            if let Some(held) = lease.as_mut()
+                && !held.still_held().await
+            {
+                tracing::error!(
+                    "lost the ingest lease (the database connection holding it is gone); \
+                     stopped taking mail in until it is taken again"
+                );
+                lease = None;
+                source.close().await;
+            }
+            if lease.is_none() {
+                match self.store.lock_ingest().await {
+                    Ok(held) => {
+                        tracing::info!("took the ingest lease: this replica takes mail in");
+                        lease = Some(held);
+                        standby_told = false;
+                    }
+                    Err(StoreError::Busy(what)) => {
+                        if !standby_told {
+                            tracing::info!(
+                                lock = %what,
+                                "another replica holds the ingest lease: this one sends from \
+                                 the outbox and takes over if that one stops"
+                            );
+                            standby_told = true;
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot take the ingest lease"),
+                }
+            }
+            let pass = match lease {
+                Some(_) => self.run_once(source, sink, &stop).await,
+                None => self
+                    .send_due(sink, &stop)
+                    .await
+                    .map(|s| (IngestReport::default(), s)),
+            };
+            match pass {
                 Ok((i, s)) if i.seen + s.sent + s.retrying + s.failed > 0 => {
                     tracing::info!(
                         filed = i.filed,
@@ -811,12 +857,23 @@ impl Service {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),
             }
-            tokio::select! {
-                _ = source.wait(interval) => {}
-                _ = stop.changed() => {}
+            if lease.is_some() {
+                tokio::select! {
+                    _ = source.wait(interval) => {}
+                    _ = stop.changed() => {}
+                }
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval.min(STANDBY_RETRY)) => {}
+                    _ = stop.changed() => {}
+                }
             }
         }
         source.close().await;
         tracing::info!("stopped");
     }
 }
+
+/// How often a replica without the ingest lease tries for it (and sends
+/// what is due): well inside the 30 s a takeover may take.
+const STANDBY_RETRY: std::time::Duration = std::time::Duration::from_secs(3);

@@ -1,7 +1,12 @@
 //! The `Store` contract, written against `dyn Store` so that every backend
-//! runs the same suite. Today: SQLite.
+//! runs the same suite: SQLite and PostgreSQL.
 
+mod common;
+
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use common::postgres::TestDb;
 
 use embargo::core::event::{Event, EventKind};
 use embargo::core::inbound::{AutoReplyHeaders, Inbound, Mailbox, TextSource};
@@ -9,17 +14,62 @@ use embargo::core::incident::Incident;
 use embargo::core::incident_id::IncidentId;
 use embargo::core::mail_kind::MailKind;
 use embargo::store::{
-    Filing, Intake, IntakeQuery, IntakeRecord, NewMail, OutboxState, SourceRef, SqliteStore, Store,
-    StoreError,
+    Filing, Intake, IntakeQuery, IntakeRecord, NewMail, OutboxState, PostgresStore, Schema,
+    SourceRef, SqliteStore, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 
-async fn backends() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
+enum Place {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    place: Place,
+    _dir: tempfile::TempDir,
+    _db: Option<TestDb>,
+}
+
+impl Backend {
+    /// The same database opened again, as a second process would.
+    async fn open_again(&self, schema: Schema) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match &self.place {
+            Place::Sqlite(path) => Arc::new(SqliteStore::open_with(path, schema).await?),
+            Place::Postgres(url) => Arc::new(PostgresStore::connect(url, 4, schema).await?),
+        })
+    }
+}
+
+async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::open(&dir.path().join("embargo.db"))
+    let path = dir.path().join("embargo.db");
+    Backend {
+        name: "sqlite",
+        store: Arc::new(SqliteStore::open(&path).await.unwrap()),
+        place: Place::Sqlite(path),
+        _dir: dir,
+        _db: None,
+    }
+}
+
+async fn postgres() -> Backend {
+    let db = TestDb::create().await;
+    let store = PostgresStore::connect(&db.url, 4, Schema::Migrate)
         .await
         .unwrap();
-    vec![("sqlite", Arc::new(sqlite), dir)]
+    Backend {
+        name: "postgres",
+        store: Arc::new(store),
+        place: Place::Postgres(db.url.clone()),
+        _dir: tempfile::tempdir().unwrap(),
+        _db: Some(db),
+    }
+}
+
+async fn backends() -> Vec<Backend> {
+    vec![sqlite().await, postgres().await]
 }
 
 fn t(s: &str) -> Timestamp {
@@ -123,7 +173,8 @@ async fn open_first(store: &dyn Store, now: Timestamp) {
 
 #[tokio::test]
 async fn intake_context_reflects_what_is_filed() {
-    for (name, store, _dir) in backends().await {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T09:00:00Z");
         let empty = store
             .intake_context(&query("m1@x", "one", &["m1@x"]))
@@ -205,7 +256,8 @@ async fn intake_context_reflects_what_is_filed() {
 
 #[tokio::test]
 async fn joined_mail_duplicates_and_quarantine_are_all_recorded() {
-    for (name, store, _dir) in backends().await {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T09:00:00Z");
         open_first(store.as_ref(), now).await;
         let later = now + SignedDuration::from_mins(30);
@@ -346,7 +398,8 @@ async fn joined_mail_duplicates_and_quarantine_are_all_recorded() {
 
 #[tokio::test]
 async fn the_outbox_is_claimed_with_a_lease_and_marked() {
-    for (name, store, _dir) in backends().await {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T09:00:00Z");
         open_first(store.as_ref(), now).await;
         let lease = SignedDuration::from_mins(5);
@@ -477,7 +530,8 @@ async fn the_outbox_is_claimed_with_a_lease_and_marked() {
 
 #[tokio::test]
 async fn enqueueing_the_same_mail_twice_is_a_no_op() {
-    for (name, store, _dir) in backends().await {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T09:00:00Z");
         open_first(store.as_ref(), now).await;
         store
@@ -509,37 +563,386 @@ async fn enqueueing_the_same_mail_twice_is_a_no_op() {
 
 #[tokio::test]
 async fn the_event_log_is_append_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("embargo.db");
-    let store = SqliteStore::open(&path).await.unwrap();
-    open_first(&store, t("2026-12-01T09:00:00Z")).await;
-    drop(store);
-    // Whoever opens the file, even outside embargo, cannot rewrite history.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    for sql in [
-        "UPDATE events SET detail = 'rewritten'",
-        "DELETE FROM events",
-    ] {
-        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
-        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
+        open_first(store.as_ref(), t("2026-12-01T09:00:00Z")).await;
+        // Whoever opens the database, even outside embargo, cannot rewrite
+        // history.
+        let attempts = [
+            "UPDATE events SET detail = 'rewritten'",
+            "DELETE FROM events",
+        ];
+        let n: i64 = match &b.place {
+            Place::Sqlite(path) => {
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .unwrap();
+                for sql in attempts {
+                    let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+                    assert!(
+                        err.to_string().contains("append-only"),
+                        "{name} {sql}: {err}"
+                    );
+                }
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+            Place::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                for sql in attempts {
+                    let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+                    assert!(
+                        err.to_string().contains("append-only"),
+                        "{name} {sql}: {err}"
+                    );
+                }
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(n, 2, "{name}");
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-        .fetch_one(&pool)
+}
+
+/// Fifty mails due at the same moment, two processes claiming at once:
+/// each mail is claimed by exactly one of them.
+#[tokio::test]
+async fn concurrent_claims_never_take_the_same_mail() {
+    for b in backends().await {
+        let name = b.name;
+        let now = t("2026-12-01T09:00:00Z");
+        open_first(b.store.as_ref(), now).await;
+        let incident = b.store.incident_state(&id(1)).await.unwrap().unwrap();
+        let due = now + SignedDuration::from_hours(1);
+        let mails: Vec<NewMail> = (0..50)
+            .map(|n| outbox_mail(&format!("EMB-2026-0001/notice-{n}"), Some(id(1)), due))
+            .collect();
+        b.store.record_update(&incident, &[], &mails).await.unwrap();
+        let lease = SignedDuration::from_mins(5);
+        let claimers: Vec<Arc<dyn Store>> = vec![
+            b.store.clone(),
+            b.open_again(Schema::Current).await.unwrap(),
+            b.open_again(Schema::Current).await.unwrap(),
+        ];
+        let tasks: Vec<_> = claimers
+            .into_iter()
+            .map(|store| {
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = store.claim_due(due, lease, 3).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got.into_iter().map(|m| m.key));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        all.sort();
+        let before = all.len();
+        all.dedup();
+        assert_eq!(before, all.len(), "{name}: a mail was claimed twice");
+        // The acknowledgement's SRC copy of open_first is due too.
+        assert_eq!(all.len(), 51, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_build_is_refused() {
+    for b in backends().await {
+        let name = b.name;
+        let known = b.store.schema_version().await.unwrap();
+        assert!(known >= 3, "{name}: {known}");
+        let sql = "INSERT INTO _sqlx_migrations \
+                   (version, description, success, checksum, execution_time) \
+                   VALUES (999, 'from the future', TRUE, x'00', 0)";
+        match &b.place {
+            Place::Sqlite(path) => {
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+            Place::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                sqlx::query(
+                    "INSERT INTO _sqlx_migrations \
+                     (version, description, success, checksum, execution_time) \
+                     VALUES (999, 'from the future', TRUE, '\\x00'::bytea, 0)",
+                )
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        }
+        for schema in [Schema::Current, Schema::Migrate] {
+            match b.open_again(schema).await {
+                Err(e @ StoreError::SchemaTooNew { found: 999, .. }) => {
+                    assert!(
+                        e.to_string().contains("newer than this embargo knows"),
+                        "{e}"
+                    )
+                }
+                Err(e) => panic!("{name}: {e}"),
+                Ok(_) => panic!("{name}: a newer schema was accepted"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_waits_for_migrate_and_sqlite_migrates_itself() {
+    let db = TestDb::create().await;
+    match PostgresStore::connect(&db.url, 2, Schema::Current).await {
+        Err(e @ StoreError::SchemaBehind { found: 0, .. }) => {
+            assert!(e.to_string().contains("embargo migrate"), "{e}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("an empty database was used without `migrate`"),
+    }
+    let migrated = PostgresStore::connect(&db.url, 2, Schema::Migrate)
         .await
         .unwrap();
-    assert_eq!(n, 2);
+    let version = migrated.schema_version().await.unwrap();
+    let again = PostgresStore::connect(&db.url, 2, Schema::Current)
+        .await
+        .unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), version);
+
+    let dir = tempfile::tempdir().unwrap();
+    // What every command opens: SQLite is brought up to date on the way.
+    let sqlite = embargo::store::open(&embargo::config::StoreSettings::Sqlite {
+        path: dir.path().join("new.db"),
+    })
+    .await
+    .unwrap();
+    assert_eq!(sqlite.schema_version().await.unwrap(), version);
+}
+
+/// A state with something in every table: incidents, filed, duplicate and
+/// quarantined mail, events, sent and pending outbox rows, checkpoints.
+async fn busy_state(store: &dyn Store) {
+    let now = t("2026-12-01T09:00:00Z");
+    open_first(store, now).await;
+    let later = now + SignedDuration::from_mins(3);
+    store
+        .record(&Intake {
+            source: SourceRef {
+                source: "imap:INBOX".into(),
+                key: "0000000001:0000000002".into(),
+            },
+            received_at: later,
+            record: IntakeRecord::Filed {
+                mail: Box::new(Inbound {
+                    in_reply_to: vec!["m1@x".into()],
+                    raw: vec![0, 159, 146, 150, b'\r', b'\n'],
+                    ..inbound("m2@x", "two")
+                }),
+                filing: Box::new(Filing::Joined {
+                    incident: id(1),
+                    via: "in-reply-to".into(),
+                    updated: None,
+                }),
+                events: vec![event(later, EventKind::Reported)],
+                outbox: vec![],
+                auto_reply_to: None,
+                accepted_signature: Some("sig-digest".into()),
+                lead_assigned: Some("alice@example.org".into()),
+            },
+        })
+        .await
+        .unwrap();
+    store
+        .record(&Intake {
+            source: SourceRef {
+                source: "imap:INBOX".into(),
+                key: "0000000001:0000000003".into(),
+            },
+            received_at: later,
+            record: IntakeRecord::Quarantined {
+                message_id: "broken@x".into(),
+                body_digest: "d-broken".into(),
+                raw: b"\xff\xfe not mail".to_vec(),
+                reason: "unreadable".into(),
+                outbox: vec![outbox_mail("quarantine/broken", None, later)],
+            },
+        })
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due(later, SignedDuration::from_mins(5), 1)
+        .await
+        .unwrap();
+    store
+        .mark_sent(claimed[0].id, later, "250 2.0.0 queued as ABC")
+        .await
+        .unwrap();
+}
+
+async fn export_of(store: &dyn Store) -> String {
+    let mut out = Vec::new();
+    embargo::store::dump::export(store, &mut out).await.unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn export_from_sqlite_import_into_postgres_export_again_is_identical() {
+    let from = sqlite().await;
+    busy_state(from.store.as_ref()).await;
+    let first = export_of(from.store.as_ref()).await;
+    for table in embargo::store::dump::TABLES {
+        assert!(
+            first.contains(&format!("\"table\":\"{}\"", table.name)),
+            "the test state leaves {} empty: {first}",
+            table.name
+        );
+    }
+
+    let to = postgres().await;
+    let rows = embargo::store::dump::import(to.store.as_ref(), first.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(rows as usize, first.lines().count() - 1);
+    let second = export_of(to.store.as_ref()).await;
+    assert_eq!(first, second);
+    assert_eq!(
+        from.store.counts().await.unwrap(),
+        to.store.counts().await.unwrap()
+    );
+
+    // Importing twice would duplicate everything: refused, nothing changed.
+    let again = embargo::store::dump::import(to.store.as_ref(), first.as_bytes()).await;
+    assert!(matches!(again, Err(StoreError::NotEmpty(_))), "{again:?}");
+    assert_eq!(export_of(to.store.as_ref()).await, first);
+
+    // The imported database goes on: new rows get new ids, the raw bytes
+    // came across intact, the checkpoint and the used signature hold.
+    let next = t("2026-12-02T09:00:00Z");
+    let incident = to.store.incident_state(&id(1)).await.unwrap().unwrap();
+    to.store
+        .record_update(
+            &incident,
+            &[event(next, EventKind::Reported)],
+            &[outbox_mail("after-import", Some(id(1)), next)],
+        )
+        .await
+        .unwrap();
+    let record = to.store.incident(&id(1)).await.unwrap().unwrap();
+    assert_eq!(record.events.len(), 4);
+    let m2 = record
+        .messages
+        .iter()
+        .find(|m| m.message_id == "m2@x")
+        .unwrap();
+    assert_eq!(
+        to.store.raw_message(m2.id).await.unwrap().unwrap(),
+        vec![0, 159, 146, 150, b'\r', b'\n']
+    );
+    assert_eq!(
+        to.store
+            .last_delivered("imap:INBOX", "0000000001:")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("0000000001:0000000003")
+    );
+    let mut q = query("m9@x", "nine", &[]);
+    q.signature_digest = Some("sig-digest".into());
+    let ctx = to.store.intake_context(&q).await.unwrap();
+    assert!(ctx.commands.signature_used);
+    assert_eq!(ctx.commands.last_lead.as_deref(), Some("alice@example.org"));
+
+    // And back: PostgreSQL to a new SQLite file, identical again.
+    let back = sqlite().await;
+    let fresh = SqliteStore::open(&match &back.place {
+        Place::Sqlite(p) => p.with_file_name("back.db"),
+        Place::Postgres(_) => unreachable!(),
+    })
+    .await
+    .unwrap();
+    let third = export_of(to.store.as_ref()).await;
+    embargo::store::dump::import(&fresh, third.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(export_of(&fresh).await, third);
+}
+
+#[tokio::test]
+async fn a_damaged_export_imports_nothing() {
+    let from = sqlite().await;
+    busy_state(from.store.as_ref()).await;
+    let good = export_of(from.store.as_ref()).await;
+    let mut lines: Vec<&str> = good.lines().collect();
+    let last = lines.len() - 1;
+    lines[last] = r#"{"table":"service_state","row":{"key":5}}"#;
+    let bad = lines.join("\n");
+    let to = postgres().await;
+    let e = embargo::store::dump::import(to.store.as_ref(), bad.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&format!("line {}", last + 1)), "{e}");
+    assert!(e.to_string().contains("service_state.key"), "{e}");
+    assert_eq!(to.store.counts().await.unwrap(), Default::default());
+}
+
+/// The lease lives as long as its database session: when the server ends
+/// it (the holder's machine went silent), the holder learns it has lost
+/// the lease and another replica can take it.
+#[tokio::test]
+async fn a_lost_postgres_session_loses_the_ingest_lease() {
+    let b = postgres().await;
+    let mut lock = b.store.lock_ingest().await.unwrap();
+    assert!(lock.still_held().await);
+    let other = b.open_again(Schema::Current).await.unwrap();
+    assert!(matches!(
+        other.lock_ingest().await,
+        Err(StoreError::Busy(_))
+    ));
+    let Place::Postgres(url) = &b.place else {
+        unreachable!()
+    };
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+         (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, vec![true]);
+    let mut taken = None;
+    for _ in 0..50 {
+        if let Ok(l) = other.lock_ingest().await {
+            taken = Some(l);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        taken.is_some(),
+        "the lease was not released with its session"
+    );
+    assert!(!lock.still_held().await);
 }
 
 #[tokio::test]
 async fn only_one_process_takes_mail_in() {
-    for (name, store, dir) in backends().await {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
         let lock = store.lock_ingest().await.unwrap();
-        let other = SqliteStore::open(&dir.path().join("embargo.db"))
-            .await
-            .unwrap();
-        // flock is per open file: a second open in this process conflicts too.
+        let other = b.open_again(Schema::Current).await.unwrap();
+        // flock is per open file and the advisory lock per session: a
+        // second store in this process conflicts too.
         assert!(
             matches!(other.lock_ingest().await, Err(StoreError::Busy(_))),
             "{name}"
@@ -551,7 +954,8 @@ async fn only_one_process_takes_mail_in() {
 
 #[tokio::test]
 async fn the_checkpoint_is_the_greatest_key_under_a_prefix() {
-    for (name, store, _dir) in backends().await {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T10:00:00Z");
         for (n, key) in [
             "0000000007:0000000009",

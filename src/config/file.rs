@@ -209,6 +209,22 @@ pub struct FileSink {
 #[derive(Debug)]
 pub enum StoreSection {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// The URL holds the database password, so it comes from the environment
+/// or a file like every other secret.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresStore {
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+    #[serde(default = "default_pg_connections")]
+    pub max_connections: u32,
+}
+
+fn default_pg_connections() -> u32 {
+    8
 }
 
 #[derive(Debug, Deserialize)]

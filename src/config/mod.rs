@@ -106,33 +106,35 @@ pub enum SinkSettings {
     Smtp(SmtpSettings),
 }
 
-/// Where a password is: an environment variable or a file named in the
-/// config, never the config itself. It is read when a connection is made,
+/// Where a secret (a password, a database URL holding one) is: an
+/// environment variable or a file named in the config, never the config
+/// itself. It is read when a connection is made,
 /// so a rotated password file is picked up at the next reconnect and
 /// commands that never connect do not need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Password {
+pub enum Secret {
     Env(String),
     File(PathBuf),
 }
 
-impl Password {
-    /// The password, or what to fix; `section` names the config section.
-    pub fn reveal(&self, section: &str) -> Result<String, String> {
+impl Secret {
+    /// The secret, or what to fix; `field` names it as the config does
+    /// without the `_env`/`_file` ending, e.g. `sink.password`.
+    pub fn reveal(&self, field: &str) -> Result<String, String> {
         match self {
-            Password::Env(name) => match std::env::var(name) {
+            Secret::Env(name) => match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(v),
                 _ => Err(format!(
-                    "{section}.password_env: the environment variable {name} is not set or empty: \
+                    "{field}_env: the environment variable {name} is not set or empty: \
                      set it in the service's environment (for systemd, EnvironmentFile=)"
                 )),
             },
-            Password::File(path) => match std::fs::read_to_string(path) {
+            Secret::File(path) => match std::fs::read_to_string(path) {
                 Ok(text) => {
                     let value = text.trim_end_matches(['\r', '\n']);
                     if value.is_empty() {
                         Err(format!(
-                            "{section}.password_file: {} is empty: write the password in it",
+                            "{field}_file: {} is empty: write the secret in it",
                             path.display()
                         ))
                     } else {
@@ -140,7 +142,7 @@ impl Password {
                     }
                 }
                 Err(e) => Err(format!(
-                    "{section}.password_file: cannot read {}: {e}; check the path and that the \
+                    "{field}_file: cannot read {}: {e}; check the path and that the \
                      service's user may read it",
                     path.display()
                 )),
@@ -171,7 +173,7 @@ impl std::fmt::Display for Endpoint {
 pub struct ImapSettings {
     pub endpoint: Endpoint,
     pub user: String,
-    pub password: Password,
+    pub password: Secret,
     pub mailbox: String,
     pub after: AfterProcessing,
     /// The folder mail is moved to when `after` is `Move`.
@@ -182,7 +184,7 @@ pub struct ImapSettings {
 #[derive(Debug, Clone)]
 pub struct SmtpSettings {
     pub endpoint: Endpoint,
-    pub login: Option<(String, Password)>,
+    pub login: Option<(String, Secret)>,
     pub hello_name: String,
     pub pool_size: u32,
     pub timeout: Duration,
@@ -190,7 +192,14 @@ pub struct SmtpSettings {
 
 #[derive(Debug, Clone)]
 pub enum StoreSettings {
-    Sqlite { path: PathBuf },
+    Sqlite {
+        path: PathBuf,
+    },
+    /// Shared by every replica of the service.
+    Postgres {
+        url: Secret,
+        max_connections: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -298,7 +307,7 @@ impl Settings {
     pub fn password_problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let SourceSettings::Imap(imap) = &self.source
-            && let Err(e) = imap.password.reveal("source")
+            && let Err(e) = imap.password.reveal("source.password")
         {
             out.push(e);
         }
@@ -306,7 +315,12 @@ impl Settings {
             login: Some((_, password)),
             ..
         }) = &self.sink
-            && let Err(e) = password.reveal("sink")
+            && let Err(e) = password.reveal("sink.password")
+        {
+            out.push(e);
+        }
+        if let StoreSettings::Postgres { url, .. } = &self.store
+            && let Err(e) = url.reveal("store.url")
         {
             out.push(e);
         }

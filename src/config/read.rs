@@ -221,8 +221,11 @@ fn sink(value: Value, diags: &mut Diagnostics) -> Option<SinkSection> {
 }
 
 fn store(value: Value, diags: &mut Diagnostics) -> Option<StoreSection> {
-    let (_kind, rest) = kind_of("store", value, &["sqlite"], diags)?;
-    typed("store", rest, diags).map(StoreSection::Sqlite)
+    let (kind, rest) = kind_of("store", value, &["sqlite", "postgres"], diags)?;
+    match kind.as_str() {
+        "postgres" => typed("store", rest, diags).map(StoreSection::Postgres),
+        _ => typed("store", rest, diags).map(StoreSection::Sqlite),
+    }
 }
 
 fn required<T>(

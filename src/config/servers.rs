@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::diagnostic::Diagnostics;
 use super::file::{AfterProcessing, ImapSource, SmtpSink, TlsMode};
-use super::{Endpoint, ImapSettings, Password, SmtpSettings};
+use super::{Endpoint, ImapSettings, Secret, SmtpSettings};
 
 /// `localhost` or an address on the loopback interface: the only hosts a
 /// password and embargoed mail may be sent to without TLS.
@@ -79,54 +79,58 @@ fn endpoint(base: &Path, w: Written<'_>, diags: &mut Diagnostics) -> Endpoint {
     }
 }
 
-/// The one place the section says the password is.
-fn password(
+/// The one place a section says where a secret is. `stem` is the key
+/// without its `_env`/`_file` ending: `password`, or `url` for the store.
+pub(super) fn secret(
     section: &str,
+    stem: &str,
     base: &Path,
     env: Option<&str>,
     file: Option<&Path>,
     diags: &mut Diagnostics,
-) -> Option<Password> {
+) -> Option<Secret> {
     match (env, file) {
         (Some(_), Some(_)) => {
             diags.error(
-                format!("{section}.password_file"),
-                "set either password_env or password_file, not both",
+                format!("{section}.{stem}_file"),
+                format!("set either {stem}_env or {stem}_file, not both"),
             );
             None
         }
         (None, None) => {
             diags.error(
                 section,
-                "no password: add password_env = \"NAME\" (an environment variable) or \
-                 password_file = \"/path\" (a file only the service can read)",
+                format!(
+                    "no {stem}: add {stem}_env = \"NAME\" (an environment variable) or \
+                     {stem}_file = \"/path\" (a file only the service can read)"
+                ),
             );
             None
         }
         (Some(name), None) if name.trim().is_empty() => {
             diags.error(
-                format!("{section}.password_env"),
+                format!("{section}.{stem}_env"),
                 "is empty: name the variable",
             );
             None
         }
-        (Some(name), None) => Some(Password::Env(name.trim().to_owned())),
+        (Some(name), None) => Some(Secret::Env(name.trim().to_owned())),
         (None, Some(path)) => {
             let path = super::validate::resolve(base, path);
-            warn_if_readable_by_others(section, &path, diags);
-            Some(Password::File(path))
+            warn_if_readable_by_others(&format!("{section}.{stem}_file"), &path, diags);
+            Some(Secret::File(path))
         }
     }
 }
 
 #[cfg(unix)]
-fn warn_if_readable_by_others(section: &str, path: &Path, diags: &mut Diagnostics) {
+fn warn_if_readable_by_others(field: &str, path: &Path, diags: &mut Diagnostics) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o004 != 0
     {
         diags.warn(
-            format!("{section}.password_file"),
+            field,
             format!(
                 "{} is readable by every user on this machine: `chmod o-r` it",
                 path.display()
@@ -176,8 +180,9 @@ pub fn imap(base: &Path, s: &ImapSource, diags: &mut Diagnostics) -> Option<Imap
     if s.poll_seconds == 0 {
         diags.error("source.poll_seconds", "must be at least 1");
     }
-    let password = password(
+    let password = secret(
         "source",
+        "password",
         base,
         s.password_env.as_deref(),
         s.password_file.as_deref(),
@@ -215,8 +220,9 @@ pub fn smtp(
     let login = match &s.user {
         Some(user) => Some((
             user.trim().to_owned(),
-            password(
+            secret(
                 "sink",
+                "password",
                 base,
                 s.password_env.as_deref(),
                 s.password_file.as_deref(),
@@ -334,18 +340,18 @@ mod tests {
         let file = dir.path().join("pw");
         std::fs::write(&file, "s3cret\n").unwrap();
         assert_eq!(
-            Password::File(file.clone()).reveal("sink").unwrap(),
+            Secret::File(file.clone()).reveal("sink.password").unwrap(),
             "s3cret"
         );
         std::fs::write(&file, "\n").unwrap();
         assert!(
-            Password::File(file)
-                .reveal("sink")
+            Secret::File(file)
+                .reveal("sink.password")
                 .unwrap_err()
                 .starts_with("sink.password_file:")
         );
-        let e = Password::Env("EMBARGO_SURELY_UNSET_VARIABLE".into())
-            .reveal("source")
+        let e = Secret::Env("EMBARGO_SURELY_UNSET_VARIABLE".into())
+            .reveal("source.password")
             .unwrap_err();
         assert!(e.starts_with("source.password_env: the environment variable EMBARGO_SURELY_UNSET_VARIABLE is not set"), "{e}");
     }

@@ -324,6 +324,17 @@ fn paths(
             }
             StoreSettings::Sqlite { path }
         }
+        StoreSection::Postgres(pg) => StoreSettings::Postgres {
+            url: super::servers::secret(
+                "store",
+                "url",
+                base,
+                pg.url_env.as_deref(),
+                pg.url_file.as_deref(),
+                diags,
+            )?,
+            max_connections: pg.max_connections.max(2),
+        },
     };
     Some((source, sink, store))
 }

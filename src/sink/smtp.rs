@@ -82,7 +82,9 @@ impl SmtpSink {
         .timeout(Some(s.timeout))
         .pool_config(PoolConfig::new().max_size(s.pool_size));
         if let Some((user, password)) = &s.login {
-            let password = password.reveal("sink").map_err(SinkError::Permanent)?;
+            let password = password
+                .reveal("sink.password")
+                .map_err(SinkError::Permanent)?;
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         Ok(SmtpSink {

@@ -5,6 +5,9 @@
 //! transaction: the decision and the mail it owes are stored together or
 //! not at all.
 
+pub mod dump;
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -14,6 +17,8 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+pub use dump::{Cell, Table};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::StoreSettings;
@@ -49,15 +54,50 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "cannot connect to PostgreSQL: {source}; check store.url (the host, port, user, \
+         password and database in it) and that the server is running"
+    )]
+    Connect { source: sqlx::Error },
+    #[error(
+        "the database schema is at version {found}, newer than this embargo knows ({known}); \
+         run the newer embargo, or upgrade this one"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error(
+        "the database schema is at version {found} and this embargo needs {known}; \
+         run `embargo migrate` once, then start the service again"
+    )]
+    SchemaBehind { found: i64, known: i64 },
+    #[error(
+        "the database already holds {0}; import only into an empty database \
+         (a new SQLite path, or a new PostgreSQL database after `embargo migrate`)"
+    )]
+    NotEmpty(String),
+    #[error("the export cannot be read: {0}")]
+    Dump(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 impl StoreError {
     /// Busy or unreachable databases get better; broken data does not.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
-        ) || matches!(self, StoreError::Query(sqlx::Error::Database(e)) if e.message().contains("locked") || e.message().contains("busy"))
+        match self {
+            StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            StoreError::Connect { .. } => true,
+            StoreError::Query(sqlx::Error::Database(e)) => {
+                // PostgreSQL: serialization failure, deadlock, the server
+                // shutting down or out of connections.
+                let code = e.code();
+                matches!(
+                    code.as_deref(),
+                    Some("40001" | "40P01" | "57P01" | "57P03" | "53300")
+                ) || e.message().contains("locked")
+                    || e.message().contains("busy")
+            }
+            _ => false,
+        }
     }
 }
 
@@ -263,19 +303,60 @@ pub struct Counts {
     pub outbox_failed: u64,
 }
 
-/// Opens the store the config names.
+/// What opening a store does about a schema older than this build's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Apply the missing migrations (`embargo migrate`; SQLite always).
+    Migrate,
+    /// Refuse to use it: replicas on a shared database migrate explicitly.
+    Current,
+}
+
+/// Opens the store the config names. SQLite migrates itself; PostgreSQL,
+/// shared by replicas that must not race to migrate, needs `embargo
+/// migrate` first. Either refuses a schema newer than this build knows.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(settings, Schema::Current).await
+}
+
+pub async fn open_with(
+    settings: &StoreSettings,
+    schema: Schema,
+) -> Result<Arc<dyn Store>, StoreError> {
     match settings {
-        StoreSettings::Sqlite { path } => Ok(Arc::new(SqliteStore::open(path).await?)),
+        StoreSettings::Sqlite { path } => Ok(Arc::new(
+            SqliteStore::open_with(path, Schema::Migrate).await?,
+        )),
+        StoreSettings::Postgres {
+            url,
+            max_connections,
+        } => {
+            let url = url.reveal("store.url").map_err(StoreError::Config)?;
+            Ok(Arc::new(
+                PostgresStore::connect(&url, *max_connections, schema).await?,
+            ))
+        }
     }
 }
 
+/// Something that keeps one process the only one taking mail in.
+#[async_trait]
+pub trait Lease: Send {
+    /// False once the lease is gone (a lost database connection): the
+    /// holder must stop taking mail in before another replica starts.
+    async fn still_held(&mut self) -> bool;
+}
+
 /// Held by the one process that takes mail in; released when dropped.
-pub struct IngestLock(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+pub struct IngestLock(Box<dyn Lease>);
 
 impl IngestLock {
-    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
-        IngestLock(Box::new(guard))
+    pub fn new(lease: impl Lease + 'static) -> Self {
+        IngestLock(Box::new(lease))
+    }
+
+    pub async fn still_held(&mut self) -> bool {
+        self.0.still_held().await
     }
 }
 
@@ -284,6 +365,9 @@ pub trait Store: Send + Sync {
     /// Only one process may take mail in at a time: incident ids are
     /// allocated from what the store holds.
     async fn lock_ingest(&self) -> Result<IngestLock, StoreError>;
+
+    /// The newest migration applied to the database.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
 
     /// The keys a source has already delivered, so it can skip them.
     async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError>;
@@ -339,4 +423,18 @@ pub trait Store: Send + Sync {
     async fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError>;
     async fn deliveries(&self, source: &str) -> Result<Vec<Delivery>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Hands every row of `table` to `each`, ordered by id where the table
+    /// has one (see `dump`).
+    async fn export_table(
+        &self,
+        table: &'static Table,
+        each: &mut (dyn FnMut(Vec<Cell>) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError>;
+
+    /// Writes `rows` into an empty database, in one transaction.
+    async fn import_rows(
+        &self,
+        rows: &mut (dyn Iterator<Item = Result<(&'static Table, Vec<Cell>), StoreError>> + Send),
+    ) -> Result<u64, StoreError>;
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gpg;
+pub mod postgres;
 pub mod servers;
 pub mod team;
 

@@ -240,7 +240,7 @@ pub async fn open(s: &ImapSettings) -> Result<Opened, SourceError> {
             async_imap::Client::new(tls(endpoint, config, tcp).await?)
         }
     };
-    let password = s.password.reveal("source").map_err(|fix| {
+    let password = s.password.reveal("source.password").map_err(|fix| {
         server_error(
             format!("no password for the IMAP login of {}", s.user),
             "it could not be read",

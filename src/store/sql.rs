@@ -1,0 +1,979 @@
+//! The SQL both backends share. SQLite and PostgreSQL take the same
+//! statements (numbered `$n` parameters, Unix-second times, JSON in text
+//! columns); what differs — connecting, the write transaction, locking
+//! claimed rows, the ingest lease — each backend defines beside its
+//! `sql_store!` invocation. A macro rather than generics: sqlx's bounds for
+//! "any database that can bind these types" outweigh the code they share.
+
+use jiff::Timestamp;
+
+use super::StoreError;
+use crate::core::incident_id::IncidentId;
+
+pub(super) fn secs(t: Timestamp) -> i64 {
+    t.as_second()
+}
+
+pub(super) fn time(s: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_second(s).map_err(|e| StoreError::Corrupt(format!("timestamp {s}: {e}")))
+}
+
+pub(super) fn opt_time(s: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    s.map(time).transpose()
+}
+
+pub(super) fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON {s:?}: {e}")))
+}
+
+pub(super) fn incident_id(s: &str) -> Result<IncidentId, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("incident id {s:?}")))
+}
+
+/// `$1, $2, …` for an IN list of `n` values.
+pub(super) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The least string greater than every string starting with `prefix`;
+/// `None` when there is none (an empty prefix covers everything).
+pub(super) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+pub(super) const OUTBOX_COLUMNS: &str = "id, mail_key, kind, incident_id, message_id, mail_from, recipients, \
+    subject, created_at, due_at, state, attempts, last_error, sent_at, transport_id";
+
+pub(super) const INCIDENT_COLUMNS: &str =
+    "id, state, title, reporter, reporter_name, commander, opened_at, updated_at, details";
+
+pub(super) const MESSAGE_COLUMNS: &str = "id, incident_id, message_id, synthesized_id, in_reply_to, refs, \
+    from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, received_at, body_text, \
+    text_source, attachments, problems, signature, encryption, joined_via, quarantine_reason, size";
+
+/// The key in `service_state` of the Fix Lead assigned last.
+pub(super) const LAST_LEAD: &str = "last_lead";
+
+/// The newest migration `migrator` knows.
+pub(super) fn latest(migrator: &sqlx::migrate::Migrator) -> i64 {
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Whether a database at schema `found` may be used by this build.
+pub(super) fn check_schema(
+    found: i64,
+    known: i64,
+    schema: super::Schema,
+) -> Result<(), StoreError> {
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    if found < known && schema == super::Schema::Current {
+        return Err(StoreError::SchemaBehind { found, known });
+    }
+    Ok(())
+}
+
+/// The `Store` implementation over one sqlx database. The invoking module
+/// defines `$Store` with a `pool`, `write()` (a transaction for writes),
+/// `take_ingest_lease()`, `SCHEMA_TABLE` (counts the migrations table),
+/// `EMPTY_BYTES` and `CLAIM_LOCKING`.
+macro_rules! sql_store {
+    ($Store:ident, $Db:ty, $Row:ty) => {
+        impl $Store {
+            /// The newest migration applied; 0 for an empty database.
+            async fn applied_schema(&self) -> Result<i64, StoreError> {
+                let exists: i64 = sqlx::query($Store::SCHEMA_TABLE)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                if exists == 0 {
+                    return Ok(0);
+                }
+                Ok(sqlx::query(
+                    "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success",
+                )
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("v")?)
+            }
+
+            /// Refuses a schema newer than this build's; migrates an older
+            /// one or refuses it, as `schema` says.
+            async fn bring_schema(
+                &self,
+                migrator: &sqlx::migrate::Migrator,
+                schema: Schema,
+            ) -> Result<(), StoreError> {
+                check_schema(self.applied_schema().await?, latest(migrator), schema)?;
+                if schema == Schema::Migrate {
+                    migrator.run(&self.pool).await?;
+                }
+                Ok(())
+            }
+        }
+
+        async fn outbox_rows(
+            pool: &sqlx::Pool<$Db>,
+            filter: &str,
+            bind: Option<&str>,
+        ) -> Result<Vec<OutboxMail>, StoreError> {
+            let sql = format!(
+                "SELECT {OUTBOX_COLUMNS}, {} AS bytes FROM outbox {filter} ORDER BY id",
+                $Store::EMPTY_BYTES
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            if let Some(b) = bind {
+                q = q.bind(b);
+            }
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(outbox_mail)
+                .collect()
+        }
+
+
+        fn outbox_mail(r: &$Row) -> Result<OutboxMail, StoreError> {
+            let kind: String = r.try_get("kind")?;
+            let state: String = r.try_get("state")?;
+            Ok(OutboxMail {
+                id: r.try_get("id")?,
+                key: r.try_get("mail_key")?,
+                kind: MailKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("mail kind {kind:?}")))?,
+                incident: r
+                    .try_get::<Option<String>, _>("incident_id")?
+                    .as_deref()
+                    .map(incident_id)
+                    .transpose()?,
+                message_id: r.try_get("message_id")?,
+                from: r.try_get("mail_from")?,
+                recipients: from_json(&r.try_get::<String, _>("recipients")?)?,
+                subject: r.try_get("subject")?,
+                bytes: r.try_get("bytes")?,
+                created_at: time(r.try_get("created_at")?)?,
+                due_at: time(r.try_get("due_at")?)?,
+                state: OutboxState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("outbox state {state:?}")))?,
+                attempts: r.try_get::<i64, _>("attempts")? as u32,
+                last_error: r.try_get("last_error")?,
+                sent_at: opt_time(r.try_get("sent_at")?)?,
+                transport_id: r.try_get("transport_id")?,
+            })
+        }
+
+
+        fn incident(r: &$Row) -> Result<Incident, StoreError> {
+            let state: String = r.try_get("state")?;
+            let reporter: Option<String> = r.try_get("reporter")?;
+            let reporter_name: Option<String> = r.try_get("reporter_name")?;
+            Ok(Incident {
+                id: incident_id(&r.try_get::<String, _>("id")?)?,
+                state: State::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("state {state:?}")))?,
+                title: r.try_get("title")?,
+                reporter: reporter.map(|email| Mailbox::new(reporter_name.as_deref(), &email)),
+                commander: r.try_get("commander")?,
+                opened_at: time(r.try_get("opened_at")?)?,
+                updated_at: time(r.try_get("updated_at")?)?,
+                details: from_json(&r.try_get::<String, _>("details")?)?,
+            })
+        }
+
+
+        fn stored_message(r: &$Row) -> Result<StoredMessage, StoreError> {
+            let from_addr: Option<String> = r.try_get("from_addr")?;
+            let from_name: Option<String> = r.try_get("from_name")?;
+            Ok(StoredMessage {
+                id: r.try_get("id")?,
+                incident: r
+                    .try_get::<Option<String>, _>("incident_id")?
+                    .as_deref()
+                    .map(incident_id)
+                    .transpose()?,
+                message_id: r.try_get("message_id")?,
+                synthesized_id: r.try_get("synthesized_id")?,
+                in_reply_to: from_json(&r.try_get::<String, _>("in_reply_to")?)?,
+                references: from_json(&r.try_get::<String, _>("refs")?)?,
+                from: from_addr.map(|e| Mailbox::new(from_name.as_deref(), &e)),
+                to: from_json(&r.try_get::<String, _>("to_addrs")?)?,
+                cc: from_json(&r.try_get::<String, _>("cc_addrs")?)?,
+                subject: r.try_get("subject")?,
+                date: opt_time(r.try_get("sent_at")?)?,
+                received_at: time(r.try_get("received_at")?)?,
+                text: r.try_get("body_text")?,
+                text_source: TextSource::parse(&r.try_get::<String, _>("text_source")?),
+                attachments: from_json(&r.try_get::<String, _>("attachments")?)?,
+                problems: from_json(&r.try_get::<String, _>("problems")?)?,
+                signature: from_json(&r.try_get::<String, _>("signature")?)?,
+                encryption: from_json(&r.try_get::<String, _>("encryption")?)?,
+                joined_via: r.try_get("joined_via")?,
+                quarantine_reason: r.try_get("quarantine_reason")?,
+                size: r.try_get::<i64, _>("size")? as u64,
+            })
+        }
+
+        fn event(r: &$Row) -> Result<Event, StoreError> {
+            let kind: String = r.try_get("kind")?;
+            Ok(Event {
+                at: time(r.try_get("at")?)?,
+                kind: EventKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?,
+                actor: r.try_get("actor")?,
+                message_id: r.try_get("message_id")?,
+                detail: r.try_get("detail")?,
+                changes: from_json(&r.try_get::<String, _>("changes")?)?,
+            })
+        }
+
+        async fn insert_outbox(
+            tx: &mut Transaction<'static, $Db>,
+            mails: &[NewMail],
+            now: Timestamp,
+        ) -> Result<(), StoreError> {
+            for m in mails {
+                let inserted = sqlx::query(
+                    "INSERT INTO outbox (mail_key, kind, incident_id, message_id, mail_from, recipients, \
+                     subject, bytes, created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (mail_key) DO NOTHING",
+                )
+                .bind(&m.key)
+                .bind(m.kind.as_str())
+                .bind(m.incident.as_ref().map(ToString::to_string))
+                .bind(&m.message_id)
+                .bind(&m.from)
+                .bind(json(&m.recipients))
+                .bind(&m.subject)
+                .bind(&m.bytes)
+                .bind(secs(now))
+                .bind(secs(m.due_at))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if let (1, Some(inc)) = (inserted, &m.incident) {
+                    link(tx, &m.message_id, inc, "out").await?;
+                }
+            }
+            Ok(())
+        }
+
+
+        async fn set_state(
+            tx: &mut Transaction<'static, $Db>,
+            key: &str,
+            value: &str,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO service_state (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn write_incident(
+            tx: &mut Transaction<'static, $Db>,
+            inc: &Incident,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE incidents SET state = $1, commander = $2, updated_at = $3, details = $4 WHERE id = $5",
+            )
+            .bind(inc.state.as_str())
+            .bind(&inc.commander)
+            .bind(secs(inc.updated_at))
+            .bind(json(&inc.details))
+            .bind(inc.id.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_events(
+            tx: &mut Transaction<'static, $Db>,
+            incident: &IncidentId,
+            events: &[Event],
+        ) -> Result<(), StoreError> {
+            for e in events {
+                sqlx::query(
+                    "INSERT INTO events (incident_id, at, kind, actor, message_id, detail, changes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(incident.to_string())
+                .bind(secs(e.at))
+                .bind(e.kind.as_str())
+                .bind(&e.actor)
+                .bind(&e.message_id)
+                .bind(&e.detail)
+                .bind(json(&e.changes))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn link(
+            tx: &mut Transaction<'static, $Db>,
+            message_id: &str,
+            incident: &IncidentId,
+            direction: &str,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO thread_links (message_id, incident_id, direction) VALUES ($1, $2, $3) \
+                 ON CONFLICT (message_id) DO NOTHING",
+            )
+            .bind(message_id)
+            .bind(incident.to_string())
+            .bind(direction)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn deliver(
+            tx: &mut Transaction<'static, $Db>,
+            intake: &Intake,
+            outcome: &str,
+            message: i64,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO deliveries (source, key, outcome, message, at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&intake.source.source)
+            .bind(&intake.source.key)
+            .bind(outcome)
+            .bind(message)
+            .bind(secs(intake.received_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl Store for $Store {
+            async fn lock_ingest(&self) -> Result<IngestLock, StoreError> {
+                self.take_ingest_lease().await
+            }
+
+            async fn schema_version(&self) -> Result<i64, StoreError> {
+                self.applied_schema().await
+            }
+
+            async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError> {
+                let rows = sqlx::query("SELECT key FROM deliveries WHERE source = $1")
+                    .bind(source)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("key").map_err(Into::into))
+                    .collect()
+            }
+
+            async fn last_delivered(
+                &self,
+                source: &str,
+                prefix: &str,
+            ) -> Result<Option<String>, StoreError> {
+                // A range on the primary key rather than LIKE, so the index is used
+                // and no character in the prefix is a wildcard.
+                let Some(end) = prefix_end(prefix) else {
+                    let row = sqlx::query("SELECT max(key) AS k FROM deliveries WHERE source = $1")
+                        .bind(source)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    return Ok(row.try_get("k")?);
+                };
+                let row = sqlx::query(
+                    "SELECT max(key) AS k FROM deliveries WHERE source = $1 AND key >= $2 AND key < $3",
+                )
+                .bind(source)
+                .bind(prefix)
+                .bind(end)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("k")?)
+            }
+
+            async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError> {
+                let already_stored =
+                    sqlx::query("SELECT 1 FROM messages WHERE message_id = $1 AND body_digest = $2")
+                        .bind(&q.message_id)
+                        .bind(&q.body_digest)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .is_some();
+                let mut ctx = IntakeContext {
+                    already_stored,
+                    ..IntakeContext::default()
+                };
+                if ctx.already_stored {
+                    return Ok(ctx);
+                }
+                // SQLite allows 32766 parameters; References headers are far shorter.
+                for chunk in q.mentioned_ids.chunks(500) {
+                    let sql = format!(
+                        "SELECT message_id, incident_id FROM thread_links WHERE message_id IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    for r in query.fetch_all(&self.pool).await? {
+                        ctx.known.messages.insert(
+                            r.try_get("message_id")?,
+                            incident_id(&r.try_get::<String, _>("incident_id")?)?,
+                        );
+                    }
+                }
+                for tag in &q.tags {
+                    if sqlx::query("SELECT 1 FROM incidents WHERE id = $1")
+                        .bind(tag.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .is_some()
+                    {
+                        ctx.known.incidents.insert(tag.clone());
+                    }
+                }
+                ctx.next_seq = sqlx::query(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM incidents WHERE prefix = $1 AND year = $2",
+                )
+                .bind(&q.prefix)
+                .bind(i64::from(q.year))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get::<i64, _>("next")? as u32;
+                if let Some(sender) = &q.sender {
+                    let last: Option<i64> =
+                        sqlx::query("SELECT MAX(at) AS last FROM auto_replies WHERE address = $1")
+                            .bind(sender)
+                            .fetch_one(&self.pool)
+                            .await?
+                            .try_get("last")?;
+                    ctx.last_ack_to_sender = opt_time(last)?;
+                }
+                if let Some(digest) = &q.signature_digest {
+                    ctx.commands.signature_used =
+                        sqlx::query("SELECT 1 FROM used_signatures WHERE digest = $1")
+                            .bind(digest)
+                            .fetch_optional(&self.pool)
+                            .await?
+                            .is_some();
+                }
+                for id in &q.named_incidents {
+                    if sqlx::query("SELECT 1 FROM incidents WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .is_some()
+                    {
+                        ctx.commands.existing.insert(id.clone());
+                    }
+                }
+                ctx.commands.last_lead = sqlx::query("SELECT value FROM service_state WHERE key = $1")
+                    .bind(LAST_LEAD)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get("value"))
+                    .transpose()?;
+                Ok(ctx)
+            }
+
+            async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+                let sql = format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents \
+                     WHERE state NOT IN ('closed', 'rejected', 'duplicate', 'cancelled') ORDER BY year, seq"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(incident)
+                    .collect()
+            }
+
+            async fn record_update(
+                &self,
+                incident: &Incident,
+                events: &[Event],
+                outbox: &[NewMail],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                write_incident(&mut tx, incident).await?;
+                insert_events(&mut tx, &incident.id, events).await?;
+                insert_outbox(&mut tx, outbox, incident.updated_at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+                let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(incident)
+                    .transpose()
+            }
+
+            async fn record(&self, intake: &Intake) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                let now = intake.received_at;
+                match &intake.record {
+                    IntakeRecord::Duplicate {
+                        message_id,
+                        body_digest,
+                    } => {
+                        let row: i64 =
+                            sqlx::query("SELECT id FROM messages WHERE message_id = $1 AND body_digest = $2")
+                                .bind(message_id)
+                                .bind(body_digest)
+                                .fetch_one(&mut *tx)
+                                .await?
+                                .try_get("id")?;
+                        deliver(&mut tx, intake, "duplicate", row).await?;
+                    }
+                    IntakeRecord::Filed {
+                        mail,
+                        filing,
+                        events,
+                        outbox,
+                        auto_reply_to,
+                        accepted_signature,
+                        lead_assigned,
+                    } => {
+                        let (incident, via) = match filing.as_ref() {
+                            Filing::Opened(inc) => {
+                                sqlx::query(
+                                    "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
+                                     reporter_name, commander, opened_at, updated_at, details) \
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                )
+                                .bind(inc.id.to_string())
+                                .bind(inc.id.prefix())
+                                .bind(i64::from(inc.id.year()))
+                                .bind(i64::from(inc.id.seq()))
+                                .bind(inc.state.as_str())
+                                .bind(&inc.title)
+                                .bind(inc.reporter.as_ref().map(|m| m.email.clone()))
+                                .bind(inc.reporter.as_ref().and_then(|m| m.name.clone()))
+                                .bind(&inc.commander)
+                                .bind(secs(inc.opened_at))
+                                .bind(secs(inc.updated_at))
+                                .bind(json(&inc.details))
+                                .execute(&mut *tx)
+                                .await?;
+                                (inc.id.clone(), None)
+                            }
+                            Filing::Joined {
+                                incident,
+                                via,
+                                updated,
+                            } => {
+                                match updated {
+                                    Some(inc) => write_incident(&mut tx, inc).await?,
+                                    None => {
+                                        sqlx::query(
+                                            "UPDATE incidents SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at END WHERE id = $2",
+                                        )
+                                        .bind(secs(now))
+                                        .bind(incident.to_string())
+                                        .execute(&mut *tx)
+                                        .await?;
+                                    }
+                                }
+                                (incident.clone(), Some(via.clone()))
+                            }
+                        };
+                        let row = sqlx::query(
+                            "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
+                             in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
+                             received_at, body_text, text_source, attachments, problems, signature, encryption, \
+                             joined_via, size, raw) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
+                        )
+                        .bind(incident.to_string())
+                        .bind(&mail.message_id)
+                        .bind(mail.message_id_synthesized)
+                        .bind(&mail.body_digest)
+                        .bind(json(&mail.in_reply_to))
+                        .bind(json(&mail.references))
+                        .bind(mail.from.as_ref().map(|m| m.email.clone()))
+                        .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
+                        .bind(json(&mail.to))
+                        .bind(json(&mail.cc))
+                        .bind(&mail.subject)
+                        .bind(mail.date.map(secs))
+                        .bind(secs(now))
+                        .bind(&mail.text)
+                        .bind(mail.text_source.as_str())
+                        .bind(json(&mail.attachments))
+                        .bind(json(&mail.problems))
+                        .bind(json(&mail.signature))
+                        .bind(json(&mail.encryption))
+                        .bind(via)
+                        .bind(mail.raw.len() as i64)
+                        .bind(&mail.raw)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get::<i64, _>("id")?;
+                        link(&mut tx, &mail.message_id, &incident, "in").await?;
+                        insert_events(&mut tx, &incident, events).await?;
+                        insert_outbox(&mut tx, outbox, now).await?;
+                        if let Some(digest) = accepted_signature {
+                            sqlx::query(
+                                "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(digest)
+                            .bind(incident.to_string())
+                            .bind(&mail.message_id)
+                            .bind(secs(now))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        if let Some(lead) = lead_assigned {
+                            set_state(&mut tx, LAST_LEAD, lead).await?;
+                        }
+                        if let Some(address) = auto_reply_to {
+                            sqlx::query("INSERT INTO auto_replies (address, at) VALUES ($1, $2)")
+                                .bind(address)
+                                .bind(secs(now))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        deliver(&mut tx, intake, "filed", row).await?;
+                    }
+                    IntakeRecord::Quarantined {
+                        message_id,
+                        body_digest,
+                        raw,
+                        reason,
+                        outbox,
+                    } => {
+                        let row = sqlx::query(
+                            "INSERT INTO messages (message_id, synthesized_id, body_digest, received_at, \
+                             quarantine_reason, size, raw) VALUES ($1, TRUE, $2, $3, $4, $5, $6) RETURNING id",
+                        )
+                        .bind(message_id)
+                        .bind(body_digest)
+                        .bind(secs(now))
+                        .bind(reason)
+                        .bind(raw.len() as i64)
+                        .bind(raw)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get::<i64, _>("id")?;
+                        insert_outbox(&mut tx, outbox, now).await?;
+                        deliver(&mut tx, intake, "quarantined", row).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_due(
+                &self,
+                now: Timestamp,
+                lease: SignedDuration,
+                limit: u32,
+            ) -> Result<Vec<OutboxMail>, StoreError> {
+                let mut tx = self.write().await?;
+                // PostgreSQL adds FOR UPDATE SKIP LOCKED: replicas claim disjoint rows.
+                let sql = format!(
+                    "UPDATE outbox SET state = 'sending', claimed_until = $1, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM outbox WHERE (state = 'pending' AND due_at <= $2) \
+                         OR (state = 'sending' AND claimed_until <= $3) ORDER BY due_at, id LIMIT $4{}) \
+                     AND state IN ('pending', 'sending') RETURNING {OUTBOX_COLUMNS}, bytes",
+                    $Store::CLAIM_LOCKING
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(secs(now + lease))
+                    .bind(secs(now))
+                    .bind(secs(now))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut mails: Vec<OutboxMail> = rows.iter().map(outbox_mail).collect::<Result<_, _>>()?;
+                mails.sort_by_key(|m| (m.due_at, m.id));
+                Ok(mails)
+            }
+
+            async fn mark_sent(
+                &self,
+                id: i64,
+                now: Timestamp,
+                transport_id: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'sent', sent_at = $1, transport_id = $2, claimed_until = NULL \
+                     WHERE id = $3",
+                )
+                .bind(secs(now))
+                .bind(transport_id)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_retry(&self, id: i64, error: &str, next_at: Timestamp) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'pending', due_at = $1, last_error = $2, claimed_until = NULL \
+                     WHERE id = $3 AND state = 'sending'",
+                )
+                .bind(secs(next_at))
+                .bind(error)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'failed', last_error = $1, claimed_until = NULL WHERE id = $2",
+                )
+                .bind(error)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn incidents(&self) -> Result<Vec<IncidentSummary>, StoreError> {
+                let sql = format!(
+                    "SELECT {INCIDENT_COLUMNS}, (SELECT COUNT(*) FROM messages m WHERE m.incident_id = i.id) AS n \
+                     FROM incidents i ORDER BY year, seq"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(IncidentSummary {
+                            incident: incident(r)?,
+                            messages: r.try_get::<i64, _>("n")? as u64,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn incident(&self, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError> {
+                let key = id.to_string();
+                let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+                let Some(row) = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&key)
+                    .fetch_optional(&self.pool)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let sql =
+                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE incident_id = $1 ORDER BY id");
+                let messages = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&key)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(stored_message)
+                    .collect::<Result<_, _>>()?;
+                let events = sqlx::query(
+                    "SELECT at, kind, actor, message_id, detail, changes FROM events WHERE incident_id = $1 ORDER BY id",
+                )
+                .bind(&key)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(event)
+                .collect::<Result<_, _>>()?;
+                let outbox = outbox_rows(&self.pool, "WHERE incident_id = $1", Some(&key))
+                    .await?;
+                Ok(Some(IncidentRecord {
+                    incident: incident(&row)?,
+                    messages,
+                    events,
+                    outbox,
+                }))
+            }
+
+            async fn quarantined(&self) -> Result<Vec<StoredMessage>, StoreError> {
+                let sql =
+                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE incident_id IS NULL ORDER BY id");
+                sqlx::query(AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(stored_message)
+                    .collect()
+            }
+
+            async fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(sqlx::query("SELECT raw FROM messages WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get("raw"))
+                    .transpose()?)
+            }
+
+            async fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
+                outbox_rows(&self.pool, "", None).await
+            }
+
+            async fn deliveries(&self, source: &str) -> Result<Vec<Delivery>, StoreError> {
+                sqlx::query(
+                    "SELECT source, key, outcome, message FROM deliveries WHERE source = $1 ORDER BY key",
+                )
+                .bind(source)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(Delivery {
+                        source: r.try_get("source")?,
+                        key: r.try_get("key")?,
+                        outcome: r.try_get("outcome")?,
+                        message: r.try_get("message")?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn export_table(
+                &self,
+                table: &'static Table,
+                each: &mut (dyn FnMut(Vec<Cell>) -> Result<(), StoreError> + Send),
+            ) -> Result<(), StoreError> {
+                use futures_util::TryStreamExt;
+                let order = if table.by_id { " ORDER BY id" } else { "" };
+                let sql = format!("SELECT {} FROM {}{order}", table.column_list(), table.name);
+                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&self.pool);
+                while let Some(r) = rows.try_next().await? {
+                    let mut cells = Vec::with_capacity(table.columns.len());
+                    for (name, kind) in table.columns {
+                        let name = *name;
+                        cells.push(
+                            match kind {
+                                dump::Kind::Int => r.try_get::<Option<i64>, _>(name)?.map(Cell::Int),
+                                dump::Kind::Text => {
+                                    r.try_get::<Option<String>, _>(name)?.map(Cell::Text)
+                                }
+                                dump::Kind::Bytes => {
+                                    r.try_get::<Option<Vec<u8>>, _>(name)?.map(Cell::Bytes)
+                                }
+                                dump::Kind::Bool => {
+                                    r.try_get::<Option<bool>, _>(name)?.map(Cell::Bool)
+                                }
+                            }
+                            .unwrap_or(Cell::Null),
+                        );
+                    }
+                    each(cells)?;
+                }
+                Ok(())
+            }
+
+            async fn import_rows(
+                &self,
+                rows: &mut (dyn Iterator<Item = Result<(&'static Table, Vec<Cell>), StoreError>>
+                          + Send),
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.write().await?;
+                for table in dump::TABLES {
+                    let sql = format!("SELECT COUNT(*) AS n FROM {}", table.name);
+                    let n: i64 = sqlx::query(AssertSqlSafe(sql))
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("n")?;
+                    if n > 0 {
+                        return Err(StoreError::NotEmpty(format!(
+                            "{n} row(s) in {}",
+                            table.name
+                        )));
+                    }
+                }
+                let mut written = 0;
+                for row in rows {
+                    let (table, cells) = row?;
+                    let sql = format!(
+                        "INSERT INTO {} ({}) VALUES ({})",
+                        table.name,
+                        table.column_list(),
+                        placeholders(cells.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for ((_, kind), cell) in table.columns.iter().zip(cells) {
+                        q = match (kind, cell) {
+                            (_, Cell::Int(i)) => q.bind(i),
+                            (_, Cell::Text(s)) => q.bind(s),
+                            (_, Cell::Bytes(b)) => q.bind(b),
+                            (_, Cell::Bool(b)) => q.bind(b),
+                            (dump::Kind::Int, Cell::Null) => q.bind(None::<i64>),
+                            (dump::Kind::Text, Cell::Null) => q.bind(None::<String>),
+                            (dump::Kind::Bytes, Cell::Null) => q.bind(None::<Vec<u8>>),
+                            (dump::Kind::Bool, Cell::Null) => q.bind(None::<bool>),
+                        };
+                    }
+                    q.execute(&mut *tx).await?;
+                    written += 1;
+                }
+                for sql in $Store::AFTER_IMPORT {
+                    sqlx::query(*sql).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
+            async fn counts(&self) -> Result<Counts, StoreError> {
+                let r = sqlx::query(
+                    "SELECT \
+                       (SELECT COUNT(*) FROM incidents) AS incidents, \
+                       (SELECT COUNT(*) FROM messages WHERE incident_id IS NOT NULL) AS messages, \
+                       (SELECT COUNT(*) FROM messages WHERE incident_id IS NULL) AS quarantined, \
+                       (SELECT COUNT(*) FROM deliveries) AS deliveries, \
+                       (SELECT COUNT(*) FROM deliveries WHERE outcome = 'duplicate') AS duplicates, \
+                       (SELECT COUNT(*) FROM events) AS events, \
+                       (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')) AS pending, \
+                       (SELECT COUNT(*) FROM outbox WHERE state = 'sent') AS sent, \
+                       (SELECT COUNT(*) FROM outbox WHERE state = 'failed') AS failed",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let n = |c: &str| -> Result<u64, StoreError> { Ok(r.try_get::<i64, _>(c)? as u64) };
+                Ok(Counts {
+                    incidents: n("incidents")?,
+                    messages: n("messages")?,
+                    quarantined: n("quarantined")?,
+                    deliveries: n("deliveries")?,
+                    duplicates: n("duplicates")?,
+                    events: n("events")?,
+                    outbox_pending: n("pending")?,
+                    outbox_sent: n("sent")?,
+                    outbox_failed: n("failed")?,
+                })
+            }
+        }
+    };
+}
+pub(super) use sql_store;
