@@ -156,7 +156,7 @@ pub enum Command {
         after_help = "Examples:\n  embargo --config /etc/embargo.toml check-config\n  embargo --config /etc/embargo.toml check-config --connect"
     )]
     CheckConfig {
-        /// Also connect to the mailbox and the mail server and log in, as
+        /// Also connect to the mailbox, the mail server and a PostgreSQL store and log in, as
         /// `serve` would, without reading or sending any mail.
         #[arg(long)]
         connect: bool,

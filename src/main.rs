@@ -494,6 +494,16 @@ async fn check_servers(cli: &Cli) -> anyhow::Result<ExitCode> {
             failed = true;
         }
     }
+    // SQLite would be created by opening it; only a server is checked.
+    if let config::StoreSettings::Postgres { .. } = &settings.store {
+        match store::open(&settings.store).await {
+            Ok(s) => println!("store: OK (schema version {})", s.schema_version().await?),
+            Err(e) => {
+                println!("store: {e}");
+                failed = true;
+            }
+        }
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {

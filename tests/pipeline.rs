@@ -556,6 +556,54 @@ fn check_config_reports_every_problem_with_its_path() {
 }
 
 #[test]
+fn a_postgres_store_takes_its_url_from_the_environment_or_a_file() {
+    let pg = |store: &str| {
+        BASE_CONFIG.replace(
+            "[store]\nkind = \"sqlite\"\npath = \"embargo.db\"",
+            &format!("[store]\nkind = \"postgres\"\n{store}"),
+        )
+    };
+    let errors = |config: String| {
+        let site = Site::with_config(&config);
+        let out = site.embargo(&["check-config"]);
+        (out.status.success(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (ok, text) = errors(pg("url = \"postgres://embargo:hunter2@db/embargo\""));
+    assert!(!ok);
+    assert!(
+        text.contains("error: store.url: secrets never live in the config file"),
+        "{text}"
+    );
+    let (ok, text) = errors(pg(""));
+    assert!(!ok);
+    assert!(text.contains("error: store: no url: add url_env"), "{text}");
+    let (ok, text) = errors(pg("url_env = \"X\"\nurl_file = \"f\""));
+    assert!(!ok);
+    assert!(
+        text.contains("error: store.url_file: set either url_env or url_file"),
+        "{text}"
+    );
+    // A variable that is not set is found before the service starts.
+    let config = pg("url_env = \"EMBARGO_SURELY_UNSET_DATABASE_URL\"");
+    let (ok, text) = errors(config.clone());
+    assert!(!ok);
+    assert!(
+        text.contains("error: store.url_env: the environment variable EMBARGO_SURELY_UNSET_DATABASE_URL is not set"),
+        "{text}"
+    );
+    let site = Site::with_config(&config);
+    let out = site.embargo(&["incidents"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "store.url_env: the environment variable EMBARGO_SURELY_UNSET_DATABASE_URL is not set"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn check_config_warns_on_the_roster_rules() {
     let mut config = BASE_CONFIG.replace("[roster.oncall]", "[roster.oncall_unused]");
     config = config.replace("[roster.oncall_unused]\nrotation = [\"alice@example.org\", \"bob@example.net\"]\nstarts = 2026-01-05\n", "");

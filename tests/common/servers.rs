@@ -306,6 +306,11 @@ pub struct Served {
 
 impl Served {
     pub fn start(config: &Path, log: &Path) -> Served {
+        Served::start_with(config, log, &[])
+    }
+
+    /// With more environment, such as the database URL.
+    pub fn start_with(config: &Path, log: &Path, env: &[(&str, &str)]) -> Served {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -316,6 +321,7 @@ impl Served {
             .env("EMBARGO_TEST_PASSWORD", PASSWORD)
             .env("RUST_LOG", "info")
             .env_remove("EMBARGO_CONFIG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
