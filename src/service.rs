@@ -528,6 +528,13 @@ impl Service {
         let s = &self.settings;
         let distributors: Vec<String> = s.distributors.iter().map(|d| d.email.clone()).collect();
         let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
+        // The longest one send may take.
+        let send_budget = match &s.sink {
+            crate::config::SinkSettings::Smtp(smtp) => {
+                SignedDuration::try_from(smtp.timeout).unwrap_or(SignedDuration::MAX)
+            }
+            crate::config::SinkSettings::File { .. } => SignedDuration::ZERO,
+        };
         let audience = Audience {
             src_address: &s.list.src_address,
             roster: &s.roster,
@@ -549,7 +556,31 @@ impl Service {
                 // Fault injection for the crash tests: a window between claim and send.
                 tokio::time::sleep(pause).await;
             }
-            for mail in batch {
+            let claimed_until = now + s.outbox.lease;
+            let mut batch = batch.into_iter().enumerate();
+            while let Some((nth, mail)) = batch.next() {
+                // Once the claim might run out during the send, another
+                // replica may claim the mail and send it too: give the
+                // rest back instead.
+                if self.clock.now() + send_budget >= claimed_until {
+                    let left: Vec<i64> = std::iter::once(mail.id)
+                        .chain(batch.by_ref().map(|(_, m)| m.id))
+                        .collect();
+                    tracing::warn!(
+                        mails = left.len(),
+                        "the claim would run out before these are sent; gave them back"
+                    );
+                    for id in left {
+                        self.store.release(id, claimed_until).await?;
+                        // Claimed again at once, unless nothing could be
+                        // sent under this claim: then the pass ends rather
+                        // than spin.
+                        if nth > 0 {
+                            tried.remove(&id);
+                        }
+                    }
+                    break;
+                }
                 let span = tracing::info_span!("send", id = mail.id, kind = %mail.kind, message_id = %mail.message_id);
                 let _enter = span.enter();
                 let incident = match &mail.incident {
@@ -660,7 +691,7 @@ impl Service {
             }
         };
         self.store
-            .record_update(incident, &[event], &outbox)
+            .append(&incident.id, &[event], &outbox, now)
             .await?;
         Ok(())
     }

@@ -604,6 +604,24 @@ fn a_postgres_store_takes_its_url_from_the_environment_or_a_file() {
 }
 
 #[test]
+fn an_outbox_claim_shorter_than_the_slowest_send_is_refused() {
+    let config = BASE_CONFIG.replace(
+        "[sink]\nkind = \"file\"\ndir = \"outbox\"",
+        "[sink]\nkind = \"smtp\"\nhost = \"localhost\"\ntls = \"none\"\ntimeout_seconds = 60\n\n[outbox]\nlease_seconds = 60",
+    );
+    let site = Site::with_config(&config);
+    let out = site.embargo(&["check-config"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "error: outbox.lease_seconds: 60 s is not longer than sink.timeout_seconds (60 s)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_config_warns_on_the_roster_rules() {
     let mut config = BASE_CONFIG.replace("[roster.oncall]", "[roster.oncall_unused]");
     config = config.replace("[roster.oncall_unused]\nrotation = [\"alice@example.org\", \"bob@example.net\"]\nstarts = 2026-01-05\n", "");

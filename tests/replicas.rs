@@ -243,6 +243,12 @@ async fn moving_from_sqlite_to_postgres_with_export_and_import() {
     // Not mail at all: kept, with its bytes, like any other.
     old.deliver(b"\xff\xfe this is not mail at all");
     old.ok(&["run", "--once"]);
+    // SQLite migrated itself on the way.
+    let migrate = old.ok(&["migrate"]);
+    assert!(
+        migrate.starts_with("schema up to date at version"),
+        "{migrate}"
+    );
     let dump = old.path("state.jsonl");
     old.ok(&["export", "--out", dump.to_str().unwrap()]);
     // An export is never written over.

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use embargo::clock::ManualClock;
+use embargo::clock::{Clock, ManualClock};
 use embargo::config;
 use embargo::crypto::Crypto;
 use embargo::keyring;
@@ -231,4 +231,121 @@ async fn the_embargo_guard_refuses_a_mail_outside_the_embargo_and_tells_the_src(
             .iter()
             .any(|e| e.kind == embargo::core::event::EventKind::GuardRefused)
     );
+}
+
+/// A sink that takes 200 s of the simulated clock per mail. Before each
+/// send another replica claims whatever it can, and the sink notes any
+/// mail it is handed whose claim has already run out.
+struct SlowSinkBesideARival {
+    inner: FileSink,
+    clock: Arc<ManualClock>,
+    rival: Arc<dyn Store>,
+    db: sqlx::SqlitePool,
+    rival_claimed: std::sync::Mutex<Vec<String>>,
+    expired_sends: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl embargo::sink::Sink for SlowSinkBesideARival {
+    async fn send(
+        &self,
+        mail: embargo::sink::Outgoing<'_>,
+    ) -> Result<String, embargo::sink::SinkError> {
+        let now = self.clock.now();
+        let claimed = self
+            .rival
+            .claim_due(now, SignedDuration::from_secs(300), 50)
+            .await
+            .unwrap();
+        self.rival_claimed
+            .lock()
+            .unwrap()
+            .extend(claimed.into_iter().map(|m| m.message_id));
+        let text = String::from_utf8_lossy(mail.bytes);
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: <"))
+            .and_then(|l| l.strip_suffix('>'))
+            .unwrap()
+            .to_owned();
+        let until: i64 =
+            sqlx::query_scalar("SELECT claimed_until FROM outbox WHERE message_id = ?")
+                .bind(&id)
+                .fetch_one(&self.db)
+                .await
+                .unwrap();
+        if now.as_second() >= until {
+            self.expired_sends.lock().unwrap().push(id);
+        }
+        let sent = self.inner.send(mail).await;
+        self.clock.advance(SignedDuration::from_secs(200));
+        sent
+    }
+}
+
+/// A batch whose sends outlast its claim (300 s here): what is left is
+/// given back and claimed afresh, never sent on a claim that ran out, when
+/// another replica may hold it.
+#[tokio::test]
+async fn a_sender_never_sends_a_mail_whose_claim_ran_out() {
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    site.deliver(&mail(
+        "Bo <bo@finder.example>",
+        "Another crash",
+        "second@finder.example",
+        "",
+    ));
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    assert_eq!(settings.outbox.lease, SignedDuration::from_secs(300));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let keys = keyring::load(&settings, now).unwrap();
+    let service = Service::new(
+        settings,
+        store.clone(),
+        clock.clone(),
+        Crypto::new(keys.pgp),
+    );
+    let mut source = Maildir::new(&site.path("maildir"));
+    let stop = never_stop();
+    let ingested = service.ingest(&mut source, &stop).await.unwrap();
+    assert_eq!(ingested.opened.len(), 2);
+    assert_eq!(store.outbox().await.unwrap().len(), 4);
+
+    let sink = SlowSinkBesideARival {
+        inner: FileSink::new(&site.path("outbox")).unwrap(),
+        clock: clock.clone(),
+        rival: Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap()),
+        db: sqlx::SqlitePool::connect(&format!("sqlite://{}", site.path("embargo.db").display()))
+            .await
+            .unwrap(),
+        rival_claimed: Default::default(),
+        expired_sends: Default::default(),
+    };
+    let report = service.send_due(&sink, &stop).await.unwrap();
+    assert_eq!(report.sent, 4, "{report:?}");
+    assert_eq!(
+        sink.expired_sends.lock().unwrap().len(),
+        0,
+        "sent on a claim that ran out"
+    );
+    assert_eq!(
+        sink.rival_claimed.lock().unwrap().len(),
+        0,
+        "the rival took a mail the sender then sent"
+    );
+    let sent: Vec<String> = site.outbox().into_iter().map(|m| m.message_id).collect();
+    assert_eq!(sent.len(), 4);
+    // The two given back were claimed once more, but sent once: a release
+    // is not an attempt.
+    let rows = store.outbox().await.unwrap();
+    assert!(
+        rows.iter()
+            .all(|m| m.state == OutboxState::Sent && m.attempts == 1),
+        "{rows:?}"
+    );
+    assert_eq!(clock.now(), now + SignedDuration::from_secs(800));
 }

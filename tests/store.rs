@@ -1006,3 +1006,48 @@ async fn the_checkpoint_is_the_greatest_key_under_a_prefix() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_claim_is_given_back_only_by_its_holder_and_appends_leave_the_incident_alone() {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
+        let now = t("2026-12-01T09:00:00Z");
+        open_first(store.as_ref(), now).await;
+        let lease = SignedDuration::from_mins(5);
+        let mine = store.claim_due(now, lease, 10).await.unwrap();
+        assert_eq!(mine.len(), 1, "{name}");
+        // Expired, and claimed by another sender since.
+        let later = now + SignedDuration::from_mins(6);
+        let theirs = store.claim_due(later, lease, 10).await.unwrap();
+        assert_eq!(theirs.len(), 1, "{name}");
+        store.release(mine[0].id, now + lease).await.unwrap();
+        let row = store.outbox().await.unwrap().remove(0);
+        assert_eq!(
+            (row.state, row.attempts),
+            (OutboxState::Sending, 2),
+            "{name}: not mine to give back"
+        );
+        store.release(theirs[0].id, later + lease).await.unwrap();
+        let row = store.outbox().await.unwrap().remove(0);
+        assert_eq!(
+            (row.state, row.attempts),
+            (OutboxState::Pending, 1),
+            "{name}"
+        );
+
+        let before = store.incident_state(&id(1)).await.unwrap().unwrap();
+        store
+            .append(
+                &id(1),
+                &[event(later, EventKind::DeliveryFailed)],
+                &[outbox_mail("EMB-2026-0001/alert", Some(id(1)), later)],
+                later,
+            )
+            .await
+            .unwrap();
+        let after = store.incident(&id(1)).await.unwrap().unwrap();
+        assert_eq!(after.incident.updated_at, before.updated_at, "{name}");
+        assert_eq!(after.events.len(), 3, "{name}");
+        assert_eq!(after.outbox.len(), 2, "{name}");
+    }
+}

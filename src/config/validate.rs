@@ -495,6 +495,21 @@ pub fn validate(
     }
 
     let (source, sink, store) = paths(base, &s, diags)?;
+    if let super::SinkSettings::Smtp(smtp) = &sink
+        && u64::from(s.outbox.lease_seconds) <= smtp.timeout.as_secs()
+    {
+        // A sender checks that its claim outlasts the send before it
+        // starts one; with a shorter claim, nothing would ever go.
+        diags.error(
+            "outbox.lease_seconds",
+            format!(
+                "{} s is not longer than sink.timeout_seconds ({} s): a claim must outlast the \
+                 slowest send, or another replica could claim the mail meanwhile; raise it",
+                s.outbox.lease_seconds,
+                smtp.timeout.as_secs()
+            ),
+        );
+    }
     if diags.has_errors() {
         return None;
     }

@@ -316,7 +316,11 @@ pub enum Schema {
 /// shared by replicas that must not race to migrate, needs `embargo
 /// migrate` first. Either refuses a schema newer than this build knows.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
-    open_with(settings, Schema::Current).await
+    let schema = match settings {
+        StoreSettings::Sqlite { .. } => Schema::Migrate,
+        StoreSettings::Postgres { .. } => Schema::Current,
+    };
+    open_with(settings, schema).await
 }
 
 pub async fn open_with(
@@ -324,9 +328,7 @@ pub async fn open_with(
     schema: Schema,
 ) -> Result<Arc<dyn Store>, StoreError> {
     match settings {
-        StoreSettings::Sqlite { path } => Ok(Arc::new(
-            SqliteStore::open_with(path, Schema::Migrate).await?,
-        )),
+        StoreSettings::Sqlite { path } => Ok(Arc::new(SqliteStore::open_with(path, schema).await?)),
         StoreSettings::Postgres {
             url,
             max_connections,
@@ -396,6 +398,17 @@ pub trait Store: Send + Sync {
         outbox: &[NewMail],
     ) -> Result<(), StoreError>;
 
+    /// Appends events and mail to an incident without writing the incident
+    /// itself: for the senders, which must not overwrite what the one
+    /// process taking mail in decides.
+    async fn append(
+        &self,
+        incident: &IncidentId,
+        events: &[Event],
+        outbox: &[NewMail],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// Records one inbound mail and everything it causes, atomically.
     async fn record(&self, intake: &Intake) -> Result<(), StoreError>;
 
@@ -414,6 +427,10 @@ pub trait Store: Send + Sync {
         transport_id: &str,
     ) -> Result<(), StoreError>;
     async fn mark_retry(&self, id: i64, error: &str, next_at: Timestamp) -> Result<(), StoreError>;
+    /// Gives back a claim not used, if it is still the one made until
+    /// `claimed_until` (and not another sender's since): the mail is due
+    /// again at once, and the claim does not count as an attempt.
+    async fn release(&self, id: i64, claimed_until: Timestamp) -> Result<(), StoreError>;
     async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
 
     async fn incidents(&self) -> Result<Vec<IncidentSummary>, StoreError>;

@@ -525,6 +525,20 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn append(
+                &self,
+                incident: &IncidentId,
+                events: &[Event],
+                outbox: &[NewMail],
+                now: Timestamp,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                insert_events(&mut tx, incident, events).await?;
+                insert_outbox(&mut tx, outbox, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
                 let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
                 sqlx::query(AssertSqlSafe(sql))
@@ -745,6 +759,19 @@ macro_rules! sql_store {
                 .bind(secs(next_at))
                 .bind(error)
                 .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn release(&self, id: i64, claimed_until: Timestamp) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'pending', claimed_until = NULL, \
+                     attempts = attempts - 1 \
+                     WHERE id = $1 AND state = 'sending' AND claimed_until = $2",
+                )
+                .bind(id)
+                .bind(secs(claimed_until))
                 .execute(&self.pool)
                 .await?;
                 Ok(())

@@ -285,6 +285,7 @@ tls = "{smtp_tls}"
 ca_file = "{ca}"
 user = "security@{DOMAIN}"
 password_env = "{env}"
+timeout_seconds = 5
 
 [store]
 kind = "sqlite"
