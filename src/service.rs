@@ -802,6 +802,40 @@ impl Service {
         Ok(queued)
     }
 
+    /// When something falls due that no mail will bring: a notice at its
+    /// time, mail waiting in the outbox.
+    pub async fn next_wake(&self) -> Result<Option<Timestamp>, ServiceError> {
+        let now = self.clock.now();
+        let mut next = self.store.next_due().await?;
+        for incident in self.store.open_incidents().await? {
+            next = next
+                .into_iter()
+                .chain(timeline::next_change(&incident, now))
+                .min();
+        }
+        Ok(next)
+    }
+
+    /// How long the holder of the ingest lease waits for mail: `interval`,
+    /// or less when something falls due sooner (at least a second, so that
+    /// mail the pass could not send does not make it spin).
+    async fn wait_for_mail(&self, interval: std::time::Duration) -> std::time::Duration {
+        let until = match self.next_wake().await {
+            Ok(Some(at)) => at - self.clock.now(),
+            Ok(None) => return interval,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell when the next notice is due");
+                return interval;
+            }
+        };
+        std::time::Duration::try_from(until)
+            .unwrap_or_default()
+            .clamp(
+                std::time::Duration::from_secs(1),
+                interval.max(std::time::Duration::from_secs(1)),
+            )
+    }
+
     /// One pass of each: what `run --once` does.
     pub async fn run_once(
         &self,
@@ -889,8 +923,9 @@ impl Service {
                 Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),
             }
             if lease.is_some() {
+                let wait = self.wait_for_mail(interval).await;
                 tokio::select! {
-                    _ = source.wait(interval) => {}
+                    _ = source.wait(wait) => {}
                     _ = stop.changed() => {}
                 }
             } else {

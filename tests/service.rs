@@ -349,3 +349,41 @@ async fn a_sender_never_sends_a_mail_whose_claim_ran_out() {
     );
     assert_eq!(clock.now(), now + SignedDuration::from_secs(800));
 }
+
+/// `serve` sleeps until the next thing falls due, not a whole poll
+/// interval past it.
+#[tokio::test]
+async fn the_service_knows_when_the_next_mail_falls_due() {
+    use embargo::core::mail_kind::MailKind;
+    use embargo::store::NewMail;
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let keys = keyring::load(&settings, now).unwrap();
+    let service = Service::new(settings, store.clone(), clock, Crypto::new(keys.pgp));
+    let mut source = Maildir::new(&site.path("maildir"));
+    let sink = FileSink::new(&site.path("outbox")).unwrap();
+    let stop = never_stop();
+    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    assert_eq!(service.next_wake().await.unwrap(), None);
+
+    let incident = store.open_incidents().await.unwrap().remove(0);
+    let later = now + SignedDuration::from_mins(7);
+    let mail = NewMail {
+        key: format!("{}/reminder/test", incident.id),
+        kind: MailKind::Reminder,
+        incident: Some(incident.id.clone()),
+        message_id: "reminder-test@example.org".into(),
+        from: "security@example.org".into(),
+        recipients: vec!["src@example.org".into()],
+        subject: "reminder".into(),
+        bytes: b"Subject: reminder\r\n\r\nx\r\n".to_vec(),
+        due_at: later,
+    };
+    store.record_update(&incident, &[], &[mail]).await.unwrap();
+    assert_eq!(service.next_wake().await.unwrap(), Some(later));
+}

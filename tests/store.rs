@@ -1013,8 +1013,14 @@ async fn a_claim_is_given_back_only_by_its_holder_and_appends_leave_the_incident
         let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T09:00:00Z");
         open_first(store.as_ref(), now).await;
+        assert_eq!(store.next_due().await.unwrap(), Some(now), "{name}");
         let lease = SignedDuration::from_mins(5);
         let mine = store.claim_due(now, lease, 10).await.unwrap();
+        assert_eq!(
+            store.next_due().await.unwrap(),
+            None,
+            "{name}: claimed is not waiting"
+        );
         assert_eq!(mine.len(), 1, "{name}");
         // Expired, and claimed by another sender since.
         let later = now + SignedDuration::from_mins(6);

@@ -131,6 +131,25 @@ pub fn due(i: &Incident, distributors: bool, now: Timestamp) -> Vec<Due> {
     due
 }
 
+/// The next instant after `now` at which `due` can find something new on
+/// this incident with nothing else changing: the 24-hour warning, the slot,
+/// the day after the announcement. The service wakes then, so a notice
+/// goes at its time and not at the next poll.
+pub fn next_change(i: &Incident, now: Timestamp) -> Option<Timestamp> {
+    let d = &i.details;
+    if i.state.is_final() || d.on_hold {
+        return None;
+    }
+    let mut at = Vec::new();
+    if let Some(p) = d.disclosure {
+        at.extend([p - DAY, p]);
+    }
+    if let Some(a) = d.announced_at {
+        at.push(a + DAY);
+    }
+    at.into_iter().filter(|t| *t > now).min()
+}
+
 /// The changes that record `due` as queued.
 pub fn queued(i: &Incident, due: &Due) -> Vec<Change> {
     let mut changes = vec![Change::Queued { key: due.key(i) }];
@@ -290,6 +309,46 @@ mod tests {
                 t("2026-11-10T11:00:00Z"),
             );
         }
+    }
+
+    #[test]
+    fn nothing_new_is_due_before_the_next_change() {
+        let mut i = planned();
+        approve(
+            &mut i,
+            &[
+                NoticeKind::Distributors,
+                NoticeKind::Warning,
+                NoticeKind::Announcement,
+            ],
+        );
+        for c in queued(&i, &Due::Advance) {
+            i.apply(&c, t("2026-11-10T11:00:00Z"));
+        }
+        let now = t("2026-11-20T08:00:00Z");
+        let warning = t("2026-11-30T16:00:00Z");
+        assert_eq!(next_change(&i, now), Some(warning));
+        let before = due(&i, true, now);
+        assert_eq!(
+            due(&i, true, warning - SignedDuration::from_secs(1)),
+            before
+        );
+        assert_eq!(due(&i, true, warning), vec![Due::Warning]);
+        assert_eq!(next_change(&i, warning), Some(t(SLOT)));
+        assert_eq!(due(&i, true, t(SLOT)), vec![Due::Announcement]);
+        assert_eq!(
+            next_change(&i, t(SLOT)),
+            None,
+            "nothing planned after the slot yet"
+        );
+        i.apply(&Change::Announced, t(SLOT));
+        assert_eq!(
+            next_change(&i, t(SLOT)),
+            Some(t(SLOT) + SignedDuration::from_hours(24)),
+            "the retrospective"
+        );
+        i.apply(&Change::Hold { on: true }, t(SLOT));
+        assert_eq!(next_change(&i, t(SLOT)), None);
     }
 
     /// Runs ticks at `times`, queueing what is due; what went when.

@@ -432,6 +432,8 @@ pub trait Store: Send + Sync {
     /// again at once, and the claim does not count as an attempt.
     async fn release(&self, id: i64, claimed_until: Timestamp) -> Result<(), StoreError>;
     async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+    /// When the earliest mail waiting in the outbox is due.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     async fn incidents(&self) -> Result<Vec<IncidentSummary>, StoreError>;
     async fn incident(&self, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError>;

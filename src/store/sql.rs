@@ -777,6 +777,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+                let at: Option<i64> =
+                    sqlx::query("SELECT MIN(due_at) AS at FROM outbox WHERE state = 'pending'")
+                        .fetch_one(&self.pool)
+                        .await?
+                        .try_get("at")?;
+                opt_time(at)
+            }
+
             async fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
                 sqlx::query(
                     "UPDATE outbox SET state = 'failed', last_error = $1, claimed_until = NULL WHERE id = $2",
