@@ -427,7 +427,8 @@ macro_rules! sql_store {
                 if ctx.already_stored {
                     return Ok(ctx);
                 }
-                // SQLite allows 32766 parameters; References headers are far shorter.
+                // SQLite allows 32766 parameters and PostgreSQL 65535; References
+                // headers are far shorter, but a hostile one is cut into chunks.
                 for chunk in q.mentioned_ids.chunks(500) {
                     let sql = format!(
                         "SELECT message_id, incident_id FROM thread_links WHERE message_id IN ({})",
