@@ -541,7 +541,7 @@ impl Service {
             distributors: &distributors,
             announce: &announce,
         };
-        while !stopping(stop) {
+        'claims: while !stopping(stop) {
             let now = self.clock.now();
             let batch = self
                 .store
@@ -630,6 +630,14 @@ impl Service {
                         tracing::warn!(error = %e, retry_at = %next, "not sent; will retry");
                         self.store.mark_retry(mail.id, &e, next).await?;
                         report.retrying += 1;
+                        // The way out is likely down for the rest too, and
+                        // each could wait out the timeout while no mail is
+                        // taken in: they go at the next pass instead.
+                        let left: Vec<i64> = batch.by_ref().map(|(_, m)| m.id).collect();
+                        for id in left {
+                            self.store.release(id, claimed_until).await?;
+                        }
+                        break 'claims;
                     }
                     Err(SinkError::Permanent(e)) => {
                         tracing::error!(error = %e, "not sent, and retrying will not help");
