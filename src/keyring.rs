@@ -195,7 +195,8 @@ pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics>
         })
         .collect();
 
-    let mut recipients = Vec::new();
+    // Members get the copy of an encrypted report encrypted to their key.
+    let mut recipients = signers.clone();
     let mut distributors = Vec::new();
     for (i, dist) in settings.distributors.iter().enumerate() {
         let path = format!("distributors[{i}]");

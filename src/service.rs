@@ -421,10 +421,12 @@ impl Service {
                 let mut auto_reply_to = None;
                 for reply in &replies {
                     match reply {
-                        Reply::SrcCopy { withheld } => build(
-                            composer.src_copy(&incident, mail, withheld.as_ref(), now),
-                            &mut outbox,
-                        ),
+                        Reply::SrcCopy { withheld } => {
+                            match composer.src_copy(&incident, mail, withheld.as_ref(), now) {
+                                Ok(copies) => outbox.extend(copies),
+                                Err(e) => build(Err(e), &mut outbox),
+                            }
+                        }
                         Reply::Acknowledgement { to } => {
                             auto_reply_to = Some(to.key());
                             build(

@@ -157,7 +157,11 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
         composer
             .acknowledgement(incident, &report, report.from.as_ref().unwrap(), now)
             .unwrap(),
-        composer.src_copy(incident, &report, None, now).unwrap(),
+        composer
+            .src_copy(incident, &report, None, now)
+            .unwrap()
+            .pop()
+            .unwrap(),
         composer
             .quarantine(
                 &format!("maildir:{}", site.path("maildir").display()),

@@ -384,17 +384,55 @@ fn reports_encrypted_to_the_list_key_are_decrypted_and_threaded() {
     // The evidence is the ciphertext, as it came.
     let raw = String::from_utf8(site.embargo(&["raw", &msgs[0]["id"].to_string()]).stdout).unwrap();
     assert!(raw.contains("-----BEGIN PGP MESSAGE-----") && !raw.contains("secret details"));
-    let copy = site
+    // The report stays encrypted on its way to the SRC: the list's copy
+    // has no text and no attachment names; each member gets it encrypted
+    // to their own key, and GnuPG opens it with theirs.
+    let copies: Vec<_> = site
         .outbox()
         .into_iter()
-        .find(|m| m.subject.contains("New report: Encrypted report"))
+        .filter(|m| m.subject.contains("New report: Encrypted report"))
+        .collect();
+    assert_eq!(copies.len(), 3, "the list, Alice and Bob");
+    let list_copy = copies
+        .iter()
+        .find(|m| m.envelope_to == ["src@example.org"])
         .unwrap();
+    let list_bytes = std::fs::read(&list_copy.file).unwrap();
+    let list_text = String::from_utf8_lossy(&list_bytes);
     assert!(
-        copy.text.contains("The secret details")
-            && copy.text.contains("decrypted with the list key"),
-        "{}",
-        copy.text
+        !list_text.contains("secret details") && !list_text.contains("poc.bin"),
+        "{list_text}"
     );
+    assert!(
+        list_copy.text.contains("decrypted with the list key")
+            && list_copy
+                .text
+                .contains("alice@example.org, bob@example.net"),
+        "{}",
+        list_copy.text
+    );
+    for member in ["alice@example.org", "bob@example.net"] {
+        let copy = copies.iter().find(|m| m.envelope_to == [member]).unwrap();
+        let bytes = std::fs::read(&copy.file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("multipart/encrypted") && !text.contains("secret details"),
+            "{text}"
+        );
+        let ct = &bytes[text.find("-----BEGIN PGP MESSAGE-----").unwrap()
+            ..text.find("-----END PGP MESSAGE-----").unwrap() + 25];
+        let r = gpg.decrypt(ct);
+        assert!(
+            r.ok && r.status.contains("[GNUPG:] GOODSIG"),
+            "{}",
+            r.status
+        );
+        let inner = String::from_utf8(r.stdout).unwrap();
+        assert!(
+            inner.contains("The secret details") && inner.contains("poc.bin"),
+            "{inner}"
+        );
+    }
 
     let wrong = site.json(&["show", incidents[1]["id"].as_str().unwrap()]);
     assert_eq!(wrong["messages"][0]["encryption"]["status"], "failed");

@@ -265,17 +265,19 @@ impl<'a> Composer<'a> {
         })
     }
 
-    /// The copy of a new report for the SRC list.
+    /// The copy of a new report for the SRC list. A report that came
+    /// encrypted stays encrypted: its text goes to each SRC member in a mail
+    /// encrypted to their own key, and the list (whose archive may be read
+    /// by more than the committee) gets the record without the text and
+    /// without attachment names.
     pub fn src_copy(
         &self,
         incident: &Incident,
         report: &Inbound,
         withheld: Option<&Withhold>,
         now: Timestamp,
-    ) -> Result<NewMail, NoticeError> {
+    ) -> Result<Vec<NewMail>, NoticeError> {
         let settings = self.settings;
-        let key = format!("{}/src-copy", incident.id);
-        let id = message_id(&key, settings);
         let list = &settings.list;
         let total = report.text.chars().count();
         let (text, truncated) = match report.text.char_indices().nth(SRC_COPY_TEXT_LIMIT) {
@@ -291,7 +293,7 @@ impl<'a> Composer<'a> {
             (Some(w), _) => format!("not acknowledged: {w}"),
             (None, None) => "not acknowledged: no sender".to_owned(),
         };
-        let attachments = report
+        let attachments: Vec<String> = report
             .attachments
             .iter()
             .map(|a| {
@@ -303,74 +305,151 @@ impl<'a> Composer<'a> {
                 )
             })
             .collect();
-        let body = render(
-            MailKind::SrcCopy,
-            &SrcCopyText {
-                id: &incident.id.to_string(),
-                from: &from,
-                subject: &header_text(&report.subject, 200),
-                date: &report.date.map_or_else(|| "(none)".to_owned(), utc),
-                received: &utc(now),
-                message_id: &report.message_id,
-                commander: incident.commander.as_deref().unwrap_or("nobody is on call"),
-                acknowledgement: &acknowledgement,
-                signature: report.signature.to_string(),
-                encryption: match &report.encryption {
-                    Encryption::None => "",
-                    Encryption::Decrypted => "yes, decrypted with the list key",
-                    Encryption::Failed { .. } => "yes, and it could not be decrypted",
+        let id = incident.id.to_string();
+        let date = report.date.map_or_else(|| "(none)".to_owned(), utc);
+        let received = utc(now);
+        let body = |text: &str, attachments: Vec<String>, truncated: bool| {
+            render(
+                MailKind::SrcCopy,
+                &SrcCopyText {
+                    id: &id,
+                    from: &from,
+                    subject: &header_text(&report.subject, 200),
+                    date: &date,
+                    received: &received,
+                    message_id: &report.message_id,
+                    commander: incident.commander.as_deref().unwrap_or("nobody is on call"),
+                    acknowledgement: &acknowledgement,
+                    signature: report.signature.to_string(),
+                    encryption: match &report.encryption {
+                        Encryption::None => "",
+                        Encryption::Decrypted => "yes, decrypted with the list key",
+                        Encryption::Failed { .. } => "yes, and it could not be decrypted",
+                    },
+                    attachments,
+                    problems: &report.problems,
+                    text: if text.trim().is_empty() {
+                        "(no readable text)"
+                    } else {
+                        text
+                    },
+                    truncated,
+                    shown: SRC_COPY_TEXT_LIMIT,
+                    total,
+                    security_address: &list.security_address,
                 },
-                attachments,
-                problems: &report.problems,
-                text: if text.trim().is_empty() {
-                    "(no readable text)"
-                } else {
-                    text
-                },
-                truncated,
-                shown: SRC_COPY_TEXT_LIMIT,
-                total,
-                security_address: &list.security_address,
-            },
-        )?;
+            )
+        };
         let subject = header_text(
             &format!("{} New report: {}", incident.id.tag(), incident.title),
             200,
         );
-        let bytes = self.seal(
-            &Headers {
-                from: Party {
-                    name: Some("embargo"),
-                    email: &list.security_address,
+        let references = references(report);
+        let mail = |key: String, to: Party<'_>, text: &str, seal: Seal<'_>| {
+            let message_id = message_id(&key, settings);
+            let bytes = self.seal(
+                &Headers {
+                    from: Party {
+                        name: Some("embargo"),
+                        email: &list.security_address,
+                    },
+                    to: vec![Party {
+                        name: to.name,
+                        email: to.email,
+                    }],
+                    // Replies from the SRC come back to the inbox and onto the incident.
+                    reply_to: Some(&list.security_address),
+                    subject: &subject,
+                    message_id: &message_id,
+                    in_reply_to: Some(&report.message_id),
+                    references: &references,
+                    date: now,
+                    auto_submitted: "auto-generated",
                 },
-                to: vec![Party {
-                    name: None,
-                    email: &list.src_address,
-                }],
-                // Replies from the SRC come back to the inbox and onto the incident.
-                reply_to: Some(&list.security_address),
-                subject: &subject,
-                message_id: &id,
-                in_reply_to: Some(&report.message_id),
-                references: &references(report),
-                date: now,
-                auto_submitted: "auto-generated",
-            },
-            &body,
-            &[],
-            Seal::Sign,
-        )?;
-        Ok(NewMail {
+                text,
+                &[],
+                seal,
+            )?;
+            Ok::<_, NoticeError>(NewMail {
+                key,
+                kind: MailKind::SrcCopy,
+                incident: Some(incident.id.clone()),
+                message_id,
+                from: list.security_address.clone(),
+                recipients: vec![to.email.to_owned()],
+                subject: subject.clone(),
+                bytes,
+                due_at: now,
+            })
+        };
+        let to_list = Party {
+            name: None,
+            email: &list.src_address,
+        };
+        let key = format!("{}/src-copy", incident.id);
+        if report.encryption != Encryption::Decrypted {
+            let text = body(text, attachments, truncated)?;
+            return Ok(vec![mail(key, to_list, &text, Seal::Sign)?]);
+        }
+        let full = body(text, attachments.clone(), truncated)?;
+        let mut out = Vec::new();
+        let mut reached = Vec::new();
+        let mut missed = Vec::new();
+        for m in &settings.roster.members {
+            let Some(fp) = m.fingerprint.as_deref() else {
+                missed.push(format!("{} (no key in the roster)", m.email));
+                continue;
+            };
+            let to = Party {
+                name: Some(&m.name),
+                email: &m.email,
+            };
+            match mail(
+                format!("{key}/{}", m.email),
+                to,
+                &full,
+                Seal::SignAndEncryptTo(fp),
+            ) {
+                Ok(copy) => {
+                    out.push(copy);
+                    reached.push(m.email.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(to = %m.email, error = %e, "the encrypted report's copy cannot be encrypted to this member");
+                    missed.push(format!("{} ({e})", m.email));
+                }
+            }
+        }
+        let mut note = String::from(
+            "(The report came encrypted, so its text is not in this mail. It went to\n\
+             each SRC member in a mail encrypted to their own key",
+        );
+        if reached.is_empty() {
+            note.push_str(": to nobody, as no member has a usable key.");
+        } else {
+            note.push_str(&format!(": {}.", reached.join(", ")));
+        }
+        if !missed.is_empty() {
+            note.push_str(&format!("\nNot to: {}.", missed.join("; ")));
+        }
+        note.push_str(&format!(
+            "\nOn the embargo host, `embargo show {id}` shows it, attachments included.)"
+        ));
+        let hidden = if attachments.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "{} attachment(s), listed in the encrypted copies",
+                attachments.len()
+            )]
+        };
+        out.push(mail(
             key,
-            kind: MailKind::SrcCopy,
-            incident: Some(incident.id.clone()),
-            message_id: id,
-            from: list.security_address.clone(),
-            recipients: vec![list.src_address.clone()],
-            subject,
-            bytes,
-            due_at: now,
-        })
+            to_list,
+            &body(&note, hidden, false)?,
+            Seal::Sign,
+        )?);
+        Ok(out)
     }
 
     /// A mail to one distributor, sealed as they asked: encrypted to their
