@@ -15,23 +15,49 @@ use embargo::source::Maildir;
 use embargo::store::{OutboxState, SqliteStore, Store};
 use jiff::{SignedDuration, Timestamp};
 
-#[tokio::test]
-async fn mail_that_cannot_be_written_waits_and_goes_later() {
-    let site = Site::new();
-    site.deliver(&fixture("mail/report.eml"));
+/// The service on a site's Maildir and database with a clock set to
+/// `now`, wired as `embargo run` wires it.
+struct Rig {
+    settings: Arc<config::Settings>,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    service: Service,
+    source: Maildir,
+}
+
+async fn rig(site: &Site, now: Timestamp) -> Rig {
     let settings = Arc::new(config::load(&site.config()).unwrap().settings);
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
-    let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(start));
-    let keys = keyring::load(&settings, start).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let keys = keyring::load(&settings, now).unwrap();
     let service = Service::new(
-        settings,
+        settings.clone(),
         store.clone(),
         clock.clone(),
         Crypto::new(keys.pgp),
     );
-    let mut source = Maildir::new(&site.path("maildir"));
+    Rig {
+        settings,
+        store,
+        clock,
+        service,
+        source: Maildir::new(&site.path("maildir")),
+    }
+}
+
+#[tokio::test]
+async fn mail_that_cannot_be_written_waits_and_goes_later() {
+    let site = Site::new();
+    site.deliver(&fixture("mail/report.eml"));
+    let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let Rig {
+        store,
+        clock,
+        service,
+        mut source,
+        ..
+    } = rig(&site, start).await;
     let outbox = site.path("outbox");
     let sink = FileSink::new(&outbox).unwrap();
     let stop = never_stop();
@@ -86,14 +112,12 @@ async fn a_stop_request_ends_the_pass_between_mails() {
             "",
         ));
     }
-    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
-    let now = "2026-12-01T09:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let keys = keyring::load(&settings, now).unwrap();
-    let service = Service::new(settings, store.clone(), clock, Crypto::new(keys.pgp));
-    let mut source = Maildir::new(&site.path("maildir"));
+    let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let Rig {
+        service,
+        mut source,
+        ..
+    } = rig(&site, now).await;
     let (tx, rx) = tokio::sync::watch::channel(true);
     let report = service.ingest(&mut source, &rx).await.unwrap();
     assert_eq!(report.seen, 0, "asked to stop before the first mail");
@@ -110,20 +134,15 @@ async fn missed_deadlines_send_one_reminder_each() {
         "rotation = [\"alice@example.org\"]",
     ));
     site.deliver(&fixture("mail/report.eml"));
-    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
     // Reported on a Friday morning.
     let friday: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(friday));
-    let keys = keyring::load(&settings, friday).unwrap();
-    let service = Service::new(
-        settings,
-        store.clone(),
-        clock.clone(),
-        Crypto::new(keys.pgp),
-    );
-    let mut source = Maildir::new(&site.path("maildir"));
+    let Rig {
+        store,
+        clock,
+        service,
+        mut source,
+        ..
+    } = rig(&site, friday).await;
     let sink = FileSink::new(&site.path("outbox")).unwrap();
     let stop = never_stop();
     service.run_once(&mut source, &sink, &stop).await.unwrap();
@@ -168,14 +187,13 @@ async fn the_embargo_guard_refuses_a_mail_outside_the_embargo_and_tells_the_src(
     use embargo::store::NewMail;
     let site = Site::new();
     site.deliver(&fixture("mail/report.eml"));
-    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
     let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let keys = keyring::load(&settings, now).unwrap();
-    let service = Service::new(settings, store.clone(), clock, Crypto::new(keys.pgp));
-    let mut source = Maildir::new(&site.path("maildir"));
+    let Rig {
+        store,
+        service,
+        mut source,
+        ..
+    } = rig(&site, now).await;
     let sink = FileSink::new(&site.path("outbox")).unwrap();
     let stop = never_stop();
     service.run_once(&mut source, &sink, &stop).await.unwrap();
@@ -298,20 +316,15 @@ async fn a_sender_never_sends_a_mail_whose_claim_ran_out() {
         "second@finder.example",
         "",
     ));
-    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
-    assert_eq!(settings.outbox.lease, SignedDuration::from_secs(300));
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
     let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let keys = keyring::load(&settings, now).unwrap();
-    let service = Service::new(
+    let Rig {
         settings,
-        store.clone(),
-        clock.clone(),
-        Crypto::new(keys.pgp),
-    );
-    let mut source = Maildir::new(&site.path("maildir"));
+        store,
+        clock,
+        service,
+        mut source,
+    } = rig(&site, now).await;
+    assert_eq!(settings.outbox.lease, SignedDuration::from_secs(300));
     let stop = never_stop();
     let ingested = service.ingest(&mut source, &stop).await.unwrap();
     assert_eq!(ingested.opened.len(), 2);
@@ -360,14 +373,13 @@ async fn the_service_knows_when_the_next_mail_falls_due() {
     use embargo::store::NewMail;
     let site = Site::new();
     site.deliver(&fixture("mail/report.eml"));
-    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
     let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let keys = keyring::load(&settings, now).unwrap();
-    let service = Service::new(settings, store.clone(), clock, Crypto::new(keys.pgp));
-    let mut source = Maildir::new(&site.path("maildir"));
+    let Rig {
+        store,
+        service,
+        mut source,
+        ..
+    } = rig(&site, now).await;
     let sink = FileSink::new(&site.path("outbox")).unwrap();
     let stop = never_stop();
     service.run_once(&mut source, &sink, &stop).await.unwrap();
