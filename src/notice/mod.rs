@@ -347,16 +347,14 @@ impl<'a> Composer<'a> {
         let references = references(report);
         let mail = |key: String, to: Party<'_>, text: &str, seal: Seal<'_>| {
             let message_id = message_id(&key, settings);
+            let recipient = to.email.to_owned();
             let bytes = self.seal(
                 &Headers {
                     from: Party {
                         name: Some("embargo"),
                         email: &list.security_address,
                     },
-                    to: vec![Party {
-                        name: to.name,
-                        email: to.email,
-                    }],
+                    to: vec![to],
                     // Replies from the SRC come back to the inbox and onto the incident.
                     reply_to: Some(&list.security_address),
                     subject: &subject,
@@ -376,7 +374,7 @@ impl<'a> Composer<'a> {
                 incident: Some(incident.id.clone()),
                 message_id,
                 from: list.security_address.clone(),
-                recipients: vec![to.email.to_owned()],
+                recipients: vec![recipient],
                 subject: subject.clone(),
                 bytes,
                 due_at: now,
