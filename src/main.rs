@@ -185,24 +185,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve(&cli, false).await?,
         Command::Migrate => {
             let settings = load(&cli)?;
-            let store = store::open_with(&settings.store, store::Schema::Current).await;
-            let before = match &store {
-                Ok(s) => Some(s.schema_version().await?),
-                Err(store::StoreError::SchemaBehind { found, .. }) => Some(*found),
-                Err(_) => None,
-            };
-            let store = match store {
-                Ok(s) => s,
-                Err(store::StoreError::SchemaBehind { .. }) => {
-                    store::open_with(&settings.store, store::Schema::Migrate).await?
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (store, before) =
+                match store::open_with(&settings.store, store::Schema::Current).await {
+                    Ok(s) => {
+                        let version = s.schema_version().await?;
+                        (s, version)
+                    }
+                    Err(store::StoreError::SchemaBehind { found, .. }) => (
+                        store::open_with(&settings.store, store::Schema::Migrate).await?,
+                        found,
+                    ),
+                    Err(e) => return Err(e.into()),
+                };
             let after = store.schema_version().await?;
-            match before {
-                Some(b) if b == after => print(&format!("schema up to date at version {after}\n"))?,
-                Some(b) => print(&format!("schema migrated from version {b} to {after}\n"))?,
-                None => print(&format!("schema at version {after}\n"))?,
+            if before == after {
+                print(&format!("schema up to date at version {after}\n"))?;
+            } else {
+                print(&format!(
+                    "schema migrated from version {before} to {after}\n"
+                ))?;
             }
         }
         Command::Export { out } => {

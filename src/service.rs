@@ -572,13 +572,12 @@ impl Service {
                         mails = left.len(),
                         "the claim would run out before these are sent; gave them back"
                     );
-                    for id in left {
-                        self.store.release(id, claimed_until).await?;
-                        // Claimed again at once, unless nothing could be
-                        // sent under this claim: then the pass ends rather
-                        // than spin.
-                        if nth > 0 {
-                            tried.remove(&id);
+                    self.give_back(&left, claimed_until).await?;
+                    // Claimed again at once, unless nothing could be sent
+                    // under this claim: then the pass ends rather than spin.
+                    if nth > 0 {
+                        for id in &left {
+                            tried.remove(id);
                         }
                     }
                     break;
@@ -636,9 +635,7 @@ impl Service {
                         // each could wait out the timeout while no mail is
                         // taken in: they go at the next pass instead.
                         let left: Vec<i64> = batch.by_ref().map(|(_, m)| m.id).collect();
-                        for id in left {
-                            self.store.release(id, claimed_until).await?;
-                        }
+                        self.give_back(&left, claimed_until).await?;
                         break 'claims;
                     }
                     Err(SinkError::Permanent(e)) => {
@@ -674,6 +671,14 @@ impl Service {
             }
         }
         Ok(report)
+    }
+
+    /// Returns claimed mail unsent, due again at once.
+    async fn give_back(&self, ids: &[i64], claimed_until: Timestamp) -> Result<(), ServiceError> {
+        for id in ids {
+            self.store.release(*id, claimed_until).await?;
+        }
+        Ok(())
     }
 
     /// Records a problem on the incident and queues the mail telling the SRC.
