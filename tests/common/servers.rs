@@ -100,6 +100,11 @@ impl MailServers {
         self.control("start-imap");
     }
 
+    /// Has Postfix deliver what it queued and waits until nothing is left.
+    pub fn flush_queue(&self) {
+        self.control("flush-queue");
+    }
+
     pub fn stop_smtp(&self) {
         self.control("stop-smtp");
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops one of the servers start.sh set up in DIR:
-#   tests/servers/control.sh DIR start-imap|stop-imap|start-smtp|stop-smtp
-# Starting waits until the server's ports accept connections.
+#   tests/servers/control.sh DIR start-imap|stop-imap|start-smtp|stop-smtp|flush-queue
+# Starting waits until the server's ports accept connections; flush-queue
+# asks Postfix to deliver what it holds and waits until its queue is empty.
 set -euo pipefail
 
 D=${1:?usage: control.sh DIR start-imap|stop-imap|start-smtp|stop-smtp}
@@ -62,6 +63,20 @@ stop-smtp)
         postfix -c "$D/postfix/etc" stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
         wait_gone "$pid"
     fi
+    ;;
+flush-queue)
+    for i in $(seq 1 240); do
+        if postqueue -c "$D/postfix/etc" -p 2>/dev/null | grep -q "Mail queue is empty"; then
+            exit 0
+        fi
+        # Again every 5 s: a delivery in flight at the first flush is retried too.
+        if [ $((i % 10)) = 1 ]; then postqueue -c "$D/postfix/etc" -f || true; fi
+        sleep 0.5
+    done
+    echo "Postfix's queue is not empty after 120 s:" >&2
+    postqueue -c "$D/postfix/etc" -p >&2 || true
+    tail -30 "$D/postfix/postfix.log" >&2 2>/dev/null
+    exit 1
     ;;
 *)
     echo "unknown action ${2}" >&2

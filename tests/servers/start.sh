@@ -66,6 +66,10 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:~/Maildir
+# Under tests/dated.sh the whole test runs on a shifted clock (libfaketime):
+# the master must hand it to every process it starts, or a child's clock
+# lags the master's by the shift and the master kills it as idle.
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS LD_PRELOAD FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
 first_valid_uid = 8
 first_valid_gid = 8
 passdb {
@@ -132,6 +136,17 @@ smtpd_sasl_auth_enable = yes
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
+# A delivery cut off by Dovecot stopping gives up in seconds, not the default
+# ten minutes during which Postfix skips the mail as "still being delivered".
+lmtp_connect_timeout = 5s
+lmtp_lhlo_timeout = 10s
+lmtp_mail_timeout = 10s
+lmtp_rcpt_timeout = 10s
+lmtp_data_init_timeout = 10s
+lmtp_data_xfer_timeout = 10s
+lmtp_data_done_timeout = 10s
+lmtp_rset_timeout = 10s
+lmtp_quit_timeout = 10s
 maillog_file_prefixes = $D
 maillog_file = $D/postfix/postfix.log
 smtpd_client_connection_rate_limit = 0
@@ -139,6 +154,8 @@ smtpd_client_connection_rate_limit = 0
 smtpd_error_sleep_time = 0s
 biff = no
 append_dot_mydomain = no
+# The shifted clock of tests/dated.sh, for every Postfix process (see Dovecot's).
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME LD_PRELOAD FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
 CONF
 cat >"$D/postfix/etc/master.cf" <<CONF
 127.0.0.1:$MX inet n - n - - smtpd -o smtpd_sasl_auth_enable=no
