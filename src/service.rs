@@ -21,7 +21,6 @@ use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
 use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy, Reply};
 use crate::core::mail_kind::MailKind;
-use crate::core::signature::SignatureStatus;
 use crate::core::threading::{self, Placement};
 use crate::core::timeline::{self, Due};
 use crate::crypto::Crypto;
@@ -61,7 +60,6 @@ struct Filed {
     events: Vec<Event>,
     outbox: Vec<NewMail>,
     auto_reply_to: Option<String>,
-    accepted_signature: Option<String>,
     lead_assigned: Option<String>,
 }
 
@@ -280,7 +278,7 @@ impl Service {
     ) -> Result<Intake, ServiceError> {
         let s = &self.settings;
         let prefix = &s.list.incident_prefix;
-        let (commands, _) = command::parse(&mail.text, prefix);
+        let (commands, _) = command::parse(mail.command_text(), prefix);
         let query = IntakeQuery {
             message_id: mail.message_id.clone(),
             body_digest: mail.body_digest.clone(),
@@ -289,10 +287,7 @@ impl Service {
             sender: mail.from.as_ref().map(|m| m.key()),
             prefix: prefix.clone(),
             year: intake::year_of(now),
-            signature_digest: match &mail.signature {
-                SignatureStatus::Valid { digest, .. } => Some(digest.clone()),
-                _ => None,
-            },
+            signature_digest: mail.signature.made().map(|m| m.digest.clone()),
             named_incidents: commands
                 .iter()
                 .filter_map(|c| match &c.command {
@@ -333,7 +328,6 @@ impl Service {
                 events,
                 outbox,
                 auto_reply_to,
-                accepted_signature,
                 lead_assigned,
             }) => IntakeRecord::Filed {
                 mail: Box::new(mail),
@@ -341,7 +335,6 @@ impl Service {
                 events,
                 outbox,
                 auto_reply_to,
-                accepted_signature,
                 lead_assigned,
             },
         };
@@ -382,7 +375,6 @@ impl Service {
                 events,
                 replies,
                 updated,
-                accepted_signature,
                 lead_assigned,
             } => {
                 let mut outbox = Vec::new();
@@ -408,7 +400,6 @@ impl Service {
                     events,
                     outbox,
                     auto_reply_to: None,
-                    accepted_signature,
                     lead_assigned,
                 })
             }
@@ -443,7 +434,6 @@ impl Service {
                     events,
                     outbox,
                     auto_reply_to,
-                    accepted_signature: None,
                     lead_assigned: None,
                 })
             }

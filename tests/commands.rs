@@ -226,7 +226,7 @@ fn commands_without_authority_change_nothing() {
     cases.push((
         "the same signed mail sent again",
         again,
-        "already used",
+        "seen before",
         vec!["bob@example.net"],
     ));
 
@@ -268,12 +268,14 @@ fn commands_without_authority_change_nothing() {
             .count();
     assert_eq!(refusals, cases.len());
 
-    // The control: the same /hold, signed and named, does apply.
+    // The control: a /hold, signed and named, does apply. (Signed anew:
+    // the same text signed by the same key in the same second is the same
+    // signature, already spent above.)
     site.deliver(&pgp_mime_signed(
         &t.gpg,
         &t.alice,
         &reply(alice_from, &one, "r1@example.net", "ok"),
-        &hold_one,
+        &format!("Holding it.\r\n{hold_one}"),
     ));
     site.ok(&["run", "--once"]);
     assert_eq!(site.json(&["show", &one])["on_hold"], true);

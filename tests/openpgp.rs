@@ -4,7 +4,7 @@
 mod common;
 
 use common::gpg::Gpg;
-use embargo::core::signature::SignatureStatus;
+use embargo::core::signature::{Made, SignatureStatus};
 use embargo::crypto::{Opener, Sealer};
 use embargo::pgp::{self, Pgp};
 use jiff::{SignedDuration, Timestamp};
@@ -63,11 +63,11 @@ fn gnupg_signatures_by_roster_keys_verify_and_others_do_not() {
 
         let sig = gpg.detach_sign(&fp, data, &[]);
         match roster.verify_detached(data, &sig, now()) {
-            SignatureStatus::Valid {
+            SignatureStatus::Valid(Made {
                 fingerprint,
                 signed_at,
                 digest,
-            } => {
+            }) => {
                 assert_eq!(fingerprint, fp, "{algo}: the certificate's fingerprint");
                 assert!(signed_at <= now() && signed_at > now() - SignedDuration::from_mins(5));
                 assert_eq!(digest.len(), 64);
@@ -215,9 +215,7 @@ fn reports_gnupg_encrypts_to_the_list_key_are_decrypted() {
     let signed = gpg.encrypt(&pgp.fingerprint(), b"signed and sealed", Some(&reporter));
     let d = pgp.decrypt(&signed, now()).unwrap();
     assert_eq!(d.plaintext, b"signed and sealed");
-    assert!(
-        matches!(d.signature, SignatureStatus::Valid { ref fingerprint, .. } if *fingerprint == reporter)
-    );
+    assert!(matches!(d.signature, SignatureStatus::Valid(ref m) if m.fingerprint == reporter));
 
     let other = gpg.gen_key("Someone Else <else@example.net>", "ed25519");
     let not_ours = gpg.encrypt(&other, b"for someone else", None);

@@ -277,8 +277,8 @@ fn signed_mail_authenticates_only_with_a_roster_key_over_the_whole_mail() {
             "unknown-key",
             None,
         ),
-        ("nested", nested, "partial", None),
-        ("extra", extra, "partial", None),
+        ("nested", nested, "unproven", None),
+        ("extra", extra, "unproven", None),
         (
             "unsigned",
             format!("{}\r\n{text}", h("unsigned")).into_bytes(),

@@ -6,12 +6,12 @@ use std::collections::HashSet;
 
 use embargo::core::command_mail::CommandFacts;
 use embargo::core::event::Event;
-use embargo::core::inbound::{AutoReplyHeaders, Inbound, Mailbox, TextSource};
+use embargo::core::inbound::{AutoReplyHeaders, Inbound, Mailbox, SignedContent, TextSource};
 use embargo::core::incident::Incident;
 use embargo::core::incident_id::IncidentId;
 use embargo::core::intake::{self, Decision, IntakeContext, IntakePolicy};
 use embargo::core::roster::{Member, Roster, Rotation};
-use embargo::core::signature::{Encryption, SignatureStatus};
+use embargo::core::signature::{Encryption, Made, SignatureStatus};
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
@@ -80,10 +80,12 @@ fn command_line() -> impl Strategy<Value = String> {
 
 /// How a mail is signed, as the OpenPGP layer reports it.
 fn signature(now: Timestamp) -> impl Strategy<Value = SignatureStatus> {
-    let valid = move |fp: &str, age_hours: i64, digest: u32| SignatureStatus::Valid {
-        fingerprint: fp.into(),
-        signed_at: now - SignedDuration::from_hours(age_hours),
-        digest: format!("{digest}"),
+    let valid = move |fp: &str, age_hours: i64, digest: u32| {
+        SignatureStatus::Valid(Made {
+            fingerprint: fp.into(),
+            signed_at: now - SignedDuration::from_hours(age_hours),
+            digest: format!("{digest}"),
+        })
     };
     prop_oneof![
         Just(SignatureStatus::Unsigned),
@@ -91,9 +93,11 @@ fn signature(now: Timestamp) -> impl Strategy<Value = SignatureStatus> {
             detail: "changed".into()
         }),
         Just(SignatureStatus::UnknownKey { issuer: None }),
-        Just(SignatureStatus::Partial {
-            detail: "part".into()
-        }),
+        Just(SignatureStatus::unproven("part", SignatureStatus::Unsigned)),
+        (0u32..4, prop::bool::ANY).prop_map(move |(d, who)| SignatureStatus::unproven(
+            "an unsigned part",
+            valid(if who { ALICE } else { BOB }, 1, d)
+        )),
         Just(SignatureStatus::KeyRevoked {
             fingerprint: ALICE.into()
         }),
@@ -137,6 +141,10 @@ fn mails() -> impl Strategy<Value = Vec<(MailSpec, SignatureStatus)>> {
 }
 
 fn inbound(n: usize, text: String, from: &str, signature: SignatureStatus) -> Inbound {
+    let signed = matches!(signature, SignatureStatus::Valid(_)).then(|| SignedContent {
+        text: text.clone(),
+        ..Default::default()
+    });
     Inbound {
         message_id: format!("m{n}@example.net"),
         message_id_synthesized: false,
@@ -156,9 +164,8 @@ fn inbound(n: usize, text: String, from: &str, signature: SignatureStatus) -> In
         attachments: vec![],
         auto_reply: AutoReplyHeaders::default(),
         problems: vec![],
+        signed,
         signature,
-        signed_subject: None,
-        patches: vec![],
         encryption: Encryption::None,
         body_digest: format!("body{n}"),
         raw: vec![],
@@ -207,7 +214,7 @@ proptest! {
             let from = if mail.forged_from_alice { "alice@example.org" } else { "someone@example.net" };
             let _ = mail.signature_seed;
             let m = inbound(n, mail.lines.join("\n"), from, sig.clone());
-            let digest = match &sig { SignatureStatus::Valid { digest, .. } => Some(digest.clone()), _ => None };
+            let digest = sig.made().map(|m| m.digest.clone());
             let mut ctx = IntakeContext {
                 target: Some(incident.clone()),
                 commands: CommandFacts {
@@ -218,18 +225,17 @@ proptest! {
                 ..Default::default()
             };
             ctx.known.messages.insert("m0@example.net".into(), incident.id.clone());
-            let Decision::Join { updated, events, accepted_signature, lead_assigned, .. } =
+            let Decision::Join { updated, events, lead_assigned, .. } =
                 intake::decide(&m, &ctx, &policy, now).unwrap()
             else {
                 panic!("a reply joins")
             };
             let after = updated.expect("the target was given");
-            if sig.signer(&roster).is_none() {
+            // A signature is spent when first seen: a second sighting, like
+            // an unauthenticated mail, changes nothing.
+            let spent = digest.as_ref().is_some_and(|d| !used.insert(d.clone()));
+            if sig.signer(&roster).is_none() || spent {
                 prop_assert_eq!(lifecycle(&after), lifecycle(&incident), "mail {} ({:?}) changed the incident", n, sig);
-                prop_assert!(accepted_signature.is_none());
-            }
-            if let Some(d) = accepted_signature {
-                prop_assert!(used.insert(d), "a signature was accepted twice");
             }
             if lead_assigned.is_some() {
                 last_lead = lead_assigned;

@@ -13,6 +13,7 @@ use embargo::core::inbound::{AutoReplyHeaders, Inbound, Mailbox, TextSource};
 use embargo::core::incident::Incident;
 use embargo::core::incident_id::IncidentId;
 use embargo::core::mail_kind::MailKind;
+use embargo::core::signature::{Made, SignatureStatus};
 use embargo::store::{
     Filing, Intake, IntakeQuery, IntakeRecord, NewMail, OutboxState, PostgresStore, Schema,
     SourceRef, SqliteStore, Store, StoreError,
@@ -97,8 +98,7 @@ fn inbound(message_id: &str, body: &str) -> Inbound {
         auto_reply: AutoReplyHeaders::default(),
         problems: vec![],
         signature: embargo::core::signature::SignatureStatus::Unsigned,
-        signed_subject: None,
-        patches: vec![],
+        signed: None,
         encryption: embargo::core::signature::Encryption::None,
         body_digest: format!("digest-of-{body}"),
         raw: format!("Subject: crash\r\n\r\n{body}").into_bytes(),
@@ -163,7 +163,6 @@ async fn open_first(store: &dyn Store, now: Timestamp) {
                 ],
                 outbox: vec![outbox_mail("EMB-2026-0001/src-copy", Some(id(1)), now)],
                 auto_reply_to: Some("ana@finder.example".into()),
-                accepted_signature: None,
                 lead_assigned: None,
             },
         })
@@ -279,7 +278,6 @@ async fn joined_mail_duplicates_and_quarantine_are_all_recorded() {
                     events: vec![event(later, EventKind::MessageAdded)],
                     outbox: vec![],
                     auto_reply_to: None,
-                    accepted_signature: None,
                     lead_assigned: None,
                 },
             })
@@ -551,7 +549,6 @@ async fn enqueueing_the_same_mail_twice_is_a_no_op() {
                     events: vec![],
                     outbox: vec![outbox_mail("EMB-2026-0001/src-copy", Some(id(1)), now)],
                     auto_reply_to: None,
-                    accepted_signature: None,
                     lead_assigned: None,
                 },
             })
@@ -745,6 +742,11 @@ async fn busy_state(store: &dyn Store) {
                 mail: Box::new(Inbound {
                     in_reply_to: vec!["m1@x".into()],
                     raw: vec![0, 159, 146, 150, b'\r', b'\n'],
+                    signature: SignatureStatus::Valid(Made {
+                        fingerprint: "A".repeat(40),
+                        signed_at: now,
+                        digest: "sig-digest".into(),
+                    }),
                     ..inbound("m2@x", "two")
                 }),
                 filing: Box::new(Filing::Joined {
@@ -755,7 +757,6 @@ async fn busy_state(store: &dyn Store) {
                 events: vec![event(later, EventKind::Reported)],
                 outbox: vec![],
                 auto_reply_to: None,
-                accepted_signature: Some("sig-digest".into()),
                 lead_assigned: Some("alice@example.org".into()),
             },
         })

@@ -230,6 +230,16 @@ pub fn written_lines(text: &str) -> Vec<&str> {
     out
 }
 
+/// The command lines of a text as written, white space collapsed: what two
+/// views of one signed mail (plain text and HTML) must agree on.
+pub fn command_lines(text: &str) -> Vec<String> {
+    written_lines(text)
+        .into_iter()
+        .filter(|l| command_name(l).is_some())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 /// The command name of a line that starts with `/word`; `/usr/bin` is not one.
 fn command_name(line: &str) -> Option<&str> {
     let rest = line.trim_start().strip_prefix('/')?;

@@ -14,7 +14,7 @@ use super::incident::Incident;
 use super::incident_id::IncidentId;
 use super::lifecycle::{self, Facts};
 use super::roster::Roster;
-use super::signature::SignatureStatus;
+use super::signature::{Made, SignatureStatus};
 use super::slot::SlotRules;
 use super::status;
 
@@ -30,7 +30,7 @@ pub struct CommandPolicy<'a> {
 /// What the store knows that the decision needs.
 #[derive(Debug, Clone, Default)]
 pub struct CommandFacts {
-    /// This signature was accepted before.
+    /// This signature was seen before, on any mail: it is spent.
     pub signature_used: bool,
     pub last_lead: Option<String>,
     pub existing: HashSet<IncidentId>,
@@ -50,8 +50,6 @@ pub struct CommandOutcome {
     pub incident: Incident,
     pub event: Event,
     pub reply: CommandReply,
-    /// The digest of the signature to remember, when the commands applied.
-    pub accepted_signature: Option<String>,
     /// The Fix Lead the round-robin assigned, to continue from next time.
     pub lead_assigned: Option<String>,
 }
@@ -77,7 +75,7 @@ fn roles_text(roles: &[Role]) -> String {
 fn unauthenticated(signature: &SignatureStatus) -> String {
     match signature {
         SignatureStatus::Unsigned => "the mail is not signed: commands count only with a valid OpenPGP signature by a roster key".to_owned(),
-        SignatureStatus::Valid { fingerprint, .. } => format!("it is signed by {fingerprint}, which is not a roster key"),
+        SignatureStatus::Valid(made) => format!("it is signed by {}, which is not a roster key", made.fingerprint),
         other => format!("its signature does not authenticate anyone: {other}"),
     }
 }
@@ -90,8 +88,11 @@ pub fn handle(
     policy: &CommandPolicy<'_>,
     now: Timestamp,
 ) -> Option<CommandOutcome> {
-    let (lines, errors) = command::parse(&mail.text, policy.prefix);
-    if lines.is_empty() && errors.is_empty() {
+    let (lines, errors) = command::parse(mail.command_text(), policy.prefix);
+    // A signature that proves nothing is always told, commands or not: its
+    // signer, or the SRC, learns that the mail did not count.
+    let unproven = matches!(mail.signature, SignatureStatus::Unproven { .. });
+    if lines.is_empty() && errors.is_empty() && !unproven {
         return None;
     }
     let id = &incident.id;
@@ -110,22 +111,47 @@ pub fn handle(
             applied: false,
             text: format!("Nothing was changed on {id}: {why}\n"),
         },
-        accepted_signature: None,
         lead_assigned: None,
     };
 
     // Authentic: a valid signature over the whole mail by a roster key.
-    // Without one, the answer goes to the SRC list, never to the From: address.
+    // Without one, the answer goes to the roster address of whoever signed
+    // a part of it, or else to the SRC list; never to the From: address.
     let Some(signer) = mail.signature.signer(policy.roster) else {
+        if let SignatureStatus::Unproven {
+            detail,
+            signed_by: Some(made),
+        } = &mail.signature
+            && let Some(member) = policy.roster.person_by_fingerprint(&made.fingerprint)
+        {
+            return Some(refuse(
+                vec![member.email.clone()],
+                member.email.clone(),
+                format!(
+                    "the mail (Message-ID <{}>) carries your good signature, but it proves nothing: {detail}. \
+                     Only what a signature covers counts, and it must cover the whole mail: send the commands again \
+                     as one PGP/MIME signed mail, with nothing outside the signed part",
+                    mail.message_id
+                ),
+            ));
+        }
         let from = mail.from.as_ref().map_or("no From", |f| f.email.as_str());
+        let why = match &mail.signature {
+            SignatureStatus::Unproven { detail, .. } => format!(
+                "a mail (From: {from}, Message-ID <{}>) carries a signature that proves nothing: {detail}. \
+                 Nothing in it counts as a command",
+                mail.message_id
+            ),
+            other => format!(
+                "a mail (From: {from}, Message-ID <{}>) carried commands, but {}",
+                mail.message_id,
+                unauthenticated(other)
+            ),
+        };
         return Some(refuse(
             vec![policy.src_address.to_owned()],
             format!("unauthenticated (From: {from})"),
-            format!(
-                "a mail (From: {from}, Message-ID <{}>) carried commands, but {}",
-                mail.message_id,
-                unauthenticated(&mail.signature)
-            ),
+            why,
         ));
     };
     let to_signer = vec![signer.email.clone()];
@@ -164,8 +190,9 @@ pub fn handle(
         .iter()
         .any(|l: &CommandLine| l.names.as_ref() == Some(id));
     let named_in_signed_subject = mail
-        .signed_subject
-        .as_deref()
+        .signed
+        .as_ref()
+        .and_then(|s| s.subject.as_deref())
         .is_some_and(|s| s.contains(&id.tag()));
     if !named_on_a_line && !named_in_signed_subject {
         return Some(refuse(
@@ -177,10 +204,7 @@ pub fn handle(
         ));
     }
     // Fresh: made recently, and never used before.
-    let SignatureStatus::Valid {
-        signed_at, digest, ..
-    } = &mail.signature
-    else {
+    let SignatureStatus::Valid(Made { signed_at, .. }) = &mail.signature else {
         unreachable!("signer() is only Some for a valid signature")
     };
     if *signed_at + policy.max_signature_age < now {
@@ -208,7 +232,9 @@ pub fn handle(
         return Some(refuse(
             to_signer,
             actor,
-            "this signature was already used: the same signed mail is not applied twice".to_owned(),
+            "this signature was seen before: a signed mail counts once, the first time it arrives, \
+             whether or not its commands applied then. Sign the commands again"
+                .to_owned(),
         ));
     }
 
@@ -216,7 +242,7 @@ pub fn handle(
     let lifecycle_facts = Facts {
         roster: policy.roster,
         slots: policy.slots,
-        patches: &mail.patches,
+        patches: mail.signed.as_ref().map_or(&[], |s| &s.patches),
         existing: &facts.existing,
         last_lead: facts.last_lead.as_deref(),
     };
@@ -296,7 +322,6 @@ pub fn handle(
             applied: true,
             text,
         },
-        accepted_signature: Some(digest.clone()),
         lead_assigned,
     })
 }

@@ -86,6 +86,18 @@ pub struct AutoReplyHeaders {
     pub return_path: Option<String>,
 }
 
+/// What a valid signature covers, read once from exactly the bytes it
+/// signed: the only place a command, the text under `/approve`, a patch or
+/// a protected Subject is taken from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedContent {
+    pub text: String,
+    /// The Subject header inside the signed part (protected headers).
+    pub subject: Option<String>,
+    /// Patch files attached inside the signed part (`*.patch`, `*.diff`).
+    pub patches: Vec<Patch>,
+}
+
 /// One inbound mail, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
@@ -110,14 +122,26 @@ pub struct Inbound {
     pub problems: Vec<String>,
     /// Who signed it, as far as the roster's keys can tell.
     pub signature: SignatureStatus,
-    /// The Subject header inside the signed part (protected headers), if any.
-    pub signed_subject: Option<String>,
-    /// Patch files attached (`*.patch`, `*.diff`), as text.
-    pub patches: Vec<Patch>,
+    /// What a valid signature covers, when it covers the whole mail.
+    pub signed: Option<SignedContent>,
     pub encryption: Encryption,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.
     pub body_digest: String,
     /// The bytes as delivered: the report is evidence.
     pub raw: Vec<u8>,
+}
+
+impl Inbound {
+    /// Where commands are read from: the signed text when a signature
+    /// covers the whole mail; otherwise the mail's text, whose commands can
+    /// only be refused.
+    pub fn command_text(&self) -> &str {
+        match (&self.signature, &self.signed) {
+            (SignatureStatus::Valid(_), Some(signed)) => &signed.text,
+            // Valid, but what it covers was not read: nothing to apply.
+            (SignatureStatus::Valid(_), None) => "",
+            _ => &self.text,
+        }
+    }
 }

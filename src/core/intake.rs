@@ -74,8 +74,6 @@ pub enum Decision {
         replies: Vec<Reply>,
         /// The incident afterwards, when the store gave its state.
         updated: Option<Incident>,
-        /// A signature whose commands were applied: never again.
-        accepted_signature: Option<String>,
         lead_assigned: Option<String>,
     },
 }
@@ -90,6 +88,21 @@ fn actor(mail: &Inbound) -> String {
         .as_ref()
         .map(|m| m.key())
         .unwrap_or_else(|| "unknown sender".to_owned())
+}
+
+/// What a mail on an incident's thread counts as. Only a roster member's
+/// valid signature makes it the SRC answering; only that or the reporter's
+/// own mail is activity that holds off the idle reminders. Anyone can write
+/// a `From:` or a subject tag.
+fn activity(mail: &Inbound, incident: Option<&Incident>, roster: &Roster) -> Option<Change> {
+    if mail.signature.signer(roster).is_some() {
+        return Some(Change::Responded);
+    }
+    let reporter = incident.and_then(|i| i.reporter.as_ref());
+    match (reporter, &mail.from) {
+        (Some(r), Some(f)) if r.key() == f.key() => Some(Change::Touched),
+        _ => None,
+    }
 }
 
 pub fn decide(
@@ -112,22 +125,14 @@ pub fn decide(
     let message_id = Some(mail.message_id.clone());
     match threading::place(mail, policy.prefix, &ctx.known) {
         Placement::Join(incident, via) => {
-            // A mail from someone in the roster counts as the SRC answering.
-            let from_roster = mail
-                .from
-                .as_ref()
-                .is_some_and(|f| policy.roster.person(&f.email).is_some());
             let mut added = event(
                 EventKind::MessageAdded,
                 actor(mail),
                 message_id,
                 format!("{:?} joined by {via}", mail.subject),
             );
-            added.changes = vec![if from_roster {
-                Change::Responded
-            } else {
-                Change::Touched
-            }];
+            let target = ctx.target.as_ref().filter(|t| t.id == incident);
+            added.changes = activity(mail, target, policy.roster).into_iter().collect();
             let mut events = vec![added];
             // A new report's SRC copy says it could not be read; a later
             // mail on the thread needs its own word to the SRC.
@@ -137,8 +142,7 @@ pub fn decide(
                 }],
                 _ => Vec::new(),
             };
-            let mut updated = ctx.target.clone().filter(|t| t.id == incident);
-            let mut accepted_signature = None;
+            let mut updated = target.cloned();
             let mut lead_assigned = None;
             if let Some(target) = &mut updated {
                 for c in &events[0].changes {
@@ -157,7 +161,6 @@ pub fn decide(
                     *target = outcome.incident;
                     events.push(outcome.event);
                     replies.push(Reply::Command(outcome.reply));
-                    accepted_signature = outcome.accepted_signature;
                     lead_assigned = outcome.lead_assigned;
                 }
             }
@@ -167,7 +170,6 @@ pub fn decide(
                 events,
                 replies,
                 updated,
-                accepted_signature,
                 lead_assigned,
             })
         }
@@ -279,8 +281,7 @@ mod tests {
             auto_reply: AutoReplyHeaders::default(),
             problems: vec![],
             signature: crate::core::signature::SignatureStatus::Unsigned,
-            signed_subject: None,
-            patches: vec![],
+            signed: None,
             encryption: crate::core::signature::Encryption::None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),

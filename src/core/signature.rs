@@ -5,22 +5,35 @@ use serde::{Deserialize, Serialize};
 
 use super::roster::{Member, Roster};
 
+/// A good signature by a known key, and what it signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Made {
+    /// The certificate's (primary key's) fingerprint, upper-case hex.
+    pub fingerprint: String,
+    pub signed_at: Timestamp,
+    /// What was signed: a digest over the signer, the creation time and
+    /// the hash the signature commits to (the signed bytes and the hashed
+    /// subpackets). The same signature re-armored, re-encoded or with its
+    /// unhashed area reshaped has the same one: it is a replay.
+    pub digest: String,
+}
+
 /// The verdict on a mail's signature, checked against the roster's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum SignatureStatus {
     Unsigned,
     /// A good signature over the whole mail, by a key in the roster.
-    Valid {
-        /// The certificate's (primary key's) fingerprint, upper-case hex.
-        fingerprint: String,
-        signed_at: Timestamp,
-        /// SHA-256 of the signature packet: the same signature seen twice is a replay.
-        digest: String,
-    },
-    /// A good or bad signature that covers only part of the mail.
-    Partial {
+    Valid(Made),
+    /// A signature that proves nothing about the mail: it covers only part
+    /// of it, or the mail's structure can be read more than one way.
+    /// `signed_by` is a good signature by a roster key over the part it
+    /// covers: that member is told, and the signature is spent.
+    #[serde(alias = "partial")]
+    Unproven {
         detail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed_by: Option<Made>,
     },
     /// The signature does not match the mail, or is not acceptable.
     Bad {
@@ -43,8 +56,30 @@ impl SignatureStatus {
     /// mail: the only thing that authenticates a sender.
     pub fn signer<'r>(&self, roster: &'r Roster) -> Option<&'r Member> {
         match self {
-            SignatureStatus::Valid { fingerprint, .. } => roster.person_by_fingerprint(fingerprint),
+            SignatureStatus::Valid(made) => roster.person_by_fingerprint(&made.fingerprint),
             _ => None,
+        }
+    }
+
+    /// A good signature by a known key anywhere in the mail: once seen, it
+    /// is spent, whether or not it proved anything.
+    pub fn made(&self) -> Option<&Made> {
+        match self {
+            SignatureStatus::Valid(made) => Some(made),
+            SignatureStatus::Unproven { signed_by, .. } => signed_by.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A status that proves nothing, for the reason given; a good signature
+    /// over part of the mail is kept to tell its signer.
+    pub fn unproven(detail: impl Into<String>, inner: SignatureStatus) -> SignatureStatus {
+        SignatureStatus::Unproven {
+            detail: detail.into(),
+            signed_by: match inner {
+                SignatureStatus::Valid(made) => Some(made),
+                _ => None,
+            },
         }
     }
 }
@@ -53,17 +88,18 @@ impl std::fmt::Display for SignatureStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SignatureStatus::Unsigned => f.write_str("not signed"),
-            SignatureStatus::Valid {
-                fingerprint,
-                signed_at,
-                ..
-            } => write!(
+            SignatureStatus::Valid(made) => write!(
                 f,
-                "good signature by {fingerprint}, made {}",
-                signed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+                "good signature by {}, made {}",
+                made.fingerprint,
+                made.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
             ),
-            SignatureStatus::Partial { detail } => {
-                write!(f, "a signature covers only part of the mail ({detail})")
+            SignatureStatus::Unproven { detail, signed_by } => {
+                write!(f, "the signature proves nothing: {detail}")?;
+                match signed_by {
+                    Some(made) => write!(f, " (a good signature by {} inside)", made.fingerprint),
+                    None => Ok(()),
+                }
             }
             SignatureStatus::Bad { detail } => write!(f, "bad signature: {detail}"),
             SignatureStatus::UnknownKey { issuer } => write!(
@@ -119,10 +155,12 @@ mod tests {
     #[test]
     fn only_a_valid_signature_by_a_roster_key_names_a_signer() {
         let r = roster();
-        let valid = |fp: &str| SignatureStatus::Valid {
-            fingerprint: fp.into(),
-            signed_at: Timestamp::UNIX_EPOCH,
-            digest: "d".into(),
+        let valid = |fp: &str| {
+            SignatureStatus::Valid(Made {
+                fingerprint: fp.into(),
+                signed_at: Timestamp::UNIX_EPOCH,
+                digest: "d".into(),
+            })
         };
         assert_eq!(
             valid(&"AAAA".repeat(10)).signer(&r).unwrap().email,
@@ -131,7 +169,7 @@ mod tests {
         assert!(valid(&"BBBB".repeat(10)).signer(&r).is_none());
         for other in [
             SignatureStatus::Unsigned,
-            SignatureStatus::Partial { detail: "x".into() },
+            SignatureStatus::unproven("x", valid(&"AAAA".repeat(10))),
             SignatureStatus::Bad { detail: "x".into() },
             SignatureStatus::KeyRevoked {
                 fingerprint: "AAAA".repeat(10),
@@ -139,5 +177,12 @@ mod tests {
         ] {
             assert!(other.signer(&r).is_none(), "{other}");
         }
+        // A legacy row reads as proving nothing.
+        let legacy: SignatureStatus =
+            serde_json::from_str(r#"{"status":"partial","detail":"old"}"#).unwrap();
+        assert_eq!(
+            legacy,
+            SignatureStatus::unproven("old", SignatureStatus::Unsigned)
+        );
     }
 }

@@ -5,19 +5,23 @@
 //! header. That one, and one over the size limit, come back as
 //! [`Unparsed`] with its bytes, so the caller can keep them.
 
+pub mod entity;
 mod html;
-mod pgp_mime;
+pub mod signed;
 
 use jiff::Timestamp;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use crate::core::inbound::{Attachment, AutoReplyHeaders, Inbound, Mailbox, TextSource};
+use crate::core::command;
+use crate::core::inbound::{
+    Attachment, AutoReplyHeaders, Inbound, Mailbox, SignedContent, TextSource,
+};
 use crate::core::incident::Patch;
 use crate::core::signature::{Encryption, SignatureStatus};
 use crate::crypto::Opener;
 use crate::guard::catch_panic;
-use pgp_mime::Layout;
+use signed::{Inner, Layout};
 
 /// What checking signatures and decrypting needs: the keys, and the time.
 #[derive(Clone, Copy)]
@@ -75,7 +79,7 @@ pub fn parse(raw: Vec<u8>, max_bytes: usize, keys: Option<Keys<'_>>) -> Result<I
             .map(|m| {
                 let mut parsed = Parsed::from(&m);
                 if let Some(keys) = keys {
-                    let layout = pgp_mime::layout(&raw, &m);
+                    let layout = signed::layout(&raw, &m);
                     open(&mut parsed, layout, keys, true);
                 }
                 parsed
@@ -139,9 +143,90 @@ struct Parsed {
     synthesis_input: Vec<Vec<u8>>,
     problems: Vec<String>,
     signature: SignatureStatus,
-    signed_subject: Option<String>,
+    signed: Option<SignedContent>,
     encryption: Encryption,
-    patches: Vec<Patch>,
+}
+
+/// What a signature covers, read from exactly the signed bytes (a MIME
+/// entity): its text, its protected Subject and its patches. Refused when
+/// the entity itself can be read more than one way: another signed entity
+/// inside it, or alternatives (plain text and HTML) that carry different
+/// commands.
+pub fn read_signed(entity: &[u8]) -> Result<SignedContent, String> {
+    let strict = entity::Entity::read(entity).map_err(|e| e.0)?;
+    strict.content_type().map_err(|e| e.0)?;
+    strict.transfer_encoding().map_err(|e| e.0)?;
+    let headerless = entity.starts_with(b"\r\n") || entity.starts_with(b"\n");
+    let parsed = if headerless {
+        None
+    } else {
+        MessageParser::default()
+            .parse(entity)
+            .filter(|m| !m.headers().is_empty())
+    };
+    let Some(m) = parsed else {
+        // No header fields: a text/plain body (RFC 2045).
+        return Ok(SignedContent {
+            text: String::from_utf8_lossy(strict.body).into_owned(),
+            subject: None,
+            patches: Vec::new(),
+        });
+    };
+    if m.parts.iter().any(|p| {
+        p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
+        })
+    }) {
+        return Err("another signed part is inside the signed part".to_owned());
+    }
+    let (text, _) = readable_text(&m);
+    let html = html_text(&m);
+    if command::command_lines(&text) != command::command_lines(&html) {
+        return Err(
+            "its plain-text and HTML versions carry different commands; send the commands as plain text"
+                .to_owned(),
+        );
+    }
+    Ok(SignedContent {
+        text,
+        subject: m
+            .subject()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        patches: patches(&m),
+    })
+}
+
+/// Verifies what a signature inside an unproven mail covers, to know whom
+/// to tell and which signature is spent.
+fn check_inner(inner: Option<Inner>, keys: Keys<'_>) -> SignatureStatus {
+    match inner {
+        Some(Inner::Detached(d)) => keys
+            .opener
+            .verify_detached(&d.signed, &d.signature, keys.now),
+        Some(Inner::Cleartext(block)) => keys.opener.verify_cleartext(&block, keys.now).0,
+        None => SignatureStatus::Unsigned,
+    }
+}
+
+/// A verified signature over `entity`: valid only when the entity reads one
+/// way; its content becomes what commands are read from.
+fn signed_entity(parsed: &mut Parsed, status: SignatureStatus, entity: &[u8]) {
+    if !matches!(status, SignatureStatus::Valid(_)) {
+        parsed.signature = status;
+        return;
+    }
+    match read_signed(entity) {
+        Ok(content) => {
+            parsed.signature = status;
+            parsed.text = content.text.clone();
+            parsed.signed = Some(content);
+        }
+        Err(why) => parsed.signature = SignatureStatus::unproven(why, status),
+    }
 }
 
 /// Checks the signature, or decrypts and then checks what was inside.
@@ -149,30 +234,29 @@ struct Parsed {
 fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
     match layout {
         Layout::Plain => {}
-        Layout::Signed { signed, signature } => {
-            parsed.signature = keys.opener.verify_detached(&signed, &signature, keys.now);
-            // Protected headers: a Subject inside the signed part is signed too.
-            parsed.signed_subject = MessageParser::default()
-                .parse_headers(&signed)
-                .and_then(|m| m.subject().map(|s| s.trim().to_owned()))
-                .filter(|s| !s.is_empty());
+        Layout::Signed(d) => {
+            let status = keys
+                .opener
+                .verify_detached(&d.signed, &d.signature, keys.now);
+            signed_entity(parsed, status, &d.signed);
         }
-        Layout::PartlySigned => {
-            parsed.signature = SignatureStatus::Partial {
-                detail: "a signed part inside the mail, not the whole mail".to_owned(),
-            };
+        Layout::Unproven { why, signed } => {
+            parsed.signature = SignatureStatus::unproven(why, check_inner(signed, keys));
         }
-        Layout::InlineSigned { block, whole } => {
+        Layout::InlineSigned { block } => {
             let (status, text) = keys.opener.verify_cleartext(&block, keys.now);
-            if whole {
-                parsed.signature = status;
-                if let Some(text) = text {
-                    parsed.text = String::from_utf8_lossy(&text).into_owned();
+            match (status, text) {
+                (SignatureStatus::Valid(made), Some(text)) => {
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    parsed.text = text.clone();
+                    parsed.signature = SignatureStatus::Valid(made);
+                    parsed.signed = Some(SignedContent {
+                        text,
+                        subject: None,
+                        patches: Vec::new(),
+                    });
                 }
-            } else {
-                parsed.signature = SignatureStatus::Partial {
-                    detail: format!("the mail has more than its signed text ({status})"),
-                };
+                (status, _) => parsed.signature = status,
             }
         }
         Layout::Encrypted { .. } | Layout::InlineEncrypted { .. } if !decrypt => {
@@ -180,31 +264,39 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                 .problems
                 .push("an encrypted message inside an encrypted message was not opened".to_owned());
         }
-        Layout::Encrypted { ciphertext } => match keys.opener.decrypt(&ciphertext, keys.now) {
+        Layout::Encrypted {
+            ciphertext,
+            ignored,
+        } => match keys.opener.decrypt(&ciphertext, keys.now) {
             Ok(d) => {
                 parsed.encryption = Encryption::Decrypted;
-                parsed.signature = d.signature;
-                // The plaintext is a MIME entity: its own headers, then its body.
+                if ignored > 0 {
+                    parsed.problems.push(format!(
+                        "{ignored} part(s) outside the encrypted part were ignored: only what was encrypted is read"
+                    ));
+                }
+                // The plaintext is a MIME entity, judged by the same rules
+                // as a mail; a signature on the OpenPGP message covers it
+                // whole. Nothing outside the encrypted part counts.
                 let inner = MessageParser::default()
                     .parse(&d.plaintext)
                     .filter(|m| !m.headers().is_empty())
                     .map(|m| {
                         let mut inner = Parsed::from(&m);
-                        inner.signature = parsed.signature.clone();
-                        let layout = pgp_mime::layout(&d.plaintext, &m);
+                        let layout = signed::layout(&d.plaintext, &m);
+                        let signed_inside = !matches!(layout, Layout::Plain);
                         open(&mut inner, layout, keys, false);
+                        if !signed_inside {
+                            signed_entity(&mut inner, d.signature.clone(), &d.plaintext);
+                        }
                         inner
                     });
                 match inner {
                     Some(inner) => {
-                        // Inside a signed-and-encrypted message, the entity's
-                        // own Subject is covered by the signature.
-                        let protected = Some(inner.subject.clone()).filter(|s| !s.is_empty());
-                        parsed.signed_subject = inner.signed_subject.or(protected);
+                        parsed.signed = inner.signed;
                         parsed.text = inner.text;
                         parsed.text_source = inner.text_source;
                         parsed.attachments = inner.attachments;
-                        parsed.patches = inner.patches;
                         parsed.signature = inner.signature;
                         parsed.problems.extend(inner.problems);
                     }
@@ -212,6 +304,10 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                         parsed.text = String::from_utf8_lossy(&d.plaintext).into_owned();
                         parsed.text_source = TextSource::Plain;
                         parsed.attachments.clear();
+                        parsed.signature = SignatureStatus::unproven(
+                            "the decrypted message is not a MIME entity",
+                            d.signature,
+                        );
                     }
                 }
             }
@@ -220,19 +316,23 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
         Layout::InlineEncrypted { block } => match keys.opener.decrypt(&block, keys.now) {
             Ok(d) => {
                 parsed.encryption = Encryption::Decrypted;
-                parsed.signature = d.signature;
                 let text = String::from_utf8_lossy(&d.plaintext).into_owned();
-                if text
-                    .trim_start()
-                    .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
-                {
-                    let (status, signed) = keys
-                        .opener
-                        .verify_cleartext(text.trim().as_bytes(), keys.now);
-                    parsed.signature = status;
-                    parsed.text = signed.map_or(text, |t| String::from_utf8_lossy(&t).into_owned());
-                } else {
-                    parsed.text = text;
+                parsed.text = text.clone();
+                // Judged as an inline mail of its own; an OpenPGP signature
+                // on the message covers the plaintext whole.
+                match signed::inline(&text) {
+                    Layout::Plain => match d.signature {
+                        SignatureStatus::Valid(made) => {
+                            parsed.signature = SignatureStatus::Valid(made);
+                            parsed.signed = Some(SignedContent {
+                                text,
+                                subject: None,
+                                patches: Vec::new(),
+                            });
+                        }
+                        other => parsed.signature = other,
+                    },
+                    inner => open(parsed, inner, keys, false),
                 }
             }
             Err(e) => undecrypted(parsed, &e.to_string()),
@@ -300,6 +400,20 @@ fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
         texts.push(text);
     }
     (texts.join("\n"), source)
+}
+
+/// The text of the HTML view (mail-parser's `html_body`), as text: where a
+/// mail has plain and HTML alternatives, what a reader of the HTML sees.
+fn html_text(msg: &Message<'_>) -> String {
+    let mut texts = Vec::new();
+    for &part_id in &msg.html_body {
+        match msg.parts.get(part_id as usize).map(|p| &p.body) {
+            Some(PartType::Html(html)) => texts.push(html::to_text(html)),
+            Some(PartType::Text(text)) => texts.push(text.to_string()),
+            _ => {}
+        }
+    }
+    texts.join("\n")
 }
 
 /// Patch files, as text, for `/approve distributors`.
@@ -382,9 +496,8 @@ impl Parsed {
                 .collect(),
             problems: Vec::new(),
             signature: SignatureStatus::Unsigned,
-            signed_subject: None,
+            signed: None,
             encryption: Encryption::None,
-            patches: patches(msg),
         }
     }
 
@@ -417,9 +530,8 @@ impl Parsed {
             auto_reply: self.auto_reply,
             problems: self.problems,
             signature: self.signature,
-            signed_subject: self.signed_subject,
+            signed: self.signed,
             encryption: self.encryption,
-            patches: self.patches,
             body_digest,
             raw,
         }

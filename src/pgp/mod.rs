@@ -16,7 +16,6 @@ use openpgp::parse::stream::{
     VerificationError, VerificationHelper, VerifierBuilder,
 };
 use openpgp::policy::StandardPolicy;
-use openpgp::serialize::MarshalInto;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer};
 use openpgp::types::{HashAlgorithm, RevocationStatus, SymmetricAlgorithm};
 use openpgp::{Cert, KeyHandle};
@@ -27,7 +26,7 @@ pub use keys::{
     CertInfo, KeyError, describe, generate, load_certs, load_secret, public_armored, secret_armored,
 };
 
-use crate::core::signature::SignatureStatus;
+use crate::core::signature::{Made, SignatureStatus};
 use crate::crypto::{CryptoError, Decrypted, Detached, Opener, Sealer};
 
 /// The list key and the certificates the service knows.
@@ -72,9 +71,31 @@ impl Pgp {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    crate::parse::hex(&Sha256::digest(bytes))
+/// A good signature and what it signed. The replay key is the hash the
+/// signature commits to (over the signed data, the hashed subpackets and
+/// the trailer), never the packet's bytes: those can be reshaped (the
+/// unhashed area, the armor) without breaking the signature.
+fn made(cert: &Cert, sig: &openpgp::packet::Signature) -> SignatureStatus {
+    let signed_at = sig
+        .signature_creation_time()
+        .and_then(|t| Timestamp::try_from(t).ok())
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let Some(hash) = sig.computed_digest().filter(|d| !d.is_empty()) else {
+        return SignatureStatus::Bad {
+            detail: "what the signature covers could not be determined".to_owned(),
+        };
+    };
+    let fingerprint = cert.fingerprint().to_hex();
+    let digest = crate::parse::sha256_hex(&[
+        fingerprint.as_bytes(),
+        &signed_at.as_second().to_be_bytes(),
+        hash,
+    ]);
+    SignatureStatus::Valid(Made {
+        fingerprint,
+        signed_at,
+        digest,
+    })
 }
 
 /// Turns sequoia's verdicts into ours; remembers the first good one.
@@ -181,22 +202,11 @@ impl VerificationHelper for Checker<'_> {
             if let MessageLayer::SignatureGroup { results } = layer {
                 for result in results {
                     let status = match result {
-                        Ok(good) => {
-                            let signed_at = good
-                                .sig
-                                .signature_creation_time()
-                                .and_then(|t| Timestamp::try_from(t).ok())
-                                .unwrap_or(Timestamp::UNIX_EPOCH);
-                            SignatureStatus::Valid {
-                                fingerprint: good.ka.cert().fingerprint().to_hex(),
-                                signed_at,
-                                digest: sha256_hex(&good.sig.to_vec().unwrap_or_default()),
-                            }
-                        }
+                        Ok(good) => made(good.ka.cert(), good.sig),
                         Err(e) => verdict(&e, now),
                     };
                     // A good signature wins; otherwise the first verdict stands.
-                    let good = matches!(status, SignatureStatus::Valid { .. });
+                    let good = matches!(status, SignatureStatus::Valid(_));
                     if good || self.status == SignatureStatus::Unsigned {
                         self.status = status;
                     }

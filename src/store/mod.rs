@@ -165,8 +165,6 @@ pub enum IntakeRecord {
         outbox: Vec<NewMail>,
         /// The address acknowledged, for the rate limit.
         auto_reply_to: Option<String>,
-        /// A signature whose commands applied: it is never accepted again.
-        accepted_signature: Option<String>,
         /// Where the Fix Lead round-robin continues from.
         lead_assigned: Option<String>,
     },

@@ -574,7 +574,6 @@ macro_rules! sql_store {
                         events,
                         outbox,
                         auto_reply_to,
-                        accepted_signature,
                         lead_assigned,
                     } => {
                         let (incident, via) = match filing.as_ref() {
@@ -655,11 +654,14 @@ macro_rules! sql_store {
                         link(&mut tx, &mail.message_id, &incident, "in").await?;
                         insert_events(&mut tx, &incident, events).await?;
                         insert_outbox(&mut tx, outbox, now).await?;
-                        if let Some(digest) = accepted_signature {
+                        // A signature is spent the first time it is seen,
+                        // whatever became of the mail's commands.
+                        if let Some(made) = mail.signature.made() {
                             sqlx::query(
-                                "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4)",
+                                "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4) \
+                                 ON CONFLICT (digest) DO NOTHING",
                             )
-                            .bind(digest)
+                            .bind(&made.digest)
                             .bind(incident.to_string())
                             .bind(&mail.message_id)
                             .bind(secs(now))

@@ -1,0 +1,1123 @@
+//! Signed means signed: mail an attacker builds from a roster member's
+//! signed mail (a post to a public list is enough) or from scratch, run
+//! through `embargo run --once`. Each must leave the incident as it was,
+//! and the refusal (the command-refused event, or the mail's signature
+//! status) must name the reason. Keys are made by GnuPG.
+
+mod common;
+
+use common::gpg::Gpg;
+use common::team::*;
+use common::*;
+use serde_json::Value;
+
+const B: &str = "sig-b";
+
+/// What a command can change: everything but the activity clocks.
+fn lifecycle(site: &Site, id: &str) -> Value {
+    let mut rec = site.json(&["show", id]);
+    let obj = rec.as_object_mut().unwrap();
+    for k in [
+        "messages",
+        "events",
+        "outbox",
+        "updated_at",
+        "active_at",
+        "first_response_at",
+    ] {
+        obj.remove(k);
+    }
+    rec
+}
+
+fn crlf(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+/// A text/plain MIME part, CRLF, as a mail program signs it.
+fn part(text: &str) -> String {
+    crlf(&format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}"
+    ))
+}
+
+/// GnuPG's armored detached signature over `data`.
+fn sign(gpg: &Gpg, fp: &str, data: &str) -> String {
+    crlf(
+        &String::from_utf8(gpg.detach_sign(fp, data.as_bytes(), &["--digest-algo", "SHA256"]))
+            .unwrap(),
+    )
+}
+
+fn sig_part(armored: &str) -> String {
+    format!("Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\r\n{armored}")
+}
+
+/// A multipart/signed mail from its pieces, boundary `sig-b`.
+fn multipart(
+    headers: &str,
+    ct_extra: &str,
+    preamble: &str,
+    parts: &[String],
+    epilogue: &str,
+) -> Vec<u8> {
+    let mut m = format!(
+        "{headers}MIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg=pgp-sha256;\r\n \
+         protocol=\"application/pgp-signature\"; boundary=\"{B}\"{ct_extra}\r\n\r\n{preamble}"
+    );
+    for p in parts {
+        m.push_str(&format!("--{B}\r\n{p}\r\n"));
+    }
+    m.push_str(&format!("--{B}--\r\n{epilogue}"));
+    m.into_bytes()
+}
+
+/// A reply in the incident's thread, Message-ID `<{n}@mail.example>`.
+fn thread(t: &Team, id: &str, n: &str) -> String {
+    let _ = t;
+    reply("Alice <alice@example.org>", id, "r1@example.net", n)
+}
+
+struct Case {
+    what: &'static str,
+    mail: Vec<u8>,
+    message_id: String,
+    /// Words the refusal or the mail's signature status must contain.
+    reason: &'static str,
+    /// Who is told: the signer's roster address, or the SRC list.
+    told: Option<&'static str>,
+}
+
+/// Everything the store says about one mail: its refusal, if any, its
+/// signature status and its problems, as one text.
+fn account(site: &Site, id: &str, message_id: &str) -> (bool, String) {
+    let rec = site.json(&["show", id]);
+    let mut text = String::new();
+    let mut refused = false;
+    for e in rec["events"].as_array().unwrap() {
+        if e["message_id"] == message_id {
+            if e["kind"] == "command-refused" {
+                refused = true;
+            }
+            if e["kind"] == "command" {
+                panic!("{message_id}: a command applied: {e:#}");
+            }
+            text.push_str(e["detail"].as_str().unwrap_or(""));
+            text.push('\n');
+        }
+    }
+    for m in rec["messages"].as_array().unwrap() {
+        if m["message_id"] == message_id {
+            text.push_str(&m["signature"].to_string());
+            text.push_str(&m["problems"].to_string());
+        }
+    }
+    (refused, text)
+}
+
+fn told(site: &Site, message_id: &str) -> Vec<String> {
+    site.outbox()
+        .into_iter()
+        .filter(|m| m.in_reply_to.as_deref() == Some(message_id))
+        .flat_map(|m| m.envelope_to)
+        .collect()
+}
+
+fn run_cases(site: &Site, id: &str, cases: &[Case]) {
+    let before = lifecycle(site, id);
+    for c in cases {
+        site.deliver(&c.mail);
+    }
+    site.ok(&["run", "--once"]);
+    assert_eq!(lifecycle(site, id), before, "the incident changed");
+    let mut failures = Vec::new();
+    for c in cases {
+        let (refused, text) = account(site, id, &c.message_id);
+        if text.is_empty() {
+            failures.push(format!("{}: not filed on {id}", c.what));
+            continue;
+        }
+        if !text.contains(c.reason) {
+            failures.push(format!(
+                "{}: the reason {:?} is not in:\n{text}",
+                c.what, c.reason
+            ));
+        }
+        if let Some(to) = c.told {
+            if !refused {
+                failures.push(format!("{}: no refusal", c.what));
+            }
+            let got = told(site, &c.message_id);
+            if got != [to] {
+                failures.push(format!("{}: told {got:?}, not {to}", c.what));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Cases that are independent of each other: none may change anything.
+#[test]
+fn hostile_structures_change_nothing_and_say_why() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let cmds = format!("/accept {id}\r\n/severity critical {id}\r\n");
+    let mut cases: Vec<Case> = Vec::new();
+    let mut n = 0;
+    // A fresh benign text Alice signed (her post to a public list).
+    let mut benign = |t: &Team| {
+        n += 1;
+        let p = part(&format!("Looking at it ({n}).\r\n"));
+        let s = sign(&t.gpg, &t.alice, &p);
+        (p, s)
+    };
+    let mut add = |what, mid: &str, mail: Vec<u8>, reason, told| {
+        cases.push(Case {
+            what,
+            mail,
+            message_id: format!("{mid}@mail.example"),
+            reason,
+            told,
+        });
+    };
+    let alice = Some("alice@example.org");
+    let src = Some("src@example.org");
+
+    // --- Parts beside the signed entity.
+    let (p, s) = benign(&t);
+    add(
+        "an unsigned part after the signature",
+        "after",
+        multipart(
+            &thread(&t, &id, "after"),
+            "",
+            "",
+            &[p, sig_part(&s), part(&cmds)],
+            "",
+        ),
+        "has 3 parts",
+        alice,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "an unsigned part before the signed part",
+        "before",
+        multipart(
+            &thread(&t, &id, "before"),
+            "",
+            "",
+            &[part(&cmds), p, sig_part(&s)],
+            "",
+        ),
+        "has 3 parts",
+        src,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "an unsigned part between the signed part and the signature",
+        "between",
+        multipart(
+            &thread(&t, &id, "between"),
+            "",
+            "",
+            &[p, part(&cmds), sig_part(&s)],
+            "",
+        ),
+        "has 3 parts",
+        src,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "two signature parts",
+        "twosigs",
+        multipart(
+            &thread(&t, &id, "twosigs"),
+            "",
+            "",
+            &[p.clone(), sig_part(&s), sig_part(&s)],
+            "",
+        ),
+        "has 3 parts",
+        alice,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "the signature first, the signed part second",
+        "reordered",
+        multipart(
+            &thread(&t, &id, "reordered"),
+            "",
+            "",
+            &[sig_part(&s), p],
+            "",
+        ),
+        "not application/pgp-signature",
+        src,
+    );
+    let (_, s) = benign(&t);
+    add(
+        "a signature over another text, beside unsigned commands",
+        "elsewhere",
+        multipart(
+            &thread(&t, &id, "elsewhere"),
+            "",
+            "",
+            &[part(&cmds), sig_part(&s)],
+            "",
+        ),
+        "does not match its signature",
+        src,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "commands in the preamble",
+        "preamble",
+        multipart(
+            &thread(&t, &id, "preamble"),
+            "",
+            &format!("{cmds}\r\n"),
+            &[p, sig_part(&s)],
+            "",
+        ),
+        "before the signed part",
+        alice,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "a long preamble",
+        "preamble2",
+        multipart(
+            &thread(&t, &id, "preamble2"),
+            "",
+            "one\r\ntwo\r\nthree\r\nfour\r\n",
+            &[p, sig_part(&s)],
+            "",
+        ),
+        "before the signed part",
+        None,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "commands in the epilogue",
+        "epilogue",
+        multipart(
+            &thread(&t, &id, "epilogue"),
+            "",
+            "",
+            &[p, sig_part(&s)],
+            &cmds,
+        ),
+        "after the signature",
+        alice,
+    );
+    let (p, s) = benign(&t);
+    let mut m = String::from_utf8(multipart(
+        &thread(&t, &id, "lookalike"),
+        "",
+        "",
+        &[p, sig_part(&s)],
+        "",
+    ))
+    .unwrap();
+    m = m.replacen(
+        &format!("\r\n--{B}\r\nContent-Type: application/pgp-signature"),
+        &format!("\r\n--{B}X\r\nContent-Type: text/plain\r\n\r\n{cmds}\r\n--{B}\r\nContent-Type: application/pgp-signature"),
+        1,
+    );
+    add(
+        "a line that starts like the boundary (a prefix of it)",
+        "lookalike",
+        m.into_bytes(),
+        "starts like its boundary",
+        src,
+    );
+    let (p, s) = benign(&t);
+    let mut m = String::from_utf8(multipart(
+        &thread(&t, &id, "trailing"),
+        "",
+        "",
+        &[p, sig_part(&s)],
+        "",
+    ))
+    .unwrap();
+    m = m.replacen(
+        &format!("\r\n--{B}\r\nContent-Type: application"),
+        &format!("\r\n--{B} x\r\n{cmds}\r\n--{B}\r\nContent-Type: application"),
+        1,
+    );
+    add(
+        "a delimiter line with text after the boundary",
+        "trailing",
+        m.into_bytes(),
+        "starts like its boundary",
+        src,
+    );
+    let (p, s) = benign(&t);
+    let mut m = String::from_utf8(multipart(
+        &thread(&t, &id, "twoclose"),
+        "",
+        "",
+        &[p, sig_part(&s)],
+        "",
+    ))
+    .unwrap();
+    m.push_str(&format!("--{B}\r\n{}\r\n--{B}--\r\n", part(&cmds)));
+    add(
+        "a second close delimiter with a part after the first",
+        "twoclose",
+        m.into_bytes(),
+        "after the close delimiter",
+        src,
+    );
+    let (p, s) = benign(&t);
+    let mut m = String::from_utf8(multipart(
+        &thread(&t, &id, "noclose"),
+        "",
+        "",
+        &[p, sig_part(&s)],
+        "",
+    ))
+    .unwrap();
+    m = m.replace(
+        &format!("--{B}--\r\n"),
+        &format!("--{B}\r\n{}\r\n", part(&cmds)),
+    );
+    add(
+        "no close delimiter, an unsigned part at the end",
+        "noclose",
+        m.into_bytes(),
+        "no close delimiter",
+        None,
+    );
+
+    // --- The root's own header fields.
+    let (p, s) = benign(&t);
+    add(
+        "a second boundary parameter",
+        "dupboundary",
+        multipart(
+            &thread(&t, &id, "dupboundary"),
+            "; boundary=\"other\"",
+            "",
+            &[p, sig_part(&s)],
+            "",
+        ),
+        "names the parameter \\\"boundary\\\" twice",
+        src,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "the boundary again in RFC 2231 form",
+        "boundary2231",
+        multipart(
+            &thread(&t, &id, "boundary2231"),
+            "; boundary*=utf-8''other",
+            "",
+            &[p, sig_part(&s)],
+            "",
+        ),
+        "twice",
+        src,
+    );
+    let (p, s) = benign(&t);
+    add(
+        "a second protocol parameter",
+        "dupprotocol",
+        multipart(
+            &thread(&t, &id, "dupprotocol"),
+            "; protocol=\"text/plain\"",
+            "",
+            &[p, sig_part(&s)],
+            "",
+        ),
+        "twice",
+        src,
+    );
+    let (p, s) = benign(&t);
+    let dup_ct = format!(
+        "{}Content-Type: multipart/mixed; boundary=\"{B}\"\r\n",
+        thread(&t, &id, "dupct")
+    );
+    add(
+        "a second Content-Type header",
+        "dupct",
+        multipart(&dup_ct, "", "", &[p, sig_part(&s), part(&cmds)], ""),
+        "two Content-Type",
+        src,
+    );
+    let (p, s) = benign(&t);
+    let enc = format!(
+        "{}Content-Transfer-Encoding: quoted-printable\r\n",
+        thread(&t, &id, "rootcte")
+    );
+    add(
+        "a transfer encoding on the multipart/signed itself",
+        "rootcte",
+        multipart(&enc, "", "", &[p, sig_part(&s), part(&cmds)], ""),
+        "transfer encoding",
+        src,
+    );
+    let (p, s) = benign(&t);
+    let m = String::from_utf8(multipart(
+        &thread(&t, &id, "smime"),
+        "",
+        "",
+        &[p, sig_part(&s)],
+        "",
+    ))
+    .unwrap()
+    .replace(
+        "application/pgp-signature\"",
+        "application/pkcs7-signature\"",
+    );
+    add(
+        "a protocol other than OpenPGP",
+        "smime",
+        m.into_bytes(),
+        "not application/pgp-signature",
+        src,
+    );
+
+    // --- The signed part re-encoded: a transfer encoding is part of what is signed.
+    let body = format!("Re-encoded.\r\n{cmds}");
+    let signed_8bit = part(&body);
+    let s = sign(&t.gpg, &t.alice, &signed_8bit);
+    let qp = crlf(&format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}",
+        body.replace('=', "=3D")
+    ));
+    add(
+        "the signed part re-encoded as quoted-printable",
+        "requoted",
+        multipart(
+            &thread(&t, &id, "requoted"),
+            "",
+            "",
+            &[qp, sig_part(&s)],
+            "",
+        ),
+        "does not match its signature",
+        src,
+    );
+    let b64 = {
+        use base64::Engine;
+        format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            base64::engine::general_purpose::STANDARD.encode(&body)
+        )
+    };
+    add(
+        "the signed part re-encoded as base64",
+        "rebase64",
+        multipart(
+            &thread(&t, &id, "rebase64"),
+            "",
+            "",
+            &[b64, sig_part(&s)],
+            "",
+        ),
+        "does not match its signature",
+        src,
+    );
+    let sig_b64 = {
+        use base64::Engine;
+        format!(
+            "Content-Type: application/pgp-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            base64::engine::general_purpose::STANDARD.encode(b"not a signature at all")
+        )
+    };
+    add(
+        "a signature part that is not a signature",
+        "garbagesig",
+        multipart(
+            &thread(&t, &id, "garbagesig"),
+            "",
+            "",
+            &[part(&cmds), sig_b64],
+            "",
+        ),
+        "signature",
+        src,
+    );
+
+    // --- What Alice herself signed, but can be read two ways.
+    let alt = crlf(&format!(
+        "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nLooking at it.\r\n--alt\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n<div>Looking at it.</div><div>/accept {id}</div>\r\n--alt--\r\n"
+    ));
+    let s = sign(&t.gpg, &t.alice, &alt);
+    add(
+        "an HTML alternative that says something else",
+        "althtml",
+        multipart(
+            &thread(&t, &id, "althtml"),
+            "",
+            "",
+            &[alt, sig_part(&s)],
+            "",
+        ),
+        "plain-text and HTML versions carry different commands",
+        alice,
+    );
+    let alt = crlf(&format!(
+        "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n/accept {id}\r\n--alt\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n<div>Just looking.</div>\r\n--alt--\r\n"
+    ));
+    let s = sign(&t.gpg, &t.alice, &alt);
+    add(
+        "a plain-text alternative with commands the HTML one hides",
+        "alttext",
+        multipart(
+            &thread(&t, &id, "alttext"),
+            "",
+            "",
+            &[alt, sig_part(&s)],
+            "",
+        ),
+        "plain-text and HTML versions carry different commands",
+        alice,
+    );
+    let inner = String::from_utf8(multipart(
+        "",
+        "",
+        "",
+        &{
+            let p = part(&cmds);
+            let s = sign(&t.gpg, &t.bob, &p);
+            vec![p, sig_part(&s)]
+        },
+        "",
+    ))
+    .unwrap();
+    let inner = crlf(
+        &inner
+            .replace("MIME-Version: 1.0\r\n", "")
+            .replace(B, "in-b"),
+    );
+    let s = sign(&t.gpg, &t.alice, &inner);
+    add(
+        "a signed entity nested in the signed part",
+        "nested",
+        multipart(
+            &thread(&t, &id, "nested"),
+            "",
+            "",
+            &[inner, sig_part(&s)],
+            "",
+        ),
+        "another signed part is inside the signed part",
+        alice,
+    );
+    let mixed = crlf(&format!(
+        "Content-Type: multipart/mixed; boundary=\"mx\"\r\n\r\n--mx\r\n{}\r\n--mx\r\n\
+         Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=\"in\"\r\n\r\n\
+         --in\r\n{}\r\n--in\r\n{}\r\n--in--\r\n--mx--\r\n",
+        part("Forwarded below."),
+        part(&cmds),
+        sig_part(&sign(&t.gpg, &t.bob, &part(&cmds)))
+    ));
+    let s = sign(&t.gpg, &t.alice, &mixed);
+    add(
+        "a signed entity inside a multipart in the signed part",
+        "nestedmixed",
+        multipart(
+            &thread(&t, &id, "nestedmixed"),
+            "",
+            "",
+            &[mixed, sig_part(&s)],
+            "",
+        ),
+        "another signed part is inside the signed part",
+        alice,
+    );
+    let (p, s) = benign(&t);
+    let outer = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\n{}\r\n--outer\r\n\
+         Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"{B}\"\r\n\r\n\
+         --{B}\r\n{p}\r\n--{B}\r\n{}\r\n--{B}--\r\n--outer--\r\n",
+        thread(&t, &id, "wrapped"),
+        part(&cmds),
+        sig_part(&s)
+    );
+    add(
+        "a signed entity wrapped in an unsigned multipart with commands",
+        "wrapped",
+        outer.into_bytes(),
+        "covers only part of the mail",
+        alice,
+    );
+
+    // --- Inline (cleartext) signatures.
+    let clear = |t: &Team, n: &str| {
+        String::from_utf8(
+            t.gpg
+                .clearsign(&t.alice, format!("Looking at it ({n}).\n").as_bytes()),
+        )
+        .unwrap()
+    };
+    let plain = |h: String, body: String| {
+        format!(
+            "{h}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+            crlf(&body)
+        )
+        .into_bytes()
+    };
+    add(
+        "commands before a clearsigned block",
+        "clearbefore",
+        plain(
+            thread(&t, &id, "clearbefore"),
+            format!("{cmds}\n{}", clear(&t, "a")),
+        ),
+        "text outside it",
+        alice,
+    );
+    add(
+        "commands after a clearsigned block",
+        "clearafter",
+        plain(
+            thread(&t, &id, "clearafter"),
+            format!("{}\n{cmds}", clear(&t, "b")),
+        ),
+        "text outside it",
+        alice,
+    );
+    let mallory_block = String::from_utf8(t.gpg.clearsign(&t.mallory, cmds.as_bytes())).unwrap();
+    add(
+        "two clearsigned blocks, the second by a stranger",
+        "twoarmors",
+        plain(
+            thread(&t, &id, "twoarmors"),
+            format!("{}\n{mallory_block}", clear(&t, "c")),
+        ),
+        "more than one signed block",
+        alice,
+    );
+    let forged = clear(&t, "d").replacen(
+        "Hash: SHA256",
+        &format!("Hash: SHA256\n{}", cmds.trim_end()),
+        1,
+    );
+    add(
+        "commands smuggled into the armor headers",
+        "hashheader",
+        plain(thread(&t, &id, "hashheader"), forged),
+        "armor header lines other than",
+        alice,
+    );
+    let forged = clear(&t, "e").replacen("Hash: SHA256", "Hash: SHA1", 1);
+    add(
+        "a Hash: header that names another algorithm",
+        "hashsha1",
+        plain(thread(&t, &id, "hashsha1"), format!("{forged}\n{cmds}")),
+        "text outside it",
+        alice,
+    );
+    let escaped = String::from_utf8(t.gpg.clearsign(
+        &t.alice,
+        format!("Quoting:\n-----END PGP SIGNATURE-----\n/accept {id}\n").as_bytes(),
+    ))
+    .unwrap();
+    add(
+        "a dash-escaped armor line inside the signed text",
+        "dashescape",
+        plain(
+            thread(&t, &id, "dashescape"),
+            escaped.replacen(
+                "- -----END PGP SIGNATURE-----",
+                "-----END PGP SIGNATURE-----",
+                1,
+            ),
+        ),
+        "signature",
+        src,
+    );
+    let block = clear(&t, "f");
+    let quoted: String = block.lines().map(|l| format!("> {l}\n")).collect();
+    add(
+        "a quoted clearsigned block under new unsigned commands",
+        "quotedblock",
+        plain(
+            thread(&t, &id, "quotedblock"),
+            format!("{cmds}\nOn Tue, Alice wrote:\n{quoted}"),
+        ),
+        "text outside it",
+        src,
+    );
+    let text_then_html = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"al\"\r\n\r\n--al\r\n\
+         Content-Type: text/plain\r\n\r\n{}\r\n--al\r\nContent-Type: text/html\r\n\r\n<p>{}</p>\r\n--al--\r\n",
+        thread(&t, &id, "inlinealt"),
+        crlf(&clear(&t, "g")),
+        cmds
+    );
+    add(
+        "a clearsigned text alternative beside an HTML one with commands",
+        "inlinealt",
+        text_then_html.into_bytes(),
+        "covers only part of the mail",
+        None,
+    );
+
+    // --- Sign-then-encrypt: only what is inside the encrypted part counts.
+    let list_pub = std::fs::read(site.path("list-key.pub.asc")).unwrap();
+    t.gpg.import(&list_pub);
+    let list_fp = {
+        let cert = embargo::pgp::load_certs(&site.path("list-key.pub.asc")).unwrap();
+        cert[0].fingerprint().to_hex()
+    };
+    let (p, s) = benign(&t);
+    let signed_entity = String::from_utf8(multipart("", "", "", &[p, sig_part(&s)], ""))
+        .unwrap()
+        .replace("MIME-Version: 1.0\r\n", "");
+    let encrypted =
+        String::from_utf8(t.gpg.encrypt(&list_fp, signed_entity.as_bytes(), None)).unwrap();
+    let enc_parts = |extra: &str| {
+        format!(
+            "--enc\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--enc\r\n\
+             Content-Type: application/octet-stream\r\n\r\n{}\r\n{extra}--enc--\r\n",
+            crlf(&encrypted)
+        )
+    };
+    let mixed = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n{}\r\n--m\r\n\
+         Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n{}--m--\r\n",
+        thread(&t, &id, "encwrapped"),
+        part(&cmds),
+        enc_parts("")
+    );
+    add(
+        "an encrypted signed part beside unsigned commands",
+        "encwrapped",
+        mixed.into_bytes(),
+        "covers only part of the mail",
+        src,
+    );
+    let third = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n{}",
+        thread(&t, &id, "encthird"),
+        enc_parts(&format!("--enc\r\n{}\r\n", part(&cmds)))
+    );
+    add(
+        "a third, unsigned part beside the encrypted one",
+        "encthird",
+        third.into_bytes(),
+        "outside the encrypted part",
+        None,
+    );
+    let (p, s) = benign(&t);
+    let bad_inner = String::from_utf8(multipart("", "", "", &[p, sig_part(&s), part(&cmds)], ""))
+        .unwrap()
+        .replace("MIME-Version: 1.0\r\n", "");
+    let ct = String::from_utf8(t.gpg.encrypt(&list_fp, bad_inner.as_bytes(), None)).unwrap();
+    let m = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n\
+         --enc\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--enc\r\nContent-Type: application/octet-stream\r\n\r\n{}\r\n--enc--\r\n",
+        thread(&t, &id, "encextra"),
+        crlf(&ct)
+    );
+    add(
+        "an encrypted multipart/signed with an unsigned part inside",
+        "encextra",
+        m.into_bytes(),
+        "has 3 parts",
+        alice,
+    );
+    let unsigned_inside =
+        String::from_utf8(t.gpg.encrypt(&list_fp, part(&cmds).as_bytes(), None)).unwrap();
+    let m = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n\
+         --enc\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--enc\r\nContent-Type: application/octet-stream\r\n\r\n{}\r\n--enc--\r\n",
+        thread(&t, &id, "encunsigned"),
+        crlf(&unsigned_inside)
+    );
+    add(
+        "encrypted but not signed",
+        "encunsigned",
+        m.into_bytes(),
+        "not signed",
+        src,
+    );
+
+    // --- No signature at all, or a stranger's.
+    add(
+        "unsigned, with a roster member's From:",
+        "forged",
+        plain(thread(&t, &id, "forged"), cmds.clone()),
+        "not signed",
+        src,
+    );
+    let p = part(&cmds);
+    let s = sign(&t.gpg, &t.mallory, &p);
+    add(
+        "signed by a stranger",
+        "stranger",
+        multipart(&thread(&t, &id, "stranger"), "", "", &[p, sig_part(&s)], ""),
+        "not in the roster",
+        src,
+    );
+
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    run_cases(site, &id, &cases);
+}
+
+/// The armored signature of `mail`, a multipart/signed built by `multipart`.
+fn signature_of(mail: &[u8]) -> String {
+    let m = String::from_utf8_lossy(mail);
+    let start = m.find("-----BEGIN PGP SIGNATURE-----").unwrap();
+    let end = m.find("-----END PGP SIGNATURE-----").unwrap() + "-----END PGP SIGNATURE-----".len();
+    m[start..end].to_owned()
+}
+
+/// The same signature, its unhashed area reshaped: a second copy of the
+/// issuer subpacket. Still valid; different packet bytes.
+fn reshaped(armored: &str) -> String {
+    use openpgp::packet::signature::subpacket::{Subpacket, SubpacketValue};
+    use openpgp::parse::Parse;
+    use openpgp::serialize::SerializeInto;
+    use sequoia_openpgp as openpgp;
+    let mut sig = match openpgp::Packet::from_bytes(armored.as_bytes()).unwrap() {
+        openpgp::Packet::Signature(s) => s,
+        other => panic!("{other:?}"),
+    };
+    let id = sig.issuers().next().cloned().expect("an issuer");
+    sig.unhashed_area_mut()
+        .add(Subpacket::new(SubpacketValue::Issuer(id), false).unwrap())
+        .unwrap();
+    let armored = openpgp::Packet::from(sig).to_vec().unwrap();
+    let mut out = Vec::new();
+    {
+        let mut w = openpgp::armor::Writer::new(&mut out, openpgp::armor::Kind::Signature).unwrap();
+        std::io::Write::write_all(&mut w, &armored).unwrap();
+        w.finalize().unwrap();
+    }
+    crlf(&String::from_utf8(out).unwrap())
+}
+
+/// The same signature packet, armored again with other headers.
+fn rearmored(armored: &str) -> String {
+    use sequoia_openpgp as openpgp;
+    use std::io::Read;
+    let mut r = openpgp::armor::Reader::from_bytes(
+        armored.as_bytes(),
+        openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Signature)),
+    );
+    let mut bin = Vec::new();
+    r.read_to_end(&mut bin).unwrap();
+    let mut out = Vec::new();
+    {
+        let mut w = openpgp::armor::Writer::with_headers(
+            &mut out,
+            openpgp::armor::Kind::Signature,
+            [("Comment", "armored again")],
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut w, &bin).unwrap();
+        w.finalize().unwrap();
+    }
+    crlf(&String::from_utf8(out).unwrap())
+}
+
+fn binary(armored: &str) -> Vec<u8> {
+    use sequoia_openpgp as openpgp;
+    use std::io::Read;
+    let mut r = openpgp::armor::Reader::from_bytes(
+        armored.as_bytes(),
+        openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Signature)),
+    );
+    let mut bin = Vec::new();
+    r.read_to_end(&mut bin).unwrap();
+    bin
+}
+
+/// A signature is spent the first time it is seen: the same signed bytes
+/// again, however the mail around them or the signature packet is
+/// reshaped, change nothing.
+#[test]
+fn replays_change_nothing_however_reshaped() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let send = |n: &str, fp: &str, text: &str| {
+        let p = part(text);
+        let s = sign(&t.gpg, fp, &p);
+        let mail = multipart(&thread(&t, &id, n), "", "", &[p, sig_part(&s)], "");
+        site.deliver(&mail);
+        site.ok(&["run", "--once"]);
+        mail
+    };
+    send("accept", &t.alice, &format!("/accept {id}\r\n"));
+    let high = send("high", &t.alice, &format!("/severity high {id}\r\n"));
+    send("low", &t.alice, &format!("/severity low {id}\r\n"));
+    // Bob may not plan the disclosure yet: refused, and so spent.
+    let disclose = send(
+        "bobdisclose",
+        &t.bob,
+        &format!("/disclose {} {id}\r\n", in_days(30)),
+    );
+    assert_eq!(site.json(&["show", &id])["disclosure"], Value::Null);
+    send(
+        "leadbob",
+        &t.alice,
+        &format!("/lead bob@example.net {id}\r\n"),
+    );
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["severity"]["rating"], "low");
+    assert_eq!(rec["lead"], "bob@example.net");
+
+    let text = String::from_utf8(high.clone()).unwrap();
+    let sig = signature_of(&high);
+    let new_id =
+        |mail: &str, n: &str| mail.replace("high@mail.example", &format!("{n}@mail.example"));
+    let p = part(&format!("/severity high {id}\r\n"));
+    let with_sig = |n: &str, sig_part: String| {
+        multipart(&thread(&t, &id, n), "", "", &[p.clone(), sig_part], "")
+    };
+    let binary_part = {
+        use base64::Engine;
+        format!(
+            "Content-Type: application/pgp-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            base64::engine::general_purpose::STANDARD.encode(binary(&sig))
+        )
+    };
+    let seen = "seen before";
+    let alice = Some("alice@example.org");
+    let bob = Some("bob@example.net");
+    let cases = vec![
+        Case {
+            what: "the same mail with a new Message-ID",
+            mail: new_id(&text, "replay1").into_bytes(),
+            message_id: "replay1@mail.example".into(),
+            reason: seen,
+            told: alice,
+        },
+        Case {
+            what: "the same signed part in a new thread, by subject tag",
+            mail: multipart(
+                &format!(
+                    "From: Alice <alice@example.org>\r\nTo: security@example.org\r\nSubject: [{id}] again\r\n\
+                     Date: Tue, 01 Dec 2026 11:00:00 +0000\r\nMessage-ID: <replay2@mail.example>\r\n"
+                ),
+                "",
+                "",
+                &[p.clone(), sig_part(&sig)],
+                "",
+            ),
+            message_id: "replay2@mail.example".into(),
+            reason: seen,
+            told: alice,
+        },
+        Case {
+            what: "the signature's unhashed area reshaped",
+            mail: with_sig("replay3", sig_part(&reshaped(&sig))),
+            message_id: "replay3@mail.example".into(),
+            reason: seen,
+            told: alice,
+        },
+        Case {
+            what: "the signature armored again",
+            mail: with_sig("replay4", sig_part(&rearmored(&sig))),
+            message_id: "replay4@mail.example".into(),
+            reason: seen,
+            told: alice,
+        },
+        Case {
+            what: "the signature as a binary packet, base64",
+            mail: with_sig("replay5", binary_part),
+            message_id: "replay5@mail.example".into(),
+            reason: seen,
+            told: alice,
+        },
+        Case {
+            what: "the same mail stored with LF line ends",
+            mail: new_id(&text, "replay6").replace("\r\n", "\n").into_bytes(),
+            message_id: "replay6@mail.example".into(),
+            reason: seen,
+            told: alice,
+        },
+        Case {
+            what: "a mail refused once, replayed once it would apply",
+            mail: String::from_utf8(disclose)
+                .unwrap()
+                .replace("bobdisclose@mail.example", "replay7@mail.example")
+                .into_bytes(),
+            message_id: "replay7@mail.example".into(),
+            reason: seen,
+            told: bob,
+        },
+    ];
+    run_cases(site, &id, &cases);
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["severity"]["rating"], "low");
+    assert_eq!(rec["disclosure"], Value::Null);
+}
+
+/// What the `message-added` event of a mail changed, as JSON text.
+fn activity_of(site: &Site, id: &str, message_id: &str) -> String {
+    site.json(&["show", id])["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message_id"] == message_id && e["kind"] == "message-added")
+        .unwrap_or_else(|| panic!("{message_id} not filed"))["changes"]
+        .to_string()
+}
+
+/// Who answered and who is active count only when it is proven: a forged
+/// From: of a roster member is neither the SRC answering nor activity.
+#[test]
+fn a_forged_roster_from_is_not_an_answer_and_not_activity() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    site.deliver(
+        &format!(
+            "{}MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nWe are on it.\r\n",
+            thread(&t, &id, "forged-answer")
+        )
+        .into_bytes(),
+    );
+    site.deliver(
+        &format!(
+            "From: Someone <someone@example.com>\r\nTo: security@example.org\r\nSubject: Re: [{id}] report\r\n\
+             Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <tagged@example.com>\r\n\r\nAny news?\r\n"
+        )
+        .into_bytes(),
+    );
+    site.ok(&["run", "--once"]);
+    let after = site.json(&["show", &id]);
+    assert_eq!(after["messages"].as_array().unwrap().len(), 3, "both filed");
+    assert_eq!(
+        after["first_response_at"],
+        Value::Null,
+        "a forged From: is not the SRC answering"
+    );
+    assert_eq!(activity_of(site, &id, "forged-answer@mail.example"), "[]");
+    assert_eq!(
+        activity_of(site, &id, "tagged@example.com"),
+        "[]",
+        "anyone's tagged mail is not activity"
+    );
+
+    // The reporter's own follow-up is activity; a signed reply is the answer.
+    site.deliver(&mail(
+        "Reporter <r@example.net>",
+        &format!("Re: [{id}] more"),
+        "more@example.net",
+        "",
+    ));
+    site.deliver(&common::gpg::pgp_mime_signed(
+        &t.gpg,
+        &t.alice,
+        &thread(&t, &id, "real-answer"),
+        "We are on it.\r\n",
+    ));
+    site.ok(&["run", "--once"]);
+    let last = site.json(&["show", &id]);
+    assert_ne!(last["first_response_at"], Value::Null, "{last:#}");
+    assert!(activity_of(site, &id, "more@example.net").contains("touched"));
+    assert!(activity_of(site, &id, "real-answer@mail.example").contains("responded"));
+}
