@@ -21,8 +21,12 @@ target=$(date -u -d "$at" +%s) || {
     echo "cannot read the date \"$at\": write it as YYYY-MM-DD HH:MM:SS (UTC)" >&2
     exit 2
 }
-command -v faketime >/dev/null || {
-    echo "faketime is missing: apt-get install -y faketime" >&2
+# libfaketime itself, preloaded: the `faketime` wrapper would also keep a
+# semaphore per run in /dev/shm, and refuses to start when a stale one
+# with its pid is left there.
+lib=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketime\.so\.1$' | head -1)
+[ -n "$lib" ] && [ -f "$lib" ] || {
+    echo "libfaketime is missing: apt-get install -y faketime" >&2
     exit 1
 }
 
@@ -39,7 +43,7 @@ failed=0
 for bin in $binaries; do
     offset=$((target - $(date -u +%s)))
     printf '\n-- %s at %s (faketime %+ds)\n' "$(basename "$bin")" "$(date -u -d "@$target" '+%a %Y-%m-%d %H:%M:%S UTC')" "$offset"
-    if ! FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$(printf '%+d' "$offset")s" "$bin"; then
+    if ! LD_PRELOAD="$lib" FAKETIME="$(printf '%+d' "$offset")s" FAKETIME_DONT_FAKE_MONOTONIC=1 "$bin"; then
         failed=1
     fi
 done
