@@ -287,7 +287,11 @@ impl Service {
             sender: mail.from.as_ref().map(|m| m.key()),
             prefix: prefix.clone(),
             year: intake::year_of(now),
-            signature_digest: mail.signature.made().map(|m| m.digest.clone()),
+            signature_digests: mail
+                .signature
+                .made()
+                .map(|m| m.digests().cloned().collect())
+                .unwrap_or_default(),
             named_incidents: commands
                 .iter()
                 .filter_map(|c| match &c.command {
@@ -459,7 +463,7 @@ impl Service {
                 sender: None,
                 prefix: self.settings.list.incident_prefix.clone(),
                 year: intake::year_of(now),
-                signature_digest: None,
+                signature_digests: Vec::new(),
                 named_incidents: Vec::new(),
             })
             .await?;

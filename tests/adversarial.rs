@@ -253,7 +253,7 @@ fn hostile_structures_change_nothing_and_say_why() {
             "",
         ),
         "not application/pgp-signature",
-        src,
+        None,
     );
     let (_, s) = benign(&t);
     add(
@@ -351,7 +351,7 @@ fn hostile_structures_change_nothing_and_say_why() {
         "trailing",
         m.into_bytes(),
         "starts like its boundary",
-        src,
+        None,
     );
     let (p, s) = benign(&t);
     let mut m = String::from_utf8(multipart(
@@ -368,7 +368,7 @@ fn hostile_structures_change_nothing_and_say_why() {
         "twoclose",
         m.into_bytes(),
         "after the close delimiter",
-        src,
+        None,
     );
     let (p, s) = benign(&t);
     let mut m = String::from_utf8(multipart(
@@ -404,7 +404,7 @@ fn hostile_structures_change_nothing_and_say_why() {
             "",
         ),
         "names the parameter \\\"boundary\\\" twice",
-        src,
+        None,
     );
     let (p, s) = benign(&t);
     add(
@@ -418,7 +418,7 @@ fn hostile_structures_change_nothing_and_say_why() {
             "",
         ),
         "twice",
-        src,
+        None,
     );
     let (p, s) = benign(&t);
     add(
@@ -432,7 +432,7 @@ fn hostile_structures_change_nothing_and_say_why() {
             "",
         ),
         "twice",
-        src,
+        None,
     );
     let (p, s) = benign(&t);
     let dup_ct = format!(
@@ -476,7 +476,7 @@ fn hostile_structures_change_nothing_and_say_why() {
         "smime",
         m.into_bytes(),
         "not application/pgp-signature",
-        src,
+        None,
     );
 
     // --- The signed part re-encoded: a transfer encoding is part of what is signed.
@@ -744,7 +744,7 @@ fn hostile_structures_change_nothing_and_say_why() {
             thread(&t, &id, "quotedblock"),
             format!("{cmds}\nOn Tue, Alice wrote:\n{quoted}"),
         ),
-        "text outside it",
+        "not signed",
         src,
     );
     let text_then_html = format!(
@@ -933,6 +933,35 @@ fn binary(armored: &str) -> Vec<u8> {
     bin
 }
 
+fn with_sig_of(headers: &str, part: &str, sig: &str) -> Vec<u8> {
+    multipart(headers, "", "", &[part.to_owned(), sig_part(sig)], "")
+}
+
+/// Of an armored signature part holding several signatures, the one by
+/// `fingerprint` alone, armored again.
+fn bob_only(armored: &str, fingerprint: &str) -> String {
+    use openpgp::parse::Parse;
+    use openpgp::serialize::Marshal;
+    use sequoia_openpgp as openpgp;
+    let pile = openpgp::PacketPile::from_bytes(armored.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    {
+        let mut w = openpgp::armor::Writer::new(&mut out, openpgp::armor::Kind::Signature).unwrap();
+        let mut kept = 0;
+        for p in pile.into_children() {
+            if let openpgp::Packet::Signature(s) = &p
+                && s.issuer_fingerprints().any(|f| f.to_hex() == fingerprint)
+            {
+                p.serialize(&mut w).unwrap();
+                kept += 1;
+            }
+        }
+        assert_eq!(kept, 1, "one signature by {fingerprint}");
+        w.finalize().unwrap();
+    }
+    crlf(&String::from_utf8(out).unwrap())
+}
+
 /// A signature is spent the first time it is seen: the same signed bytes
 /// again, however the mail around them or the signature packet is
 /// reshaped, change nothing.
@@ -951,7 +980,30 @@ fn replays_change_nothing_however_reshaped() {
     };
     send("accept", &t.alice, &format!("/accept {id}\r\n"));
     let high = send("high", &t.alice, &format!("/severity high {id}\r\n"));
+    // Alice and Bob both sign one part: the mail spends both signatures.
+    let both_part = part(&format!("/cve CVE-2026-1111 {id}\r\n"));
+    let both = crlf(
+        &String::from_utf8(t.gpg.detach_sign(
+            &t.alice,
+            both_part.as_bytes(),
+            &["--digest-algo", "SHA256", "--local-user", &t.bob],
+        ))
+        .unwrap(),
+    );
+    site.deliver(&multipart(
+        &thread(&t, &id, "both"),
+        "",
+        "",
+        &[both_part.clone(), sig_part(&both)],
+        "",
+    ));
+    site.ok(&["run", "--once"]);
+    assert_eq!(
+        site.json(&["show", &id])["cves"],
+        serde_json::json!(["CVE-2026-1111"])
+    );
     send("low", &t.alice, &format!("/severity low {id}\r\n"));
+    send("nocve", &t.alice, &format!("/cve none {id}\r\n"));
     // Bob may not plan the disclosure yet: refused, and so spent.
     let disclose = send(
         "bobdisclose",
@@ -1039,6 +1091,17 @@ fn replays_change_nothing_however_reshaped() {
             told: alice,
         },
         Case {
+            what: "Bob's signature alone, cut from a part both signed",
+            mail: with_sig_of(
+                &thread(&t, &id, "replay8"),
+                &both_part,
+                &bob_only(&both, &t.bob),
+            ),
+            message_id: "replay8@mail.example".into(),
+            reason: seen,
+            told: Some("bob@example.net"),
+        },
+        Case {
             what: "a mail refused once, replayed once it would apply",
             mail: String::from_utf8(disclose)
                 .unwrap()
@@ -1120,4 +1183,318 @@ fn a_forged_roster_from_is_not_an_answer_and_not_activity() {
     assert_ne!(last["first_response_at"], Value::Null, "{last:#}");
     assert!(activity_of(site, &id, "more@example.net").contains("touched"));
     assert!(activity_of(site, &id, "real-answer@mail.example").contains("responded"));
+
+    // Alice's answer sent again by someone else, as a new mail: spent, so
+    // neither an answer nor activity.
+    let again = site.json(&["show", &id])["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == "real-answer@mail.example")
+        .map(|m| site.ok(&["raw", &m["id"].to_string()]))
+        .unwrap()
+        .replace("real-answer@mail.example", "replayed-answer@mail.example");
+    site.deliver(again.as_bytes());
+    site.ok(&["run", "--once"]);
+    assert_eq!(activity_of(site, &id, "replayed-answer@mail.example"), "[]");
+}
+
+/// A roster member whose good signature turns up in a mail that proves
+/// nothing hears of it once, not at every copy someone sends.
+#[test]
+fn a_signed_mail_wrapped_badly_is_told_to_its_signer_once() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let p = part("Looking at it.\r\n");
+    let s = sign(&t.gpg, &t.alice, &p);
+    for n in ["wrap1", "wrap2", "wrap3"] {
+        site.deliver(&multipart(
+            &thread(&t, &id, n),
+            "",
+            "",
+            &[p.clone(), sig_part(&s)],
+            "A footer a list added.\r\n",
+        ));
+    }
+    site.ok(&["run", "--once"]);
+    assert_eq!(told(site, "wrap1@mail.example"), ["alice@example.org"]);
+    assert!(told(site, "wrap2@mail.example").is_empty());
+    assert!(told(site, "wrap3@mail.example").is_empty());
+}
+
+/// Cleartext-signed text as mail programs write it (dash-escaped, CRLF),
+/// around `signed` and an armored `signature` taken from elsewhere.
+fn cleartext_around(signed: &str, signature: &str) -> String {
+    let escaped: String = signed
+        .split_inclusive('\n')
+        .map(|l| {
+            if l.starts_with('-') {
+                format!("- {l}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    format!(
+        "-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\n{escaped}\r\n{}",
+        crlf(signature)
+    )
+}
+
+/// A signed OpenPGP message (one-pass signature, literal data, the
+/// signature taken from elsewhere) encrypted to the list key, armored.
+fn one_pass_encrypted_to_list(site: &Site, literal: &[u8], detached: &[u8]) -> String {
+    use openpgp::packet::{Literal, OnePassSig, Packet, Signature};
+    use openpgp::parse::Parse;
+    use openpgp::serialize::Serialize;
+    use sequoia_openpgp as openpgp;
+
+    let pile = openpgp::PacketPile::from_bytes(detached).unwrap();
+    let sig: Signature = match pile.into_children().next().unwrap() {
+        Packet::Signature(s) => s,
+        p => panic!("{p:?}"),
+    };
+    let mut inner = Vec::new();
+    let mut ops = OnePassSig::try_from(&sig).unwrap();
+    ops.set_last(true);
+    Packet::from(ops).serialize(&mut inner).unwrap();
+    let mut lit = Literal::new(openpgp::types::DataFormat::Binary);
+    lit.set_body(literal.to_vec());
+    Packet::from(lit).serialize(&mut inner).unwrap();
+    Packet::from(sig).serialize(&mut inner).unwrap();
+    encrypt_to_list(site, &inner)
+}
+
+/// Any bytes, encrypted to the list key (whose public part anyone has).
+fn encrypt_to_list(site: &Site, bytes: &[u8]) -> String {
+    use openpgp::policy::StandardPolicy;
+    use openpgp::serialize::stream::{Armorer, Encryptor, Message};
+    use sequoia_openpgp as openpgp;
+    use std::io::Write;
+    let list = embargo::pgp::load_secret(&site.path("list-key.asc")).unwrap();
+    let p = StandardPolicy::new();
+    let keys: Vec<_> = list
+        .keys()
+        .with_policy(&p, None)
+        .supported()
+        .for_transport_encryption()
+        .collect();
+    let mut out = Vec::new();
+    {
+        let m = Message::new(&mut out);
+        let m = Armorer::new(m).build().unwrap();
+        let mut m = Encryptor::for_recipients(m, keys).build().unwrap();
+        m.write_all(bytes).unwrap();
+        m.finalize().unwrap();
+    }
+    crlf(&String::from_utf8(out).unwrap())
+}
+
+/// A text/plain reply carrying `body`.
+fn text_reply(_: &Team, id: &str, n: &str, body: &str) -> Vec<u8> {
+    format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}",
+        reply("Mallory <m@evil.example>", id, "r1@example.net", n)
+    )
+    .into_bytes()
+}
+
+/// A signature made over a MIME entity (a PGP/MIME post to a public list,
+/// never sent to embargo) moved into another envelope: a cleartext block,
+/// or a signed OpenPGP message encrypted to the list key. What the entity
+/// holds besides its own text (an attachment, a forwarded mail, a folded
+/// header) must never read as the signer's commands.
+#[test]
+fn a_signed_mime_entity_moved_into_another_envelope_says_only_what_it_said() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    // Alice's public post: her text, and the reporter's patch attached,
+    // whose commit message carries commands.
+    let post = crlf(&format!(
+        "Content-Type: multipart/mixed; boundary=\"------------mixB\"; protected-headers=\"v1\"\n\
+         From: Alice <alice@example.org>\n\
+         To: oss-security@lists.example\n\
+         Subject: Re: [oss-security] frob: heap overflow, fix\n \
+         attached\n\
+         \n\
+         --------------mixB\n\
+         Content-Type: text/plain; charset=UTF-8\n\
+         \n\
+         The fix from the reporter is attached.\n\
+         \n\
+         --------------mixB\n\
+         Content-Type: text/x-patch; charset=UTF-8; name=\"0001-fix.patch\"\n\
+         Content-Disposition: attachment; filename=\"0001-fix.patch\"\n\
+         \n\
+         Subject: [PATCH] frob: bound the header length\n\
+         \n\
+         /accept {id}\n\
+         /severity critical {id}\n\
+         --------------mixB--\n"
+    ));
+    let binary_sig = |text: &str, extra: &[&str]| {
+        String::from_utf8(t.gpg.detach_sign(&t.alice, text.as_bytes(), extra)).unwrap()
+    };
+    let folded = crlf(&format!(
+        "Content-Type: text/plain; charset=UTF-8; protected-headers=\"v1\"\n\
+         From: Alice <alice@example.org>\n\
+         Subject: Re: [oss-security] question about frob parser hardening\n \
+         /accept {id}\n\
+         \n\
+         No, that is not a security issue.\n"
+    ));
+    let forwarded = crlf(&format!(
+        "Content-Type: multipart/mixed; boundary=\"fwd\"\n\
+         \n\
+         --fwd\n\
+         Content-Type: text/plain; charset=UTF-8\n\
+         \n\
+         FYI, another one of these.\n\
+         --fwd\n\
+         Content-Type: message/rfc822\n\
+         Content-Disposition: attachment; filename=\"spam.eml\"\n\
+         \n\
+         From: Mallory <m@evil.example>\n\
+         Subject: hello\n\
+         \n\
+         /accept {id}\n\
+         --fwd--\n"
+    ));
+    let detached_bytes = t.gpg.run(
+        &["--detach-sign", "--local-user", &t.alice],
+        post.as_bytes(),
+    );
+    assert!(detached_bytes.ok);
+    let cases = vec![
+        Case {
+            what: "a PGP/MIME post's binary signature as a cleartext block",
+            mail: text_reply(
+                &t,
+                &id,
+                "csf1",
+                &cleartext_around(&post, &binary_sig(&post, &[])),
+            ),
+            message_id: "csf1@mail.example".into(),
+            reason: "needs a text signature",
+            told: Some("src@example.org"),
+        },
+        Case {
+            what: "a PGP/MIME post's text-mode signature (as mutt makes) as a cleartext block",
+            mail: text_reply(
+                &t,
+                &id,
+                "csf2",
+                &cleartext_around(&post, &binary_sig(&post, &["--textmode"])),
+            ),
+            message_id: "csf2@mail.example".into(),
+            reason: "joined",
+            told: None,
+        },
+        Case {
+            what: "a folded protected Subject as a cleartext block",
+            mail: text_reply(
+                &t,
+                &id,
+                "csf3",
+                &cleartext_around(&folded, &binary_sig(&folded, &["--textmode"])),
+            ),
+            message_id: "csf3@mail.example".into(),
+            reason: "joined",
+            told: None,
+        },
+        Case {
+            what: "a forwarded mail attached, as a cleartext block",
+            mail: text_reply(
+                &t,
+                &id,
+                "csf4",
+                &cleartext_around(&forwarded, &binary_sig(&forwarded, &["--textmode"])),
+            ),
+            message_id: "csf4@mail.example".into(),
+            reason: "joined",
+            told: None,
+        },
+        Case {
+            what: "a PGP/MIME post's signature as a signed message encrypted to the list",
+            mail: text_reply(
+                &t,
+                &id,
+                "ops1",
+                &one_pass_encrypted_to_list(site, post.as_bytes(), &detached_bytes.stdout),
+            ),
+            message_id: "ops1@mail.example".into(),
+            reason: "joined",
+            told: None,
+        },
+    ];
+    run_cases(site, &id, &cases);
+}
+
+/// A member forwards the announcement draft inline, signed and encrypted,
+/// to the reporter (to check the credit line); the reporter re-encrypts
+/// the member's signed message to the list key and sends it in.
+#[test]
+fn a_forwarded_draft_approves_nothing() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let date = in_days(30);
+    site.deliver(&common::gpg::pgp_mime_signed(
+        &t.gpg,
+        &t.alice,
+        &reply("Alice <alice@example.org>", &id, "r1@example.net", "c1"),
+        &format!(
+            "/accept {id}\r\n/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H {id}\r\n/disclose {date} {id}\r\n"
+        ),
+    ));
+    site.ok(&["run", "--once"]);
+    let draft = site
+        .outbox()
+        .into_iter()
+        .find(|m| m.subject.contains("DRAFT announcement"))
+        .expect("a draft");
+    assert!(draft.text.contains(&format!("/approve announcement {id}")));
+    let forward = |marker: &str| {
+        format!(
+            "Could you check that the credit line is right?\n\n{marker}\nSubject: {}\n\n{}",
+            draft.subject, draft.text
+        )
+    };
+    let resent = |fwd: String| {
+        let to_mallory = t.gpg.encrypt(&t.mallory, fwd.as_bytes(), Some(&t.alice));
+        let r = t.gpg.run(&["--decrypt", "--unwrap"], &to_mallory);
+        assert!(r.ok, "{}", r.status);
+        encrypt_to_list(site, &r.stdout)
+    };
+    let cases = vec![
+        Case {
+            what: "forwarded with Thunderbird's marker, re-encrypted to the list",
+            mail: text_reply(
+                &t,
+                &id,
+                "fwd1",
+                &resent(forward("-------- Forwarded Message --------")),
+            ),
+            message_id: "fwd1@mail.example".into(),
+            reason: "joined",
+            told: None,
+        },
+        Case {
+            what: "the draft pasted without a marker: its indented lines are refused",
+            mail: text_reply(&t, &id, "fwd2", &resent(forward(""))),
+            message_id: "fwd2@mail.example".into(),
+            reason: "indented",
+            told: Some("alice@example.org"),
+        },
+    ];
+    run_cases(site, &id, &cases);
+    let rec = site.json(&["show", &id]);
+    assert_eq!(
+        rec["approved"],
+        serde_json::json!([]),
+        "{:#}",
+        rec["events"]
+    );
 }

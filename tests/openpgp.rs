@@ -67,6 +67,7 @@ fn gnupg_signatures_by_roster_keys_verify_and_others_do_not() {
                 fingerprint,
                 signed_at,
                 digest,
+                ..
             }) => {
                 assert_eq!(fingerprint, fp, "{algo}: the certificate's fingerprint");
                 assert!(signed_at <= now() && signed_at > now() - SignedDuration::from_mins(5));

@@ -85,6 +85,7 @@ fn signature(now: Timestamp) -> impl Strategy<Value = SignatureStatus> {
             fingerprint: fp.into(),
             signed_at: now - SignedDuration::from_hours(age_hours),
             digest: format!("{digest}"),
+            also: vec![],
         })
     };
     prop_oneof![

@@ -139,7 +139,7 @@ fn query(message_id: &str, body: &str, mentioned: &[&str]) -> IntakeQuery {
         sender: Some("ana@finder.example".into()),
         prefix: "EMB".into(),
         year: 2026,
-        signature_digest: None,
+        signature_digests: Vec::new(),
         named_incidents: vec![],
     }
 }
@@ -746,6 +746,7 @@ async fn busy_state(store: &dyn Store) {
                         fingerprint: "A".repeat(40),
                         signed_at: now,
                         digest: "sig-digest".into(),
+                        also: vec![],
                     }),
                     ..inbound("m2@x", "two")
                 }),
@@ -857,7 +858,7 @@ async fn export_from_sqlite_import_into_postgres_export_again_is_identical() {
         Some("0000000001:0000000003")
     );
     let mut q = query("m9@x", "nine", &[]);
-    q.signature_digest = Some("sig-digest".into());
+    q.signature_digests = vec!["sig-digest".into()];
     let ctx = to.store.intake_context(&q).await.unwrap();
     assert!(ctx.commands.signature_used);
     assert_eq!(ctx.commands.last_lead.as_deref(), Some("alice@example.org"));

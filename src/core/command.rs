@@ -208,9 +208,19 @@ fn is_attribution(line: &str) -> bool {
         || (lower.starts_with("le ") && lower.ends_with("a écrit :"))
 }
 
+/// Where a mail program starts a forwarded mail inline: what follows is
+/// someone else's text.
+fn is_forward_marker(t: &str) -> bool {
+    let lower = t.to_lowercase();
+    let bare = lower.trim_matches(|c: char| c == '-' || c.is_whitespace());
+    bare == "forwarded message"
+        || bare.starts_with("forwarded message from")
+        || lower.starts_with("begin forwarded message")
+}
+
 /// The lines the sender wrote: not quoted (`>`), not in quoted-reply
-/// attributions, and nothing after a signature separator or an Outlook
-/// "Original Message" marker.
+/// attributions, and nothing after a signature separator, an Outlook
+/// "Original Message" marker or a forwarded mail.
 pub fn written_lines(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for line in text.lines() {
@@ -219,7 +229,10 @@ pub fn written_lines(text: &str) -> Vec<&str> {
             break;
         }
         let t = line.trim();
-        if t.starts_with("-----Original Message-----") || t == "________________________________" {
+        if t.starts_with("-----Original Message-----")
+            || t == "________________________________"
+            || is_forward_marker(t)
+        {
             break;
         }
         if t.starts_with('>') || is_attribution(t) {
@@ -430,6 +443,18 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
             continue;
         };
         finish(&mut commands, approve_text.take());
+        if line.starts_with(char::is_whitespace) {
+            // Drafts and forwarded mail show commands indented; what the
+            // sender means starts at the beginning of a line.
+            errors.push(ParseError {
+                line: line.trim().to_owned(),
+                problem: "it is indented (copied from a draft or a forwarded mail?): \
+                          a command starts at the beginning of its line"
+                    .to_owned(),
+                usage: None,
+            });
+            continue;
+        }
         let name = name.to_ascii_lowercase();
         let body = line.trim_start()[1 + name.len()..].trim();
         let mut args: Vec<&str> = body.split_whitespace().collect();
@@ -523,6 +548,21 @@ mod tests {
                 vec![Command::Status],
             ),
             (
+                "Thunderbird's forward",
+                "/status\n\n-------- Forwarded Message --------\nSubject: x\n\n/close\n",
+                vec![Command::Status],
+            ),
+            (
+                "Apple Mail's forward",
+                "/status\nBegin forwarded message:\n\n/close\n",
+                vec![Command::Status],
+            ),
+            (
+                "Gmail's forward",
+                "/status\n---------- Forwarded message ---------\n/close\n",
+                vec![Command::Status],
+            ),
+            (
                 "Outlook's underscores",
                 "/status\n________________________________\nFrom: x\n/close\n",
                 vec![Command::Status],
@@ -533,8 +573,8 @@ mod tests {
                 vec![Command::Public],
             ),
             (
-                "indented quotes and commands",
-                "  /accept  \n   > /close\n",
+                "indented quotes",
+                "/accept  \n   > /close\n",
                 vec![Command::Accept],
             ),
             (
@@ -806,5 +846,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_indented_command_is_an_error_not_a_command() {
+        // What a draft shows, forwarded inline: refused, never applied.
+        let (c, e) = parse(
+            "Please check:\n\n  /approve announcement EMB-2026-0001\n",
+            "EMB",
+        );
+        assert!(c.is_empty());
+        assert_eq!(e.len(), 1);
+        assert!(e[0].problem.contains("indented"), "{}", e[0]);
     }
 }

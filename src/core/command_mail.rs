@@ -25,6 +25,8 @@ pub struct CommandPolicy<'a> {
     /// Signatures older than this are not accepted for commands.
     pub max_signature_age: SignedDuration,
     pub src_address: &'a str,
+    /// The list's own addresses: a signed mail must be written to one.
+    pub own_addresses: &'a [String],
 }
 
 /// What the store knows that the decision needs.
@@ -89,10 +91,23 @@ pub fn handle(
     now: Timestamp,
 ) -> Option<CommandOutcome> {
     let (lines, errors) = command::parse(mail.command_text(), policy.prefix);
-    // A signature that proves nothing is always told, commands or not: its
-    // signer, or the SRC, learns that the mail did not count.
-    let unproven = matches!(mail.signature, SignatureStatus::Unproven { .. });
-    if lines.is_empty() && errors.is_empty() && !unproven {
+    // A roster member whose good signature is in a mail that proves nothing
+    // is told, commands or not, the first time that signature is seen (not
+    // at each copy someone sends again).
+    let tell_signer = match &mail.signature {
+        SignatureStatus::Unproven {
+            signed_by: Some(made),
+            ..
+        } => {
+            !facts.signature_used
+                && policy
+                    .roster
+                    .person_by_fingerprint(&made.fingerprint)
+                    .is_some()
+        }
+        _ => false,
+    };
+    if lines.is_empty() && errors.is_empty() && !tell_signer {
         return None;
     }
     let id = &incident.id;
@@ -124,6 +139,10 @@ pub fn handle(
         } = &mail.signature
             && let Some(member) = policy.roster.person_by_fingerprint(&made.fingerprint)
         {
+            if !tell_signer {
+                // Seen before: told then; the copy changes nothing.
+                return None;
+            }
             return Some(refuse(
                 vec![member.email.clone()],
                 member.email.clone(),
@@ -156,6 +175,29 @@ pub fn handle(
     };
     let to_signer = vec![signer.email.clone()];
     let actor = signer.email.clone();
+
+    // Written to this list: a mail signed for other readers (its protected
+    // To and Cc name them) is not a command here, however it arrived.
+    let addressed_to = mail.signed.as_ref().map_or(&[][..], |s| &s.addressed_to);
+    if !addressed_to.is_empty()
+        && !addressed_to.iter().any(|a| {
+            policy
+                .own_addresses
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(a))
+        })
+    {
+        return Some(refuse(
+            to_signer,
+            actor,
+            format!(
+                "the signed mail was written to {}, not to this list: a signed mail sent elsewhere \
+                 does not count here. Send the commands to {}",
+                addressed_to.join(", "),
+                policy.src_address
+            ),
+        ));
+    }
 
     if !errors.is_empty() {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();

@@ -94,6 +94,9 @@ pub struct SignedContent {
     pub text: String,
     /// The Subject header inside the signed part (protected headers).
     pub subject: Option<String>,
+    /// The To and Cc addresses inside the signed part, lower-case: whom
+    /// the signer wrote to, when their mailer protects those headers.
+    pub addressed_to: Vec<String>,
     /// Patch files attached inside the signed part (`*.patch`, `*.diff`).
     pub patches: Vec<Patch>,
 }

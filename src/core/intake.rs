@@ -9,7 +9,7 @@ use super::inbound::{Inbound, Mailbox};
 use super::incident::{Change, Incident};
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::roster::Roster;
-use super::signature::Encryption;
+use super::signature::{Encryption, SignatureStatus};
 use super::slot::SlotRules;
 use super::threading::{self, Known, Placement, Via};
 
@@ -91,11 +91,22 @@ fn actor(mail: &Inbound) -> String {
 }
 
 /// What a mail on an incident's thread counts as. Only a roster member's
-/// valid signature makes it the SRC answering; only that or the reporter's
-/// own mail is activity that holds off the idle reminders. Anyone can write
-/// a `From:` or a subject tag.
-fn activity(mail: &Inbound, incident: Option<&Incident>, roster: &Roster) -> Option<Change> {
-    if mail.signature.signer(roster).is_some() {
+/// valid signature, fresh and not seen before, makes it the SRC answering;
+/// only that or the reporter's own mail is activity that holds off the idle
+/// reminders. Anyone can write a `From:` or a subject tag, or send an old
+/// signed mail again.
+fn activity(
+    mail: &Inbound,
+    ctx: &IntakeContext,
+    incident: Option<&Incident>,
+    policy: &IntakePolicy<'_>,
+    now: Timestamp,
+) -> Option<Change> {
+    if let SignatureStatus::Valid(made) = &mail.signature
+        && mail.signature.signer(policy.roster).is_some()
+        && !ctx.commands.signature_used
+        && made.signed_at + policy.max_signature_age >= now
+    {
         return Some(Change::Responded);
     }
     let reporter = incident.and_then(|i| i.reporter.as_ref());
@@ -132,7 +143,9 @@ pub fn decide(
                 format!("{:?} joined by {via}", mail.subject),
             );
             let target = ctx.target.as_ref().filter(|t| t.id == incident);
-            added.changes = activity(mail, target, policy.roster).into_iter().collect();
+            added.changes = activity(mail, ctx, target, policy, now)
+                .into_iter()
+                .collect();
             let mut events = vec![added];
             // A new report's SRC copy says it could not be read; a later
             // mail on the thread needs its own word to the SRC.
@@ -154,6 +167,7 @@ pub fn decide(
                     slots: policy.slots,
                     max_signature_age: policy.max_signature_age,
                     src_address: policy.src_address,
+                    own_addresses: policy.own_addresses,
                 };
                 if let Some(outcome) =
                     command_mail::handle(target, mail, &ctx.commands, &command_policy, now)

@@ -16,6 +16,17 @@ pub struct Made {
     /// subpackets). The same signature re-armored, re-encoded or with its
     /// unhashed area reshaped has the same one: it is a replay.
     pub digest: String,
+    /// The replay keys of other good signatures beside it (two members
+    /// signed the same part): all are spent with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl Made {
+    /// Every replay key this sighting spends.
+    pub fn digests(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.digest).chain(&self.also)
+    }
 }
 
 /// The verdict on a mail's signature, checked against the roster's keys.
@@ -160,6 +171,7 @@ mod tests {
                 fingerprint: fp.into(),
                 signed_at: Timestamp::UNIX_EPOCH,
                 digest: "d".into(),
+                also: vec![],
             })
         };
         assert_eq!(

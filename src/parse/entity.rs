@@ -58,8 +58,9 @@ impl<'a> Entity<'a> {
             Some((head_end, body_start)) => (&bytes[..head_end], &bytes[body_start..]),
             None => (bytes, &bytes[bytes.len()..]),
         };
-        let head =
-            std::str::from_utf8(head).map_err(|_| ambiguous("a header line is not valid UTF-8"))?;
+        // Only the MIME fields decide anything here; bytes that are not
+        // UTF-8 elsewhere (an MTA's or a filter's header) change nothing.
+        let head = String::from_utf8_lossy(head);
         let mut headers: Vec<(String, String)> = Vec::new();
         for line in head.split('\n') {
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -82,6 +83,8 @@ impl<'a> Entity<'a> {
                     cut(line)
                 )));
             };
+            // RFC 5322's obsolete syntax allows white space before the colon.
+            let name = name.trim_end_matches([' ', '\t']);
             let name_ok =
                 !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
             if !name_ok {
@@ -107,7 +110,18 @@ impl<'a> Entity<'a> {
         if found.next().is_some() {
             return Err(ambiguous(format!("it has two {name} header fields")));
         }
+        if first.is_some_and(|v| v.contains(char::REPLACEMENT_CHARACTER)) {
+            return Err(ambiguous(format!("its {name} header field is not text")));
+        }
         Ok(first)
+    }
+
+    /// Whether it carries MIME fields (`Content-*`, `MIME-Version`): then
+    /// it is a MIME entity, not plain text.
+    pub fn is_mime(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.starts_with("content-") || n == "mime-version")
     }
 
     /// The Content-Type, `text/plain` when there is none (RFC 2045).
@@ -129,7 +143,9 @@ impl<'a> Entity<'a> {
     }
 }
 
-fn cut(line: &str) -> String {
+/// At most 60 characters of what the mail said: refusals quote the mail,
+/// and the mail is the attacker's.
+pub fn cut(line: &str) -> String {
     line.chars().take(60).collect()
 }
 
@@ -178,6 +194,18 @@ fn token(s: &str) -> (&str, &str) {
     (&s[..end], &s[end..])
 }
 
+/// An unquoted parameter value: a token, and `/` too, which mailers write
+/// unquoted in `protocol=application/pgp-signature` and readers accept.
+fn unquoted(s: &str) -> (&str, &str) {
+    let end = s
+        .find(|c: char| !is_token_char(c) && c != '/')
+        .unwrap_or(s.len());
+    (&s[..end], &s[end..])
+}
+
+/// More parameters than any mailer writes: refused rather than compared.
+const MAX_PARAMS: usize = 32;
+
 impl ContentType {
     pub fn parse(value: &str) -> Result<ContentType, Ambiguous> {
         let bad = |why: &str| ambiguous(format!("its Content-Type {:?} {why}", cut(value)));
@@ -193,6 +221,7 @@ impl ContentType {
             return Err(bad("has no type/subtype"));
         }
         let mut params: Vec<(String, String)> = Vec::new();
+        let mut bases: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             rest = skip_cfws(rest)?;
             if rest.is_empty() {
@@ -235,7 +264,7 @@ impl ContentType {
                 let end = end.ok_or_else(|| bad("has a quoted value that is not closed"))?;
                 (out, &quoted[end..])
             } else {
-                let (v, after) = token(after);
+                let (v, after) = unquoted(after);
                 if v.is_empty() {
                     return Err(bad("has a parameter with an empty value"));
                 }
@@ -245,11 +274,11 @@ impl ContentType {
             // `boundary`, `boundary*` and `boundary*0` all name one
             // parameter (RFC 2231): readers pick differently among them.
             let base = name.split('*').next().unwrap_or(&name).to_owned();
-            if params
-                .iter()
-                .any(|(n, _)| n.split('*').next() == Some(base.as_str()))
-            {
+            if !bases.insert(base.clone()) {
                 return Err(bad(&format!("names the parameter {base:?} twice")));
+            }
+            if bases.len() > MAX_PARAMS {
+                return Err(bad(&format!("has more than {MAX_PARAMS} parameters")));
             }
             params.push((name, value));
             rest = after;
@@ -338,7 +367,8 @@ fn classify(rest: &[u8]) -> Line {
 pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Multipart<'a>, Ambiguous> {
     if !boundary_ok(boundary) {
         return Err(ambiguous(format!(
-            "its boundary {boundary:?} is not one RFC 2046 allows"
+            "its boundary {:?} is not one RFC 2046 allows",
+            cut(boundary)
         )));
     }
     let dash = format!("--{boundary}");
@@ -430,6 +460,12 @@ mod tests {
                 .contains("two Content-Type")
         );
         assert!(Entity::read(b" folded first\n\nx").is_err());
+        // Bytes that are not UTF-8 outside the MIME fields are no matter;
+        // in them, they are refused.
+        let latin1 = Entity::read(b"X-Spam: caf\xe9\nContent-Type : text/plain\n\nx").unwrap();
+        assert!(latin1.content_type().unwrap().is("text/plain"));
+        let bad = Entity::read(b"Content-Type: text/pl\xe9in\n\nx").unwrap();
+        assert!(bad.content_type().is_err());
         assert!(Entity::read(b"no colon here\n\nx").is_err());
     }
 
@@ -456,6 +492,20 @@ mod tests {
                 .unwrap_err();
             assert!(e.0.contains("boundary"), "{dup}: {e}");
         }
+        let unquoted =
+            ContentType::parse("multipart/signed; protocol=application/pgp-signature; boundary=b")
+                .unwrap();
+        assert_eq!(
+            unquoted.param("protocol").unwrap(),
+            Some("application/pgp-signature")
+        );
+        let many: String = (0..40).map(|i| format!("; p{i}=v")).collect();
+        assert!(
+            ContentType::parse(&format!("text/plain{many}"))
+                .unwrap_err()
+                .0
+                .contains("more than")
+        );
         assert!(ContentType::parse("text").is_err());
         assert!(ContentType::parse("text/plain; charset").is_err());
         assert!(ContentType::parse("text/plain; x=\"open").is_err());

@@ -147,11 +147,42 @@ struct Parsed {
     encryption: Encryption,
 }
 
+/// What verified bytes say, read the same way whatever carried them (a
+/// PGP/MIME part, a cleartext block, an OpenPGP message): bytes that start
+/// as a MIME entity are read as one wherever they were moved to, so what an
+/// attachment, a forwarded mail or a folded header of a signed entity says
+/// never passes for the signer's own text.
+pub fn read_verified(bytes: &[u8]) -> Result<SignedContent, String> {
+    let mime = match entity::Entity::read(bytes) {
+        Ok(e) => e.is_mime(),
+        Err(_) => starts_with_mime_field(bytes),
+    };
+    if mime {
+        return read_signed(bytes);
+    }
+    Ok(SignedContent {
+        text: String::from_utf8_lossy(bytes).into_owned(),
+        ..SignedContent::default()
+    })
+}
+
+/// Whether the first line is a `Content-*:` or `MIME-Version:` field.
+fn starts_with_mime_field(bytes: &[u8]) -> bool {
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let name = String::from_utf8_lossy(&line[..colon])
+        .trim()
+        .to_ascii_lowercase();
+    name.starts_with("content-") || name == "mime-version"
+}
+
 /// What a signature covers, read from exactly the signed bytes (a MIME
-/// entity): its text, its protected Subject and its patches. Refused when
-/// the entity itself can be read more than one way: another signed entity
-/// inside it, or alternatives (plain text and HTML) that carry different
-/// commands.
+/// entity): its text, its protected Subject, To and Cc, and its patches.
+/// Refused when the entity itself can be read more than one way: another
+/// signed entity inside it, alternatives (plain text and HTML) that carry
+/// different commands, or HTML that cannot be read reliably.
 pub fn read_signed(entity: &[u8]) -> Result<SignedContent, String> {
     let strict = entity::Entity::read(entity).map_err(|e| e.0)?;
     strict.content_type().map_err(|e| e.0)?;
@@ -168,8 +199,7 @@ pub fn read_signed(entity: &[u8]) -> Result<SignedContent, String> {
         // No header fields: a text/plain body (RFC 2045).
         return Ok(SignedContent {
             text: String::from_utf8_lossy(strict.body).into_owned(),
-            subject: None,
-            patches: Vec::new(),
+            ..SignedContent::default()
         });
     };
     if m.parts.iter().any(|p| {
@@ -182,8 +212,12 @@ pub fn read_signed(entity: &[u8]) -> Result<SignedContent, String> {
     }) {
         return Err("another signed part is inside the signed part".to_owned());
     }
-    let (text, _) = readable_text(&m);
-    let html = html_text(&m);
+    let unreadable = || {
+        "its HTML cannot be read reliably (the HTML reader failed on it); send the commands as plain text"
+            .to_owned()
+    };
+    let text = joined(&m, &m.text_body, true).ok_or_else(unreadable)?.0;
+    let html = joined(&m, &m.html_body, true).ok_or_else(unreadable)?.0;
     if command::command_lines(&text) != command::command_lines(&html) {
         return Err(
             "its plain-text and HTML versions carry different commands; send the commands as plain text"
@@ -196,6 +230,11 @@ pub fn read_signed(entity: &[u8]) -> Result<SignedContent, String> {
             .subject()
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty()),
+        addressed_to: mailboxes(m.to())
+            .into_iter()
+            .chain(mailboxes(m.cc()))
+            .map(|mb| mb.key())
+            .collect(),
         patches: patches(&m),
     })
 }
@@ -212,14 +251,14 @@ fn check_inner(inner: Option<Inner>, keys: Keys<'_>) -> SignatureStatus {
     }
 }
 
-/// A verified signature over `entity`: valid only when the entity reads one
-/// way; its content becomes what commands are read from.
-fn signed_entity(parsed: &mut Parsed, status: SignatureStatus, entity: &[u8]) {
+/// A verified signature over `bytes`: valid only when they read one way;
+/// what they say becomes what commands are read from.
+fn signed_entity(parsed: &mut Parsed, status: SignatureStatus, bytes: &[u8]) {
     if !matches!(status, SignatureStatus::Valid(_)) {
         parsed.signature = status;
         return;
     }
-    match read_signed(entity) {
+    match read_verified(bytes) {
         Ok(content) => {
             parsed.signature = status;
             parsed.text = content.text.clone();
@@ -245,19 +284,7 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
         }
         Layout::InlineSigned { block } => {
             let (status, text) = keys.opener.verify_cleartext(&block, keys.now);
-            match (status, text) {
-                (SignatureStatus::Valid(made), Some(text)) => {
-                    let text = String::from_utf8_lossy(&text).into_owned();
-                    parsed.text = text.clone();
-                    parsed.signature = SignatureStatus::Valid(made);
-                    parsed.signed = Some(SignedContent {
-                        text,
-                        subject: None,
-                        patches: Vec::new(),
-                    });
-                }
-                (status, _) => parsed.signature = status,
-            }
+            signed_entity(parsed, status, &text.unwrap_or_default());
         }
         Layout::Encrypted { .. } | Layout::InlineEncrypted { .. } if !decrypt => {
             parsed
@@ -275,19 +302,20 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                         "{ignored} part(s) outside the encrypted part were ignored: only what was encrypted is read"
                     ));
                 }
-                // The plaintext is a MIME entity, judged by the same rules
-                // as a mail; a signature on the OpenPGP message covers it
-                // whole. Nothing outside the encrypted part counts.
+                // The plaintext is a MIME entity. A signature on the
+                // OpenPGP message covers it whole; without one, it is
+                // judged by the same rules as a mail. Nothing outside the
+                // encrypted part counts.
+                let signed_whole = matches!(d.signature, SignatureStatus::Valid(_));
                 let inner = MessageParser::default()
                     .parse(&d.plaintext)
                     .filter(|m| !m.headers().is_empty())
                     .map(|m| {
                         let mut inner = Parsed::from(&m);
-                        let layout = signed::layout(&d.plaintext, &m);
-                        let signed_inside = !matches!(layout, Layout::Plain);
-                        open(&mut inner, layout, keys, false);
-                        if !signed_inside {
+                        if signed_whole {
                             signed_entity(&mut inner, d.signature.clone(), &d.plaintext);
+                        } else {
+                            open(&mut inner, signed::layout(&d.plaintext, &m), keys, false);
                         }
                         inner
                     });
@@ -304,10 +332,7 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                         parsed.text = String::from_utf8_lossy(&d.plaintext).into_owned();
                         parsed.text_source = TextSource::Plain;
                         parsed.attachments.clear();
-                        parsed.signature = SignatureStatus::unproven(
-                            "the decrypted message is not a MIME entity",
-                            d.signature,
-                        );
+                        signed_entity(parsed, d.signature, &d.plaintext);
                     }
                 }
             }
@@ -318,21 +343,15 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                 parsed.encryption = Encryption::Decrypted;
                 let text = String::from_utf8_lossy(&d.plaintext).into_owned();
                 parsed.text = text.clone();
-                // Judged as an inline mail of its own; an OpenPGP signature
-                // on the message covers the plaintext whole.
-                match signed::inline(&text) {
-                    Layout::Plain => match d.signature {
-                        SignatureStatus::Valid(made) => {
-                            parsed.signature = SignatureStatus::Valid(made);
-                            parsed.signed = Some(SignedContent {
-                                text,
-                                subject: None,
-                                patches: Vec::new(),
-                            });
-                        }
-                        other => parsed.signature = other,
-                    },
-                    inner => open(parsed, inner, keys, false),
+                // A signature on the OpenPGP message covers the plaintext
+                // whole; without one, it is judged as an inline mail.
+                if matches!(d.signature, SignatureStatus::Valid(_)) {
+                    signed_entity(parsed, d.signature, &d.plaintext);
+                } else {
+                    match signed::inline(&text) {
+                        Layout::Plain => parsed.signature = d.signature,
+                        inner => open(parsed, inner, keys, false),
+                    }
                 }
             }
             Err(e) => undecrypted(parsed, &e.to_string()),
@@ -382,15 +401,20 @@ fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
+/// The text of the parts `ids` (mail-parser's `text_body` or `html_body`),
+/// HTML reduced to text. `strict`: `None` when the HTML reader fails, where
+/// the fallback's reading (no quote marks) could differ from what the
+/// sender saw.
+fn joined(msg: &Message<'_>, ids: &[u32], strict: bool) -> Option<(String, TextSource)> {
     let mut texts = Vec::new();
     let mut source = TextSource::None;
-    for &part_id in &msg.text_body {
+    for &part_id in ids {
         let Some(part) = msg.parts.get(part_id as usize) else {
             continue;
         };
         let (this, text) = match &part.body {
-            PartType::Html(html) => (TextSource::Html, html::to_text(html)),
+            PartType::Html(h) if strict => (TextSource::Html, html::try_to_text(h)?),
+            PartType::Html(h) => (TextSource::Html, html::to_text(h)),
             PartType::Text(text) => (TextSource::Plain, text.to_string()),
             _ => continue,
         };
@@ -399,21 +423,11 @@ fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
         }
         texts.push(text);
     }
-    (texts.join("\n"), source)
+    Some((texts.join("\n"), source))
 }
 
-/// The text of the HTML view (mail-parser's `html_body`), as text: where a
-/// mail has plain and HTML alternatives, what a reader of the HTML sees.
-fn html_text(msg: &Message<'_>) -> String {
-    let mut texts = Vec::new();
-    for &part_id in &msg.html_body {
-        match msg.parts.get(part_id as usize).map(|p| &p.body) {
-            Some(PartType::Html(html)) => texts.push(html::to_text(html)),
-            Some(PartType::Text(text)) => texts.push(text.to_string()),
-            _ => {}
-        }
-    }
-    texts.join("\n")
+fn readable_text(msg: &Message<'_>) -> (String, TextSource) {
+    joined(msg, &msg.text_body, false).unwrap_or((String::new(), TextSource::None))
 }
 
 /// Patch files, as text, for `/approve distributors`.

@@ -147,7 +147,8 @@ fn decoded(part: &Entity<'_>) -> Result<Vec<u8>, Ambiguous> {
                 .map_err(|_| Ambiguous("its signature part is not valid base64".to_owned()))
         }
         other => Err(Ambiguous(format!(
-            "its signature part has the transfer encoding {other:?}"
+            "its signature part has the transfer encoding {:?}",
+            entity::cut(other)
         ))),
     }
 }
@@ -178,7 +179,8 @@ fn multipart_signed<'a>(
         other => {
             return Err(refused(
                 format!(
-                    "the signed mail as a whole has the transfer encoding {other:?}; only its parts may be encoded"
+                    "the signed mail as a whole has the transfer encoding {:?}; only its parts may be encoded",
+                    entity::cut(other)
                 ),
                 None,
             ));
@@ -272,13 +274,22 @@ fn nested_signed(e: &Entity<'_>, depth: u8) -> Option<Inner> {
 /// The armored block from `begin` to `end`, and whether it is the only
 /// thing in `text` (once, with nothing but white space around it).
 fn armored<'t>(text: &'t str, begin: &str, end: &str) -> Option<(&'t str, bool)> {
-    let start = text.find(begin)?;
-    let stop = text[start..].find(end)? + start + end.len();
+    let start = *at_line_start(text, begin).first()?;
+    let stop = at_line_start(&text[start..], end).first()? + start + end.len();
     let alone = text[..start].trim().is_empty()
         && text[stop..].trim().is_empty()
-        && text.matches(begin).count() == 1
-        && text.matches(SIGNATURE_BEGIN).count() <= 1;
+        && at_line_start(text, begin).len() == 1
+        && at_line_start(text, SIGNATURE_BEGIN).len() <= 1;
     Some((&text[start..stop], alone))
+}
+
+/// Where `marker` begins a line of `text`. An armor line counts only there:
+/// one quoted (`> -----BEGIN …`) is text like any other.
+fn at_line_start(text: &str, marker: &str) -> Vec<usize> {
+    text.match_indices(marker)
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
+        .collect()
 }
 
 /// Judges `raw`, which mail-parser read as `msg`.
@@ -308,7 +319,8 @@ pub fn layout(raw: &[u8], msg: &Message<'_>) -> Layout {
             Ok(p) => {
                 return unproven(
                     format!(
-                        "its multipart/signed names the protocol {p:?}, not application/pgp-signature"
+                        "its multipart/signed names the protocol {:?}, not application/pgp-signature",
+                        p.as_deref().map(entity::cut)
                     ),
                     None,
                 );
@@ -428,7 +440,7 @@ pub fn inline(text: &str) -> Layout {
             why: "the mail has more than one signed block, or text outside it, which the signature does not cover".to_owned(),
             signed: Some(Inner::Cleartext(block.as_bytes().to_vec())),
         },
-        None if text.contains(SIGNATURE_BEGIN) => Layout::Unproven {
+        None if !at_line_start(text, SIGNATURE_BEGIN).is_empty() => Layout::Unproven {
             why: "it carries a signature block without the signed text's header".to_owned(),
             signed: None,
         },

@@ -17,7 +17,7 @@ use openpgp::parse::stream::{
 };
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer};
-use openpgp::types::{HashAlgorithm, RevocationStatus, SymmetricAlgorithm};
+use openpgp::types::{HashAlgorithm, RevocationStatus, SignatureType, SymmetricAlgorithm};
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
 
@@ -95,16 +95,26 @@ fn made(cert: &Cert, sig: &openpgp::packet::Signature) -> SignatureStatus {
         fingerprint,
         signed_at,
         digest,
+        also: Vec::new(),
     })
 }
 
-/// Turns sequoia's verdicts into ours; remembers the first good one.
+/// Turns sequoia's verdicts into ours; remembers the first good one, and
+/// what every good one signed (each is spent when the mail is seen).
 struct Checker<'a> {
     certs: &'a [Cert],
     now: std::time::SystemTime,
     /// The decryption keys, when decrypting.
     decrypt_with: Vec<KeyPair>,
+    /// The list key, named as the one decrypting: sequoia then refuses a
+    /// signature whose Intended Recipient subpackets name someone else (a
+    /// member's signed mail to another person, re-encrypted to the list).
+    recipient: Option<Cert>,
+    /// A cleartext signature must be a text signature (RFC 4880 section 7):
+    /// a binary one was made over other bytes, a PGP/MIME part moved here.
+    text_only: bool,
     status: SignatureStatus,
+    others: Vec<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -113,7 +123,10 @@ impl<'a> Checker<'a> {
             certs,
             now: system_time(now),
             decrypt_with: Vec::new(),
+            recipient: None,
+            text_only: false,
             status: SignatureStatus::Unsigned,
+            others: Vec::new(),
         }
     }
 }
@@ -191,6 +204,17 @@ mod anyhow_error {
     pub type Error = sequoia_openpgp::anyhow::Error;
 }
 
+impl Checker<'_> {
+    /// The verdict, with every other good signature's replay key.
+    fn finish(&mut self) -> SignatureStatus {
+        let mut status = std::mem::replace(&mut self.status, SignatureStatus::Unsigned);
+        if let SignatureStatus::Valid(made) = &mut status {
+            made.also = std::mem::take(&mut self.others);
+        }
+        status
+    }
+}
+
 impl VerificationHelper for Checker<'_> {
     fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
         Ok(self.certs.to_vec())
@@ -202,16 +226,26 @@ impl VerificationHelper for Checker<'_> {
             if let MessageLayer::SignatureGroup { results } = layer {
                 for result in results {
                     let status = match result {
+                        Ok(good) if self.text_only && good.sig.typ() != SignatureType::Text => {
+                            SignatureStatus::Bad {
+                                detail: "a signed text needs a text signature, and this one was \
+                                         made over binary data (from a PGP/MIME mail?)"
+                                    .to_owned(),
+                            }
+                        }
                         Ok(good) => made(good.ka.cert(), good.sig),
                         Err(e) => verdict(&e, now),
                     };
-                    // A good signature wins; otherwise the first verdict stands.
-                    let good = matches!(status, SignatureStatus::Valid(_));
-                    if good || self.status == SignatureStatus::Unsigned {
-                        self.status = status;
-                    }
-                    if good {
-                        return Ok(());
+                    // The first good signature wins; otherwise the first
+                    // verdict stands. Every good one is spent.
+                    match (&self.status, status) {
+                        (SignatureStatus::Valid(_), SignatureStatus::Valid(m)) => {
+                            self.others.push(m.digest)
+                        }
+                        (SignatureStatus::Valid(_), _) => {}
+                        (_, good @ SignatureStatus::Valid(_)) => self.status = good,
+                        (SignatureStatus::Unsigned, other) => self.status = other,
+                        _ => {}
                     }
                 }
             }
@@ -233,7 +267,7 @@ impl DecryptionHelper for Checker<'_> {
                 if let Some((algo, sk)) = pkesk.decrypt(pair, sym_algo)
                     && decrypt(algo, &sk)
                 {
-                    return Ok(None);
+                    return Ok(self.recipient.clone());
                 }
             }
         }
@@ -378,7 +412,7 @@ impl Opener for Pgp {
                 detail: e.to_string(),
             };
         }
-        std::mem::replace(&mut verifier.helper_mut().status, SignatureStatus::Unsigned)
+        verifier.helper_mut().finish()
     }
 
     fn verify_cleartext(
@@ -387,13 +421,10 @@ impl Opener for Pgp {
         now: Timestamp,
     ) -> (SignatureStatus, Option<Vec<u8>>) {
         let policy = StandardPolicy::new();
-        let verifier = VerifierBuilder::from_bytes(message).and_then(|b| {
-            b.with_policy(
-                &policy,
-                Some(system_time(now)),
-                Checker::new(&self.signers, now),
-            )
-        });
+        let mut checker = Checker::new(&self.signers, now);
+        checker.text_only = true;
+        let verifier = VerifierBuilder::from_bytes(message)
+            .and_then(|b| b.with_policy(&policy, Some(system_time(now)), checker));
         let mut verifier = match verifier {
             Ok(v) => v,
             Err(e) => {
@@ -414,8 +445,7 @@ impl Opener for Pgp {
                 None,
             );
         }
-        let status =
-            std::mem::replace(&mut verifier.helper_mut().status, SignatureStatus::Unsigned);
+        let status = verifier.helper_mut().finish();
         (status, Some(text))
     }
 
@@ -433,6 +463,7 @@ impl Opener for Pgp {
             .for_storage_encryption()
             .filter_map(|ka| ka.key().clone().into_keypair().ok())
             .collect();
+        checker.recipient = Some(self.list_key.clone().strip_secret_key_material());
         let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
             .and_then(|b| b.with_policy(&policy, Some(t), checker))
             .map_err(|e| CryptoError::Decrypt(format!("{e:#}")))?;
@@ -440,10 +471,7 @@ impl Opener for Pgp {
         decryptor
             .read_to_end(&mut plaintext)
             .map_err(|e| CryptoError::Decrypt(e.to_string()))?;
-        let signature = std::mem::replace(
-            &mut decryptor.helper_mut().status,
-            SignatureStatus::Unsigned,
-        );
+        let signature = decryptor.helper_mut().finish();
         Ok(Decrypted {
             plaintext,
             signature,

@@ -118,8 +118,9 @@ pub struct IntakeQuery {
     pub sender: Option<String>,
     pub prefix: String,
     pub year: i16,
-    /// The digest of a valid signature, to check it was not used before.
-    pub signature_digest: Option<String>,
+    /// The replay keys of the good signatures the mail carries, to check
+    /// none was seen before.
+    pub signature_digests: Vec<String>,
     /// Incidents named by commands (`/duplicate ID`), to check they exist.
     pub named_incidents: Vec<IncidentId>,
 }

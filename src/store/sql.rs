@@ -472,8 +472,8 @@ macro_rules! sql_store {
                             .try_get("last")?;
                     ctx.last_ack_to_sender = opt_time(last)?;
                 }
-                if let Some(digest) = &q.signature_digest {
-                    ctx.commands.signature_used =
+                for digest in &q.signature_digests {
+                    ctx.commands.signature_used |=
                         sqlx::query("SELECT 1 FROM used_signatures WHERE digest = $1")
                             .bind(digest)
                             .fetch_optional(&self.pool)
@@ -655,13 +655,19 @@ macro_rules! sql_store {
                         insert_events(&mut tx, &incident, events).await?;
                         insert_outbox(&mut tx, outbox, now).await?;
                         // A signature is spent the first time it is seen,
-                        // whatever became of the mail's commands.
-                        if let Some(made) = mail.signature.made() {
-                            sqlx::query(
+                        // whatever became of the mail's commands. One whose
+                        // commands applied must be new: if another process
+                        // spent it meanwhile, the whole mail is refused.
+                        let applied = events.iter().any(|e| e.kind == EventKind::Command);
+                        for digest in mail.signature.made().into_iter().flat_map(|m| m.digests()) {
+                            let sql = if applied {
+                                "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4)"
+                            } else {
                                 "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4) \
-                                 ON CONFLICT (digest) DO NOTHING",
-                            )
-                            .bind(&made.digest)
+                                 ON CONFLICT (digest) DO NOTHING"
+                            };
+                            sqlx::query(sql)
+                            .bind(digest)
                             .bind(incident.to_string())
                             .bind(&mail.message_id)
                             .bind(secs(now))
