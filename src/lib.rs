@@ -11,7 +11,7 @@
 //! - [`store`]: SQLite behind the `Store` trait: incidents, messages with
 //!   raw bytes, the append-only event log, the outbox, deliveries.
 //! - [`sink`]: a `Sink` takes finished mail; the file sink writes `.eml`.
-//! - [`service`]: the ingest and send passes and the `serve` loop.
+//! - [`service`]: the intake, the scheduler, the sender and `serve`.
 //! - [`config`]: the TOML file, checked and converted to domain types once.
 //! - [`demo`]: the embedded default, end to end, on demo mail.
 

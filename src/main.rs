@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,12 +12,18 @@ use embargo::config::{self, Loaded, Settings};
 use embargo::core::incident_id::IncidentId;
 use embargo::crypto::Crypto;
 use embargo::keyring::{self, Keyring};
+use embargo::service::progress::{Bar, LogLines, Progress};
 use embargo::service::{Service, Shutdown};
 use embargo::{demo, pgp, report, sink, source, store};
 
-fn init_logging(format: LogFormat, quiet: bool) {
-    // Commands that print results log only what went wrong, unless RUST_LOG asks.
-    let default = if quiet { "error" } else { "info" };
+fn init_logging(format: LogFormat, quiet: bool, bar: bool) {
+    // Commands that print results log only what went wrong, unless RUST_LOG
+    // asks; under a progress bar, the line per mail is left to the logs.
+    let default = match (quiet, bar) {
+        (true, _) => "error",
+        (false, true) => "info,embargo::service::intake=warn",
+        (false, false) => "info",
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -128,12 +134,20 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     };
     let mut source = source::open(&settings.source);
     let sink = sink::open(&settings.sink)?;
+    // A backlog shows its progress: a bar for a person at a terminal, a
+    // log line every few seconds for a service's log.
+    let progress: Arc<dyn Progress> = if once && std::io::stderr().is_terminal() {
+        Arc::new(Bar::new())
+    } else {
+        Arc::new(LogLines::every(std::time::Duration::from_secs(5)))
+    };
     let service = Service::new(
         settings.clone(),
         store,
         Arc::new(SystemClock),
         Crypto::new(keys.pgp),
-    );
+    )
+    .with_progress(progress);
     let stop = shutdown_signal()?;
     if once {
         let (i, s) = service
@@ -177,243 +191,28 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Demo { out } => {
-            let summary = demo::run(out).await?;
-            print(&demo::render(&summary))?;
-        }
+        Command::Demo { out } => demo_command(out).await?,
         Command::Run { once } => serve(&cli, *once).await?,
         Command::Serve => serve(&cli, false).await?,
-        Command::Migrate => {
-            let settings = load(&cli)?;
-            let (store, before) =
-                match store::open_with(&settings.store, store::Schema::Current).await {
-                    Ok(s) => {
-                        let version = s.schema_version().await?;
-                        (s, version)
-                    }
-                    Err(store::StoreError::SchemaBehind { found, .. }) => (
-                        store::open_with(&settings.store, store::Schema::Migrate).await?,
-                        found,
-                    ),
-                    Err(e) => return Err(e.into()),
-                };
-            let after = store.schema_version().await?;
-            if before == after {
-                print(&format!("schema up to date at version {after}\n"))?;
-            } else {
-                print(&format!(
-                    "schema migrated from version {before} to {after}\n"
-                ))?;
-            }
-        }
-        Command::Export { out } => {
-            let settings = load(&cli)?;
-            let store = store::open(&settings.store).await?;
-            let written = match out {
-                Some(path) => {
-                    let file = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(path)
-                        .with_context(|| {
-                            format!(
-                                "cannot create {}: choose a new file; an export is never written over another",
-                                path.display()
-                            )
-                        })?;
-                    let mut w = std::io::BufWriter::new(file);
-                    store::dump::export(store.as_ref(), &mut w).await?
-                }
-                None => {
-                    let mut w = std::io::BufWriter::new(std::io::stdout());
-                    store::dump::export(store.as_ref(), &mut w).await?
-                }
-            };
-            tracing::info!(rows = written.rows, "exported");
-        }
-        Command::Import { file } => {
-            let settings = load(&cli)?;
-            let store = store::open(&settings.store).await?;
-            let rows = if file.as_os_str() == "-" {
-                store::dump::import(store.as_ref(), std::io::BufReader::new(std::io::stdin()))
-                    .await?
-            } else {
-                let f = std::fs::File::open(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                store::dump::import(store.as_ref(), std::io::BufReader::new(f)).await?
-            };
-            let counts = store.counts().await?;
-            print(&format!(
-                "imported {rows} rows: {} incident(s), {} message(s), {} quarantined, {} outbox mail(s)\n",
-                counts.incidents,
-                counts.messages,
-                counts.quarantined,
-                counts.outbox_pending + counts.outbox_sent + counts.outbox_failed
-            ))?;
-        }
-        Command::Incidents { json: as_json } => {
-            let settings = load(&cli)?;
-            let list = store::open(&settings.store).await?.incidents().await?;
-            if *as_json {
-                json(&list)?;
-            } else {
-                print(&report::incidents(&list))?;
-            }
-        }
-        Command::Show { id, json: as_json } => {
-            let id: IncidentId = id.parse()?;
-            let settings = load(&cli)?;
-            let Some(record) = store::open(&settings.store).await?.incident(&id).await? else {
-                bail!("there is no incident {id}; `embargo incidents` lists them");
-            };
-            if *as_json {
-                json(&record)?;
-            } else {
-                print(&report::incident(&record))?;
-            }
-        }
-        Command::Quarantine { json: as_json } => {
-            let settings = load(&cli)?;
-            let list = store::open(&settings.store).await?.quarantined().await?;
-            if *as_json {
-                json(&list)?;
-            } else {
-                print(&report::quarantine(&list))?;
-            }
-        }
-        Command::Raw { row } => {
-            let settings = load(&cli)?;
-            let Some(raw) = store::open(&settings.store)
-                .await?
-                .raw_message(*row)
-                .await?
-            else {
-                bail!(
-                    "there is no stored mail in row {row}; `embargo show ID` and `embargo quarantine` print row numbers"
-                );
-            };
-            std::io::stdout()
-                .lock()
-                .write_all(&raw)
-                .context("cannot write to standard output")?;
-        }
+        Command::Migrate => migrate(&cli).await?,
+        Command::Export { out } => export(&cli, out.as_deref()).await?,
+        Command::Import { file } => import(&cli, file).await?,
+        Command::Incidents { json: as_json } => incidents(&cli, *as_json).await?,
+        Command::Show { id, json: as_json } => show(&cli, id, *as_json).await?,
+        Command::Quarantine { json: as_json } => quarantine(&cli, *as_json).await?,
+        Command::Raw { row } => raw(&cli, *row).await?,
         Command::Keys(KeysCommand::Generate { uid, out }) => generate_key(uid, out)?,
-        Command::Keys(KeysCommand::Show { json: as_json }) => {
-            let settings = load(&cli)?;
-            let keys = load_keys(&cli, &settings)?;
-            if *as_json {
-                json(&keys.report)?;
-            } else {
-                print(&report::keys(&keys.report))?;
-            }
-        }
+        Command::Keys(KeysCommand::Show { json: as_json }) => show_keys(&cli, *as_json)?,
         Command::NextSlot {
             after,
             json: as_json,
-        } => {
-            let after = match after {
-                Some(a) => a.parse::<jiff::Timestamp>().with_context(|| {
-                    format!("{a:?} is not an RFC 3339 time; write it like 2026-12-03T15:59:59Z")
-                })?,
-                None => jiff::Timestamp::now(),
-            };
-            // Without a config file, the process's own default: 16:00 UTC, no blackout.
-            let rules = match config::load_schedule(&cli.config) {
-                Ok(rules) => rules,
-                Err(diags) => {
-                    eprint!("{diags}");
-                    bail!("fix the [schedule] of {} first", cli.config.display());
-                }
-            };
-            let slot = embargo::core::slot::next_slot(after, &rules);
-            if *as_json {
-                json(&serde_json::json!({ "after": after.to_string(), "slot": slot.to_string() }))?;
-            } else {
-                print(&format!("{slot}\n"))?;
-            }
-        }
-        Command::Schedule { json: as_json } => {
-            let settings = load(&cli)?;
-            let store = store::open(&settings.store).await?;
-            let has_distributors = !settings.distributors.is_empty();
-            let mut planned = Vec::new();
-            for incident in store.open_incidents().await? {
-                for p in embargo::core::timeline::plan(&incident, has_distributors) {
-                    planned.push((incident.id.to_string(), p));
-                }
-            }
-            let waiting: Vec<_> = store
-                .outbox()
-                .await?
-                .into_iter()
-                .filter(|m| {
-                    matches!(
-                        m.state,
-                        store::OutboxState::Pending | store::OutboxState::Sending
-                    )
-                })
-                .collect();
-            if *as_json {
-                let planned: Vec<_> = planned
-                    .iter()
-                    .map(|(id, p)| serde_json::json!({ "incident": id, "notice": p.notice, "at": p.at, "state": p.state, "to": p.to }))
-                    .collect();
-                json(&serde_json::json!({ "planned": planned, "outbox": waiting }))?;
-            } else {
-                print(&report::schedule(&planned, &waiting))?;
-            }
-        }
-        Command::Preview { id, kind } => {
-            let id: IncidentId = id.parse()?;
-            let kind: embargo::core::notice_kind::NoticeKind =
-                kind.parse().map_err(anyhow::Error::msg)?;
-            let settings = load(&cli)?;
-            let keys = load_keys(&cli, &settings)?;
-            let Some(incident) = store::open(&settings.store)
-                .await?
-                .incident_state(&id)
-                .await?
-            else {
-                bail!("there is no incident {id}; `embargo incidents` lists them");
-            };
-            let crypto = Crypto::new(keys.pgp);
-            let composer = embargo::notice::Composer::new(&settings, crypto.sealer.as_ref());
-            let notice = composer.notice_text(&incident, kind, jiff::Timestamp::now())?;
-            let mut out = format!("Subject: {}\n", notice.subject);
-            for a in &notice.attachments {
-                out.push_str(&format!(
-                    "Attachment: {} ({}, {} bytes)\n",
-                    a.name,
-                    a.content_type,
-                    a.bytes.len()
-                ));
-            }
-            out.push('\n');
-            out.push_str(&notice.text);
-            print(&out)?;
-        }
+        } => next_slot(&cli, after.as_deref(), *as_json)?,
+        Command::Schedule { json: as_json } => schedule(&cli, *as_json).await?,
+        Command::Preview { id, kind } => preview(&cli, id, kind).await?,
         Command::Cvss {
             vector,
             json: as_json,
-        } => {
-            let s = embargo::core::severity::from_vector(vector)?;
-            let policy = embargo::core::severity::release_policy(s.rating);
-            if *as_json {
-                json(&serde_json::json!({
-                    "score": s.score,
-                    "severity": s.rating,
-                    "vector": s.vector,
-                    "policy": policy,
-                }))?;
-            } else {
-                print(&format!(
-                    "{:.1} {}\n{}\n",
-                    s.score.unwrap_or_default(),
-                    s.rating,
-                    policy.summary
-                ))?;
-            }
-        }
+        } => cvss(vector, *as_json)?,
         Command::CheckConfig { connect } => {
             let checked = check_config(&cli);
             if *connect && checked == ExitCode::SUCCESS {
@@ -423,6 +222,241 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn demo_command(out: &std::path::Path) -> anyhow::Result<()> {
+    let summary = demo::run(out).await?;
+    print(&demo::render(&summary))
+}
+
+async fn migrate(cli: &Cli) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let (store, before) = match store::open_with(&settings.store, store::Schema::Current).await {
+        Ok(s) => {
+            let version = s.schema_version().await?;
+            (s, version)
+        }
+        Err(store::StoreError::SchemaBehind { found, .. }) => (
+            store::open_with(&settings.store, store::Schema::Migrate).await?,
+            found,
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let after = store.schema_version().await?;
+    if before == after {
+        print(&format!("schema up to date at version {after}\n"))
+    } else {
+        print(&format!(
+            "schema migrated from version {before} to {after}\n"
+        ))
+    }
+}
+
+async fn export(cli: &Cli, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let store = store::open(&settings.store).await?;
+    let written = match out {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .with_context(|| {
+                    format!(
+                        "cannot create {}: choose a new file; an export is never written over another",
+                        path.display()
+                    )
+                })?;
+            let mut w = std::io::BufWriter::new(file);
+            store::dump::export(store.as_ref(), &mut w).await?
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout());
+            store::dump::export(store.as_ref(), &mut w).await?
+        }
+    };
+    tracing::info!(rows = written.rows, "exported");
+    Ok(())
+}
+
+async fn import(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let store = store::open(&settings.store).await?;
+    let rows = if file.as_os_str() == "-" {
+        store::dump::import(store.as_ref(), std::io::BufReader::new(std::io::stdin())).await?
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        store::dump::import(store.as_ref(), std::io::BufReader::new(f)).await?
+    };
+    let counts = store.counts().await?;
+    print(&format!(
+        "imported {rows} rows: {} incident(s), {} message(s), {} quarantined, {} outbox mail(s)\n",
+        counts.incidents,
+        counts.messages,
+        counts.quarantined,
+        counts.outbox_pending + counts.outbox_sent + counts.outbox_failed
+    ))
+}
+
+async fn incidents(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let list = store::open(&settings.store).await?.incidents().await?;
+    if as_json {
+        json(&list)
+    } else {
+        print(&report::incidents(&list))
+    }
+}
+
+async fn show(cli: &Cli, id: &str, as_json: bool) -> anyhow::Result<()> {
+    let id: IncidentId = id.parse()?;
+    let settings = load(cli)?;
+    let Some(record) = store::open(&settings.store).await?.incident(&id).await? else {
+        bail!("there is no incident {id}; `embargo incidents` lists them");
+    };
+    if as_json {
+        json(&record)
+    } else {
+        print(&report::incident(&record))
+    }
+}
+
+async fn quarantine(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let list = store::open(&settings.store).await?.quarantined().await?;
+    if as_json {
+        json(&list)
+    } else {
+        print(&report::quarantine(&list))
+    }
+}
+
+async fn raw(cli: &Cli, row: i64) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let Some(raw) = store::open(&settings.store).await?.raw_message(row).await? else {
+        bail!(
+            "there is no stored mail in row {row}; `embargo show ID` and `embargo quarantine` print row numbers"
+        );
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(&raw)
+        .context("cannot write to standard output")
+}
+
+fn show_keys(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let keys = load_keys(cli, &settings)?;
+    if as_json {
+        json(&keys.report)
+    } else {
+        print(&report::keys(&keys.report))
+    }
+}
+
+fn next_slot(cli: &Cli, after: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let after = match after {
+        Some(a) => a.parse::<jiff::Timestamp>().with_context(|| {
+            format!("{a:?} is not an RFC 3339 time; write it like 2026-12-03T15:59:59Z")
+        })?,
+        None => jiff::Timestamp::now(),
+    };
+    // Without a config file, the process's own default: 16:00 UTC, no blackout.
+    let rules = match config::load_schedule(&cli.config) {
+        Ok(rules) => rules,
+        Err(diags) => {
+            eprint!("{diags}");
+            bail!("fix the [schedule] of {} first", cli.config.display());
+        }
+    };
+    let slot = embargo::core::slot::next_slot(after, &rules);
+    if as_json {
+        json(&serde_json::json!({ "after": after.to_string(), "slot": slot.to_string() }))
+    } else {
+        print(&format!("{slot}\n"))
+    }
+}
+
+async fn schedule(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
+    let settings = load(cli)?;
+    let store = store::open(&settings.store).await?;
+    let has_distributors = !settings.distributors.is_empty();
+    let mut planned = Vec::new();
+    for incident in store.open_incidents().await? {
+        for p in embargo::core::timeline::plan(&incident, has_distributors) {
+            planned.push((incident.id.to_string(), p));
+        }
+    }
+    let waiting: Vec<_> = store
+        .outbox()
+        .await?
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m.state,
+                store::OutboxState::Pending | store::OutboxState::Sending
+            )
+        })
+        .collect();
+    if as_json {
+        let planned: Vec<_> = planned
+            .iter()
+            .map(|(id, p)| serde_json::json!({ "incident": id, "notice": p.notice, "at": p.at, "state": p.state, "to": p.to }))
+            .collect();
+        json(&serde_json::json!({ "planned": planned, "outbox": waiting }))
+    } else {
+        print(&report::schedule(&planned, &waiting))
+    }
+}
+
+async fn preview(cli: &Cli, id: &str, kind: &str) -> anyhow::Result<()> {
+    let id: IncidentId = id.parse()?;
+    let kind: embargo::core::notice_kind::NoticeKind = kind.parse().map_err(anyhow::Error::msg)?;
+    let settings = load(cli)?;
+    let keys = load_keys(cli, &settings)?;
+    let Some(incident) = store::open(&settings.store)
+        .await?
+        .incident_state(&id)
+        .await?
+    else {
+        bail!("there is no incident {id}; `embargo incidents` lists them");
+    };
+    let crypto = Crypto::new(keys.pgp);
+    let composer = embargo::notice::Composer::new(&settings, crypto.sealer.as_ref());
+    let notice = composer.notice_text(&incident, kind, jiff::Timestamp::now())?;
+    let mut out = format!("Subject: {}\n", notice.subject);
+    for a in &notice.attachments {
+        out.push_str(&format!(
+            "Attachment: {} ({}, {} bytes)\n",
+            a.name,
+            a.content_type,
+            a.bytes.len()
+        ));
+    }
+    out.push('\n');
+    out.push_str(&notice.text);
+    print(&out)
+}
+
+fn cvss(vector: &str, as_json: bool) -> anyhow::Result<()> {
+    let s = embargo::core::severity::from_vector(vector)?;
+    let policy = embargo::core::severity::release_policy(s.rating);
+    if as_json {
+        json(&serde_json::json!({
+            "score": s.score,
+            "severity": s.rating,
+            "vector": s.vector,
+            "policy": policy,
+        }))
+    } else {
+        print(&format!(
+            "{:.1} {}\n{}\n",
+            s.score.unwrap_or_default(),
+            s.rating,
+            policy.summary
+        ))
+    }
 }
 
 /// Every problem in the config and in the keys it names, at once.
@@ -540,7 +574,8 @@ fn generate_key(uid: &str, out: &std::path::Path) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, Command::Run { .. } | Command::Serve);
-    init_logging(cli.log_format, quiet);
+    let bar = matches!(cli.command, Command::Run { once: true }) && std::io::stderr().is_terminal();
+    init_logging(cli.log_format, quiet, bar);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

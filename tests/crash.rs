@@ -139,3 +139,67 @@ async fn a_sender_killed_between_claim_and_mark_loses_nothing_and_sends_nothing_
     let shown = site.json(&["show", &id]);
     assert_eq!(shown["state"], "distributors-notified");
 }
+
+/// The intake killed (SIGKILL) in the middle of a Maildir backlog, in and
+/// between batches, then run to the end: every mail is stored exactly once,
+/// flagged seen once stored, and acknowledged once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_intake_killed_in_the_middle_of_a_backlog_stores_each_mail_once() {
+    let site = Site::with_config(&format!("{BASE_CONFIG}\n[limits]\nbatch_mails = 20\n"));
+    let total = 400;
+    for n in 0..total {
+        site.deliver(&mail(
+            &format!("Reporter {n} <r{n}@example.net>"),
+            &format!("Report {n}"),
+            &format!("kill-{n}@example.net"),
+            "",
+        ));
+    }
+    let store = SqliteStore::open(&site.path("embargo.db")).await.unwrap();
+    let mut kills = 0;
+    for _ in 0..2 {
+        let mut child = serve(&site, None);
+        let before = store.counts().await.unwrap().messages;
+        let mut now = before;
+        for _ in 0..600 {
+            now = store.counts().await.unwrap().messages;
+            if now >= before + 60 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        signal(&child, "-KILL");
+        child.wait().unwrap();
+        if now < total as u64 {
+            kills += 1;
+        }
+    }
+    assert!(
+        kills >= 1,
+        "every mail was in before a kill: the test proves nothing"
+    );
+    site.ok(&["run", "--once"]);
+
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        counts.incidents, total as u64,
+        "each report opened one incident"
+    );
+    assert_eq!(counts.messages, total as u64, "each mail stored once");
+    assert_eq!(counts.duplicates, 0);
+    assert!(site.files("maildir/new").is_empty());
+    let cur = site.files("maildir/cur");
+    assert_eq!(cur.len(), total);
+    assert!(cur.iter().all(|f| f.ends_with(":2,S")), "{cur:?}");
+    let acks: Vec<String> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| m.message_id.contains(".acknowledgement@"))
+        .map(|m| m.message_id)
+        .collect();
+    let mut distinct = acks.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), total, "each report acknowledged");
+    assert_eq!(acks.len(), total, "an acknowledgement went twice");
+}

@@ -469,9 +469,11 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
 }
 
 #[test]
-fn mail_placed_in_cur_by_a_client_is_read_and_left_in_place() {
+fn mail_a_client_moved_to_cur_unread_is_taken_in_and_flagged_seen() {
     let site = Site::new();
-    let name = "1800000000.M9P9.client:2,RS";
+    // A client (or Dovecot, when an IMAP client opens the folder) moved it
+    // to cur/ with flags but not seen.
+    let name = "1800000000.M9P9.client:2,R";
     std::fs::write(
         site.path("maildir/cur").join(name),
         fixture("mail/report.eml"),
@@ -479,11 +481,16 @@ fn mail_placed_in_cur_by_a_client_is_read_and_left_in_place() {
     .unwrap();
     site.ok(&["run", "--once"]);
     assert_eq!(ids(&site.json(&["incidents"])).len(), 1);
-    assert_eq!(site.files("maildir/cur"), [name]);
-    // The client renames it to change flags: still the same message.
+    assert_eq!(
+        site.files("maildir/cur"),
+        ["1800000000.M9P9.client:2,RS"],
+        "its flags kept, seen added"
+    );
+    // The client changes its flags again: still the same message, and seen
+    // mail is not listed again.
     std::fs::rename(
-        site.path("maildir/cur").join(name),
-        site.path("maildir/cur/1800000000.M9P9.client:2,S"),
+        site.path("maildir/cur/1800000000.M9P9.client:2,RS"),
+        site.path("maildir/cur/1800000000.M9P9.client:2,FS"),
     )
     .unwrap();
     site.ok(&["run", "--once"]);

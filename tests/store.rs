@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::postgres::TestDb;
 
+use embargo::core::batch::{Batch, BatchQuery};
 use embargo::core::event::{Event, EventKind};
 use embargo::core::inbound::{AutoReplyHeaders, Inbound, Mailbox, TextSource};
 use embargo::core::incident::Incident;
@@ -15,8 +16,8 @@ use embargo::core::incident_id::IncidentId;
 use embargo::core::mail_kind::MailKind;
 use embargo::core::signature::{Made, SignatureStatus};
 use embargo::store::{
-    Filing, Intake, IntakeQuery, IntakeRecord, NewMail, OutboxState, PostgresStore, Schema,
-    SourceRef, SqliteStore, Store, StoreError,
+    Filing, Intake, IntakeRecord, NewMail, OutboxState, PostgresStore, Schema, SourceRef,
+    SqliteStore, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -130,18 +131,21 @@ fn event(at: Timestamp, kind: EventKind) -> Event {
     }
 }
 
-fn query(message_id: &str, body: &str, mentioned: &[&str]) -> IntakeQuery {
-    IntakeQuery {
-        message_id: message_id.into(),
-        body_digest: format!("digest-of-{body}"),
+fn query(message_id: &str, body: &str, mentioned: &[&str]) -> BatchQuery {
+    BatchQuery {
+        stored: vec![(message_id.into(), format!("digest-of-{body}"))],
         mentioned_ids: mentioned.iter().map(|s| s.to_string()).collect(),
-        tags: vec![id(1), id(9)],
-        sender: Some("ana@finder.example".into()),
+        incidents: vec![id(1), id(9)],
+        senders: vec!["ana@finder.example".into()],
         prefix: "EMB".into(),
-        year: 2026,
-        signature_digests: Vec::new(),
-        named_incidents: vec![],
+        years: vec![2026],
+        signatures: Vec::new(),
     }
+}
+
+fn stored(b: &Batch, message_id: &str, body: &str) -> bool {
+    b.stored
+        .contains(&(message_id.to_owned(), format!("digest-of-{body}")))
 }
 
 /// Opens EMB-2026-0001 with one inbound mail and one outbox mail.
@@ -155,7 +159,10 @@ async fn open_first(store: &dyn Store, now: Timestamp) {
             },
             received_at: now,
             record: IntakeRecord::Filed {
-                mail: Box::new(inbound("m1@x", "one")),
+                mail: Box::new(Inbound {
+                    in_reply_to: vec!["parent@x".into()],
+                    ..inbound("m1@x", "one")
+                }),
                 filing: Box::new(Filing::Opened(incident)),
                 events: vec![
                     event(now, EventKind::Reported),
@@ -171,83 +178,86 @@ async fn open_first(store: &dyn Store, now: Timestamp) {
 }
 
 #[tokio::test]
-async fn intake_context_reflects_what_is_filed() {
+async fn batch_context_reflects_what_is_filed() {
     for b in backends().await {
         let (name, store) = (b.name, b.store.clone());
         let now = t("2026-12-01T09:00:00Z");
-        let empty = store
-            .intake_context(&query("m1@x", "one", &["m1@x"]))
-            .await
-            .unwrap();
-        assert!(!empty.already_stored, "{name}");
-        assert_eq!(empty.next_seq, 1, "{name}");
+        let empty = store.batch(&query("m1@x", "one", &["m1@x"])).await.unwrap();
+        assert!(!stored(&empty, "m1@x", "one"), "{name}");
+        assert_eq!(empty.next_seq.get(&2026), Some(&1), "{name}");
         assert!(
-            empty.known.messages.is_empty() && empty.known.incidents.is_empty(),
+            empty.links.is_empty() && empty.incidents.is_empty(),
             "{name}"
         );
-        assert_eq!(empty.last_ack_to_sender, None, "{name}");
+        assert!(empty.last_ack.is_empty(), "{name}");
 
         open_first(store.as_ref(), now).await;
-        let same = store
-            .intake_context(&query("m1@x", "one", &["m1@x"]))
-            .await
-            .unwrap();
+        let same = store.batch(&query("m1@x", "one", &["m1@x"])).await.unwrap();
         assert!(
-            same.already_stored,
+            stored(&same, "m1@x", "one"),
             "{name}: same id and body is a duplicate"
         );
         let edited = store
-            .intake_context(&query("m1@x", "other body", &["m1@x"]))
+            .batch(&query("m1@x", "other body", &["m1@x"]))
             .await
             .unwrap();
         assert!(
-            !edited.already_stored,
+            !stored(&edited, "m1@x", "other body"),
             "{name}: same id, new body is a new mail"
         );
 
         let reply = store
-            .intake_context(&query(
+            .batch(&query(
                 "m2@x",
                 "two",
                 &[
                     "m2@x",
                     "m1@x",
                     "EMB-2026-0001.src-copy@example.org",
+                    "parent@x",
                     "nobody@x",
                 ],
             ))
             .await
             .unwrap();
         assert_eq!(
-            reply.known.messages.get("m1@x"),
+            reply.links.get("m1@x"),
             Some(&id(1)),
             "{name}: inbound link"
         );
         assert_eq!(
-            reply
-                .known
-                .messages
-                .get("EMB-2026-0001.src-copy@example.org"),
+            reply.links.get("EMB-2026-0001.src-copy@example.org"),
             Some(&id(1)),
             "{name}: the mail we sent is linked too"
         );
-        assert_eq!(reply.known.messages.len(), 2, "{name}");
+        assert_eq!(reply.links.len(), 2, "{name}");
+        assert_eq!(
+            reply.refs.get("parent@x"),
+            Some(&id(1)),
+            "{name}: what filed mail refers to leads to its incident"
+        );
+        assert_eq!(reply.refs.len(), 1, "{name}");
         assert!(
-            reply.known.incidents.contains(&id(1)) && !reply.known.incidents.contains(&id(9)),
+            reply.incidents.contains_key(&id(1)) && !reply.incidents.contains_key(&id(9)),
             "{name}"
         );
-        assert_eq!(reply.next_seq, 2, "{name}");
-        assert_eq!(reply.last_ack_to_sender, Some(now), "{name}");
+        assert_eq!(reply.next_seq.get(&2026), Some(&2), "{name}");
+        assert_eq!(
+            reply.last_ack.get("ana@finder.example"),
+            Some(&now),
+            "{name}"
+        );
 
         let next_year = store
-            .intake_context(&IntakeQuery {
-                year: 2027,
+            .batch(&BatchQuery {
+                years: vec![2027],
                 ..query("m3@x", "three", &[])
             })
             .await
             .unwrap();
         assert_eq!(
-            next_year.next_seq, 1,
+            next_year.next_seq.get(&2027),
+            Some(&1),
             "{name}: numbering restarts each year"
         );
     }
@@ -345,8 +355,9 @@ async fn joined_mail_duplicates_and_quarantine_are_all_recorded() {
             "{name}"
         );
 
-        let keys = store.delivered_keys("test").await.unwrap();
-        assert_eq!(keys.len(), 4, "{name}");
+        let keys: Vec<String> = ["k1", "k2", "k3", "k4", "k5"].map(String::from).to_vec();
+        let delivered = store.delivered_among("test", &keys).await.unwrap();
+        assert_eq!(delivered.len(), 4, "{name}: {delivered:?}");
         let d = store.deliveries("test").await.unwrap();
         let outcomes: Vec<&str> = d.iter().map(|d| d.outcome.as_str()).collect();
         assert_eq!(
@@ -858,10 +869,10 @@ async fn export_from_sqlite_import_into_postgres_export_again_is_identical() {
         Some("0000000001:0000000003")
     );
     let mut q = query("m9@x", "nine", &[]);
-    q.signature_digests = vec!["sig-digest".into()];
-    let ctx = to.store.intake_context(&q).await.unwrap();
-    assert!(ctx.commands.signature_used);
-    assert_eq!(ctx.commands.last_lead.as_deref(), Some("alice@example.org"));
+    q.signatures = vec!["sig-digest".into()];
+    let known = to.store.batch(&q).await.unwrap();
+    assert!(known.spent.contains("sig-digest"));
+    assert_eq!(known.last_lead.as_deref(), Some("alice@example.org"));
 
     // And back: PostgreSQL to a new SQLite file, identical again.
     let back = sqlite().await;

@@ -289,16 +289,32 @@ impl Default for AcknowledgementSection {
 pub struct LimitsSection {
     #[serde(default = "default_max_message_mib")]
     pub max_message_mib: u32,
+    /// Mails taken in per transaction.
+    #[serde(default = "default_batch_mails")]
+    pub batch_mails: u32,
+    /// Bytes of mail read per batch, at most (a batch ends early at it).
+    #[serde(default = "default_batch_mib")]
+    pub batch_mib: u32,
 }
 
 fn default_max_message_mib() -> u32 {
     64
 }
 
+fn default_batch_mails() -> u32 {
+    256
+}
+
+fn default_batch_mib() -> u32 {
+    32
+}
+
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
             max_message_mib: default_max_message_mib(),
+            batch_mails: default_batch_mails(),
+            batch_mib: default_batch_mib(),
         }
     }
 }

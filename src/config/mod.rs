@@ -222,7 +222,16 @@ pub struct Settings {
     /// Commands signed longer ago than this are refused.
     pub max_signature_age: SignedDuration,
     pub max_message_bytes: usize,
+    /// How much mail is taken in per transaction.
+    pub batch: BatchSettings,
     pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSettings {
+    pub mails: usize,
+    /// A batch ends once the mail read reaches this many bytes.
+    pub bytes: usize,
 }
 
 #[derive(Debug, Clone)]

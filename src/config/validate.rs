@@ -493,6 +493,12 @@ pub fn validate(
     if s.limits.max_message_mib == 0 {
         diags.error("limits.max_message_mib", "must be at least 1");
     }
+    if s.limits.batch_mails == 0 {
+        diags.error("limits.batch_mails", "must be at least 1");
+    }
+    if s.limits.batch_mib == 0 {
+        diags.error("limits.batch_mib", "must be at least 1");
+    }
 
     let (source, sink, store) = paths(base, &s, diags)?;
     if let super::SinkSettings::Smtp(smtp) = &sink
@@ -533,6 +539,10 @@ pub fn validate(
             i64::from(s.commands.max_signature_age_days) * 24,
         ),
         max_message_bytes: (s.limits.max_message_mib as usize).saturating_mul(1024 * 1024),
+        batch: super::BatchSettings {
+            mails: s.limits.batch_mails as usize,
+            bytes: (s.limits.batch_mib as usize).saturating_mul(1024 * 1024),
+        },
         outbox: super::OutboxSettings {
             lease: SignedDuration::from_secs(i64::from(s.outbox.lease_seconds.max(1))),
             pause_after_claim: None,

@@ -7,6 +7,7 @@
 pub mod authority;
 pub mod autoreply;
 pub mod backoff;
+pub mod batch;
 pub mod command;
 pub mod command_mail;
 pub mod deadline;

@@ -2,8 +2,10 @@
 //!
 //! A mail joins an incident when its own Message-ID, its In-Reply-To or its
 //! References reach a message already filed there (inbound, or one the
-//! service sent), or when its subject carries the tag of an existing
-//! incident. Otherwise it opens a new incident.
+//! service sent) or referred to by mail filed there, when mail filed there
+//! refers to the mail itself (its reply came first), or when its subject
+//! carries the tag of an existing incident. Otherwise it opens a new
+//! incident. So the order mail arrives in does not split a thread.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +19,9 @@ use super::incident_id::{IncidentId, tags_in_subject};
 pub struct Known {
     /// Message-ID → the incident it is filed on.
     pub messages: HashMap<String, IncidentId>,
+    /// Message-ID → the incident of filed mail that refers to it, for ids
+    /// not filed themselves.
+    pub referenced: HashMap<String, IncidentId>,
     /// Those of the subject's tags that name an existing incident.
     pub incidents: HashSet<IncidentId>,
 }
@@ -31,6 +36,8 @@ pub enum Via {
     InReplyTo(String),
     References(String),
     SubjectTag(IncidentId),
+    /// Mail already filed refers to this one: its reply arrived first.
+    ReferencedBy(String),
 }
 
 impl std::fmt::Display for Via {
@@ -40,6 +47,7 @@ impl std::fmt::Display for Via {
             Via::InReplyTo(id) => write!(f, "In-Reply-To <{id}>"),
             Via::References(id) => write!(f, "References <{id}>"),
             Via::SubjectTag(id) => write!(f, "subject tag {}", id.tag()),
+            Via::ReferencedBy(id) => write!(f, "filed mail refers to its Message-ID <{id}>"),
         }
     }
 }
@@ -61,6 +69,25 @@ pub fn mentioned_ids(mail: &Inbound) -> Vec<String> {
     ids
 }
 
+/// How many of a mail's nearest ancestors are remembered as leading to its
+/// incident: enough for any real thread, bounded for a hostile one.
+const REFERRED: usize = 32;
+
+/// The ids a filed mail refers to, nearest first: In-Reply-To, then the
+/// References from the last.
+pub fn referred(mail: &Inbound) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for id in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
+        if out.len() == REFERRED {
+            break;
+        }
+        if id != &mail.message_id && !out.contains(&id.as_str()) {
+            out.push(id);
+        }
+    }
+    out
+}
+
 /// The subject tags to look up.
 pub fn mentioned_tags(mail: &Inbound, prefix: &str) -> Vec<IncidentId> {
     tags_in_subject(&mail.subject, prefix)
@@ -70,9 +97,15 @@ pub fn mentioned_tags(mail: &Inbound, prefix: &str) -> Vec<IncidentId> {
 /// whose subject was edited still belongs where its parent is. Among the
 /// References, the nearest ancestor (the last one) wins.
 pub fn place(mail: &Inbound, prefix: &str, known: &Known) -> Placement {
-    let lookup = |id: &String| known.messages.get(id).cloned();
-    if let Some(inc) = lookup(&mail.message_id) {
-        return Placement::Join(inc, Via::MessageId(mail.message_id.clone()));
+    let lookup = |id: &String| {
+        known
+            .messages
+            .get(id)
+            .or_else(|| known.referenced.get(id))
+            .cloned()
+    };
+    if let Some(inc) = known.messages.get(&mail.message_id) {
+        return Placement::Join(inc.clone(), Via::MessageId(mail.message_id.clone()));
     }
     for id in &mail.in_reply_to {
         if let Some(inc) = lookup(id) {
@@ -83,6 +116,9 @@ pub fn place(mail: &Inbound, prefix: &str, known: &Known) -> Placement {
         if let Some(inc) = lookup(id) {
             return Placement::Join(inc, Via::References(id.clone()));
         }
+    }
+    if let Some(inc) = known.referenced.get(&mail.message_id) {
+        return Placement::Join(inc.clone(), Via::ReferencedBy(mail.message_id.clone()));
     }
     for tag in mentioned_tags(mail, prefix) {
         if known.incidents.contains(&tag) {
@@ -132,6 +168,7 @@ mod tests {
                 .map(|(m, n)| (m.to_string(), inc(*n)))
                 .collect(),
             incidents: incidents.iter().map(|n| inc(*n)).collect(),
+            referenced: Default::default(),
         }
     }
 

@@ -1,7 +1,12 @@
-//! A Maildir: `new/` for unseen mail, `cur/` for mail a client has seen.
+//! A Maildir: `new/` for mail no one has looked at, `cur/` for mail a
+//! client has.
 //!
 //! A message's key is its unique name, the file name before the `:2,` info,
 //! which stays the same when a client renames the file to change flags.
+//! What waits is everything in `new/` and what in `cur/` is not flagged
+//! seen (`S`); embargo flags seen what it stored. So a pass lists only
+//! what is waiting and never needs the whole delivery history: a Maildir
+//! that grows for years costs each pass no more than its unseen mail.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +20,22 @@ pub struct Maildir {
     name: String,
     /// Where each pending key was last seen.
     paths: HashMap<String, PathBuf>,
+}
+
+/// Whether a file name's info carries the seen flag (`:2,…S…`).
+fn seen(file_name: &str) -> bool {
+    file_name
+        .split_once(":2,")
+        .is_some_and(|(_, flags)| flags.contains('S'))
+}
+
+/// The file name with the seen flag added to its info (flags in ASCII order).
+fn with_seen(unique: &str, file_name: &str) -> String {
+    let flags = file_name.split_once(":2,").map_or("", |(_, f)| f);
+    let mut flags: Vec<char> = flags.chars().chain(['S']).collect();
+    flags.sort_unstable();
+    flags.dedup();
+    format!("{unique}:2,{}", flags.into_iter().collect::<String>())
 }
 
 /// The unique name of a Maildir file: everything before the info suffix.
@@ -31,6 +52,8 @@ impl Maildir {
         }
     }
 
+    /// The entries of `sub` that wait: all of `new/`; in `cur/`, those not
+    /// flagged seen.
     fn list(&self, sub: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), SourceError> {
         let dir = self.root.join(sub);
         let entries = std::fs::read_dir(&dir).map_err(|source| SourceError::List {
@@ -43,7 +66,10 @@ impl Maildir {
                 tracing::warn!(file = ?entry.path(), "skipping a Maildir file whose name is not UTF-8");
                 continue;
             };
-            if file_name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            if file_name.starts_with('.') || (sub == "cur" && seen(file_name)) {
+                continue;
+            }
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
             out.push((unique_name(file_name).to_owned(), entry.path()));
@@ -59,16 +85,21 @@ impl Source for Maildir {
     }
 
     async fn pending(&mut self, delivered: &dyn Delivered) -> Result<Vec<String>, SourceError> {
-        let skip = delivered.all().await?;
         let mut found = Vec::new();
         self.list("new", &mut found)?;
         self.list("cur", &mut found)?;
         // Unique names start with the delivery time: sorting is oldest first.
         found.sort();
+        found.dedup_by(|a, b| a.0 == b.0);
+        // Stored already, but not yet marked (a crash between the two).
+        let listed: Vec<String> = found.iter().map(|(k, _)| k.clone()).collect();
+        let skip = delivered.among(&listed).await?;
         self.paths.clear();
         let mut keys = Vec::new();
         for (key, path) in found {
-            if skip.contains(&key) || self.paths.contains_key(&key) {
+            if skip.contains(&key) {
+                // Mark it now, so that it is not listed again.
+                self.mark(&path, &key).await?;
                 continue;
             }
             self.paths.insert(key.clone(), path);
@@ -97,17 +128,23 @@ impl Source for Maildir {
             })
     }
 
-    async fn done(&mut self, key: &str) -> Result<(), SourceError> {
-        let Some(path) = self.paths.remove(key) else {
-            return Ok(());
-        };
-        // Mail in new/ moves to cur/ with the info suffix, as a client would;
-        // mail already in cur/ belongs to whoever put it there and stays put.
-        if path.parent().and_then(Path::file_name) != Some("new".as_ref()) {
-            return Ok(());
+    async fn done(&mut self, keys: &[String]) -> Result<(), SourceError> {
+        for key in keys {
+            if let Some(path) = self.paths.remove(key) {
+                self.mark(&path, key).await?;
+            }
         }
-        let target = self.root.join("cur").join(format!("{key}:2,S"));
-        tokio::fs::rename(&path, &target)
+        Ok(())
+    }
+}
+
+impl Maildir {
+    /// Flags a stored message seen, as a client would: from `new/` it moves
+    /// to `cur/`; in `cur/` only its flags change.
+    async fn mark(&self, path: &Path, key: &str) -> Result<(), SourceError> {
+        let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or(key);
+        let target = self.root.join("cur").join(with_seen(key, file_name));
+        tokio::fs::rename(path, &target)
             .await
             .map_err(|source| SourceError::Done {
                 what: path.display().to_string(),
@@ -132,13 +169,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lists_new_and_cur_once_and_moves_processed_mail() {
+    async fn lists_what_waits_and_flags_what_was_stored_seen() {
         let dir = tempfile::tempdir().unwrap();
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
         std::fs::write(dir.path().join("new/2.b"), "Subject: b\n\nb").unwrap();
-        std::fs::write(dir.path().join("cur/1.a:2,S"), "Subject: a\n\na").unwrap();
+        // A client looked at this one but did not read it: it waits.
+        std::fs::write(dir.path().join("cur/1.a:2,R"), "Subject: a\n\na").unwrap();
+        // Seen: stored before (or read by a person); not listed again.
+        std::fs::write(dir.path().join("cur/0.z:2,S"), "Subject: z\n\nz").unwrap();
         std::fs::write(dir.path().join("tmp/0.partial"), "Subject: partial").unwrap();
         std::fs::write(dir.path().join("new/.hidden"), "x").unwrap();
 
@@ -146,13 +186,17 @@ mod tests {
         let keys = md.pending(&HashSet::new()).await.unwrap();
         assert_eq!(keys, ["1.a", "2.b"]);
         assert_eq!(md.read("2.b").await.unwrap(), b"Subject: b\n\nb");
-        md.done("2.b").await.unwrap();
-        md.done("1.a").await.unwrap();
+        md.done(&keys).await.unwrap();
         assert!(dir.path().join("cur/2.b:2,S").is_file());
-        assert!(dir.path().join("cur/1.a:2,S").is_file());
+        assert!(dir.path().join("cur/1.a:2,RS").is_file());
         assert!(!dir.path().join("new/2.b").exists());
+        assert!(md.pending(&HashSet::new()).await.unwrap().is_empty());
 
-        let skip: HashSet<String> = ["1.a".to_owned()].into();
-        assert_eq!(md.pending(&skip).await.unwrap(), ["2.b"]);
+        // Stored, but a crash came before it was flagged: flagged now, not
+        // listed.
+        std::fs::write(dir.path().join("new/3.c"), "Subject: c\n\nc").unwrap();
+        let stored: HashSet<String> = ["3.c".to_owned()].into();
+        assert!(md.pending(&stored).await.unwrap().is_empty());
+        assert!(dir.path().join("cur/3.c:2,S").is_file());
     }
 }

@@ -76,8 +76,8 @@ impl From<crate::tls::Advice> for SourceError {
 /// What the store knows of the mail a source already delivered.
 #[async_trait]
 pub trait Delivered: Sync {
-    /// Every key stored from this source.
-    async fn all(&self) -> Result<HashSet<String>, StoreError>;
+    /// Those of `keys` stored from this source already.
+    async fn among(&self, keys: &[String]) -> Result<HashSet<String>, StoreError>;
 
     /// The greatest stored key that starts with `prefix`, comparing keys as
     /// strings: the checkpoint of a source whose keys sort in delivery order.
@@ -100,8 +100,8 @@ pub trait Source: Send {
     /// checkpoint is its highest stored key never skips a message.
     async fn read(&mut self, key: &str) -> Result<Vec<u8>, SourceError>;
 
-    /// Called once the message is safely stored.
-    async fn done(&mut self, key: &str) -> Result<(), SourceError>;
+    /// Called once these messages are safely stored (a batch, in one go).
+    async fn done(&mut self, keys: &[String]) -> Result<(), SourceError>;
 
     /// Returns when new mail may be waiting, and at the latest after
     /// `at_most`. Sources that cannot be told of new mail just sleep.
@@ -119,8 +119,8 @@ pub trait Source: Send {
 /// Keys held in memory: what a test or a one-off tool knows.
 #[async_trait]
 impl Delivered for HashSet<String> {
-    async fn all(&self) -> Result<HashSet<String>, StoreError> {
-        Ok(self.clone())
+    async fn among(&self, keys: &[String]) -> Result<HashSet<String>, StoreError> {
+        Ok(keys.iter().filter(|k| self.contains(*k)).cloned().collect())
     }
 
     async fn last_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError> {

@@ -116,6 +116,11 @@ pub static TABLES: &[Table] = &[
         by_id: false,
     },
     Table {
+        name: "thread_refs",
+        columns: &[("message_id", Text), ("incident_id", Text)],
+        by_id: false,
+    },
+    Table {
         name: "events",
         columns: &[
             ("id", Int),

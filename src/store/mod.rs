@@ -22,13 +22,14 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::StoreSettings;
+use crate::core::batch::{Batch, BatchQuery};
 use crate::core::event::Event;
 use crate::core::inbound::{Attachment, Inbound, Mailbox, TextSource};
 use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
-use crate::core::intake::IntakeContext;
 use crate::core::mail_kind::MailKind;
 use crate::core::signature::{Encryption, SignatureStatus};
+use crate::core::threading;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -106,23 +107,6 @@ impl StoreError {
 pub struct SourceRef {
     pub source: String,
     pub key: String,
-}
-
-/// What the store must look up to decide about one mail.
-#[derive(Debug, Clone)]
-pub struct IntakeQuery {
-    pub message_id: String,
-    pub body_digest: String,
-    pub mentioned_ids: Vec<String>,
-    pub tags: Vec<IncidentId>,
-    pub sender: Option<String>,
-    pub prefix: String,
-    pub year: i16,
-    /// The replay keys of the good signatures the mail carries, to check
-    /// none was seen before.
-    pub signature_digests: Vec<String>,
-    /// Incidents named by commands (`/duplicate ID`), to check they exist.
-    pub named_incidents: Vec<IncidentId>,
 }
 
 /// A mail to put in the outbox.
@@ -370,8 +354,12 @@ pub trait Store: Send + Sync {
     /// The newest migration applied to the database.
     async fn schema_version(&self) -> Result<i64, StoreError>;
 
-    /// The keys a source has already delivered, so it can skip them.
-    async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError>;
+    /// Those of `keys` that `source` has already delivered.
+    async fn delivered_among(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<HashSet<String>, StoreError>;
 
     /// The greatest key `source` delivered that starts with `prefix`.
     async fn last_delivered(
@@ -380,7 +368,8 @@ pub trait Store: Send + Sync {
         prefix: &str,
     ) -> Result<Option<String>, StoreError>;
 
-    async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError>;
+    /// What deciding about a batch of mail needs to know.
+    async fn batch(&self, q: &BatchQuery) -> Result<Batch, StoreError>;
 
     /// An incident as it stands, without its messages.
     async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError>;
@@ -410,6 +399,10 @@ pub trait Store: Send + Sync {
 
     /// Records one inbound mail and everything it causes, atomically.
     async fn record(&self, intake: &Intake) -> Result<(), StoreError>;
+
+    /// Records a batch of inbound mail, in order, in one transaction: all
+    /// of it or none.
+    async fn record_batch(&self, intakes: &[Intake]) -> Result<(), StoreError>;
 
     /// Claims up to `limit` mails due at `now` for `lease`; a claim whose
     /// lease ran out (a sender that died) is claimed again.

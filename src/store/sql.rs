@@ -37,11 +37,20 @@ pub(super) fn incident_id(s: &str) -> Result<IncidentId, StoreError> {
 
 /// `$1, $2, …` for an IN list of `n` values.
 pub(super) fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_from(1, n)
+}
+
+/// `$first, …` for an IN list of `n` values after `first - 1` others.
+pub(super) fn placeholders_from(first: usize, n: usize) -> String {
+    (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Values per IN list: well under SQLite's 32766 parameters and
+/// PostgreSQL's 65535, whatever a hostile References header holds.
+pub(super) const IN_CHUNK: usize = 500;
 
 /// The least string greater than every string starting with `prefix`;
 /// `None` when there is none (an empty prefix covers everything).
@@ -367,6 +376,182 @@ macro_rules! sql_store {
             Ok(())
         }
 
+        /// Everything one inbound mail changes, in the transaction `tx`.
+        async fn record_one(
+            tx: &mut Transaction<'static, $Db>,
+            intake: &Intake,
+        ) -> Result<(), StoreError> {
+            let now = intake.received_at;
+            match &intake.record {
+                IntakeRecord::Duplicate {
+                    message_id,
+                    body_digest,
+                } => {
+                    let row: i64 =
+                        sqlx::query("SELECT id FROM messages WHERE message_id = $1 AND body_digest = $2")
+                            .bind(message_id)
+                            .bind(body_digest)
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get("id")?;
+                    deliver(tx, intake, "duplicate", row).await?;
+                }
+                IntakeRecord::Filed {
+                    mail,
+                    filing,
+                    events,
+                    outbox,
+                    auto_reply_to,
+                    lead_assigned,
+                } => {
+                    let (incident, via) = match filing.as_ref() {
+                        Filing::Opened(inc) => {
+                            sqlx::query(
+                                "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
+                                 reporter_name, commander, opened_at, updated_at, details) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                            )
+                            .bind(inc.id.to_string())
+                            .bind(inc.id.prefix())
+                            .bind(i64::from(inc.id.year()))
+                            .bind(i64::from(inc.id.seq()))
+                            .bind(inc.state.as_str())
+                            .bind(&inc.title)
+                            .bind(inc.reporter.as_ref().map(|m| m.email.clone()))
+                            .bind(inc.reporter.as_ref().and_then(|m| m.name.clone()))
+                            .bind(&inc.commander)
+                            .bind(secs(inc.opened_at))
+                            .bind(secs(inc.updated_at))
+                            .bind(json(&inc.details))
+                            .execute(&mut **tx)
+                            .await?;
+                            (inc.id.clone(), None)
+                        }
+                        Filing::Joined {
+                            incident,
+                            via,
+                            updated,
+                        } => {
+                            match updated {
+                                Some(inc) => write_incident(tx, inc).await?,
+                                None => {
+                                    sqlx::query(
+                                        "UPDATE incidents SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at END WHERE id = $2",
+                                    )
+                                    .bind(secs(now))
+                                    .bind(incident.to_string())
+                                    .execute(&mut **tx)
+                                    .await?;
+                                }
+                            }
+                            (incident.clone(), Some(via.clone()))
+                        }
+                    };
+                    let row = sqlx::query(
+                        "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
+                         in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
+                         received_at, body_text, text_source, attachments, problems, signature, encryption, \
+                         joined_via, size, raw) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
+                    )
+                    .bind(incident.to_string())
+                    .bind(&mail.message_id)
+                    .bind(mail.message_id_synthesized)
+                    .bind(&mail.body_digest)
+                    .bind(json(&mail.in_reply_to))
+                    .bind(json(&mail.references))
+                    .bind(mail.from.as_ref().map(|m| m.email.clone()))
+                    .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
+                    .bind(json(&mail.to))
+                    .bind(json(&mail.cc))
+                    .bind(&mail.subject)
+                    .bind(mail.date.map(secs))
+                    .bind(secs(now))
+                    .bind(&mail.text)
+                    .bind(mail.text_source.as_str())
+                    .bind(json(&mail.attachments))
+                    .bind(json(&mail.problems))
+                    .bind(json(&mail.signature))
+                    .bind(json(&mail.encryption))
+                    .bind(via)
+                    .bind(mail.raw.len() as i64)
+                    .bind(&mail.raw)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get::<i64, _>("id")?;
+                    link(tx, &mail.message_id, &incident, "in").await?;
+                    // What it refers to leads here too, until filed itself.
+                    for r in threading::referred(mail) {
+                        sqlx::query(
+                            "INSERT INTO thread_refs (message_id, incident_id) VALUES ($1, $2) \
+                             ON CONFLICT (message_id) DO NOTHING",
+                        )
+                        .bind(r)
+                        .bind(incident.to_string())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    insert_events(tx, &incident, events).await?;
+                    insert_outbox(tx, outbox, now).await?;
+                    // A signature is spent the first time it is seen,
+                    // whatever became of the mail's commands. One whose
+                    // commands applied must be new: if another process
+                    // spent it meanwhile, the whole mail is refused.
+                    let applied = events.iter().any(|e| e.kind == EventKind::Command);
+                    for digest in mail.signature.made().into_iter().flat_map(|m| m.digests()) {
+                        let sql = if applied {
+                            "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4)"
+                        } else {
+                            "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (digest) DO NOTHING"
+                        };
+                        sqlx::query(sql)
+                            .bind(digest)
+                            .bind(incident.to_string())
+                            .bind(&mail.message_id)
+                            .bind(secs(now))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    if let Some(lead) = lead_assigned {
+                        set_state(tx, LAST_LEAD, lead).await?;
+                    }
+                    if let Some(address) = auto_reply_to {
+                        sqlx::query("INSERT INTO auto_replies (address, at) VALUES ($1, $2)")
+                            .bind(address)
+                            .bind(secs(now))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    deliver(tx, intake, "filed", row).await?;
+                }
+                IntakeRecord::Quarantined {
+                    message_id,
+                    body_digest,
+                    raw,
+                    reason,
+                    outbox,
+                } => {
+                    let row = sqlx::query(
+                        "INSERT INTO messages (message_id, synthesized_id, body_digest, received_at, \
+                         quarantine_reason, size, raw) VALUES ($1, TRUE, $2, $3, $4, $5, $6) RETURNING id",
+                    )
+                    .bind(message_id)
+                    .bind(body_digest)
+                    .bind(secs(now))
+                    .bind(reason)
+                    .bind(raw.len() as i64)
+                    .bind(raw)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get::<i64, _>("id")?;
+                    insert_outbox(tx, outbox, now).await?;
+                    deliver(tx, intake, "quarantined", row).await?;
+                }
+            }
+            Ok(())
+        }
+
         #[async_trait]
         impl Store for $Store {
             async fn lock_ingest(&self) -> Result<IngestLock, StoreError> {
@@ -377,14 +562,26 @@ macro_rules! sql_store {
                 self.applied_schema().await
             }
 
-            async fn delivered_keys(&self, source: &str) -> Result<HashSet<String>, StoreError> {
-                let rows = sqlx::query("SELECT key FROM deliveries WHERE source = $1")
-                    .bind(source)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|r| r.try_get::<String, _>("key").map_err(Into::into))
-                    .collect()
+            async fn delivered_among(
+                &self,
+                source: &str,
+                keys: &[String],
+            ) -> Result<HashSet<String>, StoreError> {
+                let mut found = HashSet::new();
+                for chunk in keys.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT key FROM deliveries WHERE source = $1 AND key IN ({})",
+                        placeholders_from(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(source);
+                    for k in chunk {
+                        query = query.bind(k);
+                    }
+                    for r in query.fetch_all(&self.pool).await? {
+                        found.insert(r.try_get::<String, _>("key")?);
+                    }
+                }
+                Ok(found)
             }
 
             async fn last_delivered(
@@ -412,26 +609,56 @@ macro_rules! sql_store {
                 Ok(row.try_get("k")?)
             }
 
-            async fn intake_context(&self, q: &IntakeQuery) -> Result<IntakeContext, StoreError> {
-                let already_stored =
-                    sqlx::query("SELECT 1 FROM messages WHERE message_id = $1 AND body_digest = $2")
-                        .bind(&q.message_id)
-                        .bind(&q.body_digest)
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .is_some();
-                let mut ctx = IntakeContext {
-                    already_stored,
-                    ..IntakeContext::default()
-                };
-                if ctx.already_stored {
-                    return Ok(ctx);
-                }
-                // SQLite allows 32766 parameters and PostgreSQL 65535; References
-                // headers are far shorter, but a hostile one is cut into chunks.
-                for chunk in q.mentioned_ids.chunks(500) {
+            async fn batch(&self, q: &BatchQuery) -> Result<Batch, StoreError> {
+                let mut b = Batch::default();
+                // SQLite allows 32766 parameters and PostgreSQL 65535: every
+                // IN list goes in chunks.
+                let ids: Vec<&String> = q.stored.iter().map(|(id, _)| id).collect();
+                let wanted: HashSet<&(String, String)> = q.stored.iter().collect();
+                for chunk in ids.chunks(IN_CHUNK) {
                     let sql = format!(
-                        "SELECT message_id, incident_id FROM thread_links WHERE message_id IN ({})",
+                        "SELECT message_id, body_digest FROM messages WHERE message_id IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    for r in query.fetch_all(&self.pool).await? {
+                        let pair: (String, String) = (r.try_get("message_id")?, r.try_get("body_digest")?);
+                        if wanted.contains(&pair) {
+                            b.stored.insert(pair);
+                        }
+                    }
+                }
+                for (table, into_refs) in [("thread_links", false), ("thread_refs", true)] {
+                    for chunk in q.mentioned_ids.chunks(IN_CHUNK) {
+                        let sql = format!(
+                            "SELECT message_id, incident_id FROM {table} WHERE message_id IN ({})",
+                            placeholders(chunk.len())
+                        );
+                        let mut query = sqlx::query(AssertSqlSafe(sql));
+                        for id in chunk {
+                            query = query.bind(id);
+                        }
+                        for r in query.fetch_all(&self.pool).await? {
+                            let id: String = r.try_get("message_id")?;
+                            let inc = incident_id(&r.try_get::<String, _>("incident_id")?)?;
+                            if into_refs {
+                                b.refs.insert(id, inc);
+                            } else {
+                                b.links.insert(id, inc);
+                            }
+                        }
+                    }
+                }
+                let mut incidents: Vec<String> = q.incidents.iter().map(ToString::to_string).collect();
+                incidents.extend(b.links.values().chain(b.refs.values()).map(ToString::to_string));
+                incidents.sort();
+                incidents.dedup();
+                for chunk in incidents.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ({})",
                         placeholders(chunk.len())
                     );
                     let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -439,64 +666,54 @@ macro_rules! sql_store {
                         query = query.bind(id);
                     }
                     for r in query.fetch_all(&self.pool).await? {
-                        ctx.known.messages.insert(
-                            r.try_get("message_id")?,
-                            incident_id(&r.try_get::<String, _>("incident_id")?)?,
-                        );
+                        let inc = incident(&r)?;
+                        b.incidents.insert(inc.id.clone(), inc);
                     }
                 }
-                for tag in &q.tags {
-                    if sqlx::query("SELECT 1 FROM incidents WHERE id = $1")
-                        .bind(tag.to_string())
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .is_some()
-                    {
-                        ctx.known.incidents.insert(tag.clone());
+                for year in &q.years {
+                    let next = sqlx::query(
+                        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM incidents WHERE prefix = $1 AND year = $2",
+                    )
+                    .bind(&q.prefix)
+                    .bind(i64::from(*year))
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get::<i64, _>("next")?;
+                    b.next_seq.insert(*year, next as u32);
+                }
+                for chunk in q.senders.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT address, MAX(at) AS last FROM auto_replies WHERE address IN ({}) GROUP BY address",
+                        placeholders(chunk.len())
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(sql));
+                    for a in chunk {
+                        query = query.bind(a);
+                    }
+                    for r in query.fetch_all(&self.pool).await? {
+                        b.last_ack.insert(r.try_get("address")?, time(r.try_get("last")?)?);
                     }
                 }
-                ctx.next_seq = sqlx::query(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM incidents WHERE prefix = $1 AND year = $2",
-                )
-                .bind(&q.prefix)
-                .bind(i64::from(q.year))
-                .fetch_one(&self.pool)
-                .await?
-                .try_get::<i64, _>("next")? as u32;
-                if let Some(sender) = &q.sender {
-                    let last: Option<i64> =
-                        sqlx::query("SELECT MAX(at) AS last FROM auto_replies WHERE address = $1")
-                            .bind(sender)
-                            .fetch_one(&self.pool)
-                            .await?
-                            .try_get("last")?;
-                    ctx.last_ack_to_sender = opt_time(last)?;
-                }
-                for digest in &q.signature_digests {
-                    ctx.commands.signature_used |=
-                        sqlx::query("SELECT 1 FROM used_signatures WHERE digest = $1")
-                            .bind(digest)
-                            .fetch_optional(&self.pool)
-                            .await?
-                            .is_some();
-                }
-                for id in &q.named_incidents {
-                    if sqlx::query("SELECT 1 FROM incidents WHERE id = $1")
-                        .bind(id.to_string())
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .is_some()
-                    {
-                        ctx.commands.existing.insert(id.clone());
+                for chunk in q.signatures.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT digest FROM used_signatures WHERE digest IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(sql));
+                    for d in chunk {
+                        query = query.bind(d);
+                    }
+                    for r in query.fetch_all(&self.pool).await? {
+                        b.spent.insert(r.try_get("digest")?);
                     }
                 }
-                ctx.commands.last_lead = sqlx::query("SELECT value FROM service_state WHERE key = $1")
+                b.last_lead = sqlx::query("SELECT value FROM service_state WHERE key = $1")
                     .bind(LAST_LEAD)
                     .fetch_optional(&self.pool)
                     .await?
                     .map(|r| r.try_get("value"))
                     .transpose()?;
-                Ok(ctx)
+                Ok(b)
             }
 
             async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
@@ -553,162 +770,15 @@ macro_rules! sql_store {
 
             async fn record(&self, intake: &Intake) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
-                let now = intake.received_at;
-                match &intake.record {
-                    IntakeRecord::Duplicate {
-                        message_id,
-                        body_digest,
-                    } => {
-                        let row: i64 =
-                            sqlx::query("SELECT id FROM messages WHERE message_id = $1 AND body_digest = $2")
-                                .bind(message_id)
-                                .bind(body_digest)
-                                .fetch_one(&mut *tx)
-                                .await?
-                                .try_get("id")?;
-                        deliver(&mut tx, intake, "duplicate", row).await?;
-                    }
-                    IntakeRecord::Filed {
-                        mail,
-                        filing,
-                        events,
-                        outbox,
-                        auto_reply_to,
-                        lead_assigned,
-                    } => {
-                        let (incident, via) = match filing.as_ref() {
-                            Filing::Opened(inc) => {
-                                sqlx::query(
-                                    "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
-                                     reporter_name, commander, opened_at, updated_at, details) \
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                                )
-                                .bind(inc.id.to_string())
-                                .bind(inc.id.prefix())
-                                .bind(i64::from(inc.id.year()))
-                                .bind(i64::from(inc.id.seq()))
-                                .bind(inc.state.as_str())
-                                .bind(&inc.title)
-                                .bind(inc.reporter.as_ref().map(|m| m.email.clone()))
-                                .bind(inc.reporter.as_ref().and_then(|m| m.name.clone()))
-                                .bind(&inc.commander)
-                                .bind(secs(inc.opened_at))
-                                .bind(secs(inc.updated_at))
-                                .bind(json(&inc.details))
-                                .execute(&mut *tx)
-                                .await?;
-                                (inc.id.clone(), None)
-                            }
-                            Filing::Joined {
-                                incident,
-                                via,
-                                updated,
-                            } => {
-                                match updated {
-                                    Some(inc) => write_incident(&mut tx, inc).await?,
-                                    None => {
-                                        sqlx::query(
-                                            "UPDATE incidents SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at END WHERE id = $2",
-                                        )
-                                        .bind(secs(now))
-                                        .bind(incident.to_string())
-                                        .execute(&mut *tx)
-                                        .await?;
-                                    }
-                                }
-                                (incident.clone(), Some(via.clone()))
-                            }
-                        };
-                        let row = sqlx::query(
-                            "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
-                             in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
-                             received_at, body_text, text_source, attachments, problems, signature, encryption, \
-                             joined_via, size, raw) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
-                        )
-                        .bind(incident.to_string())
-                        .bind(&mail.message_id)
-                        .bind(mail.message_id_synthesized)
-                        .bind(&mail.body_digest)
-                        .bind(json(&mail.in_reply_to))
-                        .bind(json(&mail.references))
-                        .bind(mail.from.as_ref().map(|m| m.email.clone()))
-                        .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
-                        .bind(json(&mail.to))
-                        .bind(json(&mail.cc))
-                        .bind(&mail.subject)
-                        .bind(mail.date.map(secs))
-                        .bind(secs(now))
-                        .bind(&mail.text)
-                        .bind(mail.text_source.as_str())
-                        .bind(json(&mail.attachments))
-                        .bind(json(&mail.problems))
-                        .bind(json(&mail.signature))
-                        .bind(json(&mail.encryption))
-                        .bind(via)
-                        .bind(mail.raw.len() as i64)
-                        .bind(&mail.raw)
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get::<i64, _>("id")?;
-                        link(&mut tx, &mail.message_id, &incident, "in").await?;
-                        insert_events(&mut tx, &incident, events).await?;
-                        insert_outbox(&mut tx, outbox, now).await?;
-                        // A signature is spent the first time it is seen,
-                        // whatever became of the mail's commands. One whose
-                        // commands applied must be new: if another process
-                        // spent it meanwhile, the whole mail is refused.
-                        let applied = events.iter().any(|e| e.kind == EventKind::Command);
-                        for digest in mail.signature.made().into_iter().flat_map(|m| m.digests()) {
-                            let sql = if applied {
-                                "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4)"
-                            } else {
-                                "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4) \
-                                 ON CONFLICT (digest) DO NOTHING"
-                            };
-                            sqlx::query(sql)
-                            .bind(digest)
-                            .bind(incident.to_string())
-                            .bind(&mail.message_id)
-                            .bind(secs(now))
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        if let Some(lead) = lead_assigned {
-                            set_state(&mut tx, LAST_LEAD, lead).await?;
-                        }
-                        if let Some(address) = auto_reply_to {
-                            sqlx::query("INSERT INTO auto_replies (address, at) VALUES ($1, $2)")
-                                .bind(address)
-                                .bind(secs(now))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        deliver(&mut tx, intake, "filed", row).await?;
-                    }
-                    IntakeRecord::Quarantined {
-                        message_id,
-                        body_digest,
-                        raw,
-                        reason,
-                        outbox,
-                    } => {
-                        let row = sqlx::query(
-                            "INSERT INTO messages (message_id, synthesized_id, body_digest, received_at, \
-                             quarantine_reason, size, raw) VALUES ($1, TRUE, $2, $3, $4, $5, $6) RETURNING id",
-                        )
-                        .bind(message_id)
-                        .bind(body_digest)
-                        .bind(secs(now))
-                        .bind(reason)
-                        .bind(raw.len() as i64)
-                        .bind(raw)
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get::<i64, _>("id")?;
-                        insert_outbox(&mut tx, outbox, now).await?;
-                        deliver(&mut tx, intake, "quarantined", row).await?;
-                    }
+                record_one(&mut tx, intake).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_batch(&self, intakes: &[Intake]) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                for intake in intakes {
+                    record_one(&mut tx, intake).await?;
                 }
                 tx.commit().await?;
                 Ok(())

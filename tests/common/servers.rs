@@ -268,6 +268,10 @@ address = "announce@{DOMAIN}"
 [acknowledgement]
 rate_limit_minutes = 0
 
+# Small batches: a kill lands between batches as well as inside one.
+[limits]
+batch_mails = 10
+
 [outbox]
 retry_seconds = 1
 lease_seconds = 10

@@ -28,6 +28,29 @@ fn key(uidvalidity: u32, uid: u32) -> String {
     format!("{uidvalidity:010}:{uid:010}")
 }
 
+/// A UID set in IMAP's syntax (RFC 3501): `3:5,9,12:13`.
+fn uid_set(mut uids: Vec<u32>) -> String {
+    uids.sort_unstable();
+    uids.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
 fn parse_key(key: &str) -> Option<(u32, u32)> {
     let (v, u) = key.split_once(':')?;
     Some((v.parse().ok()?, u.parse().ok()?))
@@ -144,11 +167,7 @@ impl Imap {
         if uids.is_empty() {
             uids.push(uid);
         }
-        let set = uids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let set = uid_set(uids.clone());
         let Some(conn) = self.conn.as_mut() else {
             return Err(self.lost("FETCH", "not connected"));
         };
@@ -320,16 +339,23 @@ impl Source for Imap {
         }
     }
 
-    async fn done(&mut self, key: &str) -> Result<(), SourceError> {
-        let Some((_, uid)) = parse_key(key) else {
+    async fn done(&mut self, keys: &[String]) -> Result<(), SourceError> {
+        let uids: Vec<u32> = keys
+            .iter()
+            .filter_map(|k| parse_key(k))
+            .filter(|(v, _)| self.conn.as_ref().is_some_and(|c| c.uidvalidity == *v))
+            .map(|(_, uid)| uid)
+            .collect();
+        if uids.is_empty() {
             return Ok(());
-        };
+        }
         let after = self.settings.after;
         let folder = self.settings.move_to.clone().unwrap_or_default();
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let uid = uid.to_string();
+        // One command for the whole batch, over a UID set.
+        let uid = uid_set(uids);
         let session = &mut conn.session;
         let result = tokio::time::timeout(COMMAND_TIMEOUT, async {
             match after {
@@ -393,6 +419,12 @@ impl Source for Imap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uid_sets_name_runs_once() {
+        assert_eq!(uid_set(vec![9, 3, 4, 5, 12, 13, 4]), "3:5,9,12:13");
+        assert_eq!(uid_set(vec![7]), "7");
+    }
 
     #[test]
     fn keys_sort_as_the_server_numbered_the_mail() {

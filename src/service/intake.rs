@@ -1,0 +1,577 @@
+//! The intake: mail from the source, decided and stored a batch at a time.
+//!
+//! A batch is read (up to `limits.batch_mails` mails or `batch_mib` of
+//! them), parsed and checked in parallel on the blocking pool, looked up
+//! in the store with a few set queries, decided in memory in order of
+//! arrival (so mail of one batch threads onto each other and incident
+//! numbers follow one another), committed in one transaction, and only
+//! then marked done at the source. A crash anywhere leaves every mail of
+//! the batch either stored or still waiting.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::core::batch::{Batch, BatchQuery};
+use crate::core::event::Event;
+use crate::core::inbound::Inbound;
+use crate::core::intake::{self, Decision, IntakePolicy, Reply};
+use crate::guard::catch_panic;
+use crate::parse::{self, Unparsed};
+use crate::source::{Delivered, Source};
+use crate::store::{Filing, Intake as Record, IntakeRecord, NewMail, SourceRef, Store, StoreError};
+
+use super::progress::{Progress, Quiet};
+use super::{IngestReport, ServiceError, Shared, Shutdown, stopping};
+
+fn address_ok(s: &str) -> bool {
+    s.parse::<lettre::Address>().is_ok()
+}
+
+/// The store's view of one source's deliveries.
+struct StoreDelivered<'a> {
+    store: &'a dyn Store,
+    source: String,
+}
+
+#[async_trait::async_trait]
+impl Delivered for StoreDelivered<'_> {
+    async fn among(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.store.delivered_among(&self.source, keys).await
+    }
+
+    async fn last_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        self.store.last_delivered(&self.source, prefix).await
+    }
+}
+
+/// One mail read from the source, as parsed.
+type Read = (String, Result<Inbound, Unparsed>);
+
+pub struct Intake {
+    shared: Shared,
+    progress: Arc<dyn Progress>,
+}
+
+impl Intake {
+    pub(super) fn new(shared: Shared) -> Self {
+        Intake {
+            shared,
+            progress: Arc::new(Quiet),
+        }
+    }
+
+    pub(super) fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Takes every waiting mail from `source`, a batch at a time.
+    pub async fn run(
+        &self,
+        source: &mut dyn Source,
+        stop: &Shutdown,
+    ) -> Result<IngestReport, ServiceError> {
+        let delivered = StoreDelivered {
+            store: self.shared.store.as_ref(),
+            source: source.name().to_owned(),
+        };
+        let keys = source.pending(&delivered).await?;
+        self.progress.start(keys.len());
+        let result = self.batches(source, keys, stop).await;
+        self.progress.finish();
+        result
+    }
+
+    async fn batches(
+        &self,
+        source: &mut dyn Source,
+        keys: Vec<String>,
+        stop: &Shutdown,
+    ) -> Result<IngestReport, ServiceError> {
+        let limits = self.shared.settings.batch;
+        let mut report = IngestReport::default();
+        let mut keys = keys.into_iter();
+        loop {
+            if stopping(stop) {
+                break;
+            }
+            let mut raws = Vec::new();
+            let mut bytes = 0;
+            let mut broken = false;
+            while raws.len() < limits.mails && bytes < limits.bytes {
+                let Some(key) = keys.next() else { break };
+                match source.read(&key).await {
+                    Ok(raw) => {
+                        bytes += raw.len();
+                        raws.push((key, raw));
+                    }
+                    Err(e) => {
+                        // Once a read fails, the rest wait for the next pass
+                        // (the source says so): a checkpoint never skips mail.
+                        tracing::warn!(%key, error = %e, "could not read it; it and the mail after it wait for the next pass");
+                        let left = 1 + keys.by_ref().count();
+                        report.seen += left;
+                        report.deferred += left;
+                        self.progress.advance(left);
+                        broken = true;
+                        break;
+                    }
+                }
+            }
+            if raws.is_empty() {
+                break;
+            }
+            let n = raws.len();
+            report.seen += n;
+            self.batch(source, raws, &mut report).await?;
+            self.progress.advance(n);
+            if broken {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Parses, decides and stores one batch, then marks it done.
+    async fn batch(
+        &self,
+        source: &mut dyn Source,
+        raws: Vec<(String, Vec<u8>)>,
+        report: &mut IngestReport,
+    ) -> Result<(), ServiceError> {
+        let now = self.shared.clock.now();
+        let read = self.parse_all(raws, now).await;
+        let s = &self.shared.settings;
+        let prefix = &s.list.incident_prefix;
+        let mails: Vec<&Inbound> = read.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+        let unreadable: Vec<(String, String)> = read
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .map(|u| quarantine_identity(&u.raw))
+            .collect();
+        let query = BatchQuery::for_mails(&mails, &unreadable, prefix, now);
+        let mut known = self.shared.store.batch(&query).await?;
+        let name = source.name().to_owned();
+        let mut records = Vec::with_capacity(read.len());
+        for (key, parsed) in read {
+            let source_ref = SourceRef {
+                source: name.clone(),
+                key,
+            };
+            let record = match parsed {
+                Ok(mail) => self.file(mail, source_ref, &known, now),
+                Err(unparsed) => self.quarantine(unparsed, source_ref, &known, now),
+            };
+            absorb(&mut known, &record, now);
+            records.push(record);
+        }
+        match self.shared.store.record_batch(&records).await {
+            Ok(()) => {
+                for r in &records {
+                    count(r, report);
+                }
+                let keys: Vec<String> = records.into_iter().map(|r| r.source.key).collect();
+                mark_done(source, &keys).await;
+                Ok(())
+            }
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                // One mail the store refuses must not hold up the others:
+                // one at a time, to find it and keep it aside.
+                tracing::warn!(error = %e, "the store refused the batch; storing its mail one at a time");
+                for r in records {
+                    self.record_one(source, r, report, now).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores one mail on its own; a mail the store refuses is kept aside.
+    async fn record_one(
+        &self,
+        source: &mut dyn Source,
+        record: Record,
+        report: &mut IngestReport,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        let key = record.source.key.clone();
+        match self.shared.store.record(&record).await {
+            Ok(()) => count(&record, report),
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => {
+                let raw = match record.record {
+                    IntakeRecord::Filed { mail, .. } => mail.raw,
+                    IntakeRecord::Quarantined { raw, .. } => raw,
+                    IntakeRecord::Duplicate { .. } => return Err(e.into()),
+                };
+                tracing::error!(%key, error = %e, "the store refused this mail; keeping its bytes in quarantine");
+                let aside = self.quarantine(
+                    Unparsed {
+                        raw,
+                        reason: format!("the store refused it: {e}"),
+                    },
+                    record.source,
+                    &Batch::default(),
+                    now,
+                );
+                if let Err(e2) = self.shared.store.record(&aside).await {
+                    // Going on would store later mail past this one, and a
+                    // source that checkpoints its highest key would skip it.
+                    tracing::error!(%key, error = %e2, "could not quarantine it either; it stays in the source");
+                    return Err(e2.into());
+                }
+                report.quarantined += 1;
+            }
+        }
+        mark_done(source, &[key]).await;
+        Ok(())
+    }
+
+    /// Parses and checks every mail of a batch, in parallel on the
+    /// blocking pool; the order is kept.
+    async fn parse_all(&self, raws: Vec<(String, Vec<u8>)>, now: Timestamp) -> Vec<Read> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(raws.len())
+            .max(1);
+        let per = raws.len().div_ceil(workers);
+        let max = self.shared.settings.max_message_bytes;
+        let mut chunks = Vec::new();
+        let mut raws = raws.into_iter();
+        loop {
+            let chunk: Vec<(String, Vec<u8>)> = raws.by_ref().take(per).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let opener = self.shared.crypto.opener.clone();
+            chunks.push(tokio::task::spawn_blocking(move || {
+                let keys = parse::Keys {
+                    opener: opener.as_ref(),
+                    now,
+                };
+                chunk
+                    .into_iter()
+                    .map(|(key, raw)| (key, parse::parse(raw, max, Some(keys))))
+                    .collect::<Vec<Read>>()
+            }));
+        }
+        let mut read = Vec::new();
+        for chunk in chunks {
+            match chunk.await {
+                Ok(done) => read.extend(done),
+                // A panic outside the parser's own guard: those mails stay
+                // in the source, unmarked, for the next pass.
+                Err(e) => {
+                    tracing::error!(error = %e, "parsing a batch failed (a bug); its mail waits")
+                }
+            }
+        }
+        read
+    }
+
+    /// The record one parsed mail makes, decided from what is known.
+    fn file(&self, mail: Inbound, source: SourceRef, known: &Batch, now: Timestamp) -> Record {
+        let span = tracing::info_span!("message", key = %source.key, message_id = %mail.message_id);
+        let _enter = span.enter();
+        let prefix = &self.shared.settings.list.incident_prefix;
+        let ctx = known.context(&mail, prefix, now);
+        let decided = match catch_panic(|| self.decide(&mail, &ctx, now)) {
+            Ok(decided) => decided,
+            Err(panic) => {
+                tracing::error!(%panic, "embargo failed on this mail (a bug); keeping it in quarantine");
+                let reason = format!("embargo failed on it ({panic}); please report this bug");
+                return self.quarantine(
+                    Unparsed {
+                        raw: mail.raw,
+                        reason,
+                    },
+                    source,
+                    known,
+                    now,
+                );
+            }
+        };
+        let record = match decided {
+            None => IntakeRecord::Duplicate {
+                message_id: mail.message_id,
+                body_digest: mail.body_digest,
+            },
+            Some(Filed {
+                filing,
+                events,
+                outbox,
+                auto_reply_to,
+                lead_assigned,
+            }) => IntakeRecord::Filed {
+                mail: Box::new(mail),
+                filing: Box::new(filing),
+                events,
+                outbox,
+                auto_reply_to,
+                lead_assigned,
+            },
+        };
+        Record {
+            source,
+            received_at: now,
+            record,
+        }
+    }
+
+    /// The core's decision, with the mail it owes rendered; `None` for a duplicate.
+    fn decide(
+        &self,
+        mail: &Inbound,
+        ctx: &crate::core::intake::IntakeContext,
+        now: Timestamp,
+    ) -> Option<Filed> {
+        let s = &self.shared.settings;
+        let own = s.list.own_addresses();
+        let policy = IntakePolicy {
+            prefix: &s.list.incident_prefix,
+            own_addresses: &own,
+            ack_window: s.ack_rate_limit,
+            roster: &s.roster,
+            address_ok,
+            src_address: &s.list.src_address,
+            slots: &s.schedule,
+            max_signature_age: s.max_signature_age,
+        };
+        let decision = intake::decide(mail, ctx, &policy, now)
+            .expect("the incident prefix was checked when the config was loaded");
+        let composer = self.shared.composer();
+        let build = |built: Result<NewMail, crate::notice::NoticeError>,
+                     outbox: &mut Vec<NewMail>| match built {
+            Ok(m) => outbox.push(m),
+            Err(e) => tracing::error!(error = %e, "could not build a mail; filing without it"),
+        };
+        match decision {
+            Decision::Duplicate => None,
+            Decision::Join {
+                incident,
+                via,
+                events,
+                replies,
+                updated,
+                lead_assigned,
+            } => {
+                let mut outbox = Vec::new();
+                for reply in &replies {
+                    match reply {
+                        Reply::CannotDecrypt { reason } => build(
+                            composer.undecryptable(&incident, mail, reason, now),
+                            &mut outbox,
+                        ),
+                        Reply::Command(answer) => build(
+                            composer.command_reply(&incident, mail, answer, now),
+                            &mut outbox,
+                        ),
+                        Reply::Acknowledgement { .. } | Reply::SrcCopy { .. } => {}
+                    }
+                }
+                Some(Filed {
+                    filing: Filing::Joined {
+                        incident,
+                        via: via.to_string(),
+                        updated,
+                    },
+                    events,
+                    outbox,
+                    auto_reply_to: None,
+                    lead_assigned,
+                })
+            }
+            Decision::Open {
+                incident,
+                events,
+                replies,
+            } => {
+                let mut outbox = Vec::new();
+                let mut auto_reply_to = None;
+                for reply in &replies {
+                    match reply {
+                        Reply::SrcCopy { withheld } => {
+                            match composer.src_copy(&incident, mail, withheld.as_ref(), now) {
+                                Ok(copies) => outbox.extend(copies),
+                                Err(e) => build(Err(e), &mut outbox),
+                            }
+                        }
+                        Reply::Acknowledgement { to } => {
+                            auto_reply_to = Some(to.key());
+                            build(
+                                composer.acknowledgement(&incident, mail, to, now),
+                                &mut outbox,
+                            )
+                        }
+                        // A new report's SRC copy already says what could not be read.
+                        Reply::CannotDecrypt { .. } | Reply::Command(_) => {}
+                    }
+                }
+                Some(Filed {
+                    filing: Filing::Opened(incident),
+                    events,
+                    outbox,
+                    auto_reply_to,
+                    lead_assigned: None,
+                })
+            }
+        }
+    }
+
+    /// A mail that could not be read: kept with its bytes, the SRC told.
+    fn quarantine(
+        &self,
+        unparsed: Unparsed,
+        source: SourceRef,
+        known: &Batch,
+        now: Timestamp,
+    ) -> Record {
+        let Unparsed { mut raw, reason } = unparsed;
+        let (message_id, digest) = quarantine_identity(&raw);
+        if known.stored.contains(&(message_id.clone(), digest.clone())) {
+            return Record {
+                source,
+                received_at: now,
+                record: IntakeRecord::Duplicate {
+                    message_id,
+                    body_digest: digest,
+                },
+            };
+        }
+        let s = &self.shared.settings;
+        let size = raw.len();
+        let mut reason = reason;
+        if size > s.max_message_bytes {
+            // Too big for the store: keep the head, and the source keeps the whole.
+            raw.truncate(s.max_message_bytes.min(1024 * 1024));
+            reason = format!(
+                "{reason}; the store keeps its first {} bytes, the source keeps the whole mail",
+                raw.len()
+            );
+        }
+        let outbox = match self.shared.composer().quarantine(
+            &format!("{} {}", source.source, source.key),
+            &digest,
+            size,
+            &reason,
+            now,
+        ) {
+            Ok(m) => vec![m],
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the quarantine notice");
+                Vec::new()
+            }
+        };
+        Record {
+            source,
+            received_at: now,
+            record: IntakeRecord::Quarantined {
+                message_id,
+                body_digest: digest,
+                raw,
+                reason,
+                outbox,
+            },
+        }
+    }
+}
+
+/// What `file` decided for a mail that is not a duplicate, before the
+/// mail itself moves into the record.
+struct Filed {
+    filing: Filing,
+    events: Vec<Event>,
+    outbox: Vec<NewMail>,
+    auto_reply_to: Option<String>,
+    lead_assigned: Option<String>,
+}
+
+/// The Message-ID and digest a mail kept aside is stored under.
+fn quarantine_identity(raw: &[u8]) -> (String, String) {
+    let digest = parse::sha256_hex(&[raw]);
+    (
+        format!("{}@quarantine.embargo.invalid", &digest[..32]),
+        digest,
+    )
+}
+
+/// Keeps what is known current with a record the batch will store.
+fn absorb(known: &mut Batch, record: &Record, now: Timestamp) {
+    match &record.record {
+        IntakeRecord::Duplicate { .. } => {}
+        IntakeRecord::Quarantined {
+            message_id,
+            body_digest,
+            ..
+        } => known.stored(message_id, body_digest),
+        IntakeRecord::Filed {
+            mail,
+            filing,
+            outbox,
+            auto_reply_to,
+            lead_assigned,
+            ..
+        } => {
+            let (id, state) = match filing.as_ref() {
+                Filing::Opened(inc) => (&inc.id, Some(inc)),
+                Filing::Joined {
+                    incident, updated, ..
+                } => (incident, updated.as_ref()),
+            };
+            known.filed(mail, id, state);
+            for m in outbox {
+                if let Some(inc) = &m.incident {
+                    known.link(&m.message_id, inc);
+                }
+            }
+            if let Some(sender) = auto_reply_to {
+                known.acknowledged(sender, now);
+            }
+            if let Some(lead) = lead_assigned {
+                known.lead_assigned(lead);
+            }
+        }
+    }
+}
+
+/// A stored record, in the pass's report and its log line.
+fn count(record: &Record, report: &mut IngestReport) {
+    let span = tracing::info_span!("message", key = %record.source.key, message_id = tracing::field::Empty);
+    match &record.record {
+        IntakeRecord::Duplicate { message_id, .. } => {
+            span.record("message_id", message_id.as_str());
+            span.in_scope(|| tracing::info!("duplicate delivery of a stored mail"));
+            report.duplicates += 1;
+        }
+        IntakeRecord::Filed { mail, filing, .. } => {
+            span.record("message_id", mail.message_id.as_str());
+            report.filed += 1;
+            match filing.as_ref() {
+                Filing::Opened(inc) => {
+                    span.in_scope(|| tracing::info!(incident = %inc.id, "opened"));
+                    report.opened.push(inc.id.clone());
+                }
+                Filing::Joined { incident, via, .. } => {
+                    span.in_scope(|| tracing::info!(%incident, %via, "joined"))
+                }
+            }
+        }
+        IntakeRecord::Quarantined { reason, .. } => {
+            span.in_scope(|| tracing::warn!(%reason, "kept in quarantine"));
+            report.quarantined += 1;
+        }
+    }
+}
+
+/// Marks stored mail done at the source; a failure is only logged: the
+/// store knows the mail, so it is not taken in twice.
+async fn mark_done(source: &mut dyn Source, keys: &[String]) {
+    if let Err(e) = source.done(keys).await {
+        tracing::warn!(error = %e, mails = keys.len(), "stored, but not marked in the source");
+    }
+}

@@ -1,0 +1,285 @@
+//! The loops that move mail, in three parts a reader can hold one at a
+//! time, and `serve`, which runs them until asked to stop:
+//!
+//! - [`intake`]: source → decisions → store, a batch at a time;
+//! - [`scheduler`]: deadlines and notices falling due, incident by incident;
+//! - [`sender`]: outbox → sink, exactly once across replicas;
+//! - [`progress`]: how a long intake reports how far it is.
+
+mod intake;
+pub mod progress;
+mod scheduler;
+mod sender;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::core::incident_id::IncidentId;
+use crate::crypto::Crypto;
+use crate::notice::Composer;
+use crate::sink::Sink;
+use crate::source::Source;
+use crate::store::{IngestLock, Store, StoreError};
+
+pub use intake::Intake;
+pub use progress::Progress;
+pub use scheduler::Scheduler;
+pub use sender::Sender;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+}
+
+/// What one ingest pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestReport {
+    pub seen: usize,
+    pub filed: usize,
+    pub opened: Vec<IncidentId>,
+    pub duplicates: usize,
+    pub quarantined: usize,
+    /// Left in the source for the next pass (could not be read or stored).
+    pub deferred: usize,
+}
+
+/// What one send pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SendReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Asked to stop: finish the batch in hand, start no other.
+pub type Shutdown = watch::Receiver<bool>;
+
+pub fn stopping(s: &Shutdown) -> bool {
+    *s.borrow()
+}
+
+/// A receiver that never says stop.
+pub fn never_stop() -> Shutdown {
+    let (tx, rx) = watch::channel(false);
+    // Keep the sender alive for as long as the program runs.
+    std::mem::forget(tx);
+    rx
+}
+
+/// What every part works with.
+#[derive(Clone)]
+struct Shared {
+    settings: Arc<Settings>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    crypto: Crypto,
+}
+
+impl Shared {
+    fn composer(&self) -> Composer<'_> {
+        Composer::new(&self.settings, self.crypto.sealer.as_ref())
+    }
+}
+
+/// The three parts, wired as `embargo run` and `serve` use them.
+pub struct Service {
+    shared: Shared,
+    intake: Intake,
+    scheduler: Scheduler,
+    sender: Sender,
+}
+
+impl Service {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        crypto: Crypto,
+    ) -> Self {
+        let shared = Shared {
+            settings,
+            store,
+            clock,
+            crypto,
+        };
+        Service {
+            intake: Intake::new(shared.clone()),
+            scheduler: Scheduler::new(shared.clone()),
+            sender: Sender::new(shared.clone()),
+            shared,
+        }
+    }
+
+    /// Reports the intake's progress there (a terminal's bar, or the log).
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.intake = self.intake.with_progress(progress);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// Takes every waiting message from `source`, a batch at a time.
+    pub async fn ingest(
+        &self,
+        source: &mut dyn Source,
+        stop: &Shutdown,
+    ) -> Result<IngestReport, ServiceError> {
+        self.intake.run(source, stop).await
+    }
+
+    /// Moves every open incident on: reminders and notices now due.
+    pub async fn tick(&self) -> Result<usize, ServiceError> {
+        self.scheduler.tick().await
+    }
+
+    /// Sends every outbox mail that is due, after the embargo guard.
+    pub async fn send_due(
+        &self,
+        sink: &dyn Sink,
+        stop: &Shutdown,
+    ) -> Result<SendReport, ServiceError> {
+        self.sender.send_due(sink, stop).await
+    }
+
+    /// When something falls due that no mail will bring.
+    pub async fn next_wake(&self) -> Result<Option<Timestamp>, ServiceError> {
+        self.scheduler.next_wake().await
+    }
+
+    /// How long the holder of the ingest lease waits for mail: `interval`,
+    /// or less when something falls due sooner (at least a second, so that
+    /// mail the pass could not send does not make it spin).
+    async fn wait_for_mail(&self, interval: std::time::Duration) -> std::time::Duration {
+        let until = match self.next_wake().await {
+            Ok(Some(at)) => at - self.shared.clock.now(),
+            Ok(None) => return interval,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell when the next notice is due");
+                return interval;
+            }
+        };
+        std::time::Duration::try_from(until)
+            .unwrap_or_default()
+            .clamp(
+                std::time::Duration::from_secs(1),
+                interval.max(std::time::Duration::from_secs(1)),
+            )
+    }
+
+    /// One pass of each: what `run --once` does.
+    pub async fn run_once(
+        &self,
+        source: &mut dyn Source,
+        sink: &dyn Sink,
+        stop: &Shutdown,
+    ) -> Result<(IngestReport, SendReport), ServiceError> {
+        // A mailbox that cannot be read must not hold up the notices due.
+        let ingested = self.ingest(source, stop).await;
+        self.tick().await?;
+        let sent = self.send_due(sink, stop).await?;
+        Ok((ingested?, sent))
+    }
+
+    /// Passes every `interval` until `stop` says so. Errors are logged and
+    /// the next pass tries again: a database that is briefly away must not
+    /// end the service.
+    ///
+    /// Replicas on one database share the work this way: the one holding
+    /// the ingest lease takes mail in and moves incidents on (their
+    /// timelines are read and written by one process only, so no update is
+    /// lost); every replica sends from the outbox, whose claims are
+    /// exclusive. The others try for the lease every few seconds and take
+    /// over when its holder dies.
+    pub async fn serve(
+        &self,
+        source: &mut dyn Source,
+        sink: &dyn Sink,
+        interval: std::time::Duration,
+        mut stop: Shutdown,
+    ) {
+        tracing::info!(source = source.name(), every = ?interval, "serving");
+        let mut lease: Option<IngestLock> = None;
+        let mut standby_told = false;
+        while !stopping(&stop) {
+            if let Some(held) = lease.as_mut()
+                && !held.still_held().await
+            {
+                tracing::error!(
+                    "lost the ingest lease (the database connection holding it is gone); \
+                     stopped taking mail in until it is taken again"
+                );
+                lease = None;
+                source.close().await;
+            }
+            if lease.is_none() {
+                match self.shared.store.lock_ingest().await {
+                    Ok(held) => {
+                        tracing::info!("took the ingest lease: this replica takes mail in");
+                        lease = Some(held);
+                        standby_told = false;
+                    }
+                    Err(StoreError::Busy(what)) => {
+                        if !standby_told {
+                            tracing::info!(
+                                lock = %what,
+                                "another replica holds the ingest lease: this one sends from \
+                                 the outbox and takes over if that one stops"
+                            );
+                            standby_told = true;
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot take the ingest lease"),
+                }
+            }
+            let pass = match lease {
+                Some(_) => self.run_once(source, sink, &stop).await,
+                None => self
+                    .send_due(sink, &stop)
+                    .await
+                    .map(|s| (IngestReport::default(), s)),
+            };
+            match pass {
+                Ok((i, s)) if i.seen + s.sent + s.retrying + s.failed > 0 => {
+                    tracing::info!(
+                        filed = i.filed,
+                        opened = i.opened.len(),
+                        duplicates = i.duplicates,
+                        quarantined = i.quarantined,
+                        sent = s.sent,
+                        "pass done"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),
+            }
+            if lease.is_some() {
+                let wait = self.wait_for_mail(interval).await;
+                tokio::select! {
+                    _ = source.wait(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval.min(STANDBY_RETRY)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        source.close().await;
+        tracing::info!("stopped");
+    }
+}
+
+/// How often a replica without the ingest lease tries for it (and sends
+/// what is due): well inside the 30 s a takeover may take.
+const STANDBY_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
