@@ -733,7 +733,7 @@ fn hostile_structures_change_nothing_and_say_why() {
             ),
         ),
         "signature",
-        src,
+        None,
     );
     let block = clear(&t, "f");
     let quoted: String = block.lines().map(|l| format!("> {l}\n")).collect();
@@ -1378,7 +1378,7 @@ fn a_signed_mime_entity_moved_into_another_envelope_says_only_what_it_said() {
             ),
             message_id: "csf1@mail.example".into(),
             reason: "needs a text signature",
-            told: Some("src@example.org"),
+            told: None,
         },
         Case {
             what: "a PGP/MIME post's text-mode signature (as mutt makes) as a cleartext block",
@@ -1482,10 +1482,10 @@ fn a_forwarded_draft_approves_nothing() {
             told: None,
         },
         Case {
-            what: "the draft pasted without a marker: its indented lines are refused",
+            what: "the draft pasted without a marker, signed as binary by gpg -se",
             mail: text_reply(&t, &id, "fwd2", &resent(forward(""))),
             message_id: "fwd2@mail.example".into(),
-            reason: "indented",
+            reason: "binary signature over plain text",
             told: Some("alice@example.org"),
         },
     ];
@@ -1497,4 +1497,309 @@ fn a_forwarded_draft_approves_nothing() {
         "{:#}",
         rec["events"]
     );
+}
+
+/// The commands a mail applied, by its Message-ID, if any did.
+fn applied(site: &Site, id: &str, message_id: &str) -> Option<String> {
+    site.json(&["show", id])["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message_id"] == message_id && e["kind"] == "command")
+        .map(|e| format!("{} by {}", e["detail"], e["actor"]))
+}
+
+/// The signature status `show` gives a mail, as JSON text.
+fn status_of(site: &Site, id: &str, message_id: &str) -> String {
+    site.json(&["show", id])["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == message_id)
+        .map(|m| m["signature"].to_string())
+        .unwrap_or_default()
+}
+
+fn git(gpg: &Gpg, dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .env("GNUPGHOME", gpg.home())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A maintainer signs commits whose messages contributors wrote (`git am
+/// -S`, commit.gpgsign): a binary signature over plain text. Moved into a
+/// signed message encrypted to the list, inline or PGP/MIME, it is a
+/// signed file, not a signed mail.
+#[test]
+fn a_signed_git_commit_is_not_a_command() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for args in [
+        &["init", "-q"][..],
+        &["config", "user.name", "Alice"],
+        &["config", "user.email", "alice@example.org"],
+        &["config", "user.signingkey", &t.alice],
+        &["config", "commit.gpgsign", "true"],
+    ] {
+        git(&t.gpg, d, args);
+    }
+    let message = format!(
+        "frob: bound the header length\n\n/public {id}\n/accept {id}\n\nSigned-off-by: Mallory <m@evil.example>\n"
+    );
+    git(
+        &t.gpg,
+        d,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--author",
+            "Mallory <m@evil.example>",
+            "-m",
+            &message,
+        ],
+    );
+    let object = git(&t.gpg, d, &["cat-file", "commit", "HEAD"]);
+    // What was signed, and the gpgsig header's signature.
+    let (mut payload, mut sig) = (String::new(), String::new());
+    let (mut in_sig, mut in_head) = (false, true);
+    for line in object.split_inclusive('\n') {
+        if in_head && line.starts_with("gpgsig ") {
+            in_sig = true;
+            sig.push_str(&line["gpgsig ".len()..]);
+            continue;
+        }
+        if in_sig && line.starts_with(' ') {
+            sig.push_str(&line[1..]);
+            continue;
+        }
+        in_sig = false;
+        in_head &= line != "\n";
+        payload.push_str(line);
+    }
+    assert!(t.gpg.verify_detached(sig.as_bytes(), payload.as_bytes()).ok);
+    let detached = t.gpg.run(&["--dearmor"], sig.as_bytes()).stdout;
+    let encrypted = one_pass_encrypted_to_list(site, payload.as_bytes(), &detached);
+    site.deliver(&text_reply(&t, &id, "git1", &encrypted));
+    let pgp_mime = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted;\r\n \
+         protocol=\"application/pgp-encrypted\"; boundary=\"enc-b\"\r\n\r\n--enc-b\r\n\
+         Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--enc-b\r\n\
+         Content-Type: application/octet-stream\r\n\r\n{encrypted}\r\n--enc-b--\r\n",
+        reply("Mallory <m@evil.example>", &id, "r1@example.net", "git2")
+    );
+    site.deliver(pgp_mime.as_bytes());
+    site.ok(&["run", "--once"]);
+    for n in ["git1", "git2"] {
+        let mid = format!("{n}@mail.example");
+        assert_eq!(applied(site, &id, &mid), None, "{n}");
+        assert!(
+            status_of(site, &id, &mid).contains("binary signature over plain text"),
+            "{n}: {}",
+            status_of(site, &id, &mid)
+        );
+    }
+    assert_eq!(site.json(&["show", &id])["state"], "reported");
+}
+
+/// A member's fresh signed post to another list (protected To), replayed
+/// into the thread: neither a command nor the SRC answering.
+#[test]
+fn a_post_to_another_list_is_not_the_src_answering() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    site.deliver(&common::gpg::pgp_mime_signed_part(
+        &t.gpg,
+        &t.alice,
+        &reply("Mallory <m@evil.example>", &id, "r1@example.net", "pub1"),
+        "From: Alice <alice@example.org>\r\nTo: oss-security@lists.example\r\nSubject: Re: [oss-security] x\r\n",
+        &format!("Not a security issue.\r\n/accept {id}\r\n"),
+    ));
+    // Protected headers that name no one at all count as not to this list.
+    site.deliver(&common::gpg::pgp_mime_signed_part(
+        &t.gpg,
+        &t.alice,
+        &reply("Mallory <m@evil.example>", &id, "r1@example.net", "pub2"),
+        "From: Alice <alice@example.org>\r\nTo: undisclosed-recipients:;\r\n",
+        &format!("Fine.\r\n/accept {id}\r\n"),
+    ));
+    site.ok(&["run", "--once"]);
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["first_response_at"], Value::Null);
+    assert_eq!(rec["state"], "reported");
+    let (refused1, why1) = account(site, &id, "pub1@mail.example");
+    let (refused2, why2) = account(site, &id, "pub2@mail.example");
+    assert!(
+        refused1 && why1.contains("written to oss-security@lists.example"),
+        "{why1}"
+    );
+    assert!(
+        refused2 && why2.contains("written to no one named"),
+        "{why2}"
+    );
+}
+
+/// A member forwards or quotes the reporter's mail inline, the way other
+/// mailers do it (K-9's "Original Message" banner, a localized
+/// Thunderbird, Gmail in French, Outlook's unmarked header block): the
+/// reporter's lines are not the member's commands.
+#[test]
+fn forwarded_and_quoted_text_is_not_the_signers_in_any_mailer() {
+    let t = team();
+    let site = &t.site;
+    let markers = [
+        (
+            "k9",
+            "-------- Original Message --------\nSubject: Re: [ID] report\nFrom: Mallory <m@evil.example>\n",
+        ),
+        (
+            "tbde",
+            "-------- Weitergeleitete Nachricht --------\nBetreff: Re: [ID] report\nVon: Mallory <m@evil.example>\n",
+        ),
+        (
+            "gmailfr",
+            "---------- Message transféré ---------\nDe : Mallory <m@evil.example>\n",
+        ),
+        (
+            "outlook",
+            "From: Mallory <m@evil.example>\nSent: Tuesday, December 1, 2026 10:00 AM\nTo: security@example.org\nSubject: RE: [ID] report\n",
+        ),
+    ];
+    for (n, marker) in markers {
+        let id = report(
+            site,
+            &format!("r-{n}@example.net"),
+            &format!("Overflow {n}"),
+        );
+        let body = format!(
+            "FYI, see below.\n\n{}\nAny news? If not, I publish on Friday.\n\n/embargo-broken {id}\n",
+            marker.replace("ID", &id)
+        );
+        site.deliver(&common::gpg::pgp_mime_signed(
+            &t.gpg,
+            &t.bob,
+            &reply(
+                "Bob <bob@example.net>",
+                &id,
+                &format!("r-{n}@example.net"),
+                n,
+            ),
+            &crlf(&body),
+        ));
+        site.ok(&["run", "--once"]);
+        assert_eq!(
+            applied(site, &id, &format!("{n}@mail.example")),
+            None,
+            "{n}"
+        );
+    }
+}
+
+/// format=flowed (Thunderbird's plain-text default) is read as its reader
+/// shows it: a soft break does not put a word at the start of a line, and
+/// a wrapped attribution (the attacker's long display name) is one line.
+#[test]
+fn flowed_text_is_read_as_it_is_shown() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let signed = |n: &str, part: String| {
+        let sig = sign(&t.gpg, &t.alice, &part);
+        multipart(&thread(&t, &id, n), "", "", &[part, sig_part(&sig)], "")
+    };
+    site.deliver(&signed(
+        "flow1",
+        crlf(&format!(
+            "Content-Type: text/plain; charset=UTF-8; format=flowed\n\n\
+             This looks like last week's duplicate, so please nobody \n\
+             /accept {id}\n\
+             until we compare the two.\n"
+        )),
+    ));
+    site.deliver(&signed(
+        "flow2",
+        crlf(&format!(
+            "Content-Type: text/plain; charset=UTF-8; format=flowed; protected-headers=\"v1\"\n\
+             To: security@example.org\n\
+             Subject: Re: [{id}] report\n\n\
+             Thanks, we are looking at it.\n\n\
+             On 12/1/26 10:00 AM, Mallory, security team of frob, release manager \n\
+             /reject not reproducible wrote:\n\
+             > Any news?\n"
+        )),
+    ));
+    // An honest long /set, wrapped by the editor: all of it counts.
+    site.deliver(&signed(
+        "flow3",
+        crlf(&format!(
+            "Content-Type: text/plain; charset=UTF-8; format=flowed\n\n\
+             /accept {id}\n\
+             /set summary Heap overflow in the YAML loader when parsing deeply \n\
+             nested anchors {id}\n"
+        )),
+    ));
+    site.ok(&["run", "--once"]);
+    assert_eq!(applied(site, &id, "flow1@mail.example"), None);
+    assert_eq!(applied(site, &id, "flow2@mail.example"), None);
+    assert!(applied(site, &id, "flow3@mail.example").is_some());
+    assert_eq!(
+        site.json(&["show", &id])["fields"]["summary"],
+        "Heap overflow in the YAML loader when parsing deeply nested anchors"
+    );
+}
+
+/// One signature twice in a signature part, on a mail whose commands
+/// apply: counted once, applied once; the same signature alone later is
+/// a replay.
+#[test]
+fn one_signature_twice_in_a_part_is_spent_once() {
+    use base64::Engine;
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let p = part(&format!("/accept {id}\r\n"));
+    let sig = t
+        .gpg
+        .run(&["--detach-sign", "--local-user", &t.alice], p.as_bytes());
+    assert!(sig.ok);
+    let with = |n: &str, bytes: &[u8]| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        multipart(
+            &thread(&t, &id, n),
+            "",
+            "",
+            &[
+                p.clone(),
+                format!(
+                    "Content-Type: application/pgp-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}"
+                ),
+            ],
+            "",
+        )
+    };
+    site.deliver(&with(
+        "dup1",
+        &[sig.stdout.clone(), sig.stdout.clone()].concat(),
+    ));
+    site.ok(&["run", "--once"]);
+    assert!(applied(site, &id, "dup1@mail.example").is_some());
+    site.deliver(&with("dup2", &sig.stdout));
+    site.ok(&["run", "--once"]);
+    let (refused, why) = account(site, &id, "dup2@mail.example");
+    assert!(refused && why.contains("seen before"), "{why}");
 }

@@ -330,10 +330,24 @@ fn reports_encrypted_to_the_list_key_are_decrypted_and_threaded() {
          The secret details: overflow in frob().\r\n--in\r\nContent-Type: application/octet-stream\r\n\
          Content-Disposition: attachment; filename=poc.bin\r\n\r\nPOC\r\n--in--\r\n",
     ));
-    // An inline-encrypted reply, signed by a roster member, joins by In-Reply-To.
-    let inline =
-        String::from_utf8(gpg.encrypt(&list, b"Inline follow-up: also in 2.3.\n", Some(&k.alice)))
-            .unwrap();
+    // An inline-encrypted reply, signed (as text) by a roster member, joins
+    // by In-Reply-To. Signed as binary data, the default of `gpg -sea`, the
+    // same text would prove nothing (a signed file, not a signed mail).
+    let signed_text = gpg.run(
+        &[
+            "--armor",
+            "--encrypt",
+            "--recipient",
+            &list,
+            "--sign",
+            "--textmode",
+            "--local-user",
+            &k.alice,
+        ],
+        b"Inline follow-up: also in 2.3.\n",
+    );
+    assert!(signed_text.ok, "{}", signed_text.status);
+    let inline = String::from_utf8(signed_text.stdout).unwrap();
     site.deliver(
         format!(
             "{}Content-Type: text/plain\r\n\r\n{}",

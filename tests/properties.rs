@@ -86,6 +86,7 @@ fn signature(now: Timestamp) -> impl Strategy<Value = SignatureStatus> {
             signed_at: now - SignedDuration::from_hours(age_hours),
             digest: format!("{digest}"),
             also: vec![],
+            binary: false,
         })
     };
     prop_oneof![

@@ -758,6 +758,7 @@ async fn busy_state(store: &dyn Store) {
                         signed_at: now,
                         digest: "sig-digest".into(),
                         also: vec![],
+                        binary: false,
                     }),
                     ..inbound("m2@x", "two")
                 }),

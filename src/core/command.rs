@@ -208,14 +208,43 @@ fn is_attribution(line: &str) -> bool {
         || (lower.starts_with("le ") && lower.ends_with("a écrit :"))
 }
 
-/// Where a mail program starts a forwarded mail inline: what follows is
-/// someone else's text.
+/// Where a mail program starts a forwarded or quoted mail inline, in any
+/// language: a banner between dashes ("-------- Forwarded Message
+/// --------", "-------- Original-Nachricht --------"), or Apple Mail's
+/// "Begin forwarded message:". What follows is someone else's text.
 fn is_forward_marker(t: &str) -> bool {
-    let lower = t.to_lowercase();
-    let bare = lower.trim_matches(|c: char| c == '-' || c.is_whitespace());
-    bare == "forwarded message"
-        || bare.starts_with("forwarded message from")
-        || lower.starts_with("begin forwarded message")
+    let banner = t.len() > 4
+        && t.starts_with("--")
+        && t.ends_with("--")
+        && t.trim_matches('-').trim().chars().any(char::is_alphabetic);
+    banner || t.to_lowercase().starts_with("begin forwarded message")
+}
+
+/// A line like a mail header in a quoted or forwarded mail's header block
+/// ("From: …", "Sent: …", Outlook's bold "*From:*", French "De :").
+fn header_name(t: &str) -> Option<String> {
+    let (name, rest) = t.split_once(':')?;
+    let name = name.trim().trim_matches('*').trim().to_lowercase();
+    let known = [
+        "from", "sent", "date", "to", "cc", "subject", "von", "gesendet", "datum", "an", "betreff",
+        "de", "envoyé", "à", "objet", "da", "inviato", "oggetto", "para", "enviado", "asunto",
+    ];
+    (known.contains(&name.as_str()) && (rest.is_empty() || rest.starts_with([' ', '\t', '*'])))
+        .then_some(name)
+}
+
+/// Where a quoted mail's header block starts (Outlook quotes a reply this
+/// way, unmarked): two header lines in a row, one of them its sender.
+fn is_header_block(line: &str, next: Option<&str>) -> bool {
+    let (Some(a), Some(b)) = (
+        header_name(line.trim()),
+        next.and_then(|n| header_name(n.trim())),
+    ) else {
+        return false;
+    };
+    ["from", "von", "de", "da"]
+        .iter()
+        .any(|s| *s == a || *s == b)
 }
 
 /// The lines the sender wrote: not quoted (`>`), not in quoted-reply
@@ -223,7 +252,8 @@ fn is_forward_marker(t: &str) -> bool {
 /// "Original Message" marker or a forwarded mail.
 pub fn written_lines(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for line in text.lines() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
         let line = line.trim_end_matches('\r');
         if line == "-- " || line == "--" {
             break;
@@ -232,6 +262,7 @@ pub fn written_lines(text: &str) -> Vec<&str> {
         if t.starts_with("-----Original Message-----")
             || t == "________________________________"
             || is_forward_marker(t)
+            || is_header_block(t, lines.get(i + 1).copied())
         {
             break;
         }
@@ -560,6 +591,21 @@ mod tests {
             (
                 "Gmail's forward",
                 "/status\n---------- Forwarded message ---------\n/close\n",
+                vec![Command::Status],
+            ),
+            (
+                "a localized banner",
+                "/status\n-------- Weitergeleitete Nachricht --------\n/close\n",
+                vec![Command::Status],
+            ),
+            (
+                "Outlook's quoted header block",
+                "/status\n\n*From:* Mallory <m@x>\n*Sent:* Tuesday\n/close\n",
+                vec![Command::Status],
+            ),
+            (
+                "a French header block",
+                "/status\nDe : Mallory\nEnvoyé : mardi\n/close\n",
                 vec![Command::Status],
             ),
             (

@@ -178,22 +178,21 @@ pub fn handle(
 
     // Written to this list: a mail signed for other readers (its protected
     // To and Cc name them) is not a command here, however it arrived.
-    let addressed_to = mail.signed.as_ref().map_or(&[][..], |s| &s.addressed_to);
-    if !addressed_to.is_empty()
-        && !addressed_to.iter().any(|a| {
-            policy
-                .own_addresses
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(a))
-        })
+    if let Some(signed) = mail.signed.as_ref()
+        && !signed.written_to(policy.own_addresses)
     {
+        let to = signed.addressed_to.clone().unwrap_or_default();
         return Some(refuse(
             to_signer,
             actor,
             format!(
                 "the signed mail was written to {}, not to this list: a signed mail sent elsewhere \
                  does not count here. Send the commands to {}",
-                addressed_to.join(", "),
+                if to.is_empty() {
+                    "no one named".to_owned()
+                } else {
+                    to.join(", ")
+                },
                 policy.src_address
             ),
         ));

@@ -95,8 +95,9 @@ pub struct SignedContent {
     /// The Subject header inside the signed part (protected headers).
     pub subject: Option<String>,
     /// The To and Cc addresses inside the signed part, lower-case: whom
-    /// the signer wrote to, when their mailer protects those headers.
-    pub addressed_to: Vec<String>,
+    /// the signer wrote to, when their mailer protects those headers
+    /// (`None` when it does not).
+    pub addressed_to: Option<Vec<String>>,
     /// Patch files attached inside the signed part (`*.patch`, `*.diff`).
     pub patches: Vec<Patch>,
 }
@@ -133,6 +134,18 @@ pub struct Inbound {
     pub body_digest: String,
     /// The bytes as delivered: the report is evidence.
     pub raw: Vec<u8>,
+}
+
+impl SignedContent {
+    /// Whether the signer wrote it to one of `own` (the list's addresses),
+    /// as far as the signed part says: a mail without protected To/Cc
+    /// does not say otherwise.
+    pub fn written_to(&self, own: &[String]) -> bool {
+        self.addressed_to.as_ref().is_none_or(|to| {
+            to.iter()
+                .any(|a| own.iter().any(|o| o.eq_ignore_ascii_case(a)))
+        })
+    }
 }
 
 impl Inbound {

@@ -91,7 +91,8 @@ fn actor(mail: &Inbound) -> String {
 }
 
 /// What a mail on an incident's thread counts as. Only a roster member's
-/// valid signature, fresh and not seen before, makes it the SRC answering;
+/// valid signature, fresh, not seen before and on a mail written to this
+/// list, makes it the SRC answering;
 /// only that or the reporter's own mail is activity that holds off the idle
 /// reminders. Anyone can write a `From:` or a subject tag, or send an old
 /// signed mail again.
@@ -106,6 +107,10 @@ fn activity(
         && mail.signature.signer(policy.roster).is_some()
         && !ctx.commands.signature_used
         && made.signed_at + policy.max_signature_age >= now
+        && mail
+            .signed
+            .as_ref()
+            .is_some_and(|s| s.written_to(policy.own_addresses))
     {
         return Some(Change::Responded);
     }

@@ -20,6 +20,11 @@ pub struct Made {
     /// signed the same part): all are spent with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
+    /// Made over binary data (signature type 0x00), not as text: over a
+    /// MIME entity that is how mail programs sign; over plain text it is a
+    /// signed file or a git commit, not a mail.
+    #[serde(default, skip_serializing)]
+    pub binary: bool,
 }
 
 impl Made {
@@ -172,6 +177,7 @@ mod tests {
                 signed_at: Timestamp::UNIX_EPOCH,
                 digest: "d".into(),
                 also: vec![],
+                binary: false,
             })
         };
         assert_eq!(

@@ -6,6 +6,7 @@
 //! [`Unparsed`] with its bytes, so the caller can keep them.
 
 pub mod entity;
+mod flowed;
 mod html;
 pub mod signed;
 
@@ -151,14 +152,22 @@ struct Parsed {
 /// PGP/MIME part, a cleartext block, an OpenPGP message): bytes that start
 /// as a MIME entity are read as one wherever they were moved to, so what an
 /// attachment, a forwarded mail or a folded header of a signed entity says
-/// never passes for the signer's own text.
-pub fn read_verified(bytes: &[u8]) -> Result<SignedContent, String> {
+/// never passes for the signer's own text. A `binary` signature (type
+/// 0x00) counts only over a MIME entity: over plain text it is a signed
+/// file or git commit, whose text someone else may have written.
+pub fn read_verified(bytes: &[u8], binary: bool) -> Result<SignedContent, String> {
     let mime = match entity::Entity::read(bytes) {
         Ok(e) => e.is_mime(),
         Err(_) => starts_with_mime_field(bytes),
     };
     if mime {
         return read_signed(bytes);
+    }
+    if binary {
+        return Err(
+            "it is a binary signature over plain text (a signed file or git commit?), not a signed mail"
+                .to_owned(),
+        );
     }
     Ok(SignedContent {
         text: String::from_utf8_lossy(bytes).into_owned(),
@@ -230,11 +239,15 @@ pub fn read_signed(entity: &[u8]) -> Result<SignedContent, String> {
             .subject()
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty()),
-        addressed_to: mailboxes(m.to())
-            .into_iter()
-            .chain(mailboxes(m.cc()))
-            .map(|mb| mb.key())
-            .collect(),
+        // Protected To/Cc, when the signed part has them at all: then an
+        // empty or group-only list names nobody, this list included.
+        addressed_to: (m.header_raw("To").is_some() || m.header_raw("Cc").is_some()).then(|| {
+            mailboxes(m.to())
+                .into_iter()
+                .chain(mailboxes(m.cc()))
+                .map(|mb| mb.key())
+                .collect()
+        }),
         patches: patches(&m),
     })
 }
@@ -254,11 +267,11 @@ fn check_inner(inner: Option<Inner>, keys: Keys<'_>) -> SignatureStatus {
 /// A verified signature over `bytes`: valid only when they read one way;
 /// what they say becomes what commands are read from.
 fn signed_entity(parsed: &mut Parsed, status: SignatureStatus, bytes: &[u8]) {
-    if !matches!(status, SignatureStatus::Valid(_)) {
+    let SignatureStatus::Valid(made) = &status else {
         parsed.signature = status;
         return;
-    }
-    match read_verified(bytes) {
+    };
+    match read_verified(bytes, made.binary) {
         Ok(content) => {
             parsed.signature = status;
             parsed.text = content.text.clone();
@@ -415,7 +428,7 @@ fn joined(msg: &Message<'_>, ids: &[u32], strict: bool) -> Option<(String, TextS
         let (this, text) = match &part.body {
             PartType::Html(h) if strict => (TextSource::Html, html::try_to_text(h)?),
             PartType::Html(h) => (TextSource::Html, html::to_text(h)),
-            PartType::Text(text) => (TextSource::Plain, text.to_string()),
+            PartType::Text(text) => (TextSource::Plain, flowed::read(part, text)),
             _ => continue,
         };
         if source == TextSource::None {

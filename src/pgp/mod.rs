@@ -96,6 +96,7 @@ fn made(cert: &Cert, sig: &openpgp::packet::Signature) -> SignatureStatus {
         signed_at,
         digest,
         also: Vec::new(),
+        binary: sig.typ() == SignatureType::Binary,
     })
 }
 
@@ -179,6 +180,15 @@ fn verdict(error: &VerificationError<'_>, now: std::time::SystemTime) -> Signatu
                 cert_state(ka.cert()).unwrap_or_else(|| bad(error))
             }
         }
+        VerificationError::BadSignature { error, .. }
+            if format!("{error:#}").contains("ntended recipient") =>
+        {
+            SignatureStatus::Bad {
+                detail: "the signature names other intended recipients: it was signed and \
+                         encrypted for someone else, then encrypted to this list"
+                    .to_owned(),
+            }
+        }
         VerificationError::BadSignature { error, .. } => {
             let s = bad(error);
             match s {
@@ -209,7 +219,11 @@ impl Checker<'_> {
     fn finish(&mut self) -> SignatureStatus {
         let mut status = std::mem::replace(&mut self.status, SignatureStatus::Unsigned);
         if let SignatureStatus::Valid(made) = &mut status {
-            made.also = std::mem::take(&mut self.others);
+            let mut others = std::mem::take(&mut self.others);
+            others.sort();
+            others.dedup();
+            others.retain(|d| *d != made.digest);
+            made.also = others;
         }
         status
     }
