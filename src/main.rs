@@ -571,7 +571,19 @@ fn generate_key(uid: &str, out: &std::path::Path) -> anyhow::Result<()> {
     print(&String::from_utf8_lossy(&pgp::public_armored(&key)))
 }
 
+/// Two malloc arenas, not one per thread: the batch is what memory holds,
+/// not what each of a dozen threads once freed.
+fn cap_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> ExitCode {
+    cap_malloc_arenas();
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, Command::Run { .. } | Command::Serve);
     let bar = matches!(cli.command, Command::Run { once: true }) && std::io::stderr().is_terminal();

@@ -94,26 +94,21 @@ impl Intake {
     ) -> Result<IngestReport, ServiceError> {
         let limits = self.shared.settings.batch;
         let mut report = IngestReport::default();
-        let mut keys = keys.into_iter();
-        loop {
-            if stopping(stop) {
-                break;
-            }
-            let mut raws = Vec::new();
-            let mut bytes = 0;
+        let mut next = 0;
+        while next < keys.len() && !stopping(stop) {
+            let wanted = &keys[next..keys.len().min(next + limits.mails)];
+            // A prefix comes back: the byte budget may end the batch early.
+            let read = source.read_batch(wanted, limits.bytes).await;
+            let mut raws = Vec::with_capacity(read.len());
             let mut broken = false;
-            while raws.len() < limits.mails && bytes < limits.bytes {
-                let Some(key) = keys.next() else { break };
-                match source.read(&key).await {
-                    Ok(raw) => {
-                        bytes += raw.len();
-                        raws.push((key, raw));
-                    }
+            for (key, result) in wanted.iter().zip(read) {
+                match result {
+                    Ok(raw) => raws.push((key.clone(), raw)),
                     Err(e) => {
                         // Once a read fails, the rest wait for the next pass
                         // (the source says so): a checkpoint never skips mail.
                         tracing::warn!(%key, error = %e, "could not read it; it and the mail after it wait for the next pass");
-                        let left = 1 + keys.by_ref().count();
+                        let left = keys.len() - next - raws.len();
                         report.seen += left;
                         report.deferred += left;
                         self.progress.advance(left);
@@ -122,14 +117,14 @@ impl Intake {
                     }
                 }
             }
-            if raws.is_empty() {
-                break;
-            }
             let n = raws.len();
-            report.seen += n;
-            self.batch(source, raws, &mut report).await?;
-            self.progress.advance(n);
-            if broken {
+            next += n;
+            if n > 0 {
+                report.seen += n;
+                self.batch(source, raws, &mut report).await?;
+                self.progress.advance(n);
+            }
+            if broken || n == 0 {
                 break;
             }
         }

@@ -5,12 +5,16 @@
 
 use crate::core::deadline;
 use crate::core::event::{Event, EventKind};
+use crate::core::incident::Incident;
 use crate::core::timeline::{self, Due};
 use crate::notice::Undelivered;
 
 use jiff::Timestamp;
 
 use super::{ServiceError, Shared};
+
+/// Incidents read at a time: thousands open after a backlog.
+const PAGE: u32 = 500;
 
 pub struct Scheduler {
     shared: Shared,
@@ -26,10 +30,30 @@ impl Scheduler {
     /// announcement, the retrospective draft), each queued once.
     pub async fn tick(&self) -> Result<usize, ServiceError> {
         let now = self.shared.clock.now();
+        let mut queued = 0;
+        let mut after = None;
+        loop {
+            let page = self
+                .shared
+                .store
+                .open_incidents_after(after.as_ref(), PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(queued);
+            };
+            after = Some(last.id.clone());
+            for incident in page {
+                queued += self.tick_one(incident, now).await?;
+            }
+        }
+    }
+
+    /// One incident's reminders and due notices; how many were queued.
+    async fn tick_one(&self, incident: Incident, now: Timestamp) -> Result<usize, ServiceError> {
         let s = &self.shared.settings;
         let has_distributors = !s.distributors.is_empty();
         let mut queued = 0;
-        for incident in self.shared.store.open_incidents().await? {
+        {
             let composer = self.shared.composer();
             let mut current = incident.clone();
             let mut events = Vec::new();
@@ -135,12 +159,23 @@ impl Scheduler {
     pub async fn next_wake(&self) -> Result<Option<Timestamp>, ServiceError> {
         let now = self.shared.clock.now();
         let mut next = self.shared.store.next_due().await?;
-        for incident in self.shared.store.open_incidents().await? {
-            next = next
-                .into_iter()
-                .chain(timeline::next_change(&incident, now))
-                .min();
+        let mut after = None;
+        loop {
+            let page = self
+                .shared
+                .store
+                .open_incidents_after(after.as_ref(), PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(next);
+            };
+            after = Some(last.id.clone());
+            for incident in &page {
+                next = next
+                    .into_iter()
+                    .chain(timeline::next_change(incident, now))
+                    .min();
+            }
         }
-        Ok(next)
     }
 }

@@ -115,11 +115,7 @@ impl Source for Maildir {
     }
 
     async fn read(&mut self, key: &str) -> Result<Vec<u8>, SourceError> {
-        let path = self
-            .paths
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| self.root.join("new").join(key));
+        let path = self.path_of(key);
         tokio::fs::read(&path)
             .await
             .map_err(|source| SourceError::Read {
@@ -128,22 +124,85 @@ impl Source for Maildir {
             })
     }
 
-    async fn done(&mut self, keys: &[String]) -> Result<(), SourceError> {
-        for key in keys {
-            if let Some(path) = self.paths.remove(key) {
-                self.mark(&path, key).await?;
+    /// One blocking task for the whole batch, not a thread hand-off per file.
+    async fn read_batch(
+        &mut self,
+        keys: &[String],
+        budget: usize,
+    ) -> Vec<Result<Vec<u8>, SourceError>> {
+        let paths: Vec<PathBuf> = keys.iter().map(|k| self.path_of(k)).collect();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut bytes = 0;
+            for path in paths {
+                let read = std::fs::read(&path).map_err(|source| SourceError::Read {
+                    what: path.display().to_string(),
+                    source,
+                });
+                let stop = read.as_ref().map_or(true, |raw| {
+                    bytes += raw.len();
+                    bytes >= budget
+                });
+                out.push(read);
+                if stop {
+                    break;
+                }
             }
-        }
-        Ok(())
+            out
+        })
+        .await;
+        read.unwrap_or_else(|e| {
+            vec![Err(SourceError::Read {
+                what: self.root.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })]
+        })
+    }
+
+    async fn done(&mut self, keys: &[String]) -> Result<(), SourceError> {
+        let moves: Vec<(PathBuf, PathBuf)> = keys
+            .iter()
+            .filter_map(|key| {
+                let path = self.paths.remove(key)?;
+                let target = self.seen_path(&path, key);
+                Some((path, target))
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            for (from, to) in moves {
+                std::fs::rename(&from, &to).map_err(|source| SourceError::Done {
+                    what: from.display().to_string(),
+                    source,
+                })?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| SourceError::Done {
+            what: "a batch".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
     }
 }
 
 impl Maildir {
-    /// Flags a stored message seen, as a client would: from `new/` it moves
-    /// to `cur/`; in `cur/` only its flags change.
-    async fn mark(&self, path: &Path, key: &str) -> Result<(), SourceError> {
+    fn path_of(&self, key: &str) -> PathBuf {
+        self.paths
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.root.join("new").join(key))
+    }
+
+    /// Where a stored message goes, flagged seen as a client would: from
+    /// `new/` it moves to `cur/`; in `cur/` only its flags change.
+    fn seen_path(&self, path: &Path, key: &str) -> PathBuf {
         let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or(key);
-        let target = self.root.join("cur").join(with_seen(key, file_name));
+        self.root.join("cur").join(with_seen(key, file_name))
+    }
+
+    /// Flags one stored message seen.
+    async fn mark(&self, path: &Path, key: &str) -> Result<(), SourceError> {
+        let target = self.seen_path(path, key);
         tokio::fs::rename(path, &target)
             .await
             .map_err(|source| SourceError::Done {

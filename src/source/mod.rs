@@ -100,6 +100,32 @@ pub trait Source: Send {
     /// checkpoint is its highest stored key never skips a message.
     async fn read(&mut self, key: &str) -> Result<Vec<u8>, SourceError>;
 
+    /// The bytes of the first of `keys`, in order, until `budget` bytes are
+    /// read or a read fails (which ends the list, as with `read`).
+    async fn read_batch(
+        &mut self,
+        keys: &[String],
+        budget: usize,
+    ) -> Vec<Result<Vec<u8>, SourceError>> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for key in keys {
+            let read = self.read(key).await;
+            let stop = match &read {
+                Ok(raw) => {
+                    bytes += raw.len();
+                    bytes >= budget
+                }
+                Err(_) => true,
+            };
+            out.push(read);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+
     /// Called once these messages are safely stored (a batch, in one go).
     async fn done(&mut self, keys: &[String]) -> Result<(), SourceError>;
 

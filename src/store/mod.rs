@@ -377,6 +377,15 @@ pub trait Store: Send + Sync {
     /// Every incident not yet in a final state.
     async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
 
+    /// Up to `limit` incidents not yet in a final state, in numbering
+    /// order, after `after`: the scheduler's way through thousands of them
+    /// without holding them all.
+    async fn open_incidents_after(
+        &self,
+        after: Option<&IncidentId>,
+        limit: u32,
+    ) -> Result<Vec<Incident>, StoreError>;
+
     /// Writes an incident's new state with the events that explain it and
     /// the mail it owes, in one transaction.
     async fn record_update(

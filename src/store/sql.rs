@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 
 use super::StoreError;
+use crate::core::inbound::Inbound;
 use crate::core::incident_id::IncidentId;
 
 pub(super) fn secs(t: Timestamp) -> i64 {
@@ -51,6 +52,44 @@ pub(super) fn placeholders_from(first: usize, n: usize) -> String {
 /// Values per IN list: well under SQLite's 32766 parameters and
 /// PostgreSQL's 65535, whatever a hostile References header holds.
 pub(super) const IN_CHUNK: usize = 500;
+
+/// Parameters per multi-row statement (a full one is prepared once and
+/// kept; a batch's last, smaller one is not). Both backends take far more, but
+/// sqlx's SQLite driver looks each parameter up by name among all of the
+/// statement's: a statement's cost grows with the square of its size.
+const MAX_PARAMS: usize = 400;
+
+/// How many rows of `cols` values one multi-row INSERT takes.
+pub(super) fn rows_per_statement(cols: usize) -> usize {
+    (MAX_PARAMS / cols).max(1)
+}
+
+/// `($1, …, $cols), ($cols+1, …)` for `rows` rows.
+pub(super) fn values(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders_from(r * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) const MESSAGE_INSERT_COLUMNS: usize = 23;
+
+/// A row of `messages` a batch stores.
+pub(super) enum MessageRow<'a> {
+    Filed {
+        mail: &'a Inbound,
+        incident: String,
+        via: Option<&'a str>,
+        now: Timestamp,
+    },
+    Quarantined {
+        message_id: &'a str,
+        body_digest: &'a str,
+        raw: &'a [u8],
+        reason: &'a str,
+        now: Timestamp,
+    },
+}
 
 /// The least string greater than every string starting with `prefix`;
 /// `None` when there is none (an empty prefix covers everything).
@@ -251,36 +290,97 @@ macro_rules! sql_store {
             })
         }
 
+        /// Outgoing mail, each row due at its time and created at its `now`;
+        /// a mail whose key is queued already is not queued again. Replies
+        /// to a mail queued now join its incident.
         async fn insert_outbox(
             tx: &mut Transaction<'static, $Db>,
-            mails: &[NewMail],
-            now: Timestamp,
+            mails: &[(&NewMail, Timestamp)],
         ) -> Result<(), StoreError> {
-            for m in mails {
-                let inserted = sqlx::query(
+            let mut links: Vec<(&str, String, &'static str)> = Vec::new();
+            for chunk in mails.chunks(rows_per_statement(10)) {
+                let sql = format!(
                     "INSERT INTO outbox (mail_key, kind, incident_id, message_id, mail_from, recipients, \
-                     subject, bytes, created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (mail_key) DO NOTHING",
-                )
-                .bind(&m.key)
-                .bind(m.kind.as_str())
-                .bind(m.incident.as_ref().map(ToString::to_string))
-                .bind(&m.message_id)
-                .bind(&m.from)
-                .bind(json(&m.recipients))
-                .bind(&m.subject)
-                .bind(&m.bytes)
-                .bind(secs(now))
-                .bind(secs(m.due_at))
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-                if let (1, Some(inc)) = (inserted, &m.incident) {
-                    link(tx, &m.message_id, inc, "out").await?;
+                     subject, bytes, created_at, due_at) VALUES {} \
+                     ON CONFLICT (mail_key) DO NOTHING RETURNING mail_key",
+                    values(chunk.len(), 10)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(10));
+                for (m, now) in chunk {
+                    q = q
+                        .bind(&m.key)
+                        .bind(m.kind.as_str())
+                        .bind(m.incident.as_ref().map(ToString::to_string))
+                        .bind(&m.message_id)
+                        .bind(&m.from)
+                        .bind(json(&m.recipients))
+                        .bind(&m.subject)
+                        .bind(&m.bytes)
+                        .bind(secs(*now))
+                        .bind(secs(m.due_at));
                 }
+                let inserted: HashSet<String> = q
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("mail_key"))
+                    .collect::<Result<_, _>>()?;
+                for (m, _) in chunk {
+                    if let Some(inc) = &m.incident
+                        && inserted.contains(&m.key)
+                    {
+                        links.push((&m.message_id, inc.to_string(), "out"));
+                    }
+                }
+            }
+            insert_links(tx, &links).await
+        }
+
+        async fn insert_events(
+            tx: &mut Transaction<'static, $Db>,
+            events: &[(&IncidentId, &Event)],
+        ) -> Result<(), StoreError> {
+            for chunk in events.chunks(rows_per_statement(7)) {
+                let sql = format!(
+                    "INSERT INTO events (incident_id, at, kind, actor, message_id, detail, changes) VALUES {}",
+                    values(chunk.len(), 7)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(7));
+                for (incident, e) in chunk {
+                    q = q
+                        .bind(incident.to_string())
+                        .bind(secs(e.at))
+                        .bind(e.kind.as_str())
+                        .bind(&e.actor)
+                        .bind(&e.message_id)
+                        .bind(&e.detail)
+                        .bind(json(&e.changes));
+                }
+                q.execute(&mut **tx).await?;
             }
             Ok(())
         }
+
+        /// Message-ID → incident links; the first one for an id stays.
+        async fn insert_links(
+            tx: &mut Transaction<'static, $Db>,
+            links: &[(&str, String, &'static str)],
+        ) -> Result<(), StoreError> {
+            for chunk in links.chunks(rows_per_statement(3)) {
+                let sql = format!(
+                    "INSERT INTO thread_links (message_id, incident_id, direction) VALUES {} \
+                     ON CONFLICT (message_id) DO NOTHING",
+                    values(chunk.len(), 3)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(3));
+                for (id, inc, direction) in chunk {
+                    q = q.bind(*id).bind(inc).bind(*direction);
+                }
+                q.execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
 
 
         async fn set_state(
@@ -316,241 +416,345 @@ macro_rules! sql_store {
             Ok(())
         }
 
-        async fn insert_events(
-            tx: &mut Transaction<'static, $Db>,
-            incident: &IncidentId,
-            events: &[Event],
-        ) -> Result<(), StoreError> {
-            for e in events {
-                sqlx::query(
-                    "INSERT INTO events (incident_id, at, kind, actor, message_id, detail, changes) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(incident.to_string())
-                .bind(secs(e.at))
-                .bind(e.kind.as_str())
-                .bind(&e.actor)
-                .bind(&e.message_id)
-                .bind(&e.detail)
-                .bind(json(&e.changes))
-                .execute(&mut **tx)
-                .await?;
-            }
-            Ok(())
-        }
 
-        async fn link(
-            tx: &mut Transaction<'static, $Db>,
-            message_id: &str,
-            incident: &IncidentId,
-            direction: &str,
-        ) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO thread_links (message_id, incident_id, direction) VALUES ($1, $2, $3) \
-                 ON CONFLICT (message_id) DO NOTHING",
-            )
-            .bind(message_id)
-            .bind(incident.to_string())
-            .bind(direction)
-            .execute(&mut **tx)
-            .await?;
-            Ok(())
-        }
 
-        async fn deliver(
-            tx: &mut Transaction<'static, $Db>,
-            intake: &Intake,
-            outcome: &str,
-            message: i64,
-        ) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO deliveries (source, key, outcome, message, at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&intake.source.source)
-            .bind(&intake.source.key)
-            .bind(outcome)
-            .bind(message)
-            .bind(secs(intake.received_at))
-            .execute(&mut **tx)
-            .await?;
-            Ok(())
-        }
 
-        /// Everything one inbound mail changes, in the transaction `tx`.
-        async fn record_one(
+        /// Every inbound mail of `intakes` and what each causes, in `tx`:
+        /// one multi-row statement per table (the statements, not the rows,
+        /// are what a batch costs), rows in the order the mail came.
+        async fn record_all(
             tx: &mut Transaction<'static, $Db>,
-            intake: &Intake,
+            intakes: &[Intake],
         ) -> Result<(), StoreError> {
-            let now = intake.received_at;
-            match &intake.record {
-                IntakeRecord::Duplicate {
-                    message_id,
-                    body_digest,
-                } => {
-                    let row: i64 =
-                        sqlx::query("SELECT id FROM messages WHERE message_id = $1 AND body_digest = $2")
-                            .bind(message_id)
-                            .bind(body_digest)
-                            .fetch_one(&mut **tx)
-                            .await?
-                            .try_get("id")?;
-                    deliver(tx, intake, "duplicate", row).await?;
-                }
-                IntakeRecord::Filed {
-                    mail,
-                    filing,
-                    events,
-                    outbox,
-                    auto_reply_to,
-                    lead_assigned,
-                } => {
-                    let (incident, via) = match filing.as_ref() {
-                        Filing::Opened(inc) => {
-                            sqlx::query(
-                                "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
-                                 reporter_name, commander, opened_at, updated_at, details) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                            )
-                            .bind(inc.id.to_string())
-                            .bind(inc.id.prefix())
-                            .bind(i64::from(inc.id.year()))
-                            .bind(i64::from(inc.id.seq()))
-                            .bind(inc.state.as_str())
-                            .bind(&inc.title)
-                            .bind(inc.reporter.as_ref().map(|m| m.email.clone()))
-                            .bind(inc.reporter.as_ref().and_then(|m| m.name.clone()))
-                            .bind(&inc.commander)
-                            .bind(secs(inc.opened_at))
-                            .bind(secs(inc.updated_at))
-                            .bind(json(&inc.details))
-                            .execute(&mut **tx)
-                            .await?;
-                            (inc.id.clone(), None)
-                        }
-                        Filing::Joined {
-                            incident,
-                            via,
-                            updated,
-                        } => {
-                            match updated {
-                                Some(inc) => write_incident(tx, inc).await?,
-                                None => {
-                                    sqlx::query(
-                                        "UPDATE incidents SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at END WHERE id = $2",
-                                    )
-                                    .bind(secs(now))
-                                    .bind(incident.to_string())
-                                    .execute(&mut **tx)
-                                    .await?;
-                                }
+            let mut opened: Vec<&Incident> = Vec::new();
+            // The last state of each incident the batch changed, or the
+            // latest time it was touched when its state did not change.
+            let mut updated: Vec<(&IncidentId, Option<&Incident>, Timestamp)> = Vec::new();
+            let mut messages: Vec<MessageRow<'_>> = Vec::new();
+            let mut links: Vec<(&str, String, &'static str)> = Vec::new();
+            let mut refs: Vec<(&str, String)> = Vec::new();
+            let mut events: Vec<(&IncidentId, &Event)> = Vec::new();
+            let mut outbox: Vec<(&NewMail, Timestamp)> = Vec::new();
+            let mut spent: Vec<(&str, String, &str, Timestamp, bool)> = Vec::new();
+            let mut acks: Vec<(&str, Timestamp)> = Vec::new();
+            let mut lead: Option<&str> = None;
+            for intake in intakes {
+                let now = intake.received_at;
+                match &intake.record {
+                    IntakeRecord::Duplicate { .. } => {}
+                    IntakeRecord::Filed {
+                        mail,
+                        filing,
+                        events: evs,
+                        outbox: out,
+                        auto_reply_to,
+                        lead_assigned,
+                    } => {
+                        let (incident, via) = match filing.as_ref() {
+                            Filing::Opened(inc) => {
+                                opened.push(inc);
+                                (&inc.id, None)
                             }
-                            (incident.clone(), Some(via.clone()))
+                            Filing::Joined {
+                                incident,
+                                via,
+                                updated: state,
+                            } => {
+                                match updated.iter_mut().find(|(id, _, _)| *id == incident) {
+                                    Some(u) => {
+                                        u.1 = state.as_ref().or(u.1);
+                                        u.2 = u.2.max(now);
+                                    }
+                                    None => updated.push((incident, state.as_ref(), now)),
+                                }
+                                (incident, Some(via.as_str()))
+                            }
+                        };
+                        messages.push(MessageRow::Filed {
+                            mail,
+                            incident: incident.to_string(),
+                            via,
+                            now,
+                        });
+                        links.push((&mail.message_id, incident.to_string(), "in"));
+                        // What it refers to leads here too, until filed itself.
+                        for r in threading::referred(mail) {
+                            refs.push((r, incident.to_string()));
                         }
-                    };
-                    let row = sqlx::query(
-                        "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
-                         in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
-                         received_at, body_text, text_source, attachments, problems, signature, encryption, \
-                         joined_via, size, raw) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
-                    )
-                    .bind(incident.to_string())
-                    .bind(&mail.message_id)
-                    .bind(mail.message_id_synthesized)
-                    .bind(&mail.body_digest)
-                    .bind(json(&mail.in_reply_to))
-                    .bind(json(&mail.references))
-                    .bind(mail.from.as_ref().map(|m| m.email.clone()))
-                    .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
-                    .bind(json(&mail.to))
-                    .bind(json(&mail.cc))
-                    .bind(&mail.subject)
-                    .bind(mail.date.map(secs))
-                    .bind(secs(now))
-                    .bind(&mail.text)
-                    .bind(mail.text_source.as_str())
-                    .bind(json(&mail.attachments))
-                    .bind(json(&mail.problems))
-                    .bind(json(&mail.signature))
-                    .bind(json(&mail.encryption))
-                    .bind(via)
-                    .bind(mail.raw.len() as i64)
-                    .bind(&mail.raw)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get::<i64, _>("id")?;
-                    link(tx, &mail.message_id, &incident, "in").await?;
-                    // What it refers to leads here too, until filed itself.
-                    for r in threading::referred(mail) {
+                        events.extend(evs.iter().map(|e| (incident, e)));
+                        outbox.extend(out.iter().map(|m| (m, now)));
+                        // A signature is spent the first time it is seen,
+                        // whatever became of the mail's commands. One whose
+                        // commands applied must be new: if another process
+                        // spent it meanwhile, the whole batch is refused.
+                        let applied = evs.iter().any(|e| e.kind == EventKind::Command);
+                        for digest in mail.signature.made().into_iter().flat_map(|m| m.digests()) {
+                            spent.push((digest, incident.to_string(), &mail.message_id, now, applied));
+                        }
+                        if let Some(l) = lead_assigned {
+                            lead = Some(l);
+                        }
+                        if let Some(address) = auto_reply_to {
+                            acks.push((address, now));
+                        }
+                    }
+                    IntakeRecord::Quarantined {
+                        message_id,
+                        body_digest,
+                        raw,
+                        reason,
+                        outbox: out,
+                    } => {
+                        messages.push(MessageRow::Quarantined {
+                            message_id,
+                            body_digest,
+                            raw,
+                            reason,
+                            now,
+                        });
+                        outbox.extend(out.iter().map(|m| (m, now)));
+                    }
+                }
+            }
+
+            for chunk in opened.chunks(rows_per_statement(12)) {
+                let sql = format!(
+                    "INSERT INTO incidents (id, prefix, year, seq, state, title, reporter, \
+                     reporter_name, commander, opened_at, updated_at, details) VALUES {}",
+                    values(chunk.len(), 12)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(12));
+                for inc in chunk {
+                    q = q
+                        .bind(inc.id.to_string())
+                        .bind(inc.id.prefix())
+                        .bind(i64::from(inc.id.year()))
+                        .bind(i64::from(inc.id.seq()))
+                        .bind(inc.state.as_str())
+                        .bind(&inc.title)
+                        .bind(inc.reporter.as_ref().map(|m| m.email.clone()))
+                        .bind(inc.reporter.as_ref().and_then(|m| m.name.clone()))
+                        .bind(&inc.commander)
+                        .bind(secs(inc.opened_at))
+                        .bind(secs(inc.updated_at))
+                        .bind(json(&inc.details));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            for (id, state, at) in &updated {
+                match state {
+                    Some(inc) => write_incident(tx, inc).await?,
+                    None => {
                         sqlx::query(
-                            "INSERT INTO thread_refs (message_id, incident_id) VALUES ($1, $2) \
-                             ON CONFLICT (message_id) DO NOTHING",
+                            "UPDATE incidents SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at END WHERE id = $2",
                         )
-                        .bind(r)
-                        .bind(incident.to_string())
+                        .bind(secs(*at))
+                        .bind(id.to_string())
                         .execute(&mut **tx)
                         .await?;
                     }
-                    insert_events(tx, &incident, events).await?;
-                    insert_outbox(tx, outbox, now).await?;
-                    // A signature is spent the first time it is seen,
-                    // whatever became of the mail's commands. One whose
-                    // commands applied must be new: if another process
-                    // spent it meanwhile, the whole mail is refused.
-                    let applied = events.iter().any(|e| e.kind == EventKind::Command);
-                    for digest in mail.signature.made().into_iter().flat_map(|m| m.digests()) {
-                        let sql = if applied {
-                            "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4)"
-                        } else {
-                            "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES ($1, $2, $3, $4) \
-                             ON CONFLICT (digest) DO NOTHING"
-                        };
-                        sqlx::query(sql)
-                            .bind(digest)
-                            .bind(incident.to_string())
+                }
+            }
+
+            // Stored rows by (Message-ID, body digest), for the deliveries.
+            let mut rows: std::collections::HashMap<(String, String), i64> =
+                std::collections::HashMap::new();
+            for chunk in messages.chunks(rows_per_statement(MESSAGE_INSERT_COLUMNS)) {
+                let sql = format!(
+                    "INSERT INTO messages (incident_id, message_id, synthesized_id, body_digest, \
+                     in_reply_to, refs, from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, \
+                     received_at, body_text, text_source, attachments, problems, signature, encryption, \
+                     joined_via, quarantine_reason, size, raw) VALUES {} RETURNING id, message_id, body_digest",
+                    values(chunk.len(), MESSAGE_INSERT_COLUMNS)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(MESSAGE_INSERT_COLUMNS));
+                for m in chunk {
+                    q = match m {
+                        MessageRow::Filed {
+                            mail,
+                            incident,
+                            via,
+                            now,
+                        } => q
+                            .bind(Some(incident.as_str()))
                             .bind(&mail.message_id)
-                            .bind(secs(now))
-                            .execute(&mut **tx)
-                            .await?;
-                    }
-                    if let Some(lead) = lead_assigned {
-                        set_state(tx, LAST_LEAD, lead).await?;
-                    }
-                    if let Some(address) = auto_reply_to {
-                        sqlx::query("INSERT INTO auto_replies (address, at) VALUES ($1, $2)")
-                            .bind(address)
-                            .bind(secs(now))
-                            .execute(&mut **tx)
-                            .await?;
-                    }
-                    deliver(tx, intake, "filed", row).await?;
+                            .bind(mail.message_id_synthesized)
+                            .bind(&mail.body_digest)
+                            .bind(json(&mail.in_reply_to))
+                            .bind(json(&mail.references))
+                            .bind(mail.from.as_ref().map(|m| m.email.clone()))
+                            .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
+                            .bind(json(&mail.to))
+                            .bind(json(&mail.cc))
+                            .bind(&mail.subject)
+                            .bind(mail.date.map(secs))
+                            .bind(secs(*now))
+                            .bind(&mail.text)
+                            .bind(mail.text_source.as_str())
+                            .bind(json(&mail.attachments))
+                            .bind(json(&mail.problems))
+                            .bind(json(&mail.signature))
+                            .bind(json(&mail.encryption))
+                            .bind(*via)
+                            .bind(None::<&str>)
+                            .bind(mail.raw.len() as i64)
+                            .bind(&mail.raw),
+                        MessageRow::Quarantined {
+                            message_id,
+                            body_digest,
+                            raw,
+                            reason,
+                            now,
+                        } => q
+                            .bind(None::<&str>)
+                            .bind(*message_id)
+                            .bind(true)
+                            .bind(*body_digest)
+                            .bind("[]")
+                            .bind("[]")
+                            .bind(None::<&str>)
+                            .bind(None::<&str>)
+                            .bind("[]")
+                            .bind("[]")
+                            .bind("")
+                            .bind(None::<i64>)
+                            .bind(secs(*now))
+                            .bind("")
+                            .bind(TextSource::None.as_str())
+                            .bind("[]")
+                            .bind("[]")
+                            .bind(json(&SignatureStatus::Unsigned))
+                            .bind(json(&Encryption::None))
+                            .bind(None::<&str>)
+                            .bind(Some(*reason))
+                            .bind(raw.len() as i64)
+                            .bind(*raw),
+                    };
                 }
-                IntakeRecord::Quarantined {
-                    message_id,
-                    body_digest,
-                    raw,
-                    reason,
-                    outbox,
-                } => {
-                    let row = sqlx::query(
-                        "INSERT INTO messages (message_id, synthesized_id, body_digest, received_at, \
-                         quarantine_reason, size, raw) VALUES ($1, TRUE, $2, $3, $4, $5, $6) RETURNING id",
-                    )
-                    .bind(message_id)
-                    .bind(body_digest)
-                    .bind(secs(now))
-                    .bind(reason)
-                    .bind(raw.len() as i64)
-                    .bind(raw)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get::<i64, _>("id")?;
-                    insert_outbox(tx, outbox, now).await?;
-                    deliver(tx, intake, "quarantined", row).await?;
+                for r in q.fetch_all(&mut **tx).await? {
+                    rows.insert(
+                        (r.try_get("message_id")?, r.try_get("body_digest")?),
+                        r.try_get("id")?,
+                    );
                 }
+            }
+            insert_links(tx, &links).await?;
+            for chunk in refs.chunks(rows_per_statement(2)) {
+                let sql = format!(
+                    "INSERT INTO thread_refs (message_id, incident_id) VALUES {} \
+                     ON CONFLICT (message_id) DO NOTHING",
+                    values(chunk.len(), 2)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(2));
+                for (id, inc) in chunk {
+                    q = q.bind(*id).bind(inc);
+                }
+                q.execute(&mut **tx).await?;
+            }
+            insert_events(tx, &events).await?;
+            insert_outbox(tx, &outbox).await?;
+            for (strict, conflict) in [
+                (true, ""),
+                (false, " ON CONFLICT (digest) DO NOTHING"),
+            ] {
+                let these: Vec<_> = spent.iter().filter(|s| s.4 == strict).collect();
+                for chunk in these.chunks(rows_per_statement(4)) {
+                    let sql = format!(
+                        "INSERT INTO used_signatures (digest, incident_id, message_id, at) VALUES {}{conflict}",
+                        values(chunk.len(), 4)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(4));
+                    for (digest, inc, mid, at, _) in chunk {
+                        q = q.bind(*digest).bind(inc).bind(*mid).bind(secs(*at));
+                    }
+                    q.execute(&mut **tx).await?;
+                }
+            }
+            if let Some(lead) = lead {
+                set_state(tx, LAST_LEAD, lead).await?;
+            }
+            for chunk in acks.chunks(rows_per_statement(2)) {
+                let sql = format!(
+                    "INSERT INTO auto_replies (address, at) VALUES {}",
+                    values(chunk.len(), 2)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(2));
+                for (address, at) in chunk {
+                    q = q.bind(*address).bind(secs(*at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+
+            // Deliveries: a duplicate points at the stored mail, stored in
+            // this batch or before it.
+            let earlier: Vec<(&String, &String)> = intakes
+                .iter()
+                .filter_map(|i| match &i.record {
+                    IntakeRecord::Duplicate {
+                        message_id,
+                        body_digest,
+                    } if !rows.contains_key(&(message_id.clone(), body_digest.clone())) => {
+                        Some((message_id, body_digest))
+                    }
+                    _ => None,
+                })
+                .collect();
+            for chunk in earlier.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT id, message_id, body_digest FROM messages WHERE message_id IN ({})",
+                    placeholders(chunk.len())
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(2));
+                for (id, _) in chunk {
+                    q = q.bind(*id);
+                }
+                for r in q.fetch_all(&mut **tx).await? {
+                    rows.insert(
+                        (r.try_get("message_id")?, r.try_get("body_digest")?),
+                        r.try_get("id")?,
+                    );
+                }
+            }
+            let mut deliveries = Vec::with_capacity(intakes.len());
+            for intake in intakes {
+                let (outcome, key) = match &intake.record {
+                    IntakeRecord::Duplicate {
+                        message_id,
+                        body_digest,
+                    } => ("duplicate", (message_id.clone(), body_digest.clone())),
+                    IntakeRecord::Filed { mail, .. } => {
+                        ("filed", (mail.message_id.clone(), mail.body_digest.clone()))
+                    }
+                    IntakeRecord::Quarantined {
+                        message_id,
+                        body_digest,
+                        ..
+                    } => ("quarantined", (message_id.clone(), body_digest.clone())),
+                };
+                let row = *rows.get(&key).ok_or_else(|| {
+                    StoreError::Corrupt(format!("no stored mail <{}> to deliver", key.0))
+                })?;
+                deliveries.push((intake, outcome, row));
+            }
+            for chunk in deliveries.chunks(rows_per_statement(5)) {
+                let sql = format!(
+                    "INSERT INTO deliveries (source, key, outcome, message, at) VALUES {}",
+                    values(chunk.len(), 5)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(5));
+                for (intake, outcome, row) in chunk {
+                    q = q
+                        .bind(&intake.source.source)
+                        .bind(&intake.source.key)
+                        .bind(*outcome)
+                        .bind(*row)
+                        .bind(secs(intake.received_at));
+                }
+                q.execute(&mut **tx).await?;
             }
             Ok(())
         }
+
 
         #[async_trait]
         impl Store for $Store {
@@ -717,11 +921,39 @@ macro_rules! sql_store {
             }
 
             async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+                let mut all = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = self.open_incidents_after(after.as_ref(), 1000).await?;
+                    match page.last() {
+                        Some(last) => after = Some(last.id.clone()),
+                        None => return Ok(all),
+                    }
+                    all.extend(page);
+                }
+            }
+
+            async fn open_incidents_after(
+                &self,
+                after: Option<&IncidentId>,
+                limit: u32,
+            ) -> Result<Vec<Incident>, StoreError> {
+                // Keyset pagination on the numbering, which ids do not sort by
+                // as text past 9999.
+                let (year, seq, prefix) = after.map_or((i64::MIN, 0, String::new()), |id| {
+                    (i64::from(id.year()), i64::from(id.seq()), id.prefix().to_owned())
+                });
                 let sql = format!(
                     "SELECT {INCIDENT_COLUMNS} FROM incidents \
-                     WHERE state NOT IN ('closed', 'rejected', 'duplicate', 'cancelled') ORDER BY year, seq"
+                     WHERE state NOT IN ('closed', 'rejected', 'duplicate', 'cancelled') \
+                     AND (year > $1 OR (year = $1 AND (seq > $2 OR (seq = $2 AND prefix > $3)))) \
+                     ORDER BY year, seq, prefix LIMIT $4"
                 );
                 sqlx::query(AssertSqlSafe(sql))
+                    .bind(year)
+                    .bind(seq)
+                    .bind(prefix)
+                    .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?
                     .iter()
@@ -737,8 +969,10 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
                 write_incident(&mut tx, incident).await?;
-                insert_events(&mut tx, &incident.id, events).await?;
-                insert_outbox(&mut tx, outbox, incident.updated_at).await?;
+                let events: Vec<_> = events.iter().map(|e| (&incident.id, e)).collect();
+                insert_events(&mut tx, &events).await?;
+                let outbox: Vec<_> = outbox.iter().map(|m| (m, incident.updated_at)).collect();
+                insert_outbox(&mut tx, &outbox).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -751,8 +985,10 @@ macro_rules! sql_store {
                 now: Timestamp,
             ) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
-                insert_events(&mut tx, incident, events).await?;
-                insert_outbox(&mut tx, outbox, now).await?;
+                let events: Vec<_> = events.iter().map(|e| (incident, e)).collect();
+                insert_events(&mut tx, &events).await?;
+                let outbox: Vec<_> = outbox.iter().map(|m| (m, now)).collect();
+                insert_outbox(&mut tx, &outbox).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -769,17 +1005,12 @@ macro_rules! sql_store {
             }
 
             async fn record(&self, intake: &Intake) -> Result<(), StoreError> {
-                let mut tx = self.write().await?;
-                record_one(&mut tx, intake).await?;
-                tx.commit().await?;
-                Ok(())
+                self.record_batch(std::slice::from_ref(intake)).await
             }
 
             async fn record_batch(&self, intakes: &[Intake]) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
-                for intake in intakes {
-                    record_one(&mut tx, intake).await?;
-                }
+                record_all(&mut tx, intakes).await?;
                 tx.commit().await?;
                 Ok(())
             }
