@@ -381,10 +381,14 @@ fn next_slot(cli: &Cli, after: Option<&str>, as_json: bool) -> anyhow::Result<()
 async fn schedule(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
     let settings = load(cli)?;
     let store = store::open(&settings.store).await?;
-    let has_distributors = !settings.distributors.is_empty();
+    let rules = embargo::core::timeline::Rules {
+        distributors: !settings.distributors.is_empty(),
+        slots: &settings.schedule,
+    };
+    let now = jiff::Timestamp::now();
     let mut planned = Vec::new();
     for incident in store.open_incidents().await? {
-        for p in embargo::core::timeline::plan(&incident, has_distributors) {
+        for p in embargo::core::timeline::plan(&incident, &rules, now) {
             planned.push((incident.id.to_string(), p));
         }
     }

@@ -134,7 +134,7 @@ async fn a_sender_killed_between_claim_and_mark_loses_nothing_and_sends_nothing_
     assert!(
         !sent
             .iter()
-            .any(|m| m.message_id.contains(".warning.") || m.message_id.contains(".announcement."))
+            .any(|m| m.message_id.contains(".warning-") || m.message_id.contains(".announcement."))
     );
     let shown = site.json(&["show", &id]);
     assert_eq!(shown["state"], "distributors-notified");
@@ -194,7 +194,7 @@ async fn an_intake_killed_in_the_middle_of_a_backlog_stores_each_mail_once() {
     let acks: Vec<String> = site
         .outbox()
         .into_iter()
-        .filter(|m| m.message_id.contains(".acknowledgement@"))
+        .filter(|m| m.message_id.contains(".acknowledgement."))
         .map(|m| m.message_id)
         .collect();
     let mut distinct = acks.clone();

@@ -215,11 +215,29 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
     mails.extend(composer.drafts(incident, &NoticeKind::ALL, now).unwrap());
     for (built, failures) in [
         composer.advance_notices(incident, now).unwrap(),
-        composer.warnings(incident, now).unwrap(),
+        composer.warnings(incident, "warning-0-1", now).unwrap(),
         composer
-            .date_changes(incident, t("2026-12-08T16:00:00Z"), now)
+            .date_changes(
+                incident,
+                "date-change-1-2",
+                t("2026-12-01T16:00:00Z"),
+                t("2026-12-08T16:00:00Z"),
+                1,
+                now,
+            )
             .unwrap(),
         composer.announcements(incident, now).unwrap(),
+        composer
+            .cancellations(
+                &{
+                    let mut ended = incident.clone();
+                    ended.details.told_date = Some(t("2026-12-01T16:00:00Z"));
+                    ended.state = embargo::core::incident::State::Cancelled;
+                    ended
+                },
+                now,
+            )
+            .unwrap(),
     ] {
         assert!(failures.is_empty());
         mails.extend(built);
@@ -228,6 +246,20 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
     mails.push(
         composer
             .guard_alert(incident, &first, "a test", now)
+            .unwrap(),
+    );
+    mails.push(
+        composer
+            .alert(
+                &incident.id,
+                Some(incident),
+                &embargo::notice::Alert {
+                    key: "held".into(),
+                    subject: "The announcement is held".into(),
+                    text: INJECTED.into(),
+                },
+                now,
+            )
             .unwrap(),
     );
     mails.push(

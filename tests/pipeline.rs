@@ -166,7 +166,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
             "src@example.org"
         ]
     );
-    let warning = of("EMB-2026-0001.warning.");
+    let warning = of("EMB-2026-0001.warning-");
     assert_eq!(warning.len(), 3);
     assert!(
         warning.iter().all(
@@ -201,7 +201,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         subject_for("oss-security@lists.example.net"),
         "[libexample] CVE-2026-31337: Heap overflow in the YAML loader"
     );
-    let retro = of("EMB-2026-0001.retrospective@");
+    let retro = of("EMB-2026-0001.retrospective.");
     assert_eq!(retro.len(), 1);
     assert_eq!(
         (date(retro[0]), retro[0].envelope_to.clone()),
@@ -226,7 +226,11 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         .filter(|m| m.envelope_to.iter().any(|t| t == "jane@researcher.example"))
         .map(|m| m.message_id.as_str())
         .collect();
-    assert_eq!(to_jane, ["EMB-2026-0001.acknowledgement@example.org"]);
+    assert_eq!(to_jane.len(), 1, "{to_jane:?}");
+    assert!(
+        to_jane[0].starts_with("EMB-2026-0001.acknowledgement."),
+        "{to_jane:?}"
+    );
 
     // Every mail is signed with the demo's list key, and GnuPG agrees.
     let gpg = common::gpg::Gpg::new();

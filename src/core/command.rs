@@ -56,6 +56,9 @@ pub enum Command {
     Disclose {
         date: Date,
         time: Option<Time>,
+        /// The Fix Lead accepts that the distributors get less notice than
+        /// the rules give them.
+        short_notice: bool,
     },
     Public,
     EmbargoBroken,
@@ -123,8 +126,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "disclose",
-        "/disclose <YYYY-MM-DD> [HH:MM]",
-        "plan the public disclosure (UTC; the slot hour when no time is given)",
+        "/disclose <YYYY-MM-DD> [HH:MM] [short-notice]",
+        "plan the public disclosure (UTC; the slot hour when no time is given; short-notice: the distributors may get less than 7 days)",
     ),
     (
         "public",
@@ -382,10 +385,18 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
             }
         }
         "disclose" => {
+            let (args, short_notice) = match args {
+                [rest @ .., last] if last.eq_ignore_ascii_case("short-notice") => (rest, true),
+                _ => (args, false),
+            };
             let (date, time) = match args {
                 [d] => (d, None),
                 [d, t] => (d, Some(t)),
-                _ => return Err("takes a date, and optionally a time".to_owned()),
+                _ => {
+                    return Err(
+                        "takes a date, optionally a time, and optionally short-notice".to_owned(),
+                    );
+                }
             };
             let date: Date = date
                 .parse()
@@ -399,7 +410,11 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
                         .map_err(|_| format!("{t:?} is not a time (HH:MM, UTC)"))?,
                 ),
             };
-            Ok(Command::Disclose { date, time })
+            Ok(Command::Disclose {
+                date,
+                time,
+                short_notice,
+            })
         }
         "public" => none(Command::Public),
         "embargo-broken" => none(Command::EmbargoBroken),
@@ -695,14 +710,16 @@ mod tests {
             got[11],
             Command::Disclose {
                 date: jiff::civil::date(2026, 12, 15),
-                time: None
+                time: None,
+                short_notice: false
             }
         );
         assert_eq!(
             got[12],
             Command::Disclose {
                 date: jiff::civil::date(2026, 12, 15),
-                time: Some(jiff::civil::time(16, 0, 0, 0))
+                time: Some(jiff::civil::time(16, 0, 0, 0)),
+                short_notice: false
             }
         );
         assert_eq!(
@@ -838,22 +855,22 @@ mod tests {
             (
                 "/disclose next week",
                 "\"next\" is not a date",
-                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+                Some("/disclose <YYYY-MM-DD> [HH:MM] [short-notice]"),
             ),
             (
                 "/disclose 2026-13-01",
                 "not a date",
-                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+                Some("/disclose <YYYY-MM-DD> [HH:MM] [short-notice]"),
             ),
             (
                 "/disclose 2026-12-15 16:00 UTC+1",
                 "takes a date",
-                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+                Some("/disclose <YYYY-MM-DD> [HH:MM] [short-notice]"),
             ),
             (
                 "/disclose 2026-12-15 4pm",
                 "not a time",
-                Some("/disclose <YYYY-MM-DD> [HH:MM]"),
+                Some("/disclose <YYYY-MM-DD> [HH:MM] [short-notice]"),
             ),
             (
                 "/team invite x@y",

@@ -74,6 +74,15 @@ pub fn check(
                     }
                     Some(_) => {}
                 }
+                if let Some(why) = crate::core::timeline::distributors_not_told(
+                    incident,
+                    !audience.distributors.is_empty(),
+                ) {
+                    return Err(format!(
+                        "the distributors were not told of {} in time: {why}",
+                        incident.id
+                    ));
+                }
             }
             match recipients
                 .iter()
@@ -155,6 +164,13 @@ mod tests {
             },
             t("2026-11-10T09:00:00Z"),
         );
+        // The distributors got the 24-hour warning for this date.
+        i.apply(
+            &Change::Queued {
+                key: format!("warning-0-{}", t("2026-12-01T16:00:00Z").as_second()),
+            },
+            t("2026-11-30T16:00:00Z"),
+        );
         let before = t("2026-12-01T15:59:59Z");
         let at = t("2026-12-01T16:00:00Z");
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -202,6 +218,20 @@ mod tests {
             "not before the slot"
         );
         assert!(ok(MailKind::Announcement, &["announce@example.org"], at));
+        let mut unwarned = i.clone();
+        unwarned.details.queued.clear();
+        let refused = check(
+            MailKind::Announcement,
+            &v(&["announce@example.org"]),
+            Some(&unwarned),
+            &audience,
+            at,
+        )
+        .unwrap_err();
+        assert!(
+            refused.contains("distributors were not told") && refused.contains("24-hour warning"),
+            "nothing public before the distributors know, whatever queued it: {refused}"
+        );
         assert!(ok(MailKind::Announcement, &["security@distro.example"], at));
         assert!(!ok(MailKind::Announcement, &["someone@example.net"], at));
         let mut public = i.clone();

@@ -134,6 +134,11 @@ pub struct Details {
     pub queued: Vec<String>,
     /// The disclosure time the distributors were last told.
     pub told_date: Option<Timestamp>,
+    /// When the distributors first heard of it: the advance notice.
+    pub first_told_at: Option<Timestamp>,
+    /// The disclosure time the Fix Lead let go with less notice than the
+    /// rules give the distributors (`/disclose … short-notice`).
+    pub short_notice: Option<Timestamp>,
     /// Why it was rejected or closed.
     pub resolution: Option<String>,
     pub duplicate_of: Option<IncidentId>,
@@ -311,6 +316,11 @@ pub enum Change {
     Told {
         at: Timestamp,
     },
+    /// The Fix Lead accepts that the distributors hear of this disclosure
+    /// time with less notice than the rules give.
+    ShortNotice {
+        at: Timestamp,
+    },
     Resolution {
         text: String,
     },
@@ -423,7 +433,11 @@ impl Incident {
                     d.queued.push(key.clone());
                 }
             }
-            Change::Told { at } => d.told_date = Some(*at),
+            Change::Told { at: told } => {
+                d.told_date = Some(*told);
+                d.first_told_at.get_or_insert(at);
+            }
+            Change::ShortNotice { at } => d.short_notice = Some(*at),
             Change::Resolution { text } => d.resolution = Some(text.clone()),
             Change::DuplicateOf { id } => d.duplicate_of = Some(id.clone()),
             Change::Responded => {

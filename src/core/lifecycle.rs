@@ -19,6 +19,7 @@ use super::notice_kind::NoticeKind;
 use super::roster::Roster;
 use super::severity::{self, Severity};
 use super::slot::{self, SlotRules};
+use super::timeline;
 
 /// What `apply` needs to know besides the incident.
 pub struct Facts<'a> {
@@ -234,7 +235,12 @@ pub fn apply(
                 format!("CVE: {}", new.join(", ")),
             )
         }
-        Command::Disclose { date, time } => {
+        Command::Disclose {
+            date,
+            time,
+            short_notice,
+        } => {
+            let short_notice = *short_notice;
             let time = time.unwrap_or(Time::constant(facts.slots.hour as i8, 0, 0, 0));
             let at = date
                 .to_datetime(time)
@@ -257,19 +263,32 @@ pub fn apply(
                         utc(slot::next_slot(at, facts.slots))
                     ));
                 }
-                let week = SignedDuration::from_hours(7 * 24);
+                let week = timeline::ADVANCE_LEAD;
                 let day = SignedDuration::from_hours(24);
                 let advance_out = d.is_queued(NoticeKind::Distributors.as_str());
-                if !d.cves.is_empty() && !advance_out && at < now + week {
+                if !short_notice && !d.cves.is_empty() && !advance_out && at < now + week {
                     return Err(format!(
                         "{} leaves {} days for the distributors' advance notice, which needs at least 7 \
-                         (1 to 4 weeks recommended): the earliest slot is {}; or mark the incident /public or /embargo-broken",
+                         (1 to 4 weeks recommended): the earliest slot is {}; or add short-notice to \
+                         give them less, or mark the incident /public or /embargo-broken",
                         utc(at),
                         at.duration_since(now).as_hours() / 24,
                         utc(slot::next_slot(now + week, facts.slots))
                     ));
                 }
-                if advance_out && at < now + day {
+                if !short_notice
+                    && let Some(told) = d.first_told_at
+                    && at < told + week
+                {
+                    return Err(format!(
+                        "{} is less than 7 days after the distributors got the advance notice ({}): \
+                         the earliest slot is {}; or add short-notice to give them less",
+                        utc(at),
+                        utc(told),
+                        utc(slot::next_slot((told + week).max(now + day), facts.slots))
+                    ));
+                }
+                if !short_notice && advance_out && at < now + day {
                     return Err(format!(
                         "{} leaves no time for the 24-hour warning the distributors are owed: the earliest slot is {}",
                         utc(at),
@@ -278,7 +297,15 @@ pub fn apply(
                 }
             }
             let mut changes = vec![Change::Disclosure { at: Some(at) }];
+            if short_notice {
+                changes.push(Change::ShortNotice { at });
+            }
             let when = at.strftime("%Y-%m-%d %H:%M UTC").to_string();
+            let when = if short_notice {
+                format!("{when}, with short notice to the distributors")
+            } else {
+                when
+            };
             let summary = match state {
                 State::Reported => return accepted_first(),
                 State::Triaged | State::Fixing => {

@@ -23,6 +23,8 @@ pub enum MailKind {
     AdvanceNotice,
     /// To each distributor: the disclosure moved.
     DateChange,
+    /// To each distributor: the disclosure they were told of will not happen.
+    Cancellation,
     /// To each distributor: the 24-hour warning with the public text.
     Warning,
     /// To the announce lists (and a copy to the distributors), at the slot.
@@ -33,10 +35,14 @@ pub enum MailKind {
     GuardAlert,
     /// To the SRC list: a mail could not be delivered.
     DeliveryFailure,
+    /// To the incident commander, the Fix Lead and the SRC list: the
+    /// service holds something back, or cannot move an incident on, until
+    /// a person acts.
+    Alert,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 14] = [
+    pub const ALL: [MailKind; 16] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
@@ -46,11 +52,13 @@ impl MailKind {
         MailKind::Draft,
         MailKind::AdvanceNotice,
         MailKind::DateChange,
+        MailKind::Cancellation,
         MailKind::Warning,
         MailKind::Announcement,
         MailKind::Retrospective,
         MailKind::GuardAlert,
         MailKind::DeliveryFailure,
+        MailKind::Alert,
     ];
 
     /// Carries embargoed content: the guard keeps it to the SRC, the Fix
@@ -70,11 +78,13 @@ impl MailKind {
             MailKind::Draft => "draft",
             MailKind::AdvanceNotice => "advance-notice",
             MailKind::DateChange => "date-change",
+            MailKind::Cancellation => "cancellation",
             MailKind::Warning => "warning",
             MailKind::Announcement => "announcement",
             MailKind::Retrospective => "retrospective",
             MailKind::GuardAlert => "guard-alert",
             MailKind::DeliveryFailure => "delivery-failure",
+            MailKind::Alert => "alert",
         }
     }
 
@@ -108,14 +118,16 @@ mod tests {
                 | MailKind::Draft
                 | MailKind::AdvanceNotice
                 | MailKind::DateChange
+                | MailKind::Cancellation
                 | MailKind::Warning
                 | MailKind::Announcement
                 | MailKind::Retrospective
                 | MailKind::GuardAlert
-                | MailKind::DeliveryFailure => k,
+                | MailKind::DeliveryFailure
+                | MailKind::Alert => k,
             };
             assert_eq!(exhaustive, k);
         }
-        assert_eq!(MailKind::ALL.len(), 14);
+        assert_eq!(MailKind::ALL.len(), 16);
     }
 }

@@ -6,56 +6,140 @@
 //!
 //! - the drafts go to the Fix Lead and the SRC whenever what the notices
 //!   say changes while the disclosure is planned;
-//! - the distributors' advance notice, as soon as it is approved (the
-//!   `/disclose` rules keep it at least 7 days before the date);
-//! - a new date, to distributors already told the old one;
-//! - the 24-hour warning, carrying the announcement, from 24 hours before;
+//! - the distributors' advance notice, as soon as it is approved, if it
+//!   still reaches them the lead time (7 days) before the date;
+//! - every new date, to distributors already told the old one: each move
+//!   once, in order, back and forth alike;
+//! - the 24-hour warning, carrying the announcement, from 24 hours before
+//!   the date as it stands (again after a move);
 //! - the announcement at the slot, to every announce list (a copy to the
-//!   distributors);
+//!   distributors), only if the distributors were told in time;
 //! - the retrospective draft to the Fix Lead a day after the release.
+//!
+//! What would reach the distributors too late is held, and the people who
+//! can act are told once, with the next slot that keeps the rules; a
+//! `/disclose … short-notice` of the Fix Lead lets it go for that date.
 //!
 //! Public or embargo broken: the announcement goes as soon as approved,
 //! and the distributors' notices are moot.
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::incident::{Change, Incident, State};
+use super::incident::{Change, Details, Incident, State};
 use super::notice_kind::NoticeKind;
+use super::slot::{self, SlotRules};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Due {
-    Drafts { kinds: Vec<NoticeKind> },
+    Drafts {
+        kinds: Vec<NoticeKind>,
+    },
     Advance,
-    DateChange { to: Timestamp },
+    /// The `seq`th move the distributors hear of.
+    DateChange {
+        from: Timestamp,
+        to: Timestamp,
+        seq: usize,
+    },
     Warning,
     Announcement,
+    /// A notice that would break the rules if it went now: the alert.
+    Held(Hold),
     Retrospective,
+}
+
+/// Why a notice does not go at its time, and when it could.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub notice: NoticeKind,
+    /// The date it was for.
+    pub at: Timestamp,
+    pub why: String,
+    /// The next slot that keeps the rules, were it planned now.
+    pub next: Timestamp,
 }
 
 impl Due {
     /// The key recording that it was queued.
     pub fn key(&self, incident: &Incident) -> String {
+        let d = &incident.details;
         match self {
-            Due::Drafts { .. } => format!("drafts-r{}", incident.details.revision),
+            Due::Drafts { .. } => format!("drafts-r{}", d.revision),
             Due::Advance => NoticeKind::Distributors.as_str().to_owned(),
-            Due::DateChange { to } => format!("date-change-{}", to.as_second()),
-            Due::Warning => NoticeKind::Warning.as_str().to_owned(),
+            Due::DateChange { to, seq, .. } => format!("date-change-{seq}-{}", to.as_second()),
+            Due::Warning => warning_key(d),
             Due::Announcement => NoticeKind::Announcement.as_str().to_owned(),
+            Due::Held(h) => format!(
+                "held-{}-{}-{}",
+                h.notice.as_str(),
+                moves(d),
+                h.at.as_second()
+            ),
             Due::Retrospective => "retrospective".to_owned(),
         }
     }
 }
 
+/// What the timeline's rules depend on besides the incident.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// Whether there is a distributors list at all.
+    pub distributors: bool,
+    pub slots: &'a SlotRules,
+}
+
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 
-fn asap(i: &Incident) -> bool {
-    i.details.public || i.details.embargo_broken
+/// How long before the disclosure the distributors must have the advance
+/// notice (the process: "at least 7 days").
+pub const ADVANCE_LEAD: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// How late the 24-hour warning may still go: a service restarted or a
+/// poll delayed must not hold the disclosure.
+const WARNING_GRACE: SignedDuration = SignedDuration::from_hours(1);
+
+/// How many moves of the date the distributors have been told of.
+pub fn moves(d: &Details) -> usize {
+    d.queued
+        .iter()
+        .filter(|k| k.starts_with("date-change-"))
+        .count()
+}
+
+/// The warning for the date as it stands and as the distributors last
+/// heard it: a move makes it owed again.
+fn warning_key(d: &Details) -> String {
+    format!(
+        "warning-{}-{}",
+        moves(d),
+        d.disclosure.map_or(0, |p| p.as_second())
+    )
+}
+
+/// Whether the notice of `kind` went for the plan as it stands.
+pub fn sent(d: &Details, kind: NoticeKind) -> bool {
+    match kind {
+        // Before the key named the date, "warning" was the only warning.
+        NoticeKind::Warning => {
+            d.is_queued(&warning_key(d)) || (d.is_queued("warning") && moves(d) == 0)
+        }
+        _ => d.is_queued(kind.as_str()),
+    }
+}
+
+/// The Fix Lead accepted that the distributors hear of this date late.
+fn short_notice(d: &Details, p: Timestamp) -> bool {
+    d.short_notice == Some(p)
+}
+
+fn asap(d: &Details) -> bool {
+    d.public || d.embargo_broken
 }
 
 /// The notices this incident needs drafted, given whether there are distributors.
 pub fn notices(i: &Incident, distributors: bool) -> Vec<NoticeKind> {
     let mut kinds = Vec::new();
-    if distributors && !asap(i) {
+    if distributors && !asap(&i.details) {
         if !i.details.cves.is_empty() {
             kinds.push(NoticeKind::Distributors);
         }
@@ -65,15 +149,140 @@ pub fn notices(i: &Incident, distributors: bool) -> Vec<NoticeKind> {
     kinds
 }
 
+/// Why the advance notice approved now would not go: it would reach the
+/// distributors less than the lead time before the date.
+fn advance_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
+    (p - now < ADVANCE_LEAD && !short_notice(d, p)).then(|| Hold {
+        notice: NoticeKind::Distributors,
+        at: p,
+        why: format!(
+            "the advance notice would reach the distributors {} before the disclosure; \
+             the process gives them at least 7 days",
+            left(p - now)
+        ),
+        next: slot::next_slot(now + ADVANCE_LEAD, rules.slots),
+    })
+}
+
+/// Why the 24-hour warning approved now would not go: less than 24 hours
+/// (and the grace) are left.
+fn warning_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
+    if short_notice(d, p) {
+        return None;
+    }
+    // "Public in 24 hours" would be untrue: the announcement will be held.
+    if let Some(h) = advance_missing(d, p, rules, now) {
+        return Some(Hold {
+            notice: NoticeKind::Warning,
+            ..h
+        });
+    }
+    (p - now < DAY - WARNING_GRACE).then(|| Hold {
+        notice: NoticeKind::Warning,
+        at: p,
+        why: format!(
+            "the 24-hour warning would reach the distributors {} before the disclosure",
+            left(p - now)
+        ),
+        next: slot::next_slot(now + DAY, rules.slots),
+    })
+}
+
+/// Why the announcement may not go at `p`: the distributors were not told
+/// in time. Checked when it is due, whatever happened to the date since.
+fn announcement_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
+    if !rules.distributors || asap(d) || short_notice(d, p) {
+        return None;
+    }
+    advance_missing(d, p, rules, now).or_else(|| {
+        (!sent(d, NoticeKind::Warning)).then(|| Hold {
+            notice: NoticeKind::Announcement,
+            at: p,
+            why: "the distributors never got the 24-hour warning for this date (approve the \
+                  warning and the announcement with /approve)"
+                .to_owned(),
+            next: slot::next_slot(now + DAY, rules.slots),
+        })
+    })
+}
+
+/// The part of [`announcement_hold`] that can be known before the slot:
+/// an advance notice owed (a CVE is assigned) and not given in time.
+fn advance_missing(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
+    if d.cves.is_empty() {
+        return None;
+    }
+    let hold = |why: String, earliest: Timestamp| Hold {
+        notice: NoticeKind::Announcement,
+        at: p,
+        why,
+        next: slot::next_slot(earliest.max(now + DAY), rules.slots),
+    };
+    match d.first_told_at {
+        None if now >= p || p - now < ADVANCE_LEAD => Some(hold(
+            "the distributors never got the advance notice (approve it with \
+             /approve distributors)"
+                .to_owned(),
+            now + ADVANCE_LEAD,
+        )),
+        None => None,
+        Some(told) if p - told < ADVANCE_LEAD => Some(hold(
+            format!(
+                "the distributors got the advance notice only {} before the disclosure; \
+                 the process gives them at least 7 days",
+                left(p - told)
+            ),
+            told + ADVANCE_LEAD,
+        )),
+        Some(_) => None,
+    }
+}
+
+fn left(d: SignedDuration) -> String {
+    let hours = d.as_hours().max(0);
+    if hours >= 48 {
+        format!("{} days", hours / 24)
+    } else {
+        format!("{hours} hours")
+    }
+}
+
+/// Why an announcement of `i` must not go at its disclosure time: the
+/// distributors were not told in time. The embargo guard asks again at
+/// the door, whatever the scheduler decided.
+pub fn distributors_not_told(i: &Incident, distributors: bool) -> Option<String> {
+    let p = i.details.disclosure?;
+    let slots = SlotRules::default();
+    let rules = Rules {
+        distributors,
+        slots: &slots,
+    };
+    announcement_hold(&i.details, p, &rules, p).map(|h| h.why)
+}
+
+/// Whether the distributors must hear that the disclosure they were told
+/// of will not happen: the incident ended before its announcement.
+pub fn cancellation_owed(i: &Incident) -> bool {
+    let d = &i.details;
+    i.state.is_final() && d.told_date.is_some() && !sent(d, NoticeKind::Announcement)
+}
+
 /// What is due on `incident` at `now`, in the order to queue it.
-pub fn due(i: &Incident, distributors: bool, now: Timestamp) -> Vec<Due> {
+pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
     let d = &i.details;
     if i.state.is_final() || d.on_hold {
         return Vec::new();
     }
-    let fast = asap(i);
+    let distributors = rules.distributors;
+    let fast = asap(&i.details);
     let planned = d.disclosure;
     let mut due = Vec::new();
+    let held = |h: Hold, due: &mut Vec<Due>| {
+        let h = Due::Held(h);
+        if !d.is_queued(&h.key(i)) {
+            due.push(h);
+        }
+    };
 
     let drafting = matches!(
         i.state,
@@ -81,7 +290,7 @@ pub fn due(i: &Incident, distributors: bool, now: Timestamp) -> Vec<Due> {
     ) || (fast && matches!(i.state, State::Triaged | State::Fixing));
     let unapproved: Vec<NoticeKind> = notices(i, distributors)
         .into_iter()
-        .filter(|k| d.approval(*k).is_none() && !d.is_queued(k.as_str()))
+        .filter(|k| d.approval(*k).is_none() && !sent(d, *k))
         .collect();
     let drafts = Due::Drafts {
         kinds: unapproved.clone(),
@@ -91,38 +300,51 @@ pub fn due(i: &Incident, distributors: bool, now: Timestamp) -> Vec<Due> {
     }
 
     if distributors && !fast {
-        let before = |p: Timestamp| now < p;
-        if !d.cves.is_empty()
+        if let Some(p) = planned
+            && !d.cves.is_empty()
             && d.approval(NoticeKind::Distributors).is_some()
-            && !d.is_queued(NoticeKind::Distributors.as_str())
-            && planned.is_some_and(before)
+            && !sent(d, NoticeKind::Distributors)
+            && now < p
         {
-            due.push(Due::Advance);
+            match advance_hold(d, p, rules, now) {
+                None => due.push(Due::Advance),
+                Some(h) => held(h, &mut due),
+            }
         }
         if let Some(p) = planned
-            && (d.is_queued(NoticeKind::Distributors.as_str()) || due.contains(&Due::Advance))
-            && d.told_date.is_some_and(|told| told != p)
-            && !d.is_queued(NoticeKind::Announcement.as_str())
+            && let Some(told) = d.told_date
+            && told != p
+            && !sent(d, NoticeKind::Announcement)
         {
-            due.push(Due::DateChange { to: p });
+            due.push(Due::DateChange {
+                from: told,
+                to: p,
+                seq: moves(d) + 1,
+            });
         }
         if let Some(p) = planned
             && d.approval(NoticeKind::Warning).is_some()
             && d.approval(NoticeKind::Announcement).is_some()
-            && !d.is_queued(NoticeKind::Warning.as_str())
+            && !sent(d, NoticeKind::Warning)
             && now >= p - DAY
             && now < p
         {
-            due.push(Due::Warning);
+            match warning_hold(d, p, rules, now) {
+                None => due.push(Due::Warning),
+                Some(h) => held(h, &mut due),
+            }
         }
     }
     if d.approval(NoticeKind::Announcement).is_some()
-        && !d.is_queued(NoticeKind::Announcement.as_str())
+        && !sent(d, NoticeKind::Announcement)
         && (fast || planned.is_some_and(|p| now >= p))
     {
-        due.push(Due::Announcement);
+        match planned.and_then(|p| announcement_hold(d, p, rules, now)) {
+            Some(h) if !fast => held(h, &mut due),
+            _ => due.push(Due::Announcement),
+        }
     }
-    if d.is_queued(NoticeKind::Announcement.as_str())
+    if sent(d, NoticeKind::Announcement)
         && !d.is_queued("retrospective")
         && d.announced_at.is_some_and(|a| now >= a + DAY)
     {
@@ -164,7 +386,7 @@ pub fn queued(i: &Incident, due: &Due) -> Vec<Change> {
                 });
             }
         }
-        Due::DateChange { to } => changes.push(Change::Told { at: *to }),
+        Due::DateChange { to, .. } => changes.push(Change::Told { at: *to }),
         Due::Announcement => {
             changes.push(Change::Announced);
             changes.push(Change::State {
@@ -174,7 +396,7 @@ pub fn queued(i: &Incident, due: &Due) -> Vec<Change> {
         Due::Retrospective => changes.push(Change::State {
             to: State::Retrospective,
         }),
-        Due::Drafts { .. } | Due::Warning => {}
+        Due::Drafts { .. } | Due::Warning | Due::Held(_) => {}
     }
     changes
 }
@@ -189,14 +411,25 @@ pub struct Planned {
     pub to: &'static str,
 }
 
-pub fn plan(i: &Incident, distributors: bool) -> Vec<Planned> {
+/// The sends of an incident's plan as they stand at `now`, with what is
+/// held and why: `embargo schedule`.
+pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
     let d = &i.details;
-    let fast = asap(i);
+    let fast = asap(d);
     if i.state.is_final() || (d.disclosure.is_none() && !fast) {
         return Vec::new();
     }
-    let line = |notice, key: &str, at: Option<Timestamp>, approved: bool, to| {
-        let state = if d.is_queued(key) {
+    let held = |h: Option<Hold>| {
+        h.map(|h| {
+            format!(
+                "held: {}; the next slot that keeps the rules is {}",
+                h.why,
+                h.next.strftime("%Y-%m-%d %H:%M UTC")
+            )
+        })
+    };
+    let line = |notice, kind: NoticeKind, at: Option<Timestamp>, approved: bool, to| {
+        let state = if sent(d, kind) {
             "queued".to_owned()
         } else if !approved {
             "waiting for /approve".to_owned()
@@ -214,12 +447,12 @@ pub fn plan(i: &Incident, distributors: bool) -> Vec<Planned> {
     };
     let mut out = Vec::new();
     let planned = d.disclosure;
-    if distributors && !fast {
+    if rules.distributors && !fast {
         if !d.cves.is_empty() {
             let approved = d.approval(NoticeKind::Distributors).is_some();
             let mut p = line(
                 "advance notice",
-                "distributors",
+                NoticeKind::Distributors,
                 planned,
                 approved,
                 "distributors",
@@ -227,28 +460,69 @@ pub fn plan(i: &Incident, distributors: bool) -> Vec<Planned> {
             // It goes as soon as approved, not at a time of its own.
             p.at = None;
             if p.state == "scheduled" {
-                p.state = "goes on the next pass".to_owned();
+                p.state = planned
+                    .and_then(|at| held(advance_hold(d, at, rules, now)))
+                    .unwrap_or_else(|| "goes on the next pass".to_owned());
             }
             out.push(p);
         }
+        for (at, why) in d
+            .queued
+            .iter()
+            .filter_map(|k| k.strip_prefix("date-change-"))
+            .filter_map(|k| k.split_once('-'))
+            .filter_map(|(_, secs)| Timestamp::from_second(secs.parse().ok()?).ok())
+            .map(|at| (at, "queued"))
+        {
+            out.push(Planned {
+                notice: "new date",
+                at: Some(at),
+                state: why.to_owned(),
+                to: "distributors",
+            });
+        }
         let warning_ok = d.approval(NoticeKind::Warning).is_some()
             && d.approval(NoticeKind::Announcement).is_some();
-        out.push(line(
+        let mut w = line(
             "24-hour warning",
-            "warning",
+            NoticeKind::Warning,
             planned.map(|p| p - DAY),
             warning_ok,
             "distributors",
-        ));
+        );
+        if w.state == "scheduled"
+            && let Some(p) = planned
+            && now >= p - DAY
+            && let Some(h) = held(warning_hold(d, p, rules, now))
+        {
+            w.state = h;
+        }
+        out.push(w);
     }
     let at = if fast { Some(i.updated_at) } else { planned };
-    out.push(line(
+    let mut a = line(
         "announcement",
-        "announcement",
+        NoticeKind::Announcement,
         at,
         d.approval(NoticeKind::Announcement).is_some(),
         "announce lists, distributors",
-    ));
+    );
+    if !fast
+        && !sent(d, NoticeKind::Announcement)
+        && let Some(p) = planned
+    {
+        if now >= p {
+            if let Some(h) = held(announcement_hold(d, p, rules, now)) {
+                a.state = h;
+            }
+        } else if rules.distributors
+            && !short_notice(d, p)
+            && let Some(h) = held(advance_missing(d, p, rules, now))
+        {
+            a.state = h.replacen("held:", "will be held unless this changes:", 1);
+        }
+    }
+    out.push(a);
     out.push(Planned {
         notice: "retrospective draft",
         at: d.announced_at.map(|a| a + DAY).or(at.map(|a| a + DAY)),
@@ -266,6 +540,16 @@ pub fn plan(i: &Incident, distributors: bool) -> Vec<Planned> {
 mod tests {
     use super::*;
     use crate::core::incident_id::IncidentId;
+    use std::sync::LazyLock;
+
+    static SLOTS: LazyLock<SlotRules> = LazyLock::new(SlotRules::default);
+
+    fn rules() -> Rules<'static> {
+        Rules {
+            distributors: true,
+            slots: &SLOTS,
+        }
+    }
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -328,14 +612,17 @@ mod tests {
         let now = t("2026-11-20T08:00:00Z");
         let warning = t("2026-11-30T16:00:00Z");
         assert_eq!(next_change(&i, now), Some(warning));
-        let before = due(&i, true, now);
+        let before = due(&i, &rules(), now);
         assert_eq!(
-            due(&i, true, warning - SignedDuration::from_secs(1)),
+            due(&i, &rules(), warning - SignedDuration::from_secs(1)),
             before
         );
-        assert_eq!(due(&i, true, warning), vec![Due::Warning]);
+        assert_eq!(due(&i, &rules(), warning), vec![Due::Warning]);
+        for c in queued(&i, &Due::Warning) {
+            i.apply(&c, warning);
+        }
         assert_eq!(next_change(&i, warning), Some(t(SLOT)));
-        assert_eq!(due(&i, true, t(SLOT)), vec![Due::Announcement]);
+        assert_eq!(due(&i, &rules(), t(SLOT)), vec![Due::Announcement]);
         assert_eq!(
             next_change(&i, t(SLOT)),
             None,
@@ -355,7 +642,7 @@ mod tests {
     fn run(i: &mut Incident, times: &[&str]) -> Vec<(String, String)> {
         let mut log = Vec::new();
         for at in times {
-            for due in due(i, true, t(at)) {
+            for due in due(i, &rules(), t(at)) {
                 log.push((at.to_string(), due.key(i)));
                 for c in queued(i, &due) {
                     i.apply(&c, t(at));
@@ -395,11 +682,12 @@ mod tests {
             ],
         );
         let got: Vec<(&str, &str)> = log.iter().map(|(a, k)| (a.as_str(), k.as_str())).collect();
+        let warning = format!("warning-0-{}", t(SLOT).as_second());
         assert_eq!(
             got,
             [
                 ("2026-11-10T11:00:00Z", "distributors"),
-                ("2026-11-30T16:00:00Z", "warning"),
+                ("2026-11-30T16:00:00Z", warning.as_str()),
                 ("2026-12-01T16:00:00Z", "announcement"),
                 ("2026-12-02T16:00:00Z", "retrospective"),
             ]
@@ -431,7 +719,7 @@ mod tests {
         );
         let log = run(&mut i, &["2026-11-20T09:00:00Z", "2026-11-20T09:01:00Z"]);
         let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
-        let told = format!("date-change-{}", t("2026-12-08T16:00:00Z").as_second());
+        let told = format!("date-change-1-{}", t("2026-12-08T16:00:00Z").as_second());
         assert!(keys.contains(&told.as_str()), "{keys:?}");
         assert_eq!(
             keys.iter().filter(|k| k.starts_with("date-change")).count(),
@@ -457,7 +745,7 @@ mod tests {
             t("2026-11-10T09:00:00Z"),
         );
         i.apply(&Change::Public, t("2026-11-10T09:00:00Z"));
-        let drafts = due(&i, true, t("2026-11-10T09:05:00Z"));
+        let drafts = due(&i, &rules(), t("2026-11-10T09:05:00Z"));
         assert_eq!(
             drafts,
             [Due::Drafts {
@@ -484,5 +772,230 @@ mod tests {
         );
         i.apply(&Change::Hold { on: true }, t("2026-11-10T11:00:00Z"));
         assert!(run(&mut i, &["2026-11-10T11:00:00Z", "2026-12-01T16:00:00Z"]).is_empty());
+    }
+
+    fn move_to(i: &mut Incident, at: &str, when: &str) {
+        i.apply(&Change::Disclosure { at: Some(t(at)) }, t(when));
+    }
+
+    fn all() -> [NoticeKind; 3] {
+        [
+            NoticeKind::Distributors,
+            NoticeKind::Warning,
+            NoticeKind::Announcement,
+        ]
+    }
+
+    #[test]
+    fn every_move_is_told_once_in_order_back_and_forth() {
+        let a = "2026-12-01T16:00:00Z";
+        let b = "2026-12-08T16:00:00Z";
+        let mut i = planned();
+        approve(&mut i, &[NoticeKind::Distributors]);
+        run(&mut i, &["2026-11-10T11:00:00Z"]);
+        assert_eq!(i.details.told_date, Some(t(a)));
+        let mut told = Vec::new();
+        for (to, when) in [
+            (b, "2026-11-12T09:00:00Z"),
+            (a, "2026-11-13T09:00:00Z"),
+            (b, "2026-11-14T09:00:00Z"),
+        ] {
+            move_to(&mut i, to, when);
+            let got = due(&i, &rules(), t(when));
+            let changes: Vec<&Due> = got
+                .iter()
+                .filter(|d| matches!(d, Due::DateChange { .. }))
+                .collect();
+            assert_eq!(changes.len(), 1, "{got:?}");
+            told.push((changes[0].clone(), changes[0].key(&i)));
+            run(&mut i, &[when]);
+            assert_eq!(
+                i.details.told_date,
+                Some(t(to)),
+                "the record is what was sent"
+            );
+            assert!(
+                !due(&i, &rules(), t(when))
+                    .iter()
+                    .any(|d| matches!(d, Due::DateChange { .. })),
+                "told once"
+            );
+        }
+        let want = [(a, b, 1), (b, a, 2), (a, b, 3)];
+        for ((due, key), (from, to, seq)) in told.iter().zip(want) {
+            assert_eq!(
+                due,
+                &Due::DateChange {
+                    from: t(from),
+                    to: t(to),
+                    seq
+                }
+            );
+            assert_eq!(key, &format!("date-change-{seq}-{}", t(to).as_second()));
+        }
+        assert_eq!(moves(&i.details), 3);
+    }
+
+    #[test]
+    fn a_move_after_the_warning_owes_a_new_warning() {
+        let mut i = planned();
+        approve(&mut i, &all());
+        run(&mut i, &["2026-11-10T11:00:00Z", "2026-11-30T16:00:00Z"]);
+        assert!(sent(&i.details, NoticeKind::Warning));
+        // Moved a week on, the evening the warning went.
+        move_to(&mut i, "2026-12-08T16:00:00Z", "2026-11-30T18:00:00Z");
+        assert!(!sent(&i.details, NoticeKind::Warning));
+        let log = run(&mut i, &["2026-11-30T18:00:00Z"]);
+        let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
+        assert!(
+            keys.iter().any(|k| k.starts_with("date-change-1-")),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter().any(|k| k.starts_with("drafts-")),
+            "the warning and announcement are drafted again: {keys:?}"
+        );
+        approve(&mut i, &[NoticeKind::Warning, NoticeKind::Announcement]);
+        let log = run(
+            &mut i,
+            &[
+                "2026-12-01T16:00:00Z",
+                "2026-12-07T15:59:59Z",
+                "2026-12-07T16:00:00Z",
+                "2026-12-08T16:00:00Z",
+            ],
+        );
+        let got: Vec<(&str, &str)> = log.iter().map(|(a, k)| (a.as_str(), k.as_str())).collect();
+        let warning = format!("warning-1-{}", t("2026-12-08T16:00:00Z").as_second());
+        assert_eq!(
+            got,
+            [
+                ("2026-12-07T16:00:00Z", warning.as_str()),
+                ("2026-12-08T16:00:00Z", "announcement")
+            ],
+            "nothing at the old slot; the new warning a day before the new one"
+        );
+    }
+
+    #[test]
+    fn no_announcement_unless_the_distributors_were_told_in_time() {
+        // The advance notice was never approved.
+        let mut i = planned();
+        approve(&mut i, &[NoticeKind::Warning, NoticeKind::Announcement]);
+        let log = run(
+            &mut i,
+            &[
+                "2026-11-30T16:00:00Z",
+                "2026-12-01T16:00:00Z",
+                "2026-12-01T16:05:00Z",
+            ],
+        );
+        let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
+        let held = format!("held-announcement-0-{}", t(SLOT).as_second());
+        assert!(!keys.contains(&"announcement"), "{keys:?}");
+        assert_eq!(
+            keys.iter().filter(|k| **k == held).count(),
+            1,
+            "the alert goes once: {keys:?}"
+        );
+        assert!(i.details.announced_at.is_none());
+        let h = announcement_hold(&i.details, t(SLOT), &rules(), t(SLOT)).unwrap();
+        assert!(h.why.contains("never got the advance notice"), "{}", h.why);
+        // A week from the slot, on a Tuesday: the next slot that keeps the rules.
+        assert_eq!(h.next, t("2026-12-08T16:00:00Z"));
+        // The Fix Lead lets this date go with short notice: it goes.
+        i.apply(
+            &Change::ShortNotice { at: t(SLOT) },
+            t("2026-12-01T16:10:00Z"),
+        );
+        let log = run(&mut i, &["2026-12-01T16:10:00Z"]);
+        assert!(log.iter().any(|(_, k)| k == "announcement"), "{log:?}");
+    }
+
+    #[test]
+    fn a_late_advance_notice_is_held_and_the_commander_told() {
+        // Planned for the slot without a CVE, then a CVE five days before.
+        let mut i = Incident::open(
+            IncidentId::new("EMB", 2026, 3).unwrap(),
+            "bug",
+            None,
+            None,
+            t("2026-11-10T09:00:00Z"),
+        );
+        for c in [
+            Change::State {
+                to: State::DisclosurePlanned,
+            },
+            Change::Disclosure { at: Some(t(SLOT)) },
+        ] {
+            i.apply(&c, t("2026-11-10T10:00:00Z"));
+        }
+        i.apply(
+            &Change::Cves {
+                ids: vec!["CVE-2026-9".into()],
+            },
+            t("2026-11-26T10:00:00Z"),
+        );
+        approve(&mut i, &all());
+        let now = t("2026-11-26T11:00:00Z");
+        let got = due(&i, &rules(), now);
+        assert!(!got.contains(&Due::Advance), "{got:?}");
+        let held: Vec<&Hold> = got
+            .iter()
+            .filter_map(|d| match d {
+                Due::Held(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(held.len(), 1, "{got:?}");
+        assert_eq!(held[0].notice, NoticeKind::Distributors);
+        assert!(held[0].why.contains("5 days"), "{}", held[0].why);
+        assert_eq!(held[0].next, t("2026-12-03T16:00:00Z"));
+        let plan = plan(&i, &rules(), now);
+        assert!(
+            plan.iter()
+                .any(|p| p.notice == "advance notice" && p.state.starts_with("held:")),
+            "{plan:?}"
+        );
+        // Held once; at the slot the announcement is held too.
+        let log = run(&mut i, &["2026-11-26T11:00:00Z", "2026-11-27T11:00:00Z"]);
+        assert_eq!(
+            log.iter()
+                .filter(|(_, k)| k.starts_with("held-distributors"))
+                .count(),
+            1,
+            "{log:?}"
+        );
+        let log = run(&mut i, &["2026-11-30T16:00:00Z", "2026-12-01T16:00:00Z"]);
+        assert!(
+            log.iter()
+                .all(|(_, k)| k != "announcement" && !k.starts_with("warning")),
+            "{log:?}"
+        );
+        assert!(
+            log.iter().any(|(_, k)| k.starts_with("held-announcement")),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn a_warning_approved_too_late_is_held() {
+        let mut i = planned();
+        approve(&mut i, &[NoticeKind::Distributors]);
+        run(&mut i, &["2026-11-10T11:00:00Z"]);
+        approve(&mut i, &[NoticeKind::Warning, NoticeKind::Announcement]);
+        // Approved three hours before the slot.
+        let log = run(&mut i, &["2026-12-01T13:00:00Z", "2026-12-01T16:00:00Z"]);
+        let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
+        assert!(
+            keys.iter().any(|k| k.starts_with("held-warning")),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter().any(|k| k.starts_with("held-announcement")),
+            "{keys:?}"
+        );
+        assert!(!keys.contains(&"announcement"), "{keys:?}");
+        assert!(!keys.iter().any(|k| k.starts_with("warning")), "{keys:?}");
     }
 }

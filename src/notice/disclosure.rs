@@ -7,14 +7,17 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::templates::{
-    AdvanceNoticeText, AnnouncementText, DateChangeText, DeliveryFailureText, DraftText,
-    EmbargoStatementText, FactsText, GuardAlertText, RetrospectiveText, WarningText,
+    AdvanceNoticeText, AlertText, AnnouncementText, CancellationText, DateChangeText,
+    DeliveryFailureText, DraftText, EmbargoStatementText, FactsText, GuardAlertText,
+    RetrospectiveText, WarningText,
 };
 use super::{Attachment, Composer, NoticeError, Spec, header_text, ics, render};
 use crate::core::event::Event;
 use crate::core::incident::{Incident, Patch};
+use crate::core::incident_id::IncidentId;
 use crate::core::mail_kind::MailKind;
 use crate::core::notice_kind::NoticeKind;
+use crate::core::timeline;
 use crate::store::NewMail;
 
 /// A notice as it would go out: subject, text and attachments.
@@ -187,17 +190,24 @@ impl Composer<'_> {
         i.details.disclosure.unwrap_or(now)
     }
 
-    fn calendar(&self, i: &Incident, at: Timestamp, now: Timestamp) -> Attachment {
+    /// The calendar entry for the disclosure at `at`, the `sequence`th
+    /// version the distributors get: one UID per incident, so that each
+    /// move replaces the entry.
+    fn calendar(&self, i: &Incident, at: Timestamp, sequence: usize, now: Timestamp) -> Attachment {
         Attachment {
             name: "disclosure.ics".to_owned(),
-            content_type: "text/calendar; charset=utf-8; method=PUBLISH".to_owned(),
-            bytes: ics::disclosure(
-                &format!("{}.disclosure@{}", i.id, self.settings.list.domain()),
-                &format!("Embargo ends: {}", self.cves(i)),
-                &format!("Public disclosure of {}: {}", self.cves(i), self.summary(i)),
-                at,
-                now,
-            ),
+            content_type: "text/calendar; charset=utf-8; method=REQUEST".to_owned(),
+            bytes: ics::disclosure(&self.calendar_entry(i, sequence).as_entry(), at, now),
+        }
+    }
+
+    fn calendar_entry(&self, i: &Incident, sequence: usize) -> OwnedEntry {
+        OwnedEntry {
+            uid: format!("{}.disclosure@{}", i.id, self.settings.list.domain()),
+            organizer: self.settings.list.security_address.clone(),
+            summary: format!("Embargo ends: {}", self.cves(i)),
+            description: format!("Public disclosure of {}: {}", self.cves(i), self.summary(i)),
+            sequence,
         }
     }
 
@@ -236,7 +246,7 @@ impl Composer<'_> {
                     },
                 )?;
                 let mut attachments = patches;
-                attachments.push(self.calendar(i, at, now));
+                attachments.push(self.calendar(i, at, timeline::moves(&i.details), now));
                 NoticeText {
                     subject: format!("[EMBARGOED] {cves}: {summary}"),
                     text,
@@ -259,7 +269,7 @@ impl Composer<'_> {
                         announcement: &self.notice_text(i, NoticeKind::Announcement, now)?.text,
                     },
                 )?,
-                attachments: vec![self.calendar(i, at, now)],
+                attachments: vec![self.calendar(i, at, timeline::moves(&i.details), now)],
             },
             NoticeKind::Announcement => {
                 let prefix = self
@@ -420,25 +430,30 @@ impl Composer<'_> {
         self.to_distributors(i, "advance", MailKind::AdvanceNotice, &notice, now)
     }
 
+    /// The 24-hour warning for the date as it stands; `key` names it in
+    /// the outbox (a move makes a new one owed).
     pub fn warnings(
         &self,
         i: &Incident,
+        key: &str,
         now: Timestamp,
     ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
         let notice = self.notice_text(i, NoticeKind::Warning, now)?;
-        self.to_distributors(i, "warning", MailKind::Warning, &notice, now)
+        self.to_distributors(i, key, MailKind::Warning, &notice, now)
     }
 
+    /// The `seq`th move of the date, `from` what the distributors were
+    /// told last, `to` the date as it stands; `key` names it in the outbox.
     pub fn date_changes(
         &self,
         i: &Incident,
+        key: &str,
+        from: Timestamp,
         to: Timestamp,
+        seq: usize,
         now: Timestamp,
     ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
-        let before = i
-            .details
-            .told_date
-            .map_or_else(|| NOT_STATED.to_owned(), utc);
+        let before = utc(from);
         let notice = NoticeText {
             subject: format!(
                 "[EMBARGOED] {}: {} (new disclosure date)",
@@ -455,15 +470,49 @@ impl Composer<'_> {
                     statement: &self.statement(i, to)?,
                 },
             )?,
-            attachments: vec![self.calendar(i, to, now)],
+            attachments: vec![self.calendar(i, to, seq, now)],
         };
-        self.to_distributors(
-            i,
-            &format!("date-change-{}", to.as_second()),
-            MailKind::DateChange,
-            &notice,
-            now,
-        )
+        self.to_distributors(i, key, MailKind::DateChange, &notice, now)
+    }
+
+    /// Tells the distributors that the disclosure they were told of will
+    /// not happen, and takes it out of their calendars.
+    pub fn cancellations(
+        &self,
+        i: &Incident,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let Some(at) = i.details.told_date else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let entry = self.calendar_entry(i, timeline::moves(&i.details) + 1);
+        let notice = NoticeText {
+            subject: format!(
+                "[EMBARGOED] {}: {} (disclosure cancelled)",
+                self.cves(i),
+                self.summary(i)
+            ),
+            text: render(
+                MailKind::Cancellation,
+                &CancellationText {
+                    cves: &self.cves(i),
+                    id: &i.id.to_string(),
+                    at: &utc(at),
+                    state: i.state.as_str(),
+                    why: i
+                        .details
+                        .resolution
+                        .as_deref()
+                        .unwrap_or("No reason was given."),
+                },
+            )?,
+            attachments: vec![Attachment {
+                name: "disclosure.ics".to_owned(),
+                content_type: "text/calendar; charset=utf-8; method=CANCEL".to_owned(),
+                bytes: ics::cancellation(&entry.as_entry(), at, now),
+            }],
+        };
+        self.to_distributors(i, "cancellation", MailKind::Cancellation, &notice, now)
     }
 
     /// One mail per announce list, each with its own subject prefix, and
@@ -629,6 +678,57 @@ impl Composer<'_> {
     }
 }
 
+/// Something the service holds back, or cannot do, until a person acts.
+pub struct Alert {
+    /// Unique per thing to say: the same alert is queued once.
+    pub key: String,
+    pub subject: String,
+    pub text: String,
+}
+
+impl Composer<'_> {
+    /// Tells those who can act (the SRC list, and the incident's commander
+    /// and Fix Lead when the incident can be read) what is held or stuck.
+    pub fn alert(
+        &self,
+        id: &IncidentId,
+        incident: Option<&Incident>,
+        alert: &Alert,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let text = render(
+            MailKind::Alert,
+            &AlertText {
+                id: &id.to_string(),
+                text: &alert.text,
+            },
+        )?;
+        let mut to = vec![self.settings.list.src_address.clone()];
+        if let Some(i) = incident {
+            for who in i.commander.iter().chain(i.details.lead.iter()) {
+                if !to.iter().any(|t| t.eq_ignore_ascii_case(who)) {
+                    to.push(who.clone());
+                }
+            }
+        }
+        self.compose(
+            Spec {
+                key: format!("{id}/alert/{}", alert.key),
+                kind: MailKind::Alert,
+                incident: Some(id),
+                to,
+                subject: format!("{} {}", id.tag(), alert.subject),
+                text,
+                attachments: Vec::new(),
+                in_reply_to: None,
+                references: &[],
+                from_name: "embargo",
+            },
+            now,
+        )
+    }
+}
+
 /// A mail that did not reach its recipients, for the SRC.
 pub struct Undelivered<'a> {
     /// Unique per failure: the alert's outbox key derives from it.
@@ -637,6 +737,27 @@ pub struct Undelivered<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub error: &'a str,
+}
+
+/// An incident's calendar entry, for [`ics::Entry`] to borrow.
+struct OwnedEntry {
+    uid: String,
+    organizer: String,
+    summary: String,
+    description: String,
+    sequence: usize,
+}
+
+impl OwnedEntry {
+    fn as_entry(&self) -> ics::Entry<'_> {
+        ics::Entry {
+            uid: &self.uid,
+            organizer: &self.organizer,
+            summary: &self.summary,
+            description: &self.description,
+            sequence: self.sequence,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 mod disclosure;
 
-pub use disclosure::{NoticeText, Undelivered, patch_files};
+pub use disclosure::{Alert, NoticeText, Undelivered, patch_files};
 mod ics;
 mod mime;
 mod templates;
@@ -59,10 +59,13 @@ fn utc(t: Timestamp) -> String {
 }
 
 /// The Message-ID of an outbox mail follows from its key, so a mail sent
-/// twice after a crash carries the same id and can be recognised.
+/// twice after a crash carries the same id and can be recognised. The
+/// readable part is lossy (`a.b@x` and `a+b@x` read alike); the digest of
+/// the whole key is what makes two mails' ids differ.
 fn message_id(key: &str, settings: &Settings) -> String {
-    let local: String = key
+    let readable: String = key
         .chars()
+        .take(120)
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
                 c
@@ -71,7 +74,8 @@ fn message_id(key: &str, settings: &Settings) -> String {
             }
         })
         .collect();
-    format!("{local}@{}", settings.list.domain())
+    let digest = crate::parse::sha256_hex(&[key.as_bytes()]);
+    format!("{readable}.{}@{}", &digest[..20], settings.list.domain())
 }
 
 /// Names one inbound mail in an outbox key: a replayed mail has the same

@@ -157,6 +157,23 @@ pub struct RetrospectiveText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "cancellation.txt")]
+pub struct CancellationText<'a> {
+    pub cves: &'a str,
+    pub id: &'a str,
+    pub at: &'a str,
+    pub state: &'a str,
+    pub why: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "alert.txt")]
+pub struct AlertText<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "guard_alert.txt")]
 pub struct GuardAlertText<'a> {
     pub id: &'a str,

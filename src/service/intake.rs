@@ -16,6 +16,7 @@ use crate::core::batch::{Batch, BatchQuery};
 use crate::core::event::Event;
 use crate::core::inbound::Inbound;
 use crate::core::intake::{self, Decision, IntakePolicy, Reply};
+use crate::core::timeline;
 use crate::guard::catch_panic;
 use crate::parse::{self, Unparsed};
 use crate::source::{Delivered, Source};
@@ -367,6 +368,22 @@ impl Intake {
                             &mut outbox,
                         ),
                         Reply::Acknowledgement { .. } | Reply::SrcCopy { .. } => {}
+                    }
+                }
+                // Ended before its announcement: the distributors hear that
+                // the date they know will not happen (once: the outbox keys
+                // each mail by incident and distributor).
+                if let Some(ended) = updated.as_ref().filter(|u| timeline::cancellation_owed(u))
+                    && !s.distributors.is_empty()
+                {
+                    match composer.cancellations(ended, now) {
+                        Ok((mails, failures)) => {
+                            outbox.extend(mails);
+                            for f in failures {
+                                tracing::error!(incident = %ended.id, failure = %f, "a distributor cannot get the cancellation");
+                            }
+                        }
+                        Err(e) => build(Err(e), &mut outbox),
                     }
                 }
                 Some(Filed {

@@ -184,9 +184,11 @@ impl Service {
         stop: &Shutdown,
     ) -> Result<(IngestReport, SendReport), ServiceError> {
         // A mailbox that cannot be read must not hold up the notices due.
+        // Nor must a failed tick hold up what is already due to be sent.
         let ingested = self.ingest(source, stop).await;
-        self.tick().await?;
+        let ticked = self.tick().await;
         let sent = self.send_due(sink, stop).await?;
+        ticked?;
         Ok((ingested?, sent))
     }
 

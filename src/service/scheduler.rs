@@ -6,8 +6,10 @@
 use crate::core::deadline;
 use crate::core::event::{Event, EventKind};
 use crate::core::incident::Incident;
+use crate::core::incident_id::IncidentId;
+use crate::core::notice_kind::NoticeKind;
 use crate::core::timeline::{self, Due};
-use crate::notice::Undelivered;
+use crate::notice::{Alert, Undelivered};
 
 use jiff::Timestamp;
 
@@ -28,6 +30,9 @@ impl Scheduler {
     /// Checks every open incident: the deadlines missed (a reminder for
     /// each) and the notices now due (drafts, distributor notices, the
     /// announcement, the retrospective draft), each queued once.
+    ///
+    /// One incident that cannot be read or moved on is logged and alerted,
+    /// and the others go on: its failure must not hold up their notices.
     pub async fn tick(&self) -> Result<usize, ServiceError> {
         let now = self.shared.clock.now();
         let mut queued = 0;
@@ -38,20 +43,72 @@ impl Scheduler {
                 .store
                 .open_incidents_after(after.as_ref(), PAGE)
                 .await?;
-            let Some(last) = page.last() else {
+            let Some(last) = page.last else {
                 return Ok(queued);
             };
-            after = Some(last.id.clone());
-            for incident in page {
-                queued += self.tick_one(incident, now).await?;
+            after = Some(last);
+            for (id, error) in page.unreadable {
+                self.stuck(&id, None, &error.to_string(), now).await;
+            }
+            for incident in page.incidents {
+                match self.tick_one(&incident, now).await {
+                    Ok(n) => queued += n,
+                    // A database that is away is everyone's problem: the pass ends.
+                    Err(ServiceError::Store(e)) if e.is_transient() => return Err(e.into()),
+                    Err(e) => {
+                        self.stuck(&incident.id, Some(&incident), &e.to_string(), now)
+                            .await
+                    }
+                }
             }
         }
     }
 
+    /// Logs that an incident cannot be moved on and tells the people who
+    /// can look, once for each distinct error.
+    async fn stuck(
+        &self,
+        id: &IncidentId,
+        incident: Option<&Incident>,
+        error: &str,
+        now: Timestamp,
+    ) {
+        tracing::error!(incident = %id, %error, "cannot move this incident on; the others go on");
+        let text = format!(
+            "embargo cannot move {id} on: no reminder or notice of it goes out until this is fixed.\n\n\
+             The error: {error}\n\n\
+             Other incidents are not affected. If the database was changed by hand, or a newer\n\
+             embargo wrote to it, restore the incident's row or run the newer version."
+        );
+        let alert = Alert {
+            key: format!(
+                "stuck-{}",
+                &crate::parse::sha256_hex(&[error.as_bytes()])[..16]
+            ),
+            subject: "cannot be moved on".to_owned(),
+            text,
+        };
+        let queued = match self.shared.composer().alert(id, incident, &alert, now) {
+            Ok(mail) => self
+                .shared
+                .store
+                .append(id, &[], &[mail], now)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = queued {
+            tracing::error!(incident = %id, error = %e, "could not queue the alert either");
+        }
+    }
+
     /// One incident's reminders and due notices; how many were queued.
-    async fn tick_one(&self, incident: Incident, now: Timestamp) -> Result<usize, ServiceError> {
+    async fn tick_one(&self, incident: &Incident, now: Timestamp) -> Result<usize, ServiceError> {
         let s = &self.shared.settings;
-        let has_distributors = !s.distributors.is_empty();
+        let rules = timeline::Rules {
+            distributors: !s.distributors.is_empty(),
+            slots: &s.schedule,
+        };
         let mut queued = 0;
         {
             let composer = self.shared.composer();
@@ -70,14 +127,23 @@ impl Scheduler {
                 events.extend(o.events);
                 current = o.incident;
             }
-            for due in timeline::due(&current, has_distributors, now) {
+            for due in timeline::due(&current, &rules, now) {
+                let key = due.key(&current);
                 let built = match &due {
                     Due::Drafts { kinds } => composer
                         .drafts(&current, kinds, now)
                         .map(|m| (m, Vec::new())),
                     Due::Advance => composer.advance_notices(&current, now),
-                    Due::DateChange { to } => composer.date_changes(&current, *to, now),
-                    Due::Warning => composer.warnings(&current, now),
+                    Due::DateChange { from, to, seq } => {
+                        composer.date_changes(&current, &key, *from, *to, *seq, now)
+                    }
+                    Due::Warning => composer.warnings(&current, &key, now),
+                    Due::Held(hold) => {
+                        tracing::warn!(incident = %current.id, notice = hold.notice.as_str(), why = %hold.why, "held");
+                        composer
+                            .alert(&current.id, Some(&current), &held_alert(&key, hold), now)
+                            .map(|m| (vec![m], Vec::new()))
+                    }
                     Due::Announcement => composer.announcements(&current, now),
                     Due::Retrospective => {
                         let log = match self.shared.store.incident(&current.id).await? {
@@ -93,20 +159,20 @@ impl Scheduler {
                     Ok(built) => built,
                     Err(e) => {
                         // Not recorded as queued: the next tick tries again.
-                        tracing::error!(incident = %current.id, key = %due.key(&current), error = %e, "could not build a notice");
+                        tracing::error!(incident = %current.id, %key, error = %e, "could not build a notice");
                         continue;
                     }
                 };
                 for failure in &failures {
                     tracing::error!(incident = %current.id, %failure, "a distributor cannot get this notice");
-                    let key = format!("{}/{}", current.id, due.key(&current));
+                    let failed = format!("{}/{key}", current.id);
                     let alert = composer.delivery_failure(
                         &current,
                         &Undelivered {
-                            key: &key,
+                            key: &failed,
                             kind: "notice",
                             to: "a distributor",
-                            subject: &due.key(&current),
+                            subject: &key,
                             error: failure,
                         },
                         now,
@@ -134,8 +200,7 @@ impl Scheduler {
                     actor: crate::core::event::SERVICE_ACTOR.to_owned(),
                     message_id: None,
                     detail: format!(
-                        "{} queued: {} mail(s) to {recipients} recipient(s)",
-                        due.key(&incident),
+                        "{key} queued: {} mail(s) to {recipients} recipient(s)",
                         mails.len()
                     ),
                     changes,
@@ -166,16 +231,48 @@ impl Scheduler {
                 .store
                 .open_incidents_after(after.as_ref(), PAGE)
                 .await?;
-            let Some(last) = page.last() else {
+            let Some(last) = page.last else {
                 return Ok(next);
             };
-            after = Some(last.id.clone());
-            for incident in &page {
+            after = Some(last);
+            for incident in &page.incidents {
                 next = next
                     .into_iter()
                     .chain(timeline::next_change(incident, now))
                     .min();
             }
         }
+    }
+}
+
+/// What the people who can act read when a notice is held.
+fn held_alert(key: &str, hold: &timeline::Hold) -> Alert {
+    let what = match hold.notice {
+        NoticeKind::Distributors => "advance notice to the distributors",
+        NoticeKind::Warning => "24-hour warning to the distributors",
+        NoticeKind::Announcement => "public announcement",
+    };
+    let at = hold.at.strftime("%Y-%m-%d %H:%M UTC");
+    let next = hold.next.strftime("%Y-%m-%d %H:%M UTC");
+    Alert {
+        key: key.to_owned(),
+        subject: match hold.notice {
+            NoticeKind::Announcement => "The announcement is held",
+            NoticeKind::Warning => "The 24-hour warning is held",
+            NoticeKind::Distributors => "The advance notice is held",
+        }
+        .to_owned(),
+        text: format!(
+            "embargo did not send the {what} for the disclosure at {at}, and will not\n\
+                 send it for that date: {}.\n\n\
+                 The next slot that keeps the rules is {next}. Plan it with\n\n\
+                 \x20   /disclose {}\n\n\
+                 or, if the distributors may have less notice, let this date go with\n\n\
+                 \x20   /disclose {} short-notice\n\n\
+                 (signed, in the incident thread).",
+            hold.why,
+            hold.next.strftime("%Y-%m-%d %H:%M"),
+            hold.at.strftime("%Y-%m-%d %H:%M"),
+        ),
     }
 }

@@ -167,7 +167,10 @@ impl Sender {
                         report.failed += 1;
                         // The SRC hears of it, unless what failed was telling them.
                         if let Some(i) = incident.as_ref().filter(|_| {
-                            !matches!(mail.kind, MailKind::DeliveryFailure | MailKind::GuardAlert)
+                            !matches!(
+                                mail.kind,
+                                MailKind::DeliveryFailure | MailKind::GuardAlert | MailKind::Alert
+                            )
                         }) {
                             let alert = self.shared.composer().delivery_failure(
                                 i,

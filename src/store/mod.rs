@@ -124,6 +124,17 @@ pub struct NewMail {
     pub due_at: Timestamp,
 }
 
+/// A page of open incidents. A row this version cannot read is named, not
+/// fatal: one incident must not stop every other incident's notices.
+#[derive(Debug, Default)]
+pub struct OpenPage {
+    pub incidents: Vec<Incident>,
+    /// Incident ids whose rows could not be read, with why.
+    pub unreadable: Vec<(IncidentId, StoreError)>,
+    /// Where the next page starts; `None` when this page was empty.
+    pub last: Option<IncidentId>,
+}
+
 #[derive(Debug)]
 pub enum Filing {
     Opened(Incident),
@@ -384,7 +395,7 @@ pub trait Store: Send + Sync {
         &self,
         after: Option<&IncidentId>,
         limit: u32,
-    ) -> Result<Vec<Incident>, StoreError>;
+    ) -> Result<OpenPage, StoreError>;
 
     /// Writes an incident's new state with the events that explain it and
     /// the mail it owes, in one transaction.

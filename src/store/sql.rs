@@ -925,11 +925,14 @@ macro_rules! sql_store {
                 let mut after = None;
                 loop {
                     let page = self.open_incidents_after(after.as_ref(), 1000).await?;
-                    match page.last() {
-                        Some(last) => after = Some(last.id.clone()),
+                    if let Some((_, e)) = page.unreadable.into_iter().next() {
+                        return Err(e);
+                    }
+                    match page.last {
+                        Some(last) => after = Some(last),
                         None => return Ok(all),
                     }
-                    all.extend(page);
+                    all.extend(page.incidents);
                 }
             }
 
@@ -937,28 +940,46 @@ macro_rules! sql_store {
                 &self,
                 after: Option<&IncidentId>,
                 limit: u32,
-            ) -> Result<Vec<Incident>, StoreError> {
+            ) -> Result<OpenPage, StoreError> {
                 // Keyset pagination on the numbering, which ids do not sort by
                 // as text past 9999.
                 let (year, seq, prefix) = after.map_or((i64::MIN, 0, String::new()), |id| {
                     (i64::from(id.year()), i64::from(id.seq()), id.prefix().to_owned())
                 });
                 let sql = format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents \
+                    "SELECT {INCIDENT_COLUMNS}, year, seq, prefix FROM incidents \
                      WHERE state NOT IN ('closed', 'rejected', 'duplicate', 'cancelled') \
                      AND (year > $1 OR (year = $1 AND (seq > $2 OR (seq = $2 AND prefix > $3)))) \
                      ORDER BY year, seq, prefix LIMIT $4"
                 );
-                sqlx::query(AssertSqlSafe(sql))
+                let rows = sqlx::query(AssertSqlSafe(sql))
                     .bind(year)
                     .bind(seq)
                     .bind(prefix)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(incident)
-                    .collect()
+                    .await?;
+                let mut page = OpenPage::default();
+                for row in &rows {
+                    // The numbering columns place the row even when the rest
+                    // of it cannot be read.
+                    let year: i64 = row.try_get("year")?;
+                    let seq: i64 = row.try_get("seq")?;
+                    let prefix: String = row.try_get("prefix")?;
+                    let id = i16::try_from(year)
+                        .ok()
+                        .zip(u32::try_from(seq).ok())
+                        .and_then(|(y, s)| IncidentId::new(&prefix, y, s).ok())
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("incident number {prefix}-{year}-{seq}"))
+                        })?;
+                    match incident(row) {
+                        Ok(i) => page.incidents.push(i),
+                        Err(e) => page.unreadable.push((id.clone(), e)),
+                    }
+                    page.last = Some(id);
+                }
+                Ok(page)
             }
 
             async fn record_update(

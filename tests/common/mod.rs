@@ -196,9 +196,15 @@ pub fn sent_mail(dir: &Path) -> Vec<Sent> {
         if file.extension().is_none_or(|e| e != "eml") {
             continue;
         }
+        // lettre writes the mail, then its envelope: a mail whose envelope
+        // is not written yet is still being sent by a running service.
+        let Some(envelope) = std::fs::read(file.with_extension("json"))
+            .ok()
+            .and_then(|j| serde_json::from_slice::<serde_json::Value>(&j).ok())
+        else {
+            continue;
+        };
         let raw = std::fs::read(&file).unwrap();
-        let envelope: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(file.with_extension("json")).unwrap()).unwrap();
         let m = mail_parser::MessageParser::default()
             .parse(&raw)
             .unwrap_or_else(|| panic!("{} does not parse as mail", file.display()));
