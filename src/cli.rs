@@ -125,10 +125,16 @@ pub enum Command {
         json: bool,
     },
     /// Every planned send: each incident's notices with their time, state and recipients, and the outbox.
-    #[command(after_help = "Example:\n  embargo schedule --json")]
+    #[command(
+        after_help = "Examples:\n  embargo schedule --json\n  embargo schedule --at 2026-12-08T16:00:00Z"
+    )]
     Schedule {
         #[arg(long)]
         json: bool,
+        /// Show the plan as it would stand at this RFC 3339 time, e.g. the
+        /// morning of the slot, if nothing changed before then.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
     },
     /// Print a notice of an incident as it would be sent now.
     #[command(after_help = "Example:\n  embargo preview EMB-2026-0007 announcement")]

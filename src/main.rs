@@ -207,7 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             after,
             json: as_json,
         } => next_slot(&cli, after.as_deref(), *as_json)?,
-        Command::Schedule { json: as_json } => schedule(&cli, *as_json).await?,
+        Command::Schedule { json: as_json, at } => schedule(&cli, *as_json, at.as_deref()).await?,
         Command::Preview { id, kind } => preview(&cli, id, kind).await?,
         Command::Cvss {
             vector,
@@ -378,14 +378,19 @@ fn next_slot(cli: &Cli, after: Option<&str>, as_json: bool) -> anyhow::Result<()
     }
 }
 
-async fn schedule(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
+async fn schedule(cli: &Cli, as_json: bool, at: Option<&str>) -> anyhow::Result<()> {
+    let now = match at {
+        None => jiff::Timestamp::now(),
+        Some(at) => at.parse().with_context(|| {
+            format!("--at {at:?} is not an RFC 3339 time: write it like 2026-12-08T16:00:00Z")
+        })?,
+    };
     let settings = load(cli)?;
     let store = store::open(&settings.store).await?;
     let rules = embargo::core::timeline::Rules {
         distributors: !settings.distributors.is_empty(),
         slots: &settings.schedule,
     };
-    let now = jiff::Timestamp::now();
     let mut planned = Vec::new();
     for incident in store.open_incidents().await? {
         for p in embargo::core::timeline::plan(&incident, &rules, now) {

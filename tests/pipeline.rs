@@ -131,7 +131,11 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
 
     // Each notice at its time, to its people.
     let advance = of("EMB-2026-0001.advance.");
-    assert_eq!(advance.len(), 3, "two distributors and the SRC copy");
+    assert_eq!(
+        advance.len(),
+        4,
+        "two distributors, the SRC copy and the Fix Team's"
+    );
     for m in &advance {
         assert_eq!(
             m.subject,
@@ -163,11 +167,12 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         [
             "security@distro-one.example",
             "security@distro-two.example",
-            "src@example.org"
+            "src@example.org",
+            "yaml-maintainer@example.org"
         ]
     );
     let warning = of("EMB-2026-0001.warning-");
-    assert_eq!(warning.len(), 3);
+    assert_eq!(warning.len(), 4);
     assert!(
         warning.iter().all(
             |m| date(m) == "2026-11-30T16:00:00Z" && m.text.contains("as it will be published")
@@ -176,8 +181,8 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     let announcement = of("EMB-2026-0001.announcement.");
     assert_eq!(
         announcement.len(),
-        5,
-        "two lists, two distributors, the SRC copy"
+        6,
+        "two lists, two distributors, the SRC's and the Fix Team's copies"
     );
     assert!(
         announcement
@@ -214,10 +219,18 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         retro[0].text.contains("notice-queued") && retro[0].text.contains("command"),
         "the timeline is in it"
     );
+    let drafts = of("EMB-2026-0001.draft.");
     assert_eq!(
-        of("EMB-2026-0001.draft.").len(),
-        3,
-        "a draft of each notice to the Fix Lead and the SRC"
+        drafts.len(),
+        6,
+        "a draft of each notice to the Fix Lead and the SRC, and one to the Fix Team"
+    );
+    assert_eq!(
+        drafts
+            .iter()
+            .filter(|m| m.envelope_to == ["yaml-maintainer@example.org"])
+            .count(),
+        3
     );
 
     // The reporter gets their acknowledgement, and nothing embargoed.

@@ -240,6 +240,9 @@ pub struct ScheduleSection {
     pub slot_hour: u8,
     #[serde(default)]
     pub blackout: Vec<Date>,
+    /// How long before the disclosure the distributors must have the advance notice.
+    #[serde(default = "default_advance_notice_days")]
+    pub advance_notice_days: u32,
     /// IANA zones (e.g. "Europe/Berlin") the notices show the disclosure in, beside UTC.
     #[serde(default = "default_time_zones")]
     pub time_zones: Vec<String>,
@@ -255,11 +258,16 @@ fn default_slot_hour() -> u8 {
     16
 }
 
+fn default_advance_notice_days() -> u32 {
+    7
+}
+
 impl Default for ScheduleSection {
     fn default() -> Self {
         ScheduleSection {
             slot_hour: default_slot_hour(),
             blackout: Vec::new(),
+            advance_notice_days: default_advance_notice_days(),
             time_zones: default_time_zones(),
         }
     }

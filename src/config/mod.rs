@@ -294,6 +294,7 @@ pub fn load_schedule(path: &Path) -> Result<SlotRules, Diagnostics> {
     Ok(SlotRules {
         hour: sections.schedule.slot_hour.min(23),
         blackout,
+        advance_notice: advance_notice(sections.schedule.advance_notice_days),
     })
 }
 
@@ -335,4 +336,9 @@ impl Settings {
         }
         out
     }
+}
+
+/// `[schedule] advance_notice_days` as a duration; validation keeps it in 1..=90.
+fn advance_notice(days: u32) -> SignedDuration {
+    SignedDuration::from_hours(i64::from(days.clamp(1, 90)) * 24)
 }

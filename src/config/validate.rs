@@ -467,6 +467,20 @@ pub fn validate(
             ),
         );
     }
+    match s.schedule.advance_notice_days {
+        0 | 91.. => diags.error(
+            "schedule.advance_notice_days",
+            format!(
+                "{} days: use 1 to 90; the process gives distributors at least 7",
+                s.schedule.advance_notice_days
+            ),
+        ),
+        1..7 => diags.warn(
+            "schedule.advance_notice_days",
+            "the process gives distributors at least 7 days; with less, say so in your policy",
+        ),
+        _ => {}
+    }
     let mut time_zones = Vec::new();
     for (i, z) in s.schedule.time_zones.iter().enumerate() {
         match jiff::tz::TimeZone::get(z) {
@@ -532,6 +546,7 @@ pub fn validate(
         schedule: SlotRules {
             hour: s.schedule.slot_hour,
             blackout,
+            advance_notice: super::advance_notice(s.schedule.advance_notice_days),
         },
         time_zones,
         ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),

@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use super::incident::Incident;
 use super::mail_kind::MailKind;
 use super::roster::Roster;
+use super::slot::SlotRules;
+use super::timeline::{self, Rules};
 
 /// Who may hear what, from the config.
 pub struct Audience<'a> {
@@ -15,6 +17,8 @@ pub struct Audience<'a> {
     pub roster: &'a Roster,
     pub distributors: &'a [String],
     pub announce: &'a [String],
+    /// When the distributors must have been told by.
+    pub schedule: &'a SlotRules,
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -74,10 +78,11 @@ pub fn check(
                     }
                     Some(_) => {}
                 }
-                if let Some(why) = crate::core::timeline::distributors_not_told(
-                    incident,
-                    !audience.distributors.is_empty(),
-                ) {
+                let rules = Rules {
+                    distributors: !audience.distributors.is_empty(),
+                    slots: audience.schedule,
+                };
+                if let Some(why) = timeline::distributors_not_told(incident, &rules) {
                     return Err(format!(
                         "the distributors were not told of {} in time: {why}",
                         incident.id
@@ -144,6 +149,7 @@ mod tests {
             roster: &roster,
             distributors: &distributors,
             announce: &announce,
+            schedule: &SlotRules::default(),
         };
         let mut i = Incident::open(
             IncidentId::new("EMB", 2026, 1).unwrap(),

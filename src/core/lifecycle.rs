@@ -19,7 +19,6 @@ use super::notice_kind::NoticeKind;
 use super::roster::Roster;
 use super::severity::{self, Severity};
 use super::slot::{self, SlotRules};
-use super::timeline;
 
 /// What `apply` needs to know besides the incident.
 pub struct Facts<'a> {
@@ -263,12 +262,13 @@ pub fn apply(
                         utc(slot::next_slot(at, facts.slots))
                     ));
                 }
-                let week = timeline::ADVANCE_LEAD;
+                let week = facts.slots.advance_notice;
+                let days = week.as_hours() / 24;
                 let day = SignedDuration::from_hours(24);
                 let advance_out = d.is_queued(NoticeKind::Distributors.as_str());
                 if !short_notice && !d.cves.is_empty() && !advance_out && at < now + week {
                     return Err(format!(
-                        "{} leaves {} days for the distributors' advance notice, which needs at least 7 \
+                        "{} leaves {} days for the distributors' advance notice, which needs at least {days} \
                          (1 to 4 weeks recommended): the earliest slot is {}; or add short-notice to \
                          give them less, or mark the incident /public or /embargo-broken",
                         utc(at),
@@ -281,7 +281,7 @@ pub fn apply(
                     && at < told + week
                 {
                     return Err(format!(
-                        "{} is less than 7 days after the distributors got the advance notice ({}): \
+                        "{} is less than {days} days after the distributors got the advance notice ({}): \
                          the earliest slot is {}; or add short-notice to give them less",
                         utc(at),
                         utc(told),
@@ -416,12 +416,25 @@ pub fn apply(
                 ],
                 format!("{id}: {state} → cancelled (closed before disclosure)"),
             ),
+            // The distributors hear that the date they hold is off.
+            State::DistributorsNotified => applied(
+                vec![
+                    Change::Resolution {
+                        text: "closed before disclosure".to_owned(),
+                    },
+                    Change::State {
+                        to: State::Cancelled,
+                    },
+                ],
+                format!(
+                    "{id}: {state} → cancelled (closed before disclosure); the distributors \
+                     are told the disclosure is cancelled"
+                ),
+            ),
             State::Reported => Err(format!(
                 "{id} was never accepted: /reject <reason> it instead"
             )),
-            _ => Err(format!(
-                "{id} is {state}: the distributors have the advance notice; announce, or move the date with /disclose, and /close after the retrospective"
-            )),
+            _ => Err(format!("{id} is {state}: it can no longer be closed")),
         },
     }
 }
@@ -476,6 +489,7 @@ mod tests {
         let slots = SlotRules {
             hour: 16,
             blackout: vec![jiff::civil::date(2026, 12, 17)],
+            ..SlotRules::default()
         };
         let facts = Facts {
             roster: &roster,
@@ -560,9 +574,10 @@ mod tests {
             (Reported, "/close", Err("/reject <reason> it instead")),
             (Fixing, "/close", Ok(Cancelled)),
             (DisclosurePlanned, "/close", Ok(Cancelled)),
-            (DistributorsNotified, "/close", Err("advance notice")),
+            (DistributorsNotified, "/close", Ok(Cancelled)),
             (Announced, "/close", Ok(Closed)),
             (Retrospective, "/close", Ok(Closed)),
+            (Cancelled, "/close", Err("nothing more can change it")),
             (
                 Closed,
                 "/accept",

@@ -11,6 +11,9 @@ pub struct SlotRules {
     /// The hour (UTC) of every slot.
     pub hour: u8,
     pub blackout: Vec<Date>,
+    /// How long before a disclosure the distributors must have the
+    /// advance notice; a short-notice disclosure may give them less.
+    pub advance_notice: SignedDuration,
 }
 
 impl Default for SlotRules {
@@ -18,6 +21,7 @@ impl Default for SlotRules {
         SlotRules {
             hour: 16,
             blackout: Vec::new(),
+            advance_notice: SignedDuration::from_hours(7 * 24),
         }
     }
 }
@@ -93,6 +97,7 @@ mod tests {
                 jiff::civil::date(2026, 12, 24),
                 jiff::civil::date(2026, 12, 31),
             ],
+            ..SlotRules::default()
         }
     }
 
@@ -155,6 +160,7 @@ mod tests {
         let early = SlotRules {
             hour: 9,
             blackout: vec![],
+            ..SlotRules::default()
         };
         assert!(is_slot(t("2026-12-03T09:00:00Z"), &early));
     }

@@ -90,9 +90,9 @@ pub struct Rules<'a> {
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 
-/// How long before the disclosure the distributors must have the advance
-/// notice (the process: "at least 7 days").
-pub const ADVANCE_LEAD: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// How long the people alerted to a held notice have to answer: the slot
+/// the alert names still keeps the rules when they plan it a day later.
+const ANSWER_TIME: SignedDuration = DAY;
 
 /// How late the 24-hour warning may still go: a service restarted or a
 /// poll delayed must not hold the disclosure.
@@ -152,15 +152,17 @@ pub fn notices(i: &Incident, distributors: bool) -> Vec<NoticeKind> {
 /// Why the advance notice approved now would not go: it would reach the
 /// distributors less than the lead time before the date.
 fn advance_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
-    (p - now < ADVANCE_LEAD && !short_notice(d, p)).then(|| Hold {
+    let lead = rules.slots.advance_notice;
+    (p - now < lead && !short_notice(d, p)).then(|| Hold {
         notice: NoticeKind::Distributors,
         at: p,
         why: format!(
             "the advance notice would reach the distributors {} before the disclosure; \
-             the process gives them at least 7 days",
-            left(p - now)
+             they are to have it at least {} before",
+            left(p - now),
+            left(lead)
         ),
-        next: slot::next_slot(now + ADVANCE_LEAD, rules.slots),
+        next: slot::next_slot(now + ANSWER_TIME + lead, rules.slots),
     })
 }
 
@@ -184,7 +186,7 @@ fn warning_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) ->
             "the 24-hour warning would reach the distributors {} before the disclosure",
             left(p - now)
         ),
-        next: slot::next_slot(now + DAY, rules.slots),
+        next: slot::next_slot(now + ANSWER_TIME + DAY, rules.slots),
     })
 }
 
@@ -201,7 +203,7 @@ fn announcement_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestam
             why: "the distributors never got the 24-hour warning for this date (approve the \
                   warning and the announcement with /approve)"
                 .to_owned(),
-            next: slot::next_slot(now + DAY, rules.slots),
+            next: slot::next_slot(now + ANSWER_TIME + DAY, rules.slots),
         })
     })
 }
@@ -216,23 +218,25 @@ fn advance_missing(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp)
         notice: NoticeKind::Announcement,
         at: p,
         why,
-        next: slot::next_slot(earliest.max(now + DAY), rules.slots),
+        next: slot::next_slot(earliest.max(now + ANSWER_TIME + DAY), rules.slots),
     };
+    let lead = rules.slots.advance_notice;
     match d.first_told_at {
-        None if now >= p || p - now < ADVANCE_LEAD => Some(hold(
+        None if now >= p || p - now < lead => Some(hold(
             "the distributors never got the advance notice (approve it with \
              /approve distributors)"
                 .to_owned(),
-            now + ADVANCE_LEAD,
+            now + ANSWER_TIME + lead,
         )),
         None => None,
-        Some(told) if p - told < ADVANCE_LEAD => Some(hold(
+        Some(told) if p - told < lead => Some(hold(
             format!(
                 "the distributors got the advance notice only {} before the disclosure; \
-                 the process gives them at least 7 days",
-                left(p - told)
+                 they are to have it at least {} before",
+                left(p - told),
+                left(lead)
             ),
-            told + ADVANCE_LEAD,
+            told + lead,
         )),
         Some(_) => None,
     }
@@ -250,14 +254,9 @@ fn left(d: SignedDuration) -> String {
 /// Why an announcement of `i` must not go at its disclosure time: the
 /// distributors were not told in time. The embargo guard asks again at
 /// the door, whatever the scheduler decided.
-pub fn distributors_not_told(i: &Incident, distributors: bool) -> Option<String> {
+pub fn distributors_not_told(i: &Incident, rules: &Rules<'_>) -> Option<String> {
     let p = i.details.disclosure?;
-    let slots = SlotRules::default();
-    let rules = Rules {
-        distributors,
-        slots: &slots,
-    };
-    announcement_hold(&i.details, p, &rules, p).map(|h| h.why)
+    announcement_hold(&i.details, p, rules, p).map(|h| h.why)
 }
 
 /// Whether the distributors must hear that the disclosure they were told
@@ -901,8 +900,8 @@ mod tests {
         assert!(i.details.announced_at.is_none());
         let h = announcement_hold(&i.details, t(SLOT), &rules(), t(SLOT)).unwrap();
         assert!(h.why.contains("never got the advance notice"), "{}", h.why);
-        // A week from the slot, on a Tuesday: the next slot that keeps the rules.
-        assert_eq!(h.next, t("2026-12-08T16:00:00Z"));
+        // A day to answer, then a week: the next slot that keeps the rules.
+        assert_eq!(h.next, t("2026-12-09T16:00:00Z"));
         // The Fix Lead lets this date go with short notice: it goes.
         i.apply(
             &Change::ShortNotice { at: t(SLOT) },
@@ -950,7 +949,8 @@ mod tests {
         assert_eq!(held.len(), 1, "{got:?}");
         assert_eq!(held[0].notice, NoticeKind::Distributors);
         assert!(held[0].why.contains("5 days"), "{}", held[0].why);
-        assert_eq!(held[0].next, t("2026-12-03T16:00:00Z"));
+        // A day to answer and a week from Thursday is a Friday: Monday.
+        assert_eq!(held[0].next, t("2026-12-07T16:00:00Z"));
         let plan = plan(&i, &rules(), now);
         assert!(
             plan.iter()

@@ -312,6 +312,54 @@ impl Composer<'_> {
         to
     }
 
+    /// A copy for each Fix Team member who gets no copy otherwise,
+    /// encrypted to their roster key when they have one. `key` is the
+    /// outbox key of the mail they get a copy of.
+    #[allow(clippy::too_many_arguments)]
+    fn to_team(
+        &self,
+        i: &Incident,
+        key: &str,
+        kind: MailKind,
+        subject: &str,
+        text: &str,
+        attachments: &[Attachment],
+        now: Timestamp,
+    ) -> Result<Vec<NewMail>, NoticeError> {
+        let s = self.settings;
+        let covered = |email: &str| {
+            let same = |a: &str| a.eq_ignore_ascii_case(email);
+            same(&s.list.src_address)
+                || i.details.lead.as_deref().is_some_and(same)
+                || i.commander.as_deref().is_some_and(same)
+                || s.distributors.iter().any(|d| same(&d.email))
+        };
+        let mut mails = Vec::new();
+        for email in i.details.team.iter().filter(|e| !covered(e)) {
+            let fingerprint = s.roster.person(email).and_then(|m| m.fingerprint.clone());
+            // Addressed as a distributor is: sealed to the key we know.
+            let member = crate::config::Distributor {
+                name: format!("{} Fix Team", i.id),
+                email: email.clone(),
+                encrypt: fingerprint.is_some(),
+                fingerprint,
+                key_file: None,
+                require_encryption: false,
+            };
+            mails.push(self.to_distributor(
+                &member,
+                &format!("{key}/team/{email}"),
+                kind,
+                Some(&i.id),
+                subject,
+                text,
+                attachments,
+                now,
+            )?);
+        }
+        Ok(mails)
+    }
+
     pub fn drafts(
         &self,
         i: &Incident,
@@ -355,13 +403,16 @@ impl Composer<'_> {
                     text: &text,
                 },
             )?;
+            let key = format!("{}/draft/{kind}/r{}", i.id, i.details.revision);
+            let subject = format!("{} DRAFT {kind}: {}", i.id.tag(), notice.subject);
+            mails.extend(self.to_team(i, &key, MailKind::Draft, &subject, &body, &[], now)?);
             mails.push(self.compose(
                 Spec {
-                    key: format!("{}/draft/{kind}/r{}", i.id, i.details.revision),
+                    key,
                     kind: MailKind::Draft,
                     incident: Some(&i.id),
                     to: self.leaders(i),
-                    subject: format!("{} DRAFT {kind}: {}", i.id.tag(), notice.subject),
+                    subject,
                     text: body,
                     attachments: Vec::new(),
                     in_reply_to: None,
@@ -403,6 +454,15 @@ impl Composer<'_> {
                 Err(e) => return Err(e),
             }
         }
+        mails.extend(self.to_team(
+            i,
+            &format!("{}/{key}/src", i.id),
+            kind,
+            &notice.subject,
+            &notice.text,
+            &notice.attachments,
+            now,
+        )?);
         mails.push(self.compose(
             Spec {
                 key: format!("{}/{key}/src", i.id),

@@ -265,11 +265,12 @@ fn held_alert(key: &str, hold: &timeline::Hold) -> Alert {
         text: format!(
             "embargo did not send the {what} for the disclosure at {at}, and will not\n\
                  send it for that date: {}.\n\n\
-                 The next slot that keeps the rules is {next}. Plan it with\n\n\
+                 The next slot that keeps the rules, planned within a day, is {next}. Plan it with\n\n\
                  \x20   /disclose {}\n\n\
                  or, if the distributors may have less notice, let this date go with\n\n\
                  \x20   /disclose {} short-notice\n\n\
-                 (signed, in the incident thread).",
+                 (signed, in the incident thread), then /approve the notices again: a new\n\
+                 date makes new texts.",
             hold.why,
             hold.next.strftime("%Y-%m-%d %H:%M"),
             hold.at.strftime("%Y-%m-%d %H:%M"),

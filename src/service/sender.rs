@@ -60,6 +60,7 @@ impl Sender {
             roster: &s.roster,
             distributors: &distributors,
             announce: &announce,
+            schedule: &s.schedule,
         };
         'claims: while !stopping(stop) {
             let now = self.shared.clock.now();
@@ -103,17 +104,30 @@ impl Sender {
                 }
                 let span = tracing::info_span!("send", id = mail.id, kind = %mail.kind, message_id = %mail.message_id);
                 let _enter = span.enter();
-                let incident = match &mail.incident {
-                    Some(id) => self.shared.store.incident_state(id).await?,
-                    None => None,
+                // An incident whose row cannot be read holds only its own
+                // mail: the SRC still hears that it is broken.
+                let (incident, unreadable) = match &mail.incident {
+                    Some(id) => match self.shared.store.incident_state(id).await {
+                        Ok(i) => (i, None),
+                        Err(e) if e.is_transient() => return Err(e.into()),
+                        Err(e) => (None, Some((id, e))),
+                    },
+                    None => (None, None),
                 };
-                if let Err(why) = embargo_guard::check(
+                let verdict = embargo_guard::check(
                     mail.kind,
                     &mail.recipients,
                     incident.as_ref(),
                     &audience,
                     now,
-                ) {
+                )
+                .map_err(|why| match &unreadable {
+                    Some((id, e)) => format!(
+                        "{id} cannot be read ({e}): until it is repaired, its mail goes to the SRC list only"
+                    ),
+                    None => why,
+                });
+                if let Err(why) = verdict {
                     tracing::error!(%why, to = ?mail.recipients, "the embargo guard refused a mail");
                     self.shared
                         .store

@@ -7,6 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 pub struct Gpg {
     pub home: tempfile::TempDir,
+    /// GnuPG's clock when set (`--faked-system-time`): keys and signatures
+    /// made at a simulated time.
+    time: std::cell::RefCell<Option<jiff::Timestamp>>,
 }
 
 pub struct Run {
@@ -27,7 +30,15 @@ impl Gpg {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
-        Gpg { home }
+        Gpg {
+            home,
+            time: Default::default(),
+        }
+    }
+
+    /// From now on GnuPG works as if it were `at` (`None`: the real time).
+    pub fn set_time(&self, at: Option<jiff::Timestamp>) {
+        *self.time.borrow_mut() = at;
     }
 
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
@@ -44,6 +55,12 @@ impl Gpg {
                 "",
             ])
             .args(["--trust-model", "always", "--status-fd", "2"])
+            .args(self.time.borrow().iter().flat_map(|t| {
+                [
+                    "--faked-system-time".to_owned(),
+                    t.strftime("%Y%m%dT%H%M%S!").to_string(),
+                ]
+            }))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

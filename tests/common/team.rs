@@ -19,7 +19,19 @@ pub fn team() -> Team {
 
 /// As [`team`], with `extra` appended to the config.
 pub fn team_with(extra: &str) -> Team {
+    team_of(Gpg::new(), extra)
+}
+
+/// As [`team_with`], for a simulated clock: the keys are made on
+/// 2020-01-01, before any time a test sets, and GnuPG's clock is left there
+/// for the test to move with [`Gpg::set_time`].
+pub fn team_for_clock(extra: &str) -> Team {
     let gpg = Gpg::new();
+    gpg.set_time(Some("2020-01-01T00:00:00Z".parse().unwrap()));
+    team_of(gpg, extra)
+}
+
+fn team_of(gpg: Gpg, extra: &str) -> Team {
     let alice = gpg.gen_key("Alice <alice@example.org>", "ed25519");
     let bob = gpg.gen_key("Bob <bob@example.net>", "rsa3072");
     let mallory = gpg.gen_key("Mallory <mallory@evil.example>", "ed25519");
