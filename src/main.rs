@@ -392,9 +392,20 @@ async fn schedule(cli: &Cli, as_json: bool, at: Option<&str>) -> anyhow::Result<
         slots: &settings.schedule,
     };
     let mut planned = Vec::new();
-    for incident in store.open_incidents().await? {
-        for p in embargo::core::timeline::plan(&incident, &rules, now) {
-            planned.push((incident.id.to_string(), p));
+    // One unreadable incident is shown as such; it hides no other's plan.
+    let mut unreadable = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.open_incidents_after(after.as_ref(), 500).await?;
+        let Some(last) = page.last else { break };
+        after = Some(last);
+        for (id, e) in page.unreadable {
+            unreadable.push((id.to_string(), e.to_string()));
+        }
+        for incident in page.incidents {
+            for p in embargo::core::timeline::plan(&incident, &rules, now) {
+                planned.push((incident.id.to_string(), p));
+            }
         }
     }
     let waiting: Vec<_> = store
@@ -413,9 +424,15 @@ async fn schedule(cli: &Cli, as_json: bool, at: Option<&str>) -> anyhow::Result<
             .iter()
             .map(|(id, p)| serde_json::json!({ "incident": id, "notice": p.notice, "at": p.at, "state": p.state, "to": p.to }))
             .collect();
-        json(&serde_json::json!({ "planned": planned, "outbox": waiting }))
+        let unreadable: Vec<_> = unreadable
+            .iter()
+            .map(|(id, e)| serde_json::json!({ "incident": id, "error": e }))
+            .collect();
+        json(
+            &serde_json::json!({ "planned": planned, "outbox": waiting, "unreadable": unreadable }),
+        )
     } else {
-        print(&report::schedule(&planned, &waiting))
+        print(&report::schedule(&planned, &waiting, &unreadable))
     }
 }
 

@@ -247,8 +247,15 @@ pub fn keys(r: &KeyReport) -> String {
 pub fn schedule(
     planned: &[(String, crate::core::timeline::Planned)],
     outbox: &[crate::store::OutboxMail],
+    unreadable: &[(String, String)],
 ) -> String {
     let mut o = String::new();
+    for (id, e) in unreadable {
+        let _ = writeln!(
+            o,
+            "{id} cannot be read, so nothing of it is planned or sent until it is repaired: {e}"
+        );
+    }
     if planned.is_empty() {
         let _ = writeln!(o, "No open incident has notices planned.");
     } else {

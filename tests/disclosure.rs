@@ -569,7 +569,20 @@ async fn a_cancelled_disclosure_is_told_and_taken_out_of_the_calendars() {
         assert!(entry.sequence > advance.sequence);
         p.verified(c[0]);
     }
-    assert_eq!(p.incident().await.state.as_str(), "cancelled");
+    let i = p.incident().await;
+    assert_eq!(i.state.as_str(), "cancelled");
+    assert!(i.details.is_queued("cancellation"), "recorded once sent");
+
+    // Later mail in the thread brings no second cancellation.
+    p.at("2027-01-07T09:00:00Z");
+    p.team.site.deliver(&mail(
+        "Reporter <r@example.net>",
+        "Re: [EMB-2027-0001] Overflow in frob()",
+        "r1-later@example.net",
+        "In-Reply-To: <r1@example.net>\r\n",
+    ));
+    let later = p.pass().await;
+    assert!(to(&later, DOT).is_empty(), "{:#?}", subjects(&later));
 
     // Nothing goes at the slot, and the cancellation goes once.
     p.at(&format!("{A}T16:00:00Z"));
@@ -580,14 +593,18 @@ async fn a_cancelled_disclosure_is_told_and_taken_out_of_the_calendars() {
 #[tokio::test]
 async fn a_broken_incident_row_does_not_stop_a_healthy_incidents_mail() {
     let mut p = Plan::new("").await;
-    // A second incident, then its row is broken by hand.
+    // A second incident is taken in; its row breaks before its
+    // acknowledgement goes.
     p.team.site.deliver(&mail(
         "Other <o@example.net>",
         "Crash in parse()",
         "r2@example.net",
         "",
     ));
-    p.pass().await;
+    p.service
+        .ingest(&mut p.source, &never_stop())
+        .await
+        .unwrap();
     let broken = p
         .store
         .open_incidents()
@@ -604,12 +621,13 @@ async fn a_broken_incident_row_does_not_stop_a_healthy_incidents_mail() {
     ))
     .await
     .unwrap();
-    sqlx::query("UPDATE incidents SET state = 'no-such-state' WHERE id = ?")
-        .bind(&broken)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let set_state = |state: &'static str| {
+        sqlx::query("UPDATE incidents SET state = ? WHERE id = ?")
+            .bind(state)
+            .bind(broken.clone())
+            .execute(&pool)
+    };
+    set_state("no-such-state").await.unwrap();
 
     p.at("2027-01-04T09:10:00Z");
     p.alice(&[
@@ -626,11 +644,50 @@ async fn a_broken_incident_row_does_not_stop_a_healthy_incidents_mail() {
         .filter(|m| m.subject.contains(&broken) && m.subject.contains("cannot be moved on"))
         .collect::<Vec<_>>();
     assert_eq!(stuck.len(), 1, "{:#?}", subjects(&sent));
+    assert_eq!(stuck[0].envelope_to, ["src@example.org"]);
     assert!(stuck[0].text.contains("no-such-state"), "{}", stuck[0].text);
+    // `embargo schedule` names it and still shows the healthy plan.
+    let shown = p
+        .team
+        .site
+        .ok(&["schedule", "--at", "2027-01-04T09:30:00Z"]);
+    assert!(
+        shown.contains(&format!("{broken} cannot be read")) && shown.contains(&p.id),
+        "{shown}"
+    );
+    // The broken incident's own mail waits; it is not thrown away.
+    assert!(
+        to(&sent, "o@example.net").is_empty(),
+        "{:#?}",
+        subjects(&sent)
+    );
+    let waiting = p.store.outbox().await.unwrap();
+    let ack = waiting
+        .iter()
+        .find(|m| m.recipients == ["o@example.net"])
+        .unwrap();
+    assert_eq!(ack.state, embargo::store::OutboxState::Pending, "{ack:?}");
+    assert!(
+        ack.last_error
+            .as_deref()
+            .unwrap()
+            .contains("cannot be read")
+    );
 
     // The alert goes once per error, however many passes find it.
-    p.at("2027-01-04T10:00:00Z");
+    p.at("2027-01-04T12:00:00Z");
     assert_eq!(subjects(&p.pass().await), []);
+
+    // Repaired: the waiting mail goes.
+    set_state("reported").await.unwrap();
+    p.at("2027-01-04T14:00:00Z");
+    let after = p.pass().await;
+    assert_eq!(
+        to(&after, "o@example.net").len(),
+        1,
+        "{:#?}",
+        subjects(&after)
+    );
 }
 
 #[tokio::test]

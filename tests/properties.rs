@@ -199,6 +199,7 @@ proptest! {
             src_address: "src@example.org",
             slots: &embargo::core::slot::SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
+            announce: &[],
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let report = inbound(0, "a bug".into(), "reporter@example.net", SignatureStatus::Unsigned);

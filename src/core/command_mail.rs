@@ -27,6 +27,8 @@ pub struct CommandPolicy<'a> {
     pub src_address: &'a str,
     /// The list's own addresses: a signed mail must be written to one.
     pub own_addresses: &'a [String],
+    /// The announce lists: whatever reaches them is public.
+    pub announce: &'a [String],
 }
 
 /// What the store knows that the decision needs.
@@ -286,6 +288,8 @@ pub fn handle(
         patches: mail.signed.as_ref().map_or(&[], |s| &s.patches),
         existing: &facts.existing,
         last_lead: facts.last_lead.as_deref(),
+        own_addresses: policy.own_addresses,
+        announce: policy.announce,
     };
     let mut working = incident.clone();
     let mut changes = Vec::new();

@@ -33,11 +33,14 @@ pub fn check(
     audience: &Audience<'_>,
     now: Timestamp,
 ) -> Result<(), String> {
+    // An announce list is public whatever else it is (on the Fix Team by
+    // mistake, say): embargoed mail never goes there.
     let insider = |r: &str| {
-        same(r, audience.src_address)
-            || audience.roster.person(r).is_some()
-            || audience.distributors.iter().any(|d| same(d, r))
-            || incident.is_some_and(|i| i.details.team.iter().any(|t| same(t, r)))
+        !audience.announce.iter().any(|a| same(a, r))
+            && (same(r, audience.src_address)
+                || audience.roster.person(r).is_some()
+                || audience.distributors.iter().any(|d| same(d, r))
+                || incident.is_some_and(|i| i.details.team.iter().any(|t| same(t, r))))
     };
     let Some(incident) = incident else {
         // Mail about no incident (a quarantined mail) is for the SRC alone.
@@ -206,6 +209,22 @@ mod tests {
         assert!(
             !ok(MailKind::Draft, &["announce@example.org"], before),
             "no draft to a public list"
+        );
+        let mut listed = i.clone();
+        listed.apply(
+            &Change::TeamAdded {
+                email: "Announce@example.org".into(),
+            },
+            before,
+        );
+        assert!(
+            !ok_for(
+                &listed,
+                MailKind::AdvanceNotice,
+                &["announce@example.org"],
+                before
+            ),
+            "a public list on the Fix Team is still public"
         );
         assert!(!ok(MailKind::Warning, &["someone@example.net"], before));
         assert!(ok(

@@ -317,9 +317,10 @@ pub enum Change {
         at: Timestamp,
     },
     /// The Fix Lead accepts that the distributors hear of this disclosure
-    /// time with less notice than the rules give.
+    /// time with less notice than the rules give (24 hours at the least);
+    /// `None`: a later plain `/disclose` takes that back.
     ShortNotice {
-        at: Timestamp,
+        at: Option<Timestamp>,
     },
     Resolution {
         text: String,
@@ -437,7 +438,7 @@ impl Incident {
                 d.told_date = Some(*told);
                 d.first_told_at.get_or_insert(at);
             }
-            Change::ShortNotice { at } => d.short_notice = Some(*at),
+            Change::ShortNotice { at } => d.short_notice = *at,
             Change::Resolution { text } => d.resolution = Some(text.clone()),
             Change::DuplicateOf { id } => d.duplicate_of = Some(id.clone()),
             Change::Responded => {

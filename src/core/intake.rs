@@ -24,6 +24,8 @@ pub struct IntakePolicy<'a> {
     pub src_address: &'a str,
     pub slots: &'a SlotRules,
     pub max_signature_age: SignedDuration,
+    /// The announce lists: whatever reaches them is public.
+    pub announce: &'a [String],
 }
 
 /// What the store knows that the decision needs.
@@ -173,6 +175,7 @@ pub fn decide(
                     max_signature_age: policy.max_signature_age,
                     src_address: policy.src_address,
                     own_addresses: policy.own_addresses,
+                    announce: policy.announce,
                 };
                 if let Some(outcome) =
                     command_mail::handle(target, mail, &ctx.commands, &command_policy, now)
@@ -323,6 +326,7 @@ mod tests {
             src_address: "src@example.org",
             slots: &SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
+            announce: &[],
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }

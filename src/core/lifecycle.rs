@@ -30,6 +30,10 @@ pub struct Facts<'a> {
     pub existing: &'a HashSet<IncidentId>,
     /// The Fix Lead assigned last, for the round-robin.
     pub last_lead: Option<&'a str>,
+    /// Addresses that may never join the Fix Team: embargo's own, and the
+    /// announce lists, where whatever arrives is public.
+    pub own_addresses: &'a [String],
+    pub announce: &'a [String],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +176,32 @@ pub fn apply(
                 TeamOp::Add if d.team.contains(email) => {
                     Err(format!("{email} is already in the Fix Team"))
                 }
+                TeamOp::Add if facts.announce.iter().any(|a| a.eq_ignore_ascii_case(email)) => {
+                    Err(format!(
+                        "{email} is an announce list: whatever reaches it is public, and the Fix Team gets embargoed mail"
+                    ))
+                }
+                TeamOp::Add
+                    if facts
+                        .own_addresses
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(email)) =>
+                {
+                    Err(format!(
+                        "{email} is embargo's own address: name the people who write the fix"
+                    ))
+                }
+                TeamOp::Add
+                    if incident
+                        .reporter
+                        .as_ref()
+                        .is_some_and(|r| r.email.eq_ignore_ascii_case(email)) =>
+                {
+                    Err(format!(
+                        "{email} reported {id}: the Fix Team gets the distributors' notices, which the \
+                         reporter may not; write to them in the incident's thread"
+                    ))
+                }
                 TeamOp::Add => {
                     let mut changes = vec![Change::TeamAdded {
                         email: email.clone(),
@@ -262,33 +292,47 @@ pub fn apply(
                         utc(slot::next_slot(at, facts.slots))
                     ));
                 }
-                let week = facts.slots.advance_notice;
-                let days = week.as_hours() / 24;
                 let day = SignedDuration::from_hours(24);
+                // A short embargo still gives the distributors a day.
+                let lead = if short_notice {
+                    day
+                } else {
+                    facts.slots.advance_notice
+                };
+                let span = |d: SignedDuration| match d.as_hours() {
+                    h if h >= 48 => format!("{} days", h / 24),
+                    h => format!("{h} hours"),
+                };
+                let or_shorter = if short_notice {
+                    "; short notice still gives them 24 hours"
+                } else {
+                    "; or add short-notice to give them less (24 hours at the least)"
+                };
                 let advance_out = d.is_queued(NoticeKind::Distributors.as_str());
-                if !short_notice && !d.cves.is_empty() && !advance_out && at < now + week {
+                if !d.cves.is_empty() && !advance_out && at < now + lead {
                     return Err(format!(
-                        "{} leaves {} days for the distributors' advance notice, which needs at least {days} \
-                         (1 to 4 weeks recommended): the earliest slot is {}; or add short-notice to \
-                         give them less, or mark the incident /public or /embargo-broken",
+                        "{} leaves {} for the distributors' advance notice, which needs at least {} \
+                         (1 to 4 weeks recommended): the earliest slot is {}{or_shorter}, or mark the \
+                         incident /public or /embargo-broken",
                         utc(at),
-                        at.duration_since(now).as_hours() / 24,
-                        utc(slot::next_slot(now + week, facts.slots))
+                        span(at.duration_since(now)),
+                        span(lead),
+                        utc(slot::next_slot(now + lead, facts.slots))
                     ));
                 }
-                if !short_notice
-                    && let Some(told) = d.first_told_at
-                    && at < told + week
+                if let Some(told) = d.first_told_at
+                    && at < told + lead
                 {
                     return Err(format!(
-                        "{} is less than {days} days after the distributors got the advance notice ({}): \
-                         the earliest slot is {}; or add short-notice to give them less",
+                        "{} is less than {} after the distributors got the advance notice ({}): \
+                         the earliest slot is {}{or_shorter}",
                         utc(at),
+                        span(lead),
                         utc(told),
-                        utc(slot::next_slot((told + week).max(now + day), facts.slots))
+                        utc(slot::next_slot((told + lead).max(now + day), facts.slots))
                     ));
                 }
-                if !short_notice && advance_out && at < now + day {
+                if advance_out && at < now + day {
                     return Err(format!(
                         "{} leaves no time for the 24-hour warning the distributors are owed: the earliest slot is {}",
                         utc(at),
@@ -298,7 +342,9 @@ pub fn apply(
             }
             let mut changes = vec![Change::Disclosure { at: Some(at) }];
             if short_notice {
-                changes.push(Change::ShortNotice { at });
+                changes.push(Change::ShortNotice { at: Some(at) });
+            } else if d.short_notice.is_some() {
+                changes.push(Change::ShortNotice { at: None });
             }
             let when = at.strftime("%Y-%m-%d %H:%M UTC").to_string();
             let when = if short_notice {
@@ -497,6 +543,8 @@ mod tests {
             patches: &[],
             existing: &existing,
             last_lead: Some("alice@example.org"),
+            own_addresses: &["security@example.org".to_owned()],
+            announce: &["announce@example.org".to_owned()],
         };
         let (c, e) = crate::core::command::parse(cmd, "EMB");
         assert!(e.is_empty(), "{cmd}: {e:?}");
@@ -507,6 +555,22 @@ mod tests {
             next.apply(ch, now);
         }
         Ok(next)
+    }
+
+    #[test]
+    fn the_reporter_cannot_join_the_fix_team() {
+        let mut i = at(State::Triaged);
+        i.reporter = Some(crate::core::inbound::Mailbox::new(
+            None,
+            "jane@researcher.example",
+        ));
+        let e = run(
+            &i,
+            "/team add JANE@researcher.example EMB-2026-0007",
+            "alice@example.org",
+        )
+        .unwrap_err();
+        assert!(e.contains("reported EMB-2026-0007"), "{e}");
     }
 
     #[test]
@@ -593,6 +657,16 @@ mod tests {
             ),
             (Reported, "/approve announcement", Err("/accept it first")),
             (Fixing, "/status", Ok(Fixing)),
+            (
+                Triaged,
+                "/team add Announce@example.org",
+                Err("is an announce list"),
+            ),
+            (
+                Triaged,
+                "/team add security@example.org",
+                Err("embargo's own address"),
+            ),
         ];
         for (from, cmd, want) in table {
             let got = run(&at(from), cmd, a).map(|i| i.state);

@@ -132,6 +132,16 @@ fn short_notice(d: &Details, p: Timestamp) -> bool {
     d.short_notice == Some(p)
 }
 
+/// How long before `p` the distributors must have the advance notice: the
+/// configured lead time, or a day for a short embargo.
+fn lead(d: &Details, p: Timestamp, rules: &Rules<'_>) -> SignedDuration {
+    if short_notice(d, p) {
+        DAY
+    } else {
+        rules.slots.advance_notice
+    }
+}
+
 fn asap(d: &Details) -> bool {
     d.public || d.embargo_broken
 }
@@ -152,8 +162,8 @@ pub fn notices(i: &Incident, distributors: bool) -> Vec<NoticeKind> {
 /// Why the advance notice approved now would not go: it would reach the
 /// distributors less than the lead time before the date.
 fn advance_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
-    let lead = rules.slots.advance_notice;
-    (p - now < lead && !short_notice(d, p)).then(|| Hold {
+    let lead = lead(d, p, rules);
+    (p - now < lead).then(|| Hold {
         notice: NoticeKind::Distributors,
         at: p,
         why: format!(
@@ -169,9 +179,6 @@ fn advance_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) ->
 /// Why the 24-hour warning approved now would not go: less than 24 hours
 /// (and the grace) are left.
 fn warning_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
-    if short_notice(d, p) {
-        return None;
-    }
     // "Public in 24 hours" would be untrue: the announcement will be held.
     if let Some(h) = advance_missing(d, p, rules, now) {
         return Some(Hold {
@@ -193,7 +200,7 @@ fn warning_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) ->
 /// Why the announcement may not go at `p`: the distributors were not told
 /// in time. Checked when it is due, whatever happened to the date since.
 fn announcement_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
-    if !rules.distributors || asap(d) || short_notice(d, p) {
+    if !rules.distributors || asap(d) {
         return None;
     }
     advance_missing(d, p, rules, now).or_else(|| {
@@ -220,8 +227,10 @@ fn advance_missing(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp)
         why,
         next: slot::next_slot(earliest.max(now + ANSWER_TIME + DAY), rules.slots),
     };
-    let lead = rules.slots.advance_notice;
+    let lead = lead(d, p, rules);
     match d.first_told_at {
+        // Told by a version that did not record when: it kept the rules then.
+        None if d.told_date.is_some() => None,
         None if now >= p || p - now < lead => Some(hold(
             "the distributors never got the advance notice (approve it with \
              /approve distributors)"
@@ -263,14 +272,40 @@ pub fn distributors_not_told(i: &Incident, rules: &Rules<'_>) -> Option<String> 
 /// of will not happen: the incident ended before its announcement.
 pub fn cancellation_owed(i: &Incident) -> bool {
     let d = &i.details;
-    i.state.is_final() && d.told_date.is_some() && !sent(d, NoticeKind::Announcement)
+    i.state.is_final()
+        && d.told_date.is_some()
+        && !sent(d, NoticeKind::Announcement)
+        && !d.is_queued(CANCELLATION)
+}
+
+/// The key recording that the cancellation was queued.
+pub const CANCELLATION: &str = "cancellation";
+
+/// The move of the date the distributors were last told, if it moved.
+fn date_change(i: &Incident, rules: &Rules<'_>) -> Option<Due> {
+    let d = &i.details;
+    let (Some(p), Some(told)) = (d.disclosure, d.told_date) else {
+        return None;
+    };
+    (rules.distributors && !asap(d) && told != p && !sent(d, NoticeKind::Announcement)).then(|| {
+        Due::DateChange {
+            from: told,
+            to: p,
+            seq: moves(d) + 1,
+        }
+    })
 }
 
 /// What is due on `incident` at `now`, in the order to queue it.
 pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
     let d = &i.details;
-    if i.state.is_final() || d.on_hold {
+    if i.state.is_final() {
         return Vec::new();
+    }
+    // A hold pauses what the SRC controls, never the news that the date
+    // the distributors hold has moved.
+    if d.on_hold {
+        return date_change(i, rules).into_iter().collect();
     }
     let distributors = rules.distributors;
     let fast = asap(&i.details);
@@ -310,17 +345,7 @@ pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
                 Some(h) => held(h, &mut due),
             }
         }
-        if let Some(p) = planned
-            && let Some(told) = d.told_date
-            && told != p
-            && !sent(d, NoticeKind::Announcement)
-        {
-            due.push(Due::DateChange {
-                from: told,
-                to: p,
-                seq: moves(d) + 1,
-            });
-        }
+        due.extend(date_change(i, rules));
         if let Some(p) = planned
             && d.approval(NoticeKind::Warning).is_some()
             && d.approval(NoticeKind::Announcement).is_some()
@@ -386,6 +411,12 @@ pub fn queued(i: &Incident, due: &Due) -> Vec<Change> {
             }
         }
         Due::DateChange { to, .. } => changes.push(Change::Told { at: *to }),
+        // Without a CVE the warning is the first the distributors hear.
+        Due::Warning => {
+            if let Some(p) = i.details.disclosure {
+                changes.push(Change::Told { at: p });
+            }
+        }
         Due::Announcement => {
             changes.push(Change::Announced);
             changes.push(Change::State {
@@ -395,7 +426,7 @@ pub fn queued(i: &Incident, due: &Due) -> Vec<Change> {
         Due::Retrospective => changes.push(Change::State {
             to: State::Retrospective,
         }),
-        Due::Drafts { .. } | Due::Warning | Due::Held(_) => {}
+        Due::Drafts { .. } | Due::Held(_) => {}
     }
     changes
 }
@@ -515,7 +546,6 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
                 a.state = h;
             }
         } else if rules.distributors
-            && !short_notice(d, p)
             && let Some(h) = held(advance_missing(d, p, rules, now))
         {
             a.state = h.replacen("held:", "will be held unless this changes:", 1);
@@ -902,13 +932,114 @@ mod tests {
         assert!(h.why.contains("never got the advance notice"), "{}", h.why);
         // A day to answer, then a week: the next slot that keeps the rules.
         assert_eq!(h.next, t("2026-12-09T16:00:00Z"));
-        // The Fix Lead lets this date go with short notice: it goes.
+        // Short notice shortens the lead time to a day; it does not let
+        // an announcement go that the distributors never heard of.
         i.apply(
-            &Change::ShortNotice { at: t(SLOT) },
+            &Change::ShortNotice { at: Some(t(SLOT)) },
             t("2026-12-01T16:10:00Z"),
         );
         let log = run(&mut i, &["2026-12-01T16:10:00Z"]);
-        assert!(log.iter().any(|(_, k)| k == "announcement"), "{log:?}");
+        assert!(!log.iter().any(|(_, k)| k == "announcement"), "{log:?}");
+    }
+
+    #[test]
+    fn short_notice_gives_the_distributors_a_day_and_no_less() {
+        // Three days before the slot, with short notice: the advance notice
+        // goes at once, the warning a day before, the announcement at the slot.
+        let mut i = planned();
+        i.apply(
+            &Change::ShortNotice { at: Some(t(SLOT)) },
+            t("2026-11-28T10:00:00Z"),
+        );
+        approve(&mut i, &all());
+        let log = run(
+            &mut i,
+            &[
+                "2026-11-28T10:00:00Z",
+                "2026-11-30T16:00:00Z",
+                "2026-12-01T16:00:00Z",
+            ],
+        );
+        let got: Vec<(&str, &str)> = log.iter().map(|(a, k)| (a.as_str(), k.as_str())).collect();
+        let warning = format!("warning-0-{}", t(SLOT).as_second());
+        assert_eq!(
+            got,
+            [
+                ("2026-11-28T10:00:00Z", "distributors"),
+                ("2026-11-30T16:00:00Z", warning.as_str()),
+                ("2026-12-01T16:00:00Z", "announcement"),
+            ]
+        );
+
+        // Twelve hours before the slot is too late even for short notice.
+        let mut late = planned();
+        late.apply(
+            &Change::ShortNotice { at: Some(t(SLOT)) },
+            t("2026-12-01T04:00:00Z"),
+        );
+        approve(&mut late, &all());
+        let got = due(&late, &rules(), t("2026-12-01T04:00:00Z"));
+        assert!(
+            got.iter()
+                .any(|d| matches!(d, Due::Held(h) if h.notice == NoticeKind::Distributors)),
+            "{got:?}"
+        );
+        assert!(!got.contains(&Due::Advance), "{got:?}");
+    }
+
+    #[test]
+    fn the_warning_tells_the_date_when_there_is_no_advance_notice() {
+        // No CVE: the warning is the first the distributors hear; a move
+        // after it is told, and a cancellation would be owed.
+        let mut i = planned();
+        i.details.cves.clear();
+        approve(&mut i, &[NoticeKind::Warning, NoticeKind::Announcement]);
+        run(&mut i, &["2026-11-30T16:00:00Z"]);
+        assert_eq!(i.details.told_date, Some(t(SLOT)));
+        i.apply(
+            &Change::Disclosure {
+                at: Some(t("2026-12-08T16:00:00Z")),
+            },
+            t("2026-11-30T17:00:00Z"),
+        );
+        let log = run(&mut i, &["2026-11-30T17:00:00Z"]);
+        assert!(
+            log.iter().any(|(_, k)| k.starts_with("date-change-1-")),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn a_hold_does_not_stop_the_news_of_a_move() {
+        let mut i = planned();
+        approve(&mut i, &all());
+        run(&mut i, &["2026-11-20T10:00:00Z"]);
+        i.apply(&Change::Hold { on: true }, t("2026-11-21T10:00:00Z"));
+        i.apply(
+            &Change::Disclosure {
+                at: Some(t("2026-12-08T16:00:00Z")),
+            },
+            t("2026-11-21T10:00:00Z"),
+        );
+        let got = due(&i, &rules(), t("2026-11-21T10:00:00Z"));
+        assert!(
+            matches!(got.as_slice(), [Due::DateChange { .. }]),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn an_incident_told_by_an_older_version_is_not_held() {
+        // The date was told before first_told_at was recorded.
+        let mut i = planned();
+        approve(&mut i, &all());
+        run(&mut i, &["2026-11-20T10:00:00Z", "2026-11-30T16:00:00Z"]);
+        assert!(i.details.told_date.is_some());
+        i.details.first_told_at = None;
+        assert_eq!(
+            announcement_hold(&i.details, t(SLOT), &rules(), t(SLOT)),
+            None
+        );
     }
 
     #[test]

@@ -313,8 +313,9 @@ impl Composer<'_> {
     }
 
     /// A copy for each Fix Team member who gets no copy otherwise,
-    /// encrypted to their roster key when they have one. `key` is the
-    /// outbox key of the mail they get a copy of.
+    /// encrypted to their roster key when they have one (and none for a
+    /// member whose key cannot be used: the second list says who). `key`
+    /// is the outbox key of the mail they get a copy of.
     #[allow(clippy::too_many_arguments)]
     fn to_team(
         &self,
@@ -325,7 +326,7 @@ impl Composer<'_> {
         text: &str,
         attachments: &[Attachment],
         now: Timestamp,
-    ) -> Result<Vec<NewMail>, NoticeError> {
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
         let s = self.settings;
         let covered = |email: &str| {
             let same = |a: &str| a.eq_ignore_ascii_case(email);
@@ -335,6 +336,7 @@ impl Composer<'_> {
                 || s.distributors.iter().any(|d| same(&d.email))
         };
         let mut mails = Vec::new();
+        let mut failures = Vec::new();
         for email in i.details.team.iter().filter(|e| !covered(e)) {
             let fingerprint = s.roster.person(email).and_then(|m| m.fingerprint.clone());
             // Addressed as a distributor is: sealed to the key we know.
@@ -342,11 +344,11 @@ impl Composer<'_> {
                 name: format!("{} Fix Team", i.id),
                 email: email.clone(),
                 encrypt: fingerprint.is_some(),
+                require_encryption: fingerprint.is_some(),
                 fingerprint,
                 key_file: None,
-                require_encryption: false,
             };
-            mails.push(self.to_distributor(
+            match self.to_distributor(
                 &member,
                 &format!("{key}/team/{email}"),
                 kind,
@@ -355,9 +357,13 @@ impl Composer<'_> {
                 text,
                 attachments,
                 now,
-            )?);
+            ) {
+                Ok(m) => mails.push(m),
+                Err(e @ NoticeError::EncryptionRequired { .. }) => failures.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(mails)
+        Ok((mails, failures))
     }
 
     pub fn drafts(
@@ -405,7 +411,12 @@ impl Composer<'_> {
             )?;
             let key = format!("{}/draft/{kind}/r{}", i.id, i.details.revision);
             let subject = format!("{} DRAFT {kind}: {}", i.id.tag(), notice.subject);
-            mails.extend(self.to_team(i, &key, MailKind::Draft, &subject, &body, &[], now)?);
+            let (copies, failures) =
+                self.to_team(i, &key, MailKind::Draft, &subject, &body, &[], now)?;
+            for why in failures {
+                tracing::warn!(incident = %i.id, %why, "a Fix Team member gets no draft");
+            }
+            mails.extend(copies);
             mails.push(self.compose(
                 Spec {
                     key,
@@ -454,7 +465,7 @@ impl Composer<'_> {
                 Err(e) => return Err(e),
             }
         }
-        mails.extend(self.to_team(
+        let (copies, unsealed) = self.to_team(
             i,
             &format!("{}/{key}/src", i.id),
             kind,
@@ -462,7 +473,9 @@ impl Composer<'_> {
             &notice.text,
             &notice.attachments,
             now,
-        )?);
+        )?;
+        mails.extend(copies);
+        failures.extend(unsealed);
         mails.push(self.compose(
             Spec {
                 key: format!("{}/{key}/src", i.id),

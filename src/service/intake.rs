@@ -13,8 +13,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::core::batch::{Batch, BatchQuery};
-use crate::core::event::Event;
+use crate::core::event::{Event, EventKind};
 use crate::core::inbound::Inbound;
+use crate::core::incident::Change;
 use crate::core::intake::{self, Decision, IntakePolicy, Reply};
 use crate::core::timeline;
 use crate::guard::catch_panic;
@@ -328,6 +329,7 @@ impl Intake {
     ) -> Option<Filed> {
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
+        let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
         let policy = IntakePolicy {
             prefix: &s.list.incident_prefix,
             own_addresses: &own,
@@ -337,6 +339,7 @@ impl Intake {
             src_address: &s.list.src_address,
             slots: &s.schedule,
             max_signature_age: s.max_signature_age,
+            announce: &announce,
         };
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
@@ -351,9 +354,9 @@ impl Intake {
             Decision::Join {
                 incident,
                 via,
-                events,
+                mut events,
                 replies,
-                updated,
+                mut updated,
                 lead_assigned,
             } => {
                 let mut outbox = Vec::new();
@@ -371,17 +374,33 @@ impl Intake {
                     }
                 }
                 // Ended before its announcement: the distributors hear that
-                // the date they know will not happen (once: the outbox keys
-                // each mail by incident and distributor).
-                if let Some(ended) = updated.as_ref().filter(|u| timeline::cancellation_owed(u))
+                // the date they know will not happen, once, recorded on the
+                // incident.
+                if let Some(ended) = updated.as_mut().filter(|u| timeline::cancellation_owed(u))
                     && !s.distributors.is_empty()
                 {
                     match composer.cancellations(ended, now) {
                         Ok((mails, failures)) => {
-                            outbox.extend(mails);
                             for f in failures {
                                 tracing::error!(incident = %ended.id, failure = %f, "a distributor cannot get the cancellation");
                             }
+                            let queued = Change::Queued {
+                                key: timeline::CANCELLATION.to_owned(),
+                            };
+                            ended.apply(&queued, now);
+                            events.push(Event {
+                                at: now,
+                                kind: EventKind::NoticeQueued,
+                                actor: crate::core::event::SERVICE_ACTOR.to_owned(),
+                                message_id: None,
+                                detail: format!(
+                                    "{} queued: {} mail(s)",
+                                    timeline::CANCELLATION,
+                                    mails.len()
+                                ),
+                                changes: vec![queued],
+                            });
+                            outbox.extend(mails);
                         }
                         Err(e) => build(Err(e), &mut outbox),
                     }

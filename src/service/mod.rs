@@ -37,6 +37,13 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
+    /// A notice that is due could not be written; nothing after it in the
+    /// incident's plan goes before it does.
+    #[error("the {key} notice could not be built: {source}")]
+    Notice {
+        key: String,
+        source: crate::notice::NoticeError,
+    },
 }
 
 /// What one ingest pass did.

@@ -77,8 +77,9 @@ impl Scheduler {
         let text = format!(
             "embargo cannot move {id} on: no reminder or notice of it goes out until this is fixed.\n\n\
              The error: {error}\n\n\
-             Other incidents are not affected. If the database was changed by hand, or a newer\n\
-             embargo wrote to it, restore the incident's row or run the newer version."
+             Other incidents are not affected. Fix what the error names (a key that cannot be\n\
+             used, say; or the incident's row, if the database was changed by hand or a newer\n\
+             embargo wrote to it); every pass tries again, and this alert is not repeated."
         );
         let alert = Alert {
             key: format!(
@@ -110,6 +111,7 @@ impl Scheduler {
             slots: &s.schedule,
         };
         let mut queued = 0;
+        let mut unbuilt = None;
         {
             let composer = self.shared.composer();
             let mut current = incident.clone();
@@ -141,7 +143,12 @@ impl Scheduler {
                     Due::Held(hold) => {
                         tracing::warn!(incident = %current.id, notice = hold.notice.as_str(), why = %hold.why, "held");
                         composer
-                            .alert(&current.id, Some(&current), &held_alert(&key, hold), now)
+                            .alert(
+                                &current.id,
+                                Some(&current),
+                                &held_alert(&key, hold, now),
+                                now,
+                            )
                             .map(|m| (vec![m], Vec::new()))
                     }
                     Due::Announcement => composer.announcements(&current, now),
@@ -157,10 +164,12 @@ impl Scheduler {
                 };
                 let (mails, failures) = match built {
                     Ok(built) => built,
-                    Err(e) => {
+                    Err(source) => {
                         // Not recorded as queued: the next tick tries again.
-                        tracing::error!(incident = %current.id, %key, error = %e, "could not build a notice");
-                        continue;
+                        // Nothing later in the plan goes before it (a warning
+                        // must not overtake the move it follows).
+                        unbuilt = Some(ServiceError::Notice { key, source });
+                        break;
                     }
                 };
                 for failure in &failures {
@@ -216,7 +225,11 @@ impl Scheduler {
                 tracing::info!(incident = %current.id, events = events.len(), mails = outbox.len(), "tick");
             }
         }
-        Ok(queued)
+        // What went before it is kept; the failure is alerted once (tick).
+        match unbuilt {
+            Some(e) => Err(e),
+            None => Ok(queued),
+        }
     }
 
     /// When something falls due that no mail will bring: a notice at its
@@ -246,7 +259,7 @@ impl Scheduler {
 }
 
 /// What the people who can act read when a notice is held.
-fn held_alert(key: &str, hold: &timeline::Hold) -> Alert {
+fn held_alert(key: &str, hold: &timeline::Hold, now: Timestamp) -> Alert {
     let what = match hold.notice {
         NoticeKind::Distributors => "advance notice to the distributors",
         NoticeKind::Warning => "24-hour warning to the distributors",
@@ -262,18 +275,30 @@ fn held_alert(key: &str, hold: &timeline::Hold) -> Alert {
             NoticeKind::Distributors => "The advance notice is held",
         }
         .to_owned(),
-        text: format!(
-            "embargo did not send the {what} for the disclosure at {at}, and will not\n\
+        text: {
+            // Short notice still gives the distributors a day: offered
+            // only while a day is left.
+            let short = if hold.at - now >= jiff::SignedDuration::from_hours(25) {
+                format!(
+                    "\n\nor, if the distributors may have less notice (24 hours at the least),\n\
+                     keep this date with\n\n\
+                     \x20   /disclose {} short-notice",
+                    hold.at.strftime("%Y-%m-%d %H:%M")
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "embargo did not send the {what} for the disclosure at {at}, and will not\n\
                  send it for that date: {}.\n\n\
                  The next slot that keeps the rules, planned within a day, is {next}. Plan it with\n\n\
-                 \x20   /disclose {}\n\n\
-                 or, if the distributors may have less notice, let this date go with\n\n\
-                 \x20   /disclose {} short-notice\n\n\
-                 (signed, in the incident thread), then /approve the notices again: a new\n\
-                 date makes new texts.",
-            hold.why,
-            hold.next.strftime("%Y-%m-%d %H:%M"),
-            hold.at.strftime("%Y-%m-%d %H:%M"),
-        ),
+                 \x20   /disclose {}{short}\n\n\
+                 signed, in the incident thread, with the /approve lines of the notices\n\
+                 below it in the same mail: a new date makes new texts, and commands in\n\
+                 one mail apply in order.",
+                hold.why,
+                hold.next.strftime("%Y-%m-%d %H:%M"),
+            )
+        },
     }
 }

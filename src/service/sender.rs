@@ -120,13 +120,18 @@ impl Sender {
                     incident.as_ref(),
                     &audience,
                     now,
-                )
-                .map_err(|why| match &unreadable {
-                    Some((id, e)) => format!(
-                        "{id} cannot be read ({e}): until it is repaired, its mail goes to the SRC list only"
-                    ),
-                    None => why,
-                });
+                );
+                if let (Err(_), Some((id, e))) = (&verdict, &unreadable) {
+                    // Not refused for good: the mail waits for the repair
+                    // (the scheduler has told the SRC list that it is broken).
+                    let why =
+                        format!("{id} cannot be read ({e}): its mail waits until it is repaired");
+                    let next = now + retry_delay(s.outbox.retry, mail.attempts);
+                    tracing::error!(%why, retry_at = %next, "not sent");
+                    self.shared.store.mark_retry(mail.id, &why, next).await?;
+                    report.retrying += 1;
+                    continue;
+                }
                 if let Err(why) = verdict {
                     tracing::error!(%why, to = ?mail.recipients, "the embargo guard refused a mail");
                     self.shared
