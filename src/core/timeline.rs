@@ -199,12 +199,17 @@ fn warning_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) ->
 
 /// Why the announcement may not go at `p`: the distributors were not told
 /// in time. Checked when it is due, whatever happened to the date since.
+///
+/// With a CVE, the advance notice in time is what counts: distributors who
+/// have it expect the release at `p`, warning or not, and holding it then
+/// would leave them with a date that passes in silence. Without one, the
+/// warning is the only notice they get.
 fn announcement_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
     if !rules.distributors || asap(d) {
         return None;
     }
     advance_missing(d, p, rules, now).or_else(|| {
-        (!sent(d, NoticeKind::Warning)).then(|| Hold {
+        (d.cves.is_empty() && !sent(d, NoticeKind::Warning)).then(|| Hold {
             notice: NoticeKind::Announcement,
             at: p,
             why: "the distributors never got the 24-hour warning for this date (approve the \
@@ -1115,18 +1120,28 @@ mod tests {
         approve(&mut i, &[NoticeKind::Distributors]);
         run(&mut i, &["2026-11-10T11:00:00Z"]);
         approve(&mut i, &[NoticeKind::Warning, NoticeKind::Announcement]);
-        // Approved three hours before the slot.
+        // Approved three hours before the slot: no warning, but the
+        // distributors had the advance notice for this date in time, so
+        // the announcement goes when they expect it.
         let log = run(&mut i, &["2026-12-01T13:00:00Z", "2026-12-01T16:00:00Z"]);
         let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
         assert!(
             keys.iter().any(|k| k.starts_with("held-warning")),
             "{keys:?}"
         );
+        assert!(!keys.iter().any(|k| k.starts_with("warning")), "{keys:?}");
+        assert!(keys.contains(&"announcement"), "{keys:?}");
+
+        // Without a CVE the warning is all they get: no warning, no announcement.
+        let mut bare = planned();
+        bare.details.cves.clear();
+        approve(&mut bare, &[NoticeKind::Warning, NoticeKind::Announcement]);
+        let log = run(&mut bare, &["2026-12-01T13:00:00Z", "2026-12-01T16:00:00Z"]);
+        let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
         assert!(
             keys.iter().any(|k| k.starts_with("held-announcement")),
             "{keys:?}"
         );
         assert!(!keys.contains(&"announcement"), "{keys:?}");
-        assert!(!keys.iter().any(|k| k.starts_with("warning")), "{keys:?}");
     }
 }
