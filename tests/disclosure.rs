@@ -746,3 +746,28 @@ async fn the_fix_team_gets_the_drafts_and_the_notices_encrypted_when_a_key_is_kn
         assert!(String::from_utf8_lossy(&opened.stdout).contains("CVE-2027-1007"));
     }
 }
+
+#[tokio::test]
+async fn short_notice_without_the_advance_notice_sends_nothing_to_anyone() {
+    let mut p = Plan::new("").await;
+    p.at("2027-01-04T09:10:00Z");
+    p.alice(&["/accept", "/cve CVE-2027-1008", &format!("/disclose {A}")]);
+    Plan::applied(&p.pass().await);
+    // Three days before: short notice, the warning and the announcement
+    // approved, the advance notice (and its patches) never.
+    p.at("2027-01-17T10:00:00Z");
+    p.alice(&[
+        &format!("/disclose {A} short-notice"),
+        "/approve warning",
+        "/approve announcement",
+    ]);
+    Plan::applied(&p.pass().await);
+    for at in ["2027-01-19T16:00:00Z", &format!("{A}T16:00:00Z")] {
+        p.at(at);
+        let sent = p.pass().await;
+        for who in [DOT, PLUS, "announce@example.org"] {
+            assert!(to(&sent, who).is_empty(), "{at} {who}: {:#?}", subjects(&sent));
+        }
+    }
+    assert_eq!(p.incident().await.details.advance_at, None);
+}

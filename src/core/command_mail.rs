@@ -29,6 +29,8 @@ pub struct CommandPolicy<'a> {
     pub own_addresses: &'a [String],
     /// The announce lists: whatever reaches them is public.
     pub announce: &'a [String],
+    /// Whether mail can be written to an address; the edge knows the syntax.
+    pub address_ok: fn(&str) -> bool,
 }
 
 /// What the store knows that the decision needs.
@@ -290,6 +292,7 @@ pub fn handle(
         last_lead: facts.last_lead.as_deref(),
         own_addresses: policy.own_addresses,
         announce: policy.announce,
+        address_ok: policy.address_ok,
     };
     let mut working = incident.clone();
     let mut changes = Vec::new();

@@ -134,8 +134,9 @@ pub struct Details {
     pub queued: Vec<String>,
     /// The disclosure time the distributors were last told.
     pub told_date: Option<Timestamp>,
-    /// When the distributors first heard of it: the advance notice.
-    pub first_told_at: Option<Timestamp>,
+    /// When the advance notice went to the distributors (what the lead
+    /// time is measured from; a warning does not count).
+    pub advance_at: Option<Timestamp>,
     /// The disclosure time the Fix Lead let go with less notice than the
     /// rules give the distributors (`/disclose … short-notice`).
     pub short_notice: Option<Timestamp>,
@@ -433,11 +434,11 @@ impl Incident {
                 if !d.queued.contains(key) {
                     d.queued.push(key.clone());
                 }
+                if key == NoticeKind::Distributors.as_str() {
+                    d.advance_at.get_or_insert(at);
+                }
             }
-            Change::Told { at: told } => {
-                d.told_date = Some(*told);
-                d.first_told_at.get_or_insert(at);
-            }
+            Change::Told { at: told } => d.told_date = Some(*told),
             Change::ShortNotice { at } => d.short_notice = *at,
             Change::Resolution { text } => d.resolution = Some(text.clone()),
             Change::DuplicateOf { id } => d.duplicate_of = Some(id.clone()),

@@ -176,6 +176,7 @@ pub fn decide(
                     src_address: policy.src_address,
                     own_addresses: policy.own_addresses,
                     announce: policy.announce,
+                    address_ok: policy.address_ok,
                 };
                 if let Some(outcome) =
                     command_mail::handle(target, mail, &ctx.commands, &command_policy, now)

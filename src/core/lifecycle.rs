@@ -34,6 +34,8 @@ pub struct Facts<'a> {
     /// announce lists, where whatever arrives is public.
     pub own_addresses: &'a [String],
     pub announce: &'a [String],
+    /// Whether mail can be written to an address; the edge knows the syntax.
+    pub address_ok: fn(&str) -> bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +178,9 @@ pub fn apply(
                 TeamOp::Add if d.team.contains(email) => {
                     Err(format!("{email} is already in the Fix Team"))
                 }
+                TeamOp::Add if !(facts.address_ok)(email) => Err(format!(
+                    "{email} is not an address mail can be sent to: check its spelling"
+                )),
                 TeamOp::Add if facts.announce.iter().any(|a| a.eq_ignore_ascii_case(email)) => {
                     Err(format!(
                         "{email} is an announce list: whatever reaches it is public, and the Fix Team gets embargoed mail"
@@ -320,7 +325,7 @@ pub fn apply(
                         utc(slot::next_slot(now + lead, facts.slots))
                     ));
                 }
-                if let Some(told) = d.first_told_at
+                if let Some(told) = d.advance_at
                     && at < told + lead
                 {
                     return Err(format!(
@@ -545,6 +550,7 @@ mod tests {
             last_lead: Some("alice@example.org"),
             own_addresses: &["security@example.org".to_owned()],
             announce: &["announce@example.org".to_owned()],
+            address_ok: |a| !a.contains(".."),
         };
         let (c, e) = crate::core::command::parse(cmd, "EMB");
         assert!(e.is_empty(), "{cmd}: {e:?}");
@@ -667,6 +673,11 @@ mod tests {
                 "/team add security@example.org",
                 Err("embargo's own address"),
             ),
+            (
+                Triaged,
+                "/team add a..b@example.org",
+                Err("not an address mail can be sent to"),
+            ),
         ];
         for (from, cmd, want) in table {
             let got = run(&at(from), cmd, a).map(|i| i.state);
@@ -724,11 +735,12 @@ mod tests {
             },
             t("2026-12-01T00:00:00Z"),
         );
+        // Sent well before: the lead time since it has run.
         told.apply(
             &Change::Queued {
                 key: "distributors".into(),
             },
-            t("2026-12-01T00:00:00Z"),
+            t("2026-11-20T00:00:00Z"),
         );
         told.state = State::DistributorsNotified;
         let e = run(&told, "/disclose 2026-12-02 16:00", "alice@example.org").unwrap_err();
@@ -739,6 +751,31 @@ mod tests {
         let moved = run(&told, "/disclose 2026-12-03", "alice@example.org").unwrap();
         assert_eq!(moved.details.disclosure, Some(t("2026-12-03T16:00:00Z")));
         assert_eq!(moved.state, State::DistributorsNotified);
+
+        // Sent only yesterday: a date must leave them the lead time since.
+        let mut recent = told.clone();
+        recent.details.advance_at = Some(t("2026-12-01T10:00:00Z"));
+        let e = run(&recent, "/disclose 2026-12-03", "alice@example.org").unwrap_err();
+        assert!(e.contains("less than 7 days after"), "{e}");
+        assert!(
+            run(
+                &recent,
+                "/disclose 2026-12-03 short-notice",
+                "alice@example.org"
+            )
+            .is_ok()
+        );
+
+        // A warning is not the advance notice: without a CVE, a date can
+        // move after it.
+        let mut warned = at(State::DisclosurePlanned);
+        warned.apply(
+            &Change::Told {
+                at: t("2026-12-03T16:00:00Z"),
+            },
+            t("2026-12-02T16:00:00Z"),
+        );
+        assert!(run(&warned, "/disclose 2026-12-07", "alice@example.org").is_ok());
     }
 
     #[test]

@@ -176,22 +176,48 @@ fn advance_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) ->
     })
 }
 
-/// Why the 24-hour warning approved now would not go: less than 24 hours
-/// (and the grace) are left.
-fn warning_hold(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp) -> Option<Hold> {
-    // "Public in 24 hours" would be untrue: the announcement will be held.
-    if let Some(h) = advance_missing(d, p, rules, now) {
-        return Some(Hold {
-            notice: NoticeKind::Warning,
-            ..h
-        });
+/// Why the 24-hour warning approved now would not go: the advance notice
+/// it follows has not gone (`advance_going`: it goes in this same pass), or
+/// less than 24 hours (and the grace) are left.
+fn warning_hold(
+    d: &Details,
+    p: Timestamp,
+    rules: &Rules<'_>,
+    now: Timestamp,
+    advance_going: bool,
+) -> Option<Hold> {
+    if !advance_going {
+        // The warning never stands in for the advance notice and its patches.
+        if !d.cves.is_empty() && !sent(d, NoticeKind::Distributors) {
+            return Some(Hold {
+                notice: NoticeKind::Warning,
+                at: p,
+                why: "the distributors have not had the advance notice, which the warning \
+                      follows (approve it with /approve distributors)"
+                    .to_owned(),
+                next: slot::next_slot(now + ANSWER_TIME + lead(d, p, rules), rules.slots),
+            });
+        }
+        // "Public in 24 hours" would be untrue: the announcement will be held.
+        if let Some(h) = advance_missing(d, p, rules, now) {
+            return Some(Hold {
+                notice: NoticeKind::Warning,
+                ..h
+            });
+        }
     }
     (p - now < DAY - WARNING_GRACE).then(|| Hold {
         notice: NoticeKind::Warning,
         at: p,
         why: format!(
-            "the 24-hour warning would reach the distributors {} before the disclosure",
-            left(p - now)
+            "the 24-hour warning would reach the distributors {} before the disclosure{}",
+            left(p - now),
+            if d.cves.is_empty() {
+                ", and it is the only notice they get: the announcement will be held too"
+            } else {
+                "; the announcement still goes at that time, as the advance notice told them \
+                 (move the date if they must have the warning first)"
+            }
         ),
         next: slot::next_slot(now + ANSWER_TIME + DAY, rules.slots),
     })
@@ -233,9 +259,10 @@ fn advance_missing(d: &Details, p: Timestamp, rules: &Rules<'_>, now: Timestamp)
         next: slot::next_slot(earliest.max(now + ANSWER_TIME + DAY), rules.slots),
     };
     let lead = lead(d, p, rules);
-    match d.first_told_at {
-        // Told by a version that did not record when: it kept the rules then.
-        None if d.told_date.is_some() => None,
+    match d.advance_at {
+        // Sent by a version that did not record when, and that checked the
+        // lead time when the date was set.
+        None if sent(d, NoticeKind::Distributors) => None,
         None if now >= p || p - now < lead => Some(hold(
             "the distributors never got the advance notice (approve it with \
              /approve distributors)"
@@ -358,7 +385,7 @@ pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
             && now >= p - DAY
             && now < p
         {
-            match warning_hold(d, p, rules, now) {
+            match warning_hold(d, p, rules, now, due.contains(&Due::Advance)) {
                 None => due.push(Due::Warning),
                 Some(h) => held(h, &mut due),
             }
@@ -528,7 +555,7 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
         if w.state == "scheduled"
             && let Some(p) = planned
             && now >= p - DAY
-            && let Some(h) = held(warning_hold(d, p, rules, now))
+            && let Some(h) = held(warning_hold(d, p, rules, now, false))
         {
             w.state = h;
         }
@@ -948,6 +975,38 @@ mod tests {
     }
 
     #[test]
+    fn a_warning_never_stands_in_for_the_advance_notice() {
+        // Short notice, the warning and announcement approved, the advance
+        // notice never: no warning, and no announcement.
+        let mut i = planned();
+        i.apply(
+            &Change::ShortNotice { at: Some(t(SLOT)) },
+            t("2026-11-28T10:00:00Z"),
+        );
+        approve(&mut i, &[NoticeKind::Warning, NoticeKind::Announcement]);
+        let log = run(
+            &mut i,
+            &["2026-11-28T10:00:00Z", "2026-11-30T16:00:00Z", SLOT],
+        );
+        let keys: Vec<&str> = log.iter().map(|(_, k)| k.as_str()).collect();
+        assert!(
+            !keys
+                .iter()
+                .any(|k| k.starts_with("warning") || *k == "announcement"),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter().any(|k| k.starts_with("held-warning")),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter().any(|k| k.starts_with("held-announcement")),
+            "{keys:?}"
+        );
+        assert_eq!(i.details.advance_at, None);
+    }
+
+    #[test]
     fn short_notice_gives_the_distributors_a_day_and_no_less() {
         // Three days before the slot, with short notice: the advance notice
         // goes at once, the warning a day before, the announcement at the slot.
@@ -1035,12 +1094,12 @@ mod tests {
 
     #[test]
     fn an_incident_told_by_an_older_version_is_not_held() {
-        // The date was told before first_told_at was recorded.
+        // The advance notice went before advance_at was recorded.
         let mut i = planned();
         approve(&mut i, &all());
         run(&mut i, &["2026-11-20T10:00:00Z", "2026-11-30T16:00:00Z"]);
         assert!(i.details.told_date.is_some());
-        i.details.first_told_at = None;
+        i.details.advance_at = None;
         assert_eq!(
             announcement_hold(&i.details, t(SLOT), &rules(), t(SLOT)),
             None

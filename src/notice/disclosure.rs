@@ -359,8 +359,8 @@ impl Composer<'_> {
                 now,
             ) {
                 Ok(m) => mails.push(m),
-                Err(e @ NoticeError::EncryptionRequired { .. }) => failures.push(e.to_string()),
-                Err(e) => return Err(e),
+                // One member's copy must not hold up everyone's notice.
+                Err(e) => failures.push(format!("{email} (Fix Team): {e}")),
             }
         }
         Ok((mails, failures))

@@ -166,10 +166,21 @@ impl Scheduler {
                     Ok(built) => built,
                     Err(source) => {
                         // Not recorded as queued: the next tick tries again.
-                        // Nothing later in the plan goes before it (a warning
-                        // must not overtake the move it follows).
-                        unbuilt = Some(ServiceError::Notice { key, source });
-                        break;
+                        // Nothing later goes before a distributor notice (a
+                        // warning must not overtake the move it follows);
+                        // a draft, an alert or a retrospective holds nothing up.
+                        let in_order = matches!(
+                            due,
+                            Due::Advance
+                                | Due::DateChange { .. }
+                                | Due::Warning
+                                | Due::Announcement
+                        );
+                        unbuilt.get_or_insert(ServiceError::Notice { key, source });
+                        if in_order {
+                            break;
+                        }
+                        continue;
                     }
                 };
                 for failure in &failures {

@@ -126,7 +126,8 @@ impl Sender {
                     // (the scheduler has told the SRC list that it is broken).
                     let why =
                         format!("{id} cannot be read ({e}): its mail waits until it is repaired");
-                    let next = now + retry_delay(s.outbox.retry, mail.attempts);
+                    // Soon, not backing off: it should go once repaired.
+                    let next = now + s.outbox.retry;
                     tracing::error!(%why, retry_at = %next, "not sent");
                     self.shared.store.mark_retry(mail.id, &why, next).await?;
                     report.retrying += 1;
