@@ -766,7 +766,11 @@ async fn short_notice_without_the_advance_notice_sends_nothing_to_anyone() {
         p.at(at);
         let sent = p.pass().await;
         for who in [DOT, PLUS, "announce@example.org"] {
-            assert!(to(&sent, who).is_empty(), "{at} {who}: {:#?}", subjects(&sent));
+            assert!(
+                to(&sent, who).is_empty(),
+                "{at} {who}: {:#?}",
+                subjects(&sent)
+            );
         }
     }
     assert_eq!(p.incident().await.details.advance_at, None);
