@@ -60,8 +60,18 @@ struct Plan {
 
 impl Plan {
     async fn new(extra: &str) -> Plan {
+        Plan::keyed(extra, |_| String::new()).await
+    }
+
+    /// As [`Plan::new`], with config that names the team's keys: `keyed`
+    /// is given Bob's fingerprint (his key is `keys/bob.asc`).
+    async fn keyed(extra: &str, keyed: impl FnOnce(&str) -> String) -> Plan {
         let team = team_for_clock(&format!("{}\n{extra}", distributors()));
         let site = &team.site;
+        let more = keyed(&team.bob);
+        let mut config = std::fs::read_to_string(site.config()).unwrap();
+        config.push_str(&more);
+        std::fs::write(site.config(), config).unwrap();
         site.deliver(&mail(
             "Reporter <r@example.net>",
             "Overflow in frob()",
@@ -735,9 +745,7 @@ async fn the_fix_team_gets_the_drafts_and_the_notices_encrypted_when_a_key_is_kn
     for m in &bob {
         let raw = String::from_utf8_lossy(&m.raw);
         assert!(raw.contains("multipart/encrypted"), "{}", m.subject);
-        // (The Subject header is still in clear: issue 18.)
-        let (_, body) = raw.split_once("\r\n\r\n").unwrap();
-        assert!(!body.contains("CVE-2027-1007"), "the text is not in clear");
+        assert!(!outside_ciphertext(&m.raw).contains("CVE-2027-1007"));
         p.team
             .gpg
             .set_time(Some(p.clock.now() + SignedDuration::from_mins(1)));
@@ -774,4 +782,128 @@ async fn short_notice_without_the_advance_notice_sends_nothing_to_anyone() {
         }
     }
     assert_eq!(p.incident().await.details.advance_at, None);
+}
+
+/// What an encrypted mail shows to every relay and mail log: its headers,
+/// decoded, and every byte outside the PGP message.
+fn outside_ciphertext(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let start = text
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("an encrypted mail");
+    let end = text.find("-----END PGP MESSAGE-----").unwrap();
+    let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+    format!("{}{}\n{:?}", &text[..start], &text[end..], msg.headers())
+}
+
+#[tokio::test]
+async fn every_encrypted_mail_keeps_the_embargoed_facts_inside_its_ciphertext() {
+    // Bob's key stands for a distributor who requires encryption; Bob is
+    // also on the roster (SRC copies) and joins the Fix Team.
+    let mut p = Plan::keyed("", |bob| {
+        format!(
+            "\n[[distributors]]\nname = \"Sealed\"\nemail = \"sealed@distro.example\"\n\
+             fingerprint = \"{bob}\"\nkey_file = \"keys/bob.asc\"\nencrypt = true\n\
+             require_encryption = true\n"
+        )
+    })
+    .await;
+    // A second report, encrypted to the list key: its SRC copies go to
+    // each member encrypted.
+    let list = p.team.site.json(&["keys", "show"])["list_key"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.team.site.deliver(&common::gpg::pgp_mime_encrypted(
+        &p.team.gpg,
+        &list,
+        None,
+        &common::gpg::headers(
+            "Reporter <r2@example.net>",
+            "Secret sauce leak in frobnicator",
+            "r2@example.net",
+            "",
+        ),
+        "Content-Type: text/plain\r\n\r\nThe frobnicator leaks.\r\n",
+    ));
+    p.at("2027-01-04T09:10:00Z");
+    p.alice(&["/accept", "/team add bob@example.net"]);
+    let mut sent = p.pass().await;
+    p.at("2027-01-04T09:20:00Z");
+    p.alice(&[
+        "/cve CVE-2027-1009",
+        "/set summary Heap overflow in the frob parser",
+        "/set affected 1.0 to 1.4",
+        "/set fixed 1.5",
+        &format!("/disclose {A}"),
+        "/approve distributors",
+    ]);
+    let more = p.pass().await;
+    Plan::applied(&more);
+    sent.extend(more);
+
+    let embargoed = [
+        "CVE-2027-1009",
+        "Heap overflow",
+        "Overflow in frob()",
+        "Secret sauce",
+        "frobnicator",
+    ];
+    let encrypted: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.raw).contains("multipart/encrypted"))
+        .collect();
+    p.team
+        .gpg
+        .set_time(Some(p.clock.now() + SignedDuration::from_mins(1)));
+    let mut seen = Vec::new();
+    for m in &encrypted {
+        let outside = outside_ciphertext(&m.raw);
+        for secret in embargoed {
+            assert!(
+                !outside.contains(secret),
+                "{}: {secret:?} outside the ciphertext:\n{outside}",
+                m.message_id
+            );
+        }
+        let parsed = mail_parser::MessageParser::default().parse(&m.raw).unwrap();
+        assert_eq!(parsed.subject(), Some("[EMBARGOED] encrypted mail"));
+
+        // Inside, the real header fields, marked as the protected copy.
+        let opened = p.team.gpg.decrypt(&m.raw);
+        assert!(opened.ok, "{}: {}", m.message_id, opened.status);
+        let inner = mail_parser::MessageParser::default()
+            .parse(&opened.stdout)
+            .unwrap();
+        assert_eq!(inner.message_id(), Some(m.message_id.as_str()));
+        assert_eq!(
+            inner.to().unwrap().first().unwrap().address(),
+            Some(m.envelope_to[0].as_str())
+        );
+        let subject = inner.subject().unwrap_or_default().to_owned();
+        seen.push((subject.clone(), m.envelope_to.clone()));
+        let ct = mail_parser::MimeHeaders::content_type(&inner).unwrap();
+        assert_eq!(ct.attribute("hp"), Some("cipher"), "{subject}");
+        assert_eq!(ct.attribute("protected-headers"), Some("v1"));
+        assert_eq!(
+            inner.header_raw("HP-Outer").map(str::trim),
+            Some("Subject: [EMBARGOED] encrypted mail")
+        );
+    }
+    let sealed = |to: &str, says: &str| {
+        seen.iter()
+            .any(|(s, t)| (to.is_empty() || t == &[to]) && s.contains(says))
+    };
+    assert!(
+        sealed("sealed@distro.example", "CVE-2027-1009"),
+        "the distributor's notice: {seen:#?}"
+    );
+    assert!(
+        sealed("", "Secret sauce"),
+        "the encrypted report's SRC copy: {seen:#?}"
+    );
+    assert!(
+        sealed("bob@example.net", "DRAFT"),
+        "a Fix Team draft: {seen:#?}"
+    );
 }

@@ -400,11 +400,13 @@ fn reports_encrypted_to_the_list_key_are_decrypted_and_threaded() {
     assert!(raw.contains("-----BEGIN PGP MESSAGE-----") && !raw.contains("secret details"));
     // The report stays encrypted on its way to the SRC: the list's copy
     // has no text and no attachment names; each member gets it encrypted
-    // to their own key, and GnuPG opens it with theirs.
+    // to their own key, and GnuPG opens it with theirs; their Subject
+    // shows only inside (RFC 9788 header protection).
+    let first_id = incidents[0]["id"].as_str().unwrap();
     let copies: Vec<_> = site
         .outbox()
         .into_iter()
-        .filter(|m| m.subject.contains("New report: Encrypted report"))
+        .filter(|m| m.message_id.starts_with(&format!("{first_id}.src-copy")))
         .collect();
     assert_eq!(copies.len(), 3, "the list, Alice and Bob");
     let list_copy = copies
@@ -427,6 +429,7 @@ fn reports_encrypted_to_the_list_key_are_decrypted_and_threaded() {
     );
     for member in ["alice@example.org", "bob@example.net"] {
         let copy = copies.iter().find(|m| m.envelope_to == [member]).unwrap();
+        assert_eq!(copy.subject, "[EMBARGOED] encrypted mail");
         let bytes = std::fs::read(&copy.file).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(
@@ -446,6 +449,7 @@ fn reports_encrypted_to_the_list_key_are_decrypted_and_threaded() {
             inner.contains("The secret details") && inner.contains("poc.bin"),
             "{inner}"
         );
+        assert!(inner.contains("New report: Encrypted report"), "{inner}");
     }
 
     let wrong = site.json(&["show", incidents[1]["id"].as_str().unwrap()]);

@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use lettre::message::header::{
-    ContentDisposition, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
+    self, ContentDisposition, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
+    Headers as HeaderMap,
 };
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
@@ -138,9 +139,18 @@ impl Inner {
     }
 }
 
+/// The Subject an encrypted mail shows outside its ciphertext. Relays and
+/// mail logs see every outer header; the real one travels inside.
+pub const OBSCURED_SUBJECT: &str = "[EMBARGOED] encrypted mail";
+
 /// The RFC 5322 bytes of a PGP/MIME mail (RFC 3156): the text and its
 /// attachments in one part, signed by the list key (multipart/signed), or
 /// signed and encrypted to one recipient (multipart/encrypted).
+///
+/// An encrypted mail protects its headers as RFC 9788 says: the encrypted
+/// part starts with a copy of the real header fields (`hp="cipher"`, and
+/// `protected-headers="v1"` for clients that read the earlier convention,
+/// Thunderbird among them) and its outer Subject is [`OBSCURED_SUBJECT`].
 pub fn sealed(
     h: &Headers<'_>,
     text: &str,
@@ -157,7 +167,8 @@ pub fn sealed(
             bytes: sealer.public_key(),
         });
     }
-    let inner = if files.is_empty() {
+    let encrypted = matches!(seal, Seal::SignAndEncryptTo(_));
+    let inner = if files.is_empty() && !encrypted {
         Inner::Single(text_part(text))
     } else {
         let mut m = MultiPart::mixed().singlepart(text_part(text));
@@ -165,6 +176,10 @@ pub fn sealed(
             m = m.singlepart(attachment_part(f));
         }
         Inner::Multi(m)
+    };
+    let inner = match inner {
+        Inner::Multi(m) if encrypted => Inner::Multi(protect_headers(m, h, key, sealer)?),
+        other => other,
     };
     let entity = inner.formatted();
     let body = match seal {
@@ -211,9 +226,28 @@ pub fn sealed(
                 )
         }
     };
+    let subject = if encrypted {
+        OBSCURED_SUBJECT.to_owned()
+    } else {
+        header_text(h.subject, 200)
+    };
+    Ok(envelope(h, &subject, key, sealer)?
+        .multipart(body)?
+        .formatted())
+}
+
+/// The header fields of a mail, as its outer headers or, inside an
+/// encrypted one, as its protected copy: one builder for both, so that
+/// what a reader's client shows is what was sent.
+fn envelope(
+    h: &Headers<'_>,
+    subject: &str,
+    key: KeyPublication<'_>,
+    sealer: &dyn Sealer,
+) -> Result<lettre::message::MessageBuilder, MimeError> {
     let mut b = Message::builder()
         .from(mailbox(&h.from)?)
-        .subject(header_text(h.subject, 200))
+        .subject(subject)
         .message_id(Some(format!("<{}>", h.message_id)))
         .date(std::time::SystemTime::try_from(h.date).unwrap_or(std::time::SystemTime::UNIX_EPOCH))
         .raw_header(HeaderValue::new(
@@ -257,7 +291,49 @@ pub fn sealed(
     if !refs.is_empty() {
         b = b.references(refs.join(" "));
     }
-    Ok(b.multipart(body)?.formatted())
+    Ok(b)
+}
+
+/// Gives the part to be encrypted the real header fields, marks it as
+/// their protected copy, and records the Subject shown outside
+/// (`HP-Outer`), so a client can tell what was hidden and from what.
+fn protect_headers(
+    mut part: MultiPart,
+    h: &Headers<'_>,
+    key: KeyPublication<'_>,
+    sealer: &dyn Sealer,
+) -> Result<MultiPart, MimeError> {
+    let real = envelope(h, &header_text(h.subject, 200), key, sealer)?.body(String::new())?;
+    let boundary = part.boundary();
+    let headers = part.headers_mut();
+    // What a reader's client shows in place of the outer fields (RFC 9788,
+    // section 2). `Auto-Submitted` and `OpenPGP` say nothing embargoed and
+    // stay outside only. Typed, so each is encoded as its kind needs.
+    fn copy<H: lettre::message::header::Header>(from: &HeaderMap, to: &mut HeaderMap) {
+        if let Some(value) = from.get::<H>() {
+            to.set(value);
+        }
+    }
+    let from = real.headers();
+    copy::<header::From>(from, headers);
+    copy::<header::To>(from, headers);
+    copy::<header::ReplyTo>(from, headers);
+    copy::<header::Subject>(from, headers);
+    copy::<header::Date>(from, headers);
+    copy::<header::MessageId>(from, headers);
+    copy::<header::InReplyTo>(from, headers);
+    copy::<header::References>(from, headers);
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("HP-Outer"),
+        format!("Subject: {OBSCURED_SUBJECT}"),
+    ));
+    headers.set(
+        ContentType::parse(&format!(
+            "multipart/mixed; boundary=\"{boundary}\"; protected-headers=\"v1\"; hp=\"cipher\""
+        ))
+        .expect("a valid type"),
+    );
+    Ok(part)
 }
 
 /// Armor uses LF; a mail body uses CRLF.
