@@ -333,3 +333,102 @@ fn the_lead_rotation_continues_across_runs() {
         ["alice@example.org", "bob@example.net", "alice@example.org"]
     );
 }
+
+/// Alice signs `text` as a reply on `id` (opened by mail `report`); the
+/// reply the service wrote to it.
+fn alice_says(t: &Team, id: &str, report: &str, n: &str, text: &str) -> Sent {
+    let h = reply("Alice <alice@example.org>", id, report, n);
+    t.site.deliver(&pgp_mime_signed(&t.gpg, &t.alice, &h, text));
+    t.site.ok(&["run", "--once"]);
+    answer_to(&t.site, &format!("{n}@mail.example"))
+}
+
+#[test]
+fn accept_then_lead_me_passes_whoever_the_rotation_picked() {
+    let t = team();
+    let site = &t.site;
+    // The rotation picks Alice for the first report, Bob for the second.
+    for (n, picked) in [(1, "alice@example.org"), (2, "bob@example.net")] {
+        let id = report(site, &format!("r{n}@example.net"), &format!("Report {n}"));
+        let answer = alice_says(
+            &t,
+            &id,
+            &format!("r{n}@example.net"),
+            &format!("lead{n}"),
+            &format!("/accept {id}\r\n/lead me {id}\r\n"),
+        );
+        assert!(
+            answer.subject.contains("Applied:"),
+            "{}: {}",
+            answer.subject,
+            answer.text
+        );
+        let rec = site.json(&["show", &id]);
+        assert_eq!(rec["state"], "triaged");
+        assert_eq!(rec["lead"], "alice@example.org", "picked {picked}");
+        if picked == "alice@example.org" {
+            assert!(
+                answer
+                    .text
+                    .contains("no change, alice@example.org is already the Fix Lead"),
+                "{}",
+                answer.text
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrapped_set_applies_in_full_or_is_refused_never_cut() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "w0",
+        &format!("/accept {id}\r\n"),
+    );
+
+    // Wrapped by an editor at 72 columns; the id ends the value.
+    let answer = alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "w1",
+        &format!(
+            "/set mitigation Upgrade to 3.2.2, or turn off the YAML loader in\r\n\
+             config.yml until you can upgrade {id}\r\n\r\nAlice\r\n"
+        ),
+    );
+    let full = "Upgrade to 3.2.2, or turn off the YAML loader in config.yml until you can upgrade";
+    assert_eq!(site.json(&["show", &id])["fields"]["mitigation"], full);
+    assert!(
+        answer.text.contains(full),
+        "the reply quotes it whole:\n{}",
+        answer.text
+    );
+
+    // Wrapped without the id at its end: it could be two paragraphs.
+    let before = lifecycle(site, &id);
+    let answer = alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "w2",
+        &format!(
+            "/severity high {id}\r\n/set impact Remote code execution as the user that\r\n\
+             runs the frob daemon\r\n"
+        ),
+    );
+    assert!(answer.subject.contains("Not applied"), "{}", answer.subject);
+    assert!(
+        answer
+            .text
+            .contains("end its last line with the incident id"),
+        "{}",
+        answer.text
+    );
+    assert_eq!(lifecycle(site, &id), before, "nothing changed");
+}

@@ -459,8 +459,68 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
     }
 }
 
+/// The incident a line names with its last word, if it does.
+fn trailing_id(line: &str, prefix: &str) -> Option<IncidentId> {
+    let last = line.split_whitespace().last()?;
+    let id = last
+        .trim_end_matches(['.', ',', ';'])
+        .parse::<IncidentId>()
+        .ok()?;
+    id.prefix().eq_ignore_ascii_case(prefix).then_some(id)
+}
+
+/// Commands whose value is free text, which an editor may wrap.
+fn takes_text(name: &str, args: &[&str]) -> bool {
+    match name {
+        "reject" => true,
+        "set" => args
+            .first()
+            .and_then(|f| Field::parse(f))
+            .is_some_and(|f| !f.is_flag()),
+        _ => false,
+    }
+}
+
+/// Where a text value ends. It is the rest of its line when that line
+/// ends with the incident id, or is followed by a blank line, a command or
+/// the end. Otherwise it goes on over the text lines after it, up to the
+/// first that ends with the incident id, or up to a blank line or a command
+/// when they are all indented; any other text after it could be a wrapped
+/// value or a new paragraph, and the command is refused rather than cut.
+/// `Ok(n)`: the value continues on the next `n` lines.
+fn continuation(line: &str, next: &[&str], prefix: &str) -> Result<usize, &'static str> {
+    if trailing_id(line, prefix).is_some() {
+        return Ok(0);
+    }
+    let more: Vec<&str> = next
+        .iter()
+        .take_while(|l| !l.trim().is_empty() && command_name(l).is_none())
+        .copied()
+        .collect();
+    if more.is_empty() {
+        return Ok(0);
+    }
+    if let Some(last) = more.iter().position(|l| trailing_id(l, prefix).is_some()) {
+        return Ok(last + 1);
+    }
+    if more.iter().all(|l| l.starts_with(char::is_whitespace)) {
+        return Ok(more.len());
+    }
+    Err(
+        "the text on the lines after it could continue its value or start a new paragraph: \
+         if it continues the value, end its last line with the incident id (or indent the \
+         lines that continue it); if it does not, leave a blank line after the command",
+    )
+}
+
 /// Every command line in the written part of `text`, in order, and every
 /// line that looked like a command but was not a correct one.
+///
+/// A command is one line, except a text value (`/set` of a text field,
+/// `/reject`), which may go on over the next lines (see
+/// [`continuation`]), and `/approve`, whose text is every line under it up
+/// to the next command. Nothing is cut: a value that cannot be read whole
+/// is an error.
 pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
     let mut commands: Vec<CommandLine> = Vec::new();
     let mut errors = Vec::new();
@@ -481,7 +541,11 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
             *text = Some(format!("{}\n", body.trim_end()));
         }
     };
-    for line in written_lines(text) {
+    let lines = written_lines(text);
+    let mut next = 0;
+    while next < lines.len() {
+        let line = lines[next];
+        next += 1;
         let Some(name) = command_name(line) else {
             if let Some(body) = &mut approve_text {
                 body.push(line.trim_end());
@@ -502,6 +566,33 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
             continue;
         }
         let name = name.to_ascii_lowercase();
+        let usage = COMMANDS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, u, _)| *u);
+        let first: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let joined;
+        let line = if takes_text(&name, &first) {
+            match continuation(line, &lines[next..], prefix) {
+                Ok(0) => line,
+                Ok(n) => {
+                    let more: Vec<&str> = lines[next..next + n].iter().map(|l| l.trim()).collect();
+                    next += n;
+                    joined = format!("{} {}", line.trim_end(), more.join(" "));
+                    joined.as_str()
+                }
+                Err(problem) => {
+                    errors.push(ParseError {
+                        line: line.trim().to_owned(),
+                        problem: problem.to_owned(),
+                        usage,
+                    });
+                    continue;
+                }
+            }
+        } else {
+            line
+        };
         let body = line.trim_start()[1 + name.len()..].trim();
         let mut args: Vec<&str> = body.split_whitespace().collect();
         // A trailing incident id names the incident the command is for; for
@@ -539,10 +630,7 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
             Err(problem) => errors.push(ParseError {
                 line: line.trim().to_owned(),
                 problem,
-                usage: COMMANDS
-                    .iter()
-                    .find(|(n, _, _)| *n == name)
-                    .map(|(_, u, _)| *u),
+                usage,
             }),
         }
     }
@@ -731,6 +819,84 @@ mod tests {
         );
         // Every documented command but /set has a case above; /set has its own test.
         assert_eq!(COMMANDS.len(), 18);
+    }
+
+    #[test]
+    fn a_wrapped_value_is_read_whole_or_refused_never_cut() {
+        let set = |field, value: &str| Command::Set {
+            field,
+            value: value.into(),
+        };
+        // An editor wrapped it at 72 columns; the id ends the last line.
+        let (c, e) = parse(
+            "/set mitigation Upgrade to 3.2.2, or disable the YAML loader in\n\
+             config.yml until you can EMB-2026-0007\nThanks, Alice\n",
+            "EMB",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(
+            c[0].command,
+            set(
+                Field::Mitigation,
+                "Upgrade to 3.2.2, or disable the YAML loader in config.yml until you can"
+            )
+        );
+        assert_eq!(c[0].names, Some("EMB-2026-0007".parse().unwrap()));
+        assert!(
+            c[0].line
+                .ends_with("config.yml until you can EMB-2026-0007"),
+            "{}",
+            c[0].line
+        );
+        // Indented lines continue it without the id.
+        assert_eq!(
+            cmds("/set impact Remote code execution\n  as the service user\n\nThanks\n"),
+            [set(
+                Field::Impact,
+                "Remote code execution as the service user"
+            )]
+        );
+        // Ended by its id, a blank line, a command or the end: one line.
+        assert_eq!(
+            cmds(
+                "/set summary Heap overflow EMB-2026-0007\nThanks\n\
+                 /set affected 2.3\n/set fixed 2.4\n\nCheers\n/reject no"
+            ),
+            [
+                set(Field::Summary, "Heap overflow"),
+                set(Field::Affected, "2.3"),
+                set(Field::Fixed, "2.4"),
+                Command::Reject {
+                    reason: "no".into()
+                },
+            ]
+        );
+        // A flag takes no text: what follows is prose.
+        assert_eq!(
+            cmds("/set deploy-before yes\nThanks\n"),
+            [set(Field::DeployBefore, "yes")]
+        );
+        assert_eq!(
+            cmds("/reject\nworks as designed EMB-2026-0007\n"),
+            [Command::Reject {
+                reason: "works as designed".into()
+            }]
+        );
+        // Text after it that may or may not continue it: refused, not cut.
+        for text in [
+            "/set mitigation Upgrade to 3.2.2, or disable the YAML loader in\nconfig.yml until you can\n",
+            "/reject not a bug\nThanks, Alice\n",
+        ] {
+            let (c, e) = parse(text, "EMB");
+            assert!(c.is_empty(), "{text}: {c:?}");
+            assert_eq!(e.len(), 1, "{text}");
+            assert!(
+                e[0].problem
+                    .contains("end its last line with the incident id"),
+                "{}",
+                e[0]
+            );
+        }
     }
 
     #[test]

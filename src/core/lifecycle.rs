@@ -52,6 +52,13 @@ fn applied(changes: Vec<Change>, summary: impl Into<String>) -> Result<Applied, 
     })
 }
 
+/// A command that asks for what already is changes nothing and is not an
+/// error: a mail that also does something else still goes through, and the
+/// reply says so.
+fn unchanged(what: impl std::fmt::Display) -> Result<Applied, String> {
+    applied(Vec::new(), format!("no change, {what}"))
+}
+
 fn resolve(who: &Who, actor: &str) -> String {
     match who {
         Who::Me => actor.to_ascii_lowercase(),
@@ -144,7 +151,7 @@ pub fn apply(
                 return Err(format!("{email} is on leave"));
             }
             if d.lead.as_deref() == Some(email.as_str()) {
-                return Err(format!("{email} is already the Fix Lead"));
+                return unchanged(format!("{email} is already the Fix Lead"));
             }
             applied(
                 vec![Change::Lead {
@@ -161,7 +168,7 @@ pub fn apply(
                 ));
             }
             if incident.commander.as_deref() == Some(email.as_str()) {
-                return Err(format!("{email} is already the incident commander"));
+                return unchanged(format!("{email} is already the incident commander"));
             }
             applied(
                 vec![Change::Commander {
@@ -176,7 +183,7 @@ pub fn apply(
             }
             match op {
                 TeamOp::Add if d.team.contains(email) => {
-                    Err(format!("{email} is already in the Fix Team"))
+                    unchanged(format!("{email} is already in the Fix Team"))
                 }
                 TeamOp::Add if !(facts.address_ok)(email) => Err(format!(
                     "{email} is not an address mail can be sent to: check its spelling"
@@ -219,7 +226,7 @@ pub fn apply(
                     applied(changes, summary)
                 }
                 TeamOp::Remove if !d.team.contains(email) => {
-                    Err(format!("{email} is not in the Fix Team"))
+                    unchanged(format!("{email} is not in the Fix Team"))
                 }
                 TeamOp::Remove => applied(
                     vec![Change::TeamRemoved {
@@ -262,12 +269,15 @@ pub fn apply(
                 .cloned()
                 .collect();
             if new.is_empty() {
-                return Err(format!("{} already recorded", ids.join(", ")));
+                return unchanged(format!("{} already recorded", ids.join(", ")));
             }
-            applied(
-                vec![Change::Cves { ids: new.clone() }],
-                format!("CVE: {}", new.join(", ")),
-            )
+            let known: Vec<&String> = ids.iter().filter(|i| !new.contains(i)).collect();
+            let mut summary = format!("CVE: {}", new.join(", "));
+            if !known.is_empty() {
+                let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+                summary.push_str(&format!(" ({} already recorded)", known.join(", ")));
+            }
+            applied(vec![Change::Cves { ids: new.clone() }], summary)
         }
         Command::Disclose {
             date,
@@ -372,13 +382,13 @@ pub fn apply(
             };
             applied(changes, summary)
         }
-        Command::Public if d.public => Err(format!("{id} is already marked public")),
+        Command::Public if d.public => unchanged(format!("{id} is already marked public")),
         Command::Public => applied(
             vec![Change::Public],
             "marked public: every timeline is now as soon as approved",
         ),
         Command::EmbargoBroken if d.embargo_broken => {
-            Err(format!("the embargo of {id} is already marked broken"))
+            unchanged(format!("the embargo of {id} is already marked broken"))
         }
         Command::EmbargoBroken => applied(
             vec![Change::EmbargoBroken],
@@ -392,7 +402,7 @@ pub fn apply(
                 return Err(format!("the {kind} notice has already gone out"));
             }
             if d.approval(*kind).is_some() && text.is_none() {
-                return Err(format!(
+                return unchanged(format!(
                     "the {kind} notice is already approved as it stands"
                 ));
             }
@@ -443,12 +453,12 @@ pub fn apply(
                 format!("{}: {value}", field.as_str()),
             )
         }
-        Command::Hold if d.on_hold => Err(format!("{id} is already on hold")),
+        Command::Hold if d.on_hold => unchanged(format!("{id} is already on hold")),
         Command::Hold => applied(
             vec![Change::Hold { on: true }],
             "on hold: no reminders or scheduled sends until /resume",
         ),
-        Command::Resume if !d.on_hold => Err(format!("{id} is not on hold")),
+        Command::Resume if !d.on_hold => unchanged(format!("{id} is not on hold")),
         Command::Resume => applied(vec![Change::Hold { on: false }], "resumed"),
         Command::Status => applied(Vec::new(), "status sent"),
         Command::Close => match state {
@@ -534,6 +544,16 @@ mod tests {
 
     /// Applies `cmd` as `actor` to `incident`; the result, or the refusal.
     fn run(incident: &Incident, cmd: &str, actor: &str) -> Result<Incident, String> {
+        let now = t("2026-12-02T10:00:00Z");
+        let applied = outcome(incident, cmd, actor)?;
+        let mut next = incident.clone();
+        for ch in &applied.changes {
+            next.apply(ch, now);
+        }
+        Ok(next)
+    }
+
+    fn outcome(incident: &Incident, cmd: &str, actor: &str) -> Result<Applied, String> {
         let roster = roster();
         let existing: HashSet<IncidentId> =
             ["EMB-2026-0003".parse().unwrap(), incident.id.clone()].into();
@@ -554,13 +574,61 @@ mod tests {
         };
         let (c, e) = crate::core::command::parse(cmd, "EMB");
         assert!(e.is_empty(), "{cmd}: {e:?}");
-        let now = t("2026-12-02T10:00:00Z");
-        let applied = apply(incident, &c[0].command, actor, &facts, now)?;
-        let mut next = incident.clone();
-        for ch in &applied.changes {
-            next.apply(ch, now);
+        apply(
+            incident,
+            &c[0].command,
+            actor,
+            &facts,
+            t("2026-12-02T10:00:00Z"),
+        )
+    }
+
+    #[test]
+    fn asking_for_what_already_is_changes_nothing_and_says_so() {
+        let mut i = at(State::Fixing);
+        i.details.lead = Some("alice@example.org".into());
+        i.commander = Some("alice@example.org".into());
+        i.details.team = vec!["dev@example.org".into()];
+        i.details.cves = vec!["CVE-2026-1000".into()];
+        for (cmd, says) in [
+            ("/lead me", "alice@example.org is already the Fix Lead"),
+            ("/ic alice@example.org", "already the incident commander"),
+            ("/team add dev@example.org", "already in the Fix Team"),
+            ("/team remove other@example.org", "not in the Fix Team"),
+            ("/cve CVE-2026-1000", "CVE-2026-1000 already recorded"),
+            ("/resume", "is not on hold"),
+        ] {
+            let done =
+                outcome(&i, cmd, "alice@example.org").unwrap_or_else(|e| panic!("{cmd}: {e}"));
+            assert_eq!(done.changes, [], "{cmd}");
+            assert!(
+                done.summary.starts_with("no change, ") && done.summary.contains(says),
+                "{cmd}: {}",
+                done.summary
+            );
         }
-        Ok(next)
+        // Partly new: what is new is recorded, the rest named.
+        let done = outcome(&i, "/cve CVE-2026-1000 CVE-2026-2000", "alice@example.org").unwrap();
+        assert_eq!(
+            done.changes,
+            [Change::Cves {
+                ids: vec!["CVE-2026-2000".into()]
+            }]
+        );
+        assert!(
+            done.summary.contains("CVE-2026-1000 already recorded"),
+            "{}",
+            done.summary
+        );
+        // Asking for someone else still changes.
+        assert_eq!(
+            run(&i, "/lead carol@example.org", "alice@example.org")
+                .unwrap()
+                .details
+                .lead
+                .as_deref(),
+            Some("carol@example.org")
+        );
     }
 
     #[test]
@@ -868,7 +936,10 @@ mod tests {
         );
         let i2 = run(&i, "/team add dev@example.org", "alice@example.org").unwrap();
         assert_eq!(i2.details.team, ["dev@example.org"]);
-        assert!(run(&i2, "/team add dev@example.org", "alice@example.org").is_err());
+        assert_eq!(
+            run(&i2, "/team add dev@example.org", "alice@example.org").unwrap(),
+            i2
+        );
         assert!(
             run(&i2, "/team remove dev@example.org", "alice@example.org")
                 .unwrap()
@@ -876,7 +947,10 @@ mod tests {
                 .team
                 .is_empty()
         );
-        assert!(run(&i, "/team remove dev@example.org", "alice@example.org").is_err());
+        assert_eq!(
+            run(&i, "/team remove dev@example.org", "alice@example.org").unwrap(),
+            i
+        );
 
         let scored = run(
             &i,
@@ -905,7 +979,10 @@ mod tests {
 
         let cves = run(&i, "/cve CVE-2026-1111 CVE-2026-2222", "alice@example.org").unwrap();
         assert_eq!(cves.details.cves, ["CVE-2026-1111", "CVE-2026-2222"]);
-        assert!(run(&cves, "/cve CVE-2026-1111", "alice@example.org").is_err());
+        assert_eq!(
+            run(&cves, "/cve CVE-2026-1111", "alice@example.org").unwrap(),
+            cves
+        );
 
         let planned = run(&i, "/disclose 2026-12-15", "alice@example.org").unwrap();
         assert_eq!(
@@ -916,17 +993,21 @@ mod tests {
 
         let held = run(&i, "/hold", "alice@example.org").unwrap();
         assert!(held.details.on_hold);
-        assert!(run(&held, "/hold", "alice@example.org").is_err());
+        assert_eq!(run(&held, "/hold", "alice@example.org").unwrap(), held);
         assert!(
             !run(&held, "/resume", "alice@example.org")
                 .unwrap()
                 .details
                 .on_hold
         );
-        assert!(run(&i, "/resume", "alice@example.org").is_err());
+        assert_eq!(run(&i, "/resume", "alice@example.org").unwrap(), i);
 
         let public = run(&i, "/public", "alice@example.org").unwrap();
-        assert!(public.details.public && run(&public, "/public", "alice@example.org").is_err());
+        assert!(public.details.public);
+        assert_eq!(
+            run(&public, "/public", "alice@example.org").unwrap(),
+            public
+        );
         assert!(
             run(&i, "/embargo-broken", "alice@example.org")
                 .unwrap()
@@ -935,7 +1016,10 @@ mod tests {
         );
         let approved = run(&planned, "/approve warning", "alice@example.org").unwrap();
         assert!(approved.details.approval(NoticeKind::Warning).is_some());
-        assert!(run(&approved, "/approve warning", "alice@example.org").is_err());
+        assert_eq!(
+            run(&approved, "/approve warning", "alice@example.org").unwrap(),
+            approved
+        );
         // A change to what the notices say withdraws the approval.
         let changed = run(
             &approved,
