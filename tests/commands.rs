@@ -432,3 +432,60 @@ fn a_wrapped_set_applies_in_full_or_is_refused_never_cut() {
     );
     assert_eq!(lifecycle(site, &id), before, "nothing changed");
 }
+
+#[test]
+fn approving_an_empty_advance_notice_is_refused_with_what_is_missing() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let date = in_days(30);
+    alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "e0",
+        &format!("/accept {id}\r\n/cve CVE-2026-5151 {id}\r\n/disclose {date} {id}\r\n"),
+    );
+    let before = lifecycle(site, &id);
+    let answer = alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "e1",
+        &format!("/set patch-embargoed yes {id}\r\n/approve distributors {id}\r\n"),
+    );
+    assert!(answer.subject.contains("Not applied"), "{}", answer.subject);
+    for named in [
+        "a summary",
+        "the affected versions",
+        "the fixed versions",
+        "the impact",
+        "where the releases are",
+        "the patches",
+        "as-is",
+    ] {
+        assert!(answer.text.contains(named), "{named}:\n{}", answer.text);
+    }
+    assert_eq!(lifecycle(site, &id), before, "nothing changed");
+    let to_distributors = site
+        .outbox()
+        .into_iter()
+        .filter(|m| m.subject.starts_with("[EMBARGOED]"))
+        .count();
+    assert_eq!(to_distributors, 0, "no advance notice went out");
+
+    // Said explicitly, it goes as it is, and the reply says without what.
+    let answer = alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "e2",
+        &format!("/approve distributors as-is {id}\r\n"),
+    );
+    assert!(answer.subject.contains("Applied"), "{}", answer.text);
+    assert!(
+        answer.text.contains("as it is: without a summary"),
+        "{}",
+        answer.text
+    );
+}

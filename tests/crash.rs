@@ -45,7 +45,7 @@ async fn a_sender_killed_between_claim_and_mark_loses_nothing_and_sends_nothing_
     let slot = in_days(10);
     let commands = format!(
         "/accept {id}\r\n/cve CVE-2026-7777 {id}\r\n/disclose {slot} {id}\r\n\
-         /approve distributors {id}\r\n/approve warning {id}\r\n/approve announcement {id}\r\n"
+         /approve distributors as-is {id}\r\n/approve warning as-is {id}\r\n/approve announcement as-is {id}\r\n"
     );
     let h = reply(
         "Alice <alice@example.org>",

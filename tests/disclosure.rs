@@ -249,7 +249,7 @@ async fn a_date_moved_back_and_forth_is_told_each_time_in_order() {
         "/accept",
         "/cve CVE-2027-1001",
         &format!("/disclose {A}"),
-        "/approve distributors",
+        "/approve distributors as-is",
     ]);
     let first = p.pass().await;
     Plan::applied(&first);
@@ -334,9 +334,9 @@ async fn a_move_after_the_warning_owes_a_new_warning_and_nothing_goes_at_the_old
         "/accept",
         "/cve CVE-2027-1002",
         &format!("/disclose {A}"),
-        "/approve distributors",
-        "/approve warning",
-        "/approve announcement",
+        "/approve distributors as-is",
+        "/approve warning as-is",
+        "/approve announcement as-is",
     ]);
     Plan::applied(&p.pass().await);
 
@@ -366,7 +366,7 @@ async fn a_move_after_the_warning_owes_a_new_warning_and_nothing_goes_at_the_old
     }
     // The warning and announcement say the new date now: approved again.
     p.at("2027-01-19T18:00:00Z");
-    p.alice(&["/approve warning", "/approve announcement"]);
+    p.alice(&["/approve warning as-is", "/approve announcement as-is"]);
     Plan::applied(&p.pass().await);
 
     // The old slot passes in silence.
@@ -408,8 +408,8 @@ async fn an_announcement_whose_advance_notice_was_never_approved_is_held_and_ale
         "/accept",
         "/cve CVE-2027-1003",
         &format!("/disclose {A}"),
-        "/approve warning",
-        "/approve announcement",
+        "/approve warning as-is",
+        "/approve announcement as-is",
     ]);
     Plan::applied(&p.pass().await);
 
@@ -478,9 +478,9 @@ async fn an_announcement_whose_advance_notice_was_never_approved_is_held_and_ale
     // The Fix Lead follows the alert: the new date, and the advance notice.
     p.alice(&[
         "/disclose 2027-01-28 16:00",
-        "/approve distributors",
-        "/approve warning",
-        "/approve announcement",
+        "/approve distributors as-is",
+        "/approve warning as-is",
+        "/approve announcement as-is",
     ]);
     let replanned = p.pass().await;
     Plan::applied(&replanned);
@@ -500,7 +500,7 @@ async fn a_cve_after_disclose_that_makes_the_advance_notice_late_holds_it() {
 
     // Five days before the slot a CVE makes an advance notice owed.
     p.at("2027-01-15T10:00:00Z");
-    p.alice(&["/cve CVE-2027-1004", "/approve distributors"]);
+    p.alice(&["/cve CVE-2027-1004", "/approve distributors as-is"]);
     let late = p.pass().await;
     Plan::applied(&late);
     assert!(to(&late, DOT).is_empty(), "{:#?}", subjects(&late));
@@ -531,7 +531,7 @@ async fn a_cve_after_disclose_that_makes_the_advance_notice_late_holds_it() {
     p.at("2027-01-15T11:00:00Z");
     p.alice(&[
         &format!("/disclose {A} short-notice"),
-        "/approve distributors",
+        "/approve distributors as-is",
     ]);
     let short = p.pass().await;
     Plan::applied(&short);
@@ -547,9 +547,9 @@ async fn a_cancelled_disclosure_is_told_and_taken_out_of_the_calendars() {
         "/accept",
         "/cve CVE-2027-1005",
         &format!("/disclose {A}"),
-        "/approve distributors",
-        "/approve warning",
-        "/approve announcement",
+        "/approve distributors as-is",
+        "/approve warning as-is",
+        "/approve announcement as-is",
     ]);
     let first = p.pass().await;
     let advance = calendar(to(&first, DOT)[0]);
@@ -644,7 +644,7 @@ async fn a_broken_incident_row_does_not_stop_a_healthy_incidents_mail() {
         "/accept",
         "/cve CVE-2027-1006",
         &format!("/disclose {A}"),
-        "/approve distributors",
+        "/approve distributors as-is",
     ]);
     let sent = p.pass().await;
     assert_eq!(to(&sent, DOT).len(), 1, "{:#?}", subjects(&sent));
@@ -715,7 +715,7 @@ async fn the_fix_team_gets_the_drafts_and_the_notices_encrypted_when_a_key_is_kn
     p.alice(&[
         "/cve CVE-2027-1007",
         &format!("/disclose {A}"),
-        "/approve distributors",
+        "/approve distributors as-is",
     ]);
     let sent = p.pass().await;
     Plan::applied(&sent);
@@ -766,8 +766,8 @@ async fn short_notice_without_the_advance_notice_sends_nothing_to_anyone() {
     p.at("2027-01-17T10:00:00Z");
     p.alice(&[
         &format!("/disclose {A} short-notice"),
-        "/approve warning",
-        "/approve announcement",
+        "/approve warning as-is",
+        "/approve announcement as-is",
     ]);
     Plan::applied(&p.pass().await);
     for at in ["2027-01-19T16:00:00Z", &format!("{A}T16:00:00Z")] {
@@ -836,7 +836,7 @@ async fn every_encrypted_mail_keeps_the_embargoed_facts_inside_its_ciphertext() 
         "/set affected 1.0 to 1.4",
         "/set fixed 1.5",
         &format!("/disclose {A}"),
-        "/approve distributors",
+        "/approve distributors as-is",
     ]);
     let more = p.pass().await;
     Plan::applied(&more);

@@ -65,6 +65,7 @@ fn command_line() -> impl Strategy<Value = String> {
         "/public",
         "/embargo-broken",
         "/approve announcement",
+        "/approve announcement as-is",
         "/hold",
         "/resume",
         "/status",

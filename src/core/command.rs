@@ -66,6 +66,8 @@ pub enum Command {
     Approve {
         kind: NoticeKind,
         text: Option<String>,
+        /// Sent even though facts the process asks for are missing.
+        as_is: bool,
     },
     Set {
         field: Field,
@@ -141,8 +143,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "approve",
-        "/approve distributors|warning|announcement",
-        "approve a notice as drafted; text on the lines below replaces the draft's",
+        "/approve distributors|warning|announcement [as-is]",
+        "approve a notice as drafted; text on the lines below replaces the draft's; as-is sends it with facts missing",
     ),
     (
         "set",
@@ -419,8 +421,22 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
         "public" => none(Command::Public),
         "embargo-broken" => none(Command::EmbargoBroken),
         "approve" => match args {
-            [k] => k.parse().map(|kind| Command::Approve { kind, text: None }),
-            _ => Err("takes one notice: distributors, warning or announcement".to_owned()),
+            [k] => k.parse().map(|kind| Command::Approve {
+                kind,
+                text: None,
+                as_is: false,
+            }),
+            [k, flag] if flag.eq_ignore_ascii_case("as-is") => {
+                k.parse().map(|kind| Command::Approve {
+                    kind,
+                    text: None,
+                    as_is: true,
+                })
+            }
+            _ => Err(
+                "takes one notice (distributors, warning or announcement), and optionally as-is"
+                    .to_owned(),
+            ),
         },
         "set" => {
             let (field, value) = rest
@@ -814,7 +830,8 @@ mod tests {
             got[15],
             Command::Approve {
                 kind: NoticeKind::Announcement,
-                text: None
+                text: None,
+                as_is: false,
             }
         );
         // Every documented command but /set has a case above; /set has its own test.
@@ -944,14 +961,16 @@ mod tests {
             c[0].command,
             Command::Approve {
                 kind: NoticeKind::Announcement,
-                text: Some("Hello,\n\nthe text as it should go out.\n   indented too\n".into())
+                text: Some("Hello,\n\nthe text as it should go out.\n   indented too\n".into()),
+                as_is: false,
             }
         );
         assert_eq!(
             c[1].command,
             Command::Approve {
                 kind: NoticeKind::Warning,
-                text: None
+                text: None,
+                as_is: false,
             }
         );
         // The text under the last command counts too.
@@ -960,7 +979,8 @@ mod tests {
             c[0].command,
             Command::Approve {
                 kind: NoticeKind::Warning,
-                text: Some("Our own words.\n".into())
+                text: Some("Our own words.\n".into()),
+                as_is: false,
             }
         );
     }
@@ -1052,7 +1072,7 @@ mod tests {
             (
                 "/approve release",
                 "not a notice",
-                Some("/approve distributors|warning|announcement"),
+                Some("/approve distributors|warning|announcement [as-is]"),
             ),
             (
                 "/duplicate 7",

@@ -13,7 +13,7 @@ use jiff::civil::Time;
 use jiff::{SignedDuration, Timestamp};
 
 use super::command::{Command, TeamOp, Who};
-use super::incident::{Change, Incident, Patch, State};
+use super::incident::{Change, Incident, NoticeFields, Patch, State};
 use super::incident_id::IncidentId;
 use super::notice_kind::NoticeKind;
 use super::roster::Roster;
@@ -50,6 +50,38 @@ fn applied(changes: Vec<Change>, summary: impl Into<String>) -> Result<Applied, 
         changes,
         summary: summary.into(),
     })
+}
+
+/// What the process asks a notice to carry that the incident does not
+/// have yet: every notice names the versions, the impact and where the
+/// releases are; the distributors' one carries the patches when the patch
+/// itself is under embargo (it cannot be fetched from anywhere else).
+pub fn missing_facts(
+    kind: NoticeKind,
+    fields: &NoticeFields,
+    patches: &[Patch],
+) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    for (value, name) in [
+        (&fields.summary, "a summary (/set summary)"),
+        (&fields.affected, "the affected versions (/set affected)"),
+        (&fields.fixed, "the fixed versions (/set fixed)"),
+        (&fields.impact, "the impact (/set impact)"),
+        (&fields.releases, "where the releases are (/set releases)"),
+    ] {
+        if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            missing.push(name);
+        }
+    }
+    if kind == NoticeKind::Distributors
+        && fields.patch_embargoed == Some(true)
+        && patches.is_empty()
+    {
+        missing.push(
+            "the patches (the patch is embargoed: attach the .patch files to the /approve mail)",
+        );
+    }
+    missing
 }
 
 /// A command that asks for what already is changes nothing and is not an
@@ -394,7 +426,7 @@ pub fn apply(
             vec![Change::EmbargoBroken],
             "embargo marked broken: every timeline is now as soon as approved",
         ),
-        Command::Approve { kind, text } => {
+        Command::Approve { kind, text, as_is } => {
             if state == State::Reported {
                 return accepted_first();
             }
@@ -415,6 +447,15 @@ pub fn apply(
             if *kind == NoticeKind::Distributors && d.cves.is_empty() {
                 return Err("the distributors' advance notice is for a CVE: record it first (/cve <CVE-YYYY-NNNN>)".to_owned());
             }
+            let missing = missing_facts(*kind, &d.fields, facts.patches);
+            if !missing.is_empty() && !as_is {
+                return Err(format!(
+                    "the {kind} notice would go out without {}: set what is missing first \
+                     (/set <field> <text>, in this mail before the /approve line), or send it \
+                     as it is with /approve {kind} as-is",
+                    missing.join(", ")
+                ));
+            }
             let patches = if *kind == NoticeKind::Distributors {
                 facts.patches.to_vec()
             } else {
@@ -430,6 +471,9 @@ pub fn apply(
             );
             if !patches.is_empty() {
                 summary.push_str(&format!(", with {} patch(es) attached", patches.len()));
+            }
+            if !missing.is_empty() {
+                summary.push_str(&format!(", as it is: without {}", missing.join(", ")));
             }
             applied(
                 vec![Change::Approved {
@@ -539,6 +583,15 @@ mod tests {
             t("2026-12-01T09:00:00Z"),
         );
         i.state = state;
+        // What every notice needs, so that approvals are about their rules.
+        i.details.fields = NoticeFields {
+            summary: Some("Heap overflow in frob".into()),
+            affected: Some("1.0 to 1.4".into()),
+            fixed: Some("1.5".into()),
+            impact: Some("remote code execution".into()),
+            releases: Some("https://example.org/releases".into()),
+            ..NoticeFields::default()
+        };
         i
     }
 
@@ -844,6 +897,64 @@ mod tests {
             t("2026-12-02T16:00:00Z"),
         );
         assert!(run(&warned, "/disclose 2026-12-07", "alice@example.org").is_ok());
+    }
+
+    #[test]
+    fn a_notice_missing_what_the_process_asks_for_is_approved_only_as_is() {
+        let mut planned = run(
+            &at(State::Fixing),
+            "/disclose 2026-12-15",
+            "alice@example.org",
+        )
+        .unwrap();
+        planned.details.cves = vec!["CVE-2026-1000".into()];
+        planned.details.fields = NoticeFields {
+            summary: Some("Heap overflow in frob".into()),
+            patch_embargoed: Some(true),
+            ..NoticeFields::default()
+        };
+        let why = run(&planned, "/approve distributors", "alice@example.org").unwrap_err();
+        for named in [
+            "the affected versions (/set affected)",
+            "the fixed versions",
+            "the impact",
+            "where the releases are",
+            "the patches",
+            "/approve distributors as-is",
+        ] {
+            assert!(why.contains(named), "{named}: {why}");
+        }
+        assert!(!why.contains("a summary"), "{why}");
+        let done = outcome(&planned, "/approve distributors as-is", "alice@example.org").unwrap();
+        assert!(
+            done.summary
+                .contains("as it is: without the affected versions"),
+            "{}",
+            done.summary
+        );
+        assert!(
+            missing_facts(NoticeKind::Warning, &planned.details.fields, &[])
+                .iter()
+                .all(|m| !m.contains("patches")),
+            "only the distributors' notice carries the patches"
+        );
+        // Set first, in the same mail: approved as drafted.
+        let complete = at(State::Fixing).details.fields;
+        planned.details.fields.patch_embargoed = Some(false);
+        for (f, v) in [
+            ("affected", &complete.affected),
+            ("fixed", &complete.fixed),
+            ("impact", &complete.impact),
+            ("releases", &complete.releases),
+        ] {
+            planned = run(
+                &planned,
+                &format!("/set {f} {}", v.as_deref().unwrap()),
+                "alice@example.org",
+            )
+            .unwrap();
+        }
+        assert!(run(&planned, "/approve distributors", "alice@example.org").is_ok());
     }
 
     #[test]
