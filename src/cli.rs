@@ -154,6 +154,44 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a command mail for an incident, PGP/MIME signed with your own
+    /// key (your GnuPG, or a key file), attachments inside the signed part;
+    /// send it with `sendmail -t` or your mail client.
+    #[command(
+        after_help = "Examples:\n  embargo command EMB-2026-0007 '/approve distributors' --attach fix-2.4.2.patch \\\n      --sign-with 6A2F0B2E9C417D358E901B4C2D6E8F01A3B5C7D9 --from alice@example.org | sendmail -t\n  embargo command EMB-2026-0007 --sign-with alice@example.org --out cmd.eml < commands.txt"
+    )]
+    Command {
+        /// The incident, e.g. EMB-2026-0007.
+        id: String,
+        /// Command lines, each one argument; each gets the incident id at
+        /// its end. Without any, standard input is the text, as written.
+        lines: Vec<String>,
+        /// A file to attach inside the signed part (patches for `/approve
+        /// distributors`); repeat for more.
+        #[arg(long = "attach", value_name = "FILE")]
+        attach: Vec<PathBuf>,
+        /// Sign with this key of your GnuPG (a fingerprint or your address).
+        #[arg(
+            long,
+            value_name = "KEY",
+            required_unless_present = "key_file",
+            conflicts_with = "key_file"
+        )]
+        sign_with: Option<String>,
+        /// Sign with the secret key in this file (mode 600, not passphrase-protected).
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// Your address as the roster has it; found from your key in the
+        /// config's roster when there is one.
+        #[arg(long, value_name = "ADDRESS")]
+        from: Option<String>,
+        /// The list's security address; the config's when there is one.
+        #[arg(long, value_name = "ADDRESS")]
+        to: Option<String>,
+        /// Where to write the mail; standard output without it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Make or inspect the list's OpenPGP key.
     #[command(subcommand)]
     Keys(KeysCommand),

@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod demo;
 pub mod guard;
 pub mod keyring;
+pub mod member_command;
 pub mod notice;
 pub mod parse;
 pub mod pgp;

@@ -201,6 +201,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show { id, json: as_json } => show(&cli, id, *as_json).await?,
         Command::Quarantine { json: as_json } => quarantine(&cli, *as_json).await?,
         Command::Raw { row } => raw(&cli, *row).await?,
+        Command::Command {
+            id,
+            lines,
+            attach,
+            sign_with,
+            key_file,
+            from,
+            to,
+            out,
+        } => member_command(
+            &cli,
+            MemberCommand {
+                id,
+                lines,
+                attach,
+                sign_with: sign_with.as_deref(),
+                key_file: key_file.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                out: out.as_deref(),
+            },
+        )?,
         Command::Keys(KeysCommand::Generate { uid, out }) => generate_key(uid, out)?,
         Command::Keys(KeysCommand::Show { json: as_json }) => show_keys(&cli, *as_json)?,
         Command::NextSlot {
@@ -570,6 +592,108 @@ async fn check_servers(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+struct MemberCommand<'a> {
+    id: &'a str,
+    lines: &'a [String],
+    attach: &'a [std::path::PathBuf],
+    sign_with: Option<&'a str>,
+    key_file: Option<&'a std::path::Path>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    out: Option<&'a std::path::Path>,
+}
+
+/// `embargo command`: usually run on a member's own machine, where the
+/// service's config may not be; what it can tell (the list's address, who
+/// the key belongs to, the list key's fingerprint) it takes from there.
+fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
+    use embargo::member_command as mc;
+    let id: IncidentId =
+        c.id.parse()
+            .with_context(|| format!("{:?} is not an incident id (like EMB-2026-0007)", c.id))?;
+    let settings = config::load(&cli.config).ok().map(|l| l.settings);
+    let list_fp = settings.as_ref().and_then(|s| {
+        pgp::load_certs(&s.list.key_file)
+            .ok()?
+            .first()
+            .map(|c| c.fingerprint().to_hex())
+    });
+    let key = match c.key_file {
+        Some(path) => Some(pgp::load_secret(path)?),
+        None => None,
+    };
+    let signer = match (&key, c.sign_with) {
+        (Some(cert), _) => cert.fingerprint().to_hex(),
+        (None, Some(k)) => embargo::core::roster::normalize_fingerprint(k).unwrap_or(k.to_owned()),
+        (None, None) => {
+            bail!("say which key signs: --sign-with KEY (your GnuPG) or --key-file FILE")
+        }
+    };
+    if let Some(s) = &settings
+        && (list_fp
+            .as_deref()
+            .is_some_and(|fp| fp.eq_ignore_ascii_case(&signer))
+            || s.list
+                .own_addresses()
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&signer)))
+    {
+        bail!("{signer} is the list's own key: commands are signed by a roster member's own key");
+    }
+    let to = match (c.to, &settings) {
+        (Some(to), _) => to.to_owned(),
+        (None, Some(s)) => s.list.security_address.clone(),
+        (None, None) => bail!(
+            "no config at {} to take the list's address from: give it with --to security@…",
+            cli.config.display()
+        ),
+    };
+    let member = settings
+        .as_ref()
+        .and_then(|s| s.roster.person_by_fingerprint(&signer))
+        .map(|m| m.email.clone());
+    let from = match (c.from, member) {
+        (Some(from), _) => from.to_owned(),
+        (None, Some(m)) => m,
+        (None, None) => bail!("give your address as the roster has it: --from you@…"),
+    };
+    let text = if c.lines.is_empty() {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("cannot read the commands from standard input")?;
+        text
+    } else {
+        mc::command_text(&id, c.lines)
+    };
+    let attachments = c
+        .attach
+        .iter()
+        .map(|p| mc::attachment(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = jiff::Timestamp::now();
+    let mail = mc::build(
+        &id,
+        &from,
+        &to,
+        &text,
+        &attachments,
+        now,
+        |data| match &key {
+            Some(cert) => {
+                use embargo::crypto::Sealer;
+                pgp::Pgp::new(cert.clone(), Vec::new(), Vec::new()).sign(data, now)
+            }
+            None => mc::gpg_sign(&signer, data),
+        },
+    )?;
+    match c.out {
+        Some(path) => std::fs::write(path, &mail)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().write_all(&mail)?,
+    }
+    Ok(())
 }
 
 fn generate_key(uid: &str, out: &std::path::Path) -> anyhow::Result<()> {

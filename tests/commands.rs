@@ -489,3 +489,155 @@ fn approving_an_empty_advance_notice_is_refused_with_what_is_missing() {
         answer.text
     );
 }
+
+/// `embargo command` as a member runs it, with their GnuPG.
+fn member_command(t: &Team, args: &[&str]) -> Vec<u8> {
+    let config = t.site.config();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
+        .args(["--config", config.to_str().unwrap(), "command"])
+        .args(args)
+        .env("GNUPGHOME", t.gpg.home())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "embargo command {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn a_command_mail_made_by_embargo_command_carries_the_patch_to_the_distributors() {
+    let t = team_with("[[distributors]]\nname = \"Distro\"\nemail = \"sec@distro.example\"\n");
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    let date = in_days(30);
+    alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "p0",
+        &format!(
+            "/accept {id}\r\n/cve CVE-2026-6161 {id}\r\n/disclose {date} {id}\r\n\
+             /set summary Heap overflow in frob {id}\r\n/set affected 1.0 to 1.4 {id}\r\n\
+             /set fixed 1.5 {id}\r\n/set impact remote code execution {id}\r\n\
+             /set releases https://example.org/releases {id}\r\n"
+        ),
+    );
+    let patch = site.path("fix-1.5.patch");
+    std::fs::write(
+        &patch,
+        "--- a/frob.c\n+++ b/frob.c\n@@ -1 +1 @@\n-bad\n+good\n",
+    )
+    .unwrap();
+
+    // Signed by Alice's own GnuPG key; the list key is not asked for.
+    let mail = member_command(
+        &t,
+        &[
+            &id,
+            "/approve distributors",
+            "--attach",
+            patch.to_str().unwrap(),
+            "--sign-with",
+            &t.alice,
+        ],
+    );
+    let text = String::from_utf8_lossy(&mail);
+    assert!(text.contains("multipart/signed"), "{text}");
+    assert!(
+        text.contains("From: alice@example.org"),
+        "the roster's address: {text}"
+    );
+    site.deliver(&mail);
+    site.ok(&["run", "--once"]);
+
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["state"], "distributors-notified", "{:#}", rec["events"]);
+    let notice = site
+        .outbox()
+        .into_iter()
+        .find(|m| m.envelope_to == ["sec@distro.example"])
+        .expect("the advance notice");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&notice.raw)
+        .unwrap();
+    let names: Vec<String> = parsed
+        .attachments()
+        .filter_map(|a| mail_parser::MimeHeaders::attachment_name(a).map(str::to_owned))
+        .collect();
+    assert!(
+        names.contains(&"CVE-2026-6161_v1.5.patch".to_owned()),
+        "{names:?}"
+    );
+    // Canonical throughout, though the patch has LF line endings: a relay
+    // that rewrites bare LFs, or a client that canonicalizes before it
+    // verifies, would otherwise break both signatures.
+    for (what, raw) in [("the command mail", &mail), ("the notice", &notice.raw)] {
+        let bare_lf = raw.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r');
+        assert!(!bare_lf && !raw.starts_with(b"\n"), "{what} has a bare LF");
+    }
+
+    // A key file that is the list key itself is refused.
+    let out = site.embargo(&[
+        "command",
+        &id,
+        "/status",
+        "--key-file",
+        site.path("list-key.asc").to_str().unwrap(),
+        "--from",
+        "alice@example.org",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is the list's own key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_clearsigned_text_with_an_attachment_is_refused_and_the_signer_told_how() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "c0",
+        &format!("/accept {id}\r\n"),
+    );
+    let before = lifecycle(site, &id);
+    let signed = String::from_utf8(
+        t.gpg
+            .clearsign(&t.alice, format!("/severity high {id}\r\n").as_bytes()),
+    )
+    .unwrap();
+    let h = reply("Alice <alice@example.org>", &id, "r1@example.net", "c1");
+    site.deliver(
+        format!(
+            "{h}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"mx\"\r\n\r\n\
+             --mx\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n\
+             --mx\r\nContent-Type: text/x-diff; name=\"fix.patch\"\r\n\
+             Content-Disposition: attachment; filename=\"fix.patch\"\r\n\r\n+good\r\n--mx--\r\n",
+            signed.replace("\r\n", "\n").replace('\n', "\r\n")
+        )
+        .as_bytes(),
+    );
+    site.ok(&["run", "--once"]);
+    assert_eq!(lifecycle(site, &id), before, "nothing changed");
+    let answer = answer_to(site, "c1@mail.example");
+    assert_eq!(
+        answer.envelope_to,
+        ["alice@example.org"],
+        "told to the signer"
+    );
+    assert!(
+        answer.text.contains("embargo command") && answer.text.contains("PGP/MIME"),
+        "{}",
+        answer.text
+    );
+}

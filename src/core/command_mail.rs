@@ -153,7 +153,9 @@ pub fn handle(
                 format!(
                     "the mail (Message-ID <{}>) carries your good signature, but it proves nothing: {detail}. \
                      Only what a signature covers counts, and it must cover the whole mail: send the commands again \
-                     as one PGP/MIME signed mail, with nothing outside the signed part",
+                     as one PGP/MIME signed mail, attachments inside the signed part, with nothing outside it: \
+                     your mail client's OpenPGP \"sign\" (PGP/MIME, not inline), or `embargo command` from \
+                     the command line (see the README, \"Signing commands\")",
                     mail.message_id
                 ),
             ));

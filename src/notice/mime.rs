@@ -119,10 +119,20 @@ fn text_part(text: &str) -> SinglePart {
         ))
 }
 
+/// Always base64: the bytes arrive exactly as they were (a patch keeps its
+/// line endings), and the signed part is in canonical form whatever they
+/// are. A text attachment sent as is would carry bare LFs, which a relay
+/// may rewrite and a verifier canonicalizes: the signature would break.
 fn attachment_part(a: &Attachment) -> SinglePart {
     let content_type = ContentType::parse(&a.content_type)
         .unwrap_or(ContentType::parse("application/octet-stream").expect("a valid type"));
-    lettre::message::Attachment::new(header_text(&a.name, 120)).body(a.bytes.clone(), content_type)
+    SinglePart::builder()
+        .header(content_type)
+        .header(ContentDisposition::attachment(&header_text(&a.name, 120)))
+        .body(
+            Body::new_with_encoding(a.bytes.clone(), ContentTransferEncoding::Base64)
+                .expect("base64 takes any bytes"),
+        )
 }
 
 enum Inner {
@@ -184,24 +194,8 @@ pub fn sealed(
     let entity = inner.formatted();
     let body = match seal {
         Seal::Sign => {
-            // The signed bytes are the part as it appears between the
-            // boundaries: without the CRLF that belongs to the next one.
-            let signed = entity.strip_suffix(b"\r\n").unwrap_or(&entity);
-            let sig = sealer.sign(signed, h.date)?;
-            let signature = SinglePart::builder()
-                .header(
-                    ContentType::parse("application/pgp-signature; name=\"signature.asc\"")
-                        .expect("a valid type"),
-                )
-                .header(ContentDisposition::attachment("signature.asc"))
-                .header(ContentTransferEncoding::SevenBit)
-                .body(crlf(&sig.armored));
-            let outer = MultiPart::signed("application/pgp-signature".to_owned(), sig.micalg);
-            match inner {
-                Inner::Single(p) => outer.singlepart(p),
-                Inner::Multi(p) => outer.multipart(p),
-            }
-            .singlepart(signature)
+            let sig = sealer.sign(signed_bytes(&entity), h.date)?;
+            signed_multipart(inner, sig)
         }
         Seal::SignAndEncryptTo(recipient) => {
             let ciphertext = sealer.encrypt(&entity, recipient, h.date)?;
@@ -334,6 +328,86 @@ fn protect_headers(
         .expect("a valid type"),
     );
     Ok(part)
+}
+
+/// The signed bytes of a part: the part as it appears between the
+/// boundaries, without the CRLF that belongs to the next one.
+fn signed_bytes(entity: &[u8]) -> &[u8] {
+    entity.strip_suffix(b"\r\n").unwrap_or(entity)
+}
+
+/// RFC 3156's `multipart/signed`: the part, then its detached signature.
+fn signed_multipart(inner: Inner, sig: crate::crypto::Detached) -> MultiPart {
+    let signature = SinglePart::builder()
+        .header(
+            ContentType::parse("application/pgp-signature; name=\"signature.asc\"")
+                .expect("a valid type"),
+        )
+        .header(ContentDisposition::attachment("signature.asc"))
+        .header(ContentTransferEncoding::SevenBit)
+        .body(crlf(&sig.armored));
+    let outer = MultiPart::signed("application/pgp-signature".to_owned(), sig.micalg);
+    match inner {
+        Inner::Single(p) => outer.singlepart(p),
+        Inner::Multi(p) => outer.multipart(p),
+    }
+    .singlepart(signature)
+}
+
+/// The header fields of a command mail an SRC member sends the list.
+pub struct MemberHeaders<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    /// Without angle brackets.
+    pub message_id: &'a str,
+    pub date: Timestamp,
+}
+
+/// A member's PGP/MIME command mail (RFC 3156): the text and the
+/// attachments in one signed part, whose own Subject, From and To are
+/// signed too (protected headers, as Thunderbird writes them), so the
+/// signed part names the incident and this list. `sign` makes a detached
+/// signature over the bytes it is given, with the member's own key.
+pub fn member_signed(
+    h: &MemberHeaders<'_>,
+    text: &str,
+    attachments: &[Attachment],
+    sign: impl FnOnce(&[u8]) -> Result<crate::crypto::Detached, CryptoError>,
+) -> Result<Vec<u8>, MimeError> {
+    let from = Mailbox::from_str(h.from).map_err(|_| MimeError::Address(h.from.to_owned()))?;
+    let to = Mailbox::from_str(h.to).map_err(|_| MimeError::Address(h.to.to_owned()))?;
+    let subject = header_text(h.subject, 200);
+    let mut part = MultiPart::mixed().singlepart(text_part(text));
+    for a in attachments {
+        part = part.singlepart(attachment_part(a));
+    }
+    let boundary = part.boundary();
+    let headers = part.headers_mut();
+    headers.set(header::From::from(lettre::message::Mailboxes::from(
+        from.clone(),
+    )));
+    headers.set(header::To::from(lettre::message::Mailboxes::from(
+        to.clone(),
+    )));
+    headers.set(header::Subject::from(subject.clone()));
+    headers.set(
+        ContentType::parse(&format!(
+            "multipart/mixed; boundary=\"{boundary}\"; protected-headers=\"v1\""
+        ))
+        .expect("a valid type"),
+    );
+    let entity = Inner::Multi(part);
+    let sig = sign(signed_bytes(&entity.formatted()))?;
+    let body = signed_multipart(entity, sig);
+    Ok(Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{}>", h.message_id)))
+        .date(std::time::SystemTime::try_from(h.date).unwrap_or(std::time::SystemTime::UNIX_EPOCH))
+        .multipart(body)?
+        .formatted())
 }
 
 /// Armor uses LF; a mail body uses CRLF.

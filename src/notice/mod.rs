@@ -11,7 +11,7 @@ mod templates;
 use askama::Template;
 use jiff::Timestamp;
 
-pub use mime::{Attachment, MimeError, Seal, header_text};
+pub use mime::{Attachment, MemberHeaders, MimeError, Seal, header_text, member_signed};
 
 use crate::config::{Distributor, PublicKey, Settings};
 use crate::core::autoreply::Withhold;
