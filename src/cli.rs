@@ -118,8 +118,9 @@ pub enum Command {
         after_help = "Example:\n  embargo next-slot --after 2026-12-24T09:00:00Z --json"
     )]
     NextSlot {
-        /// An RFC 3339 time, e.g. 2026-12-03T15:59:59Z.
-        #[arg(long, value_name = "RFC3339")]
+        /// A date (its start, UTC), e.g. 2026-12-03, or an RFC 3339 time,
+        /// e.g. 2026-12-03T15:59:59Z.
+        #[arg(long, value_name = "DATE|RFC3339")]
         after: Option<String>,
         #[arg(long)]
         json: bool,
@@ -131,9 +132,9 @@ pub enum Command {
     Schedule {
         #[arg(long)]
         json: bool,
-        /// Show the plan as it would stand at this RFC 3339 time, e.g. the
-        /// morning of the slot, if nothing changed before then.
-        #[arg(long, value_name = "RFC3339")]
+        /// Show the plan as it would stand at this time (a date, or RFC
+        /// 3339), e.g. the morning of the slot, if nothing changed before then.
+        #[arg(long, value_name = "DATE|RFC3339")]
         at: Option<String>,
     },
     /// Print a notice of an incident as it would be sent now.

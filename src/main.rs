@@ -25,8 +25,10 @@ fn init_logging(format: LogFormat, quiet: bool, bar: bool) {
         (false, false) => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only for a person at a terminal: not in files, journald or CI.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
@@ -105,13 +107,38 @@ fn shutdown_signal() -> anyhow::Result<Shutdown> {
     Ok(rx)
 }
 
+/// Writes `text` to standard output, ending with a newline (a shell prompt
+/// after it starts on its own line).
 fn print(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    let end: &[u8] = if text.is_empty() || text.ends_with('\n') {
+        b""
+    } else {
+        b"\n"
+    };
+    match out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(end))
+        .and_then(|()| out.flush())
+    {
         // `embargo incidents | head` is fine.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to standard output"),
     }
+}
+
+/// A time given on the command line: RFC 3339, or a date (its start, UTC).
+fn instant(option: &str, text: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    let date: jiff::civil::Date = text.parse().with_context(|| {
+        format!(
+            "{option} {text:?} is neither a date nor an RFC 3339 time: write it like 2026-12-08 \
+             or 2026-12-08T15:59:59Z"
+        )
+    })?;
+    Ok(jiff::tz::TimeZone::UTC.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))?)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
@@ -379,9 +406,7 @@ fn show_keys(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
 
 fn next_slot(cli: &Cli, after: Option<&str>, as_json: bool) -> anyhow::Result<()> {
     let after = match after {
-        Some(a) => a.parse::<jiff::Timestamp>().with_context(|| {
-            format!("{a:?} is not an RFC 3339 time; write it like 2026-12-03T15:59:59Z")
-        })?,
+        Some(a) => instant("--after", a)?,
         None => jiff::Timestamp::now(),
     };
     // Without a config file, the process's own default: 16:00 UTC, no blackout.
@@ -403,9 +428,7 @@ fn next_slot(cli: &Cli, after: Option<&str>, as_json: bool) -> anyhow::Result<()
 async fn schedule(cli: &Cli, as_json: bool, at: Option<&str>) -> anyhow::Result<()> {
     let now = match at {
         None => jiff::Timestamp::now(),
-        Some(at) => at.parse().with_context(|| {
-            format!("--at {at:?} is not an RFC 3339 time: write it like 2026-12-08T16:00:00Z")
-        })?,
+        Some(at) => instant("--at", at)?,
     };
     let settings = load(cli)?;
     let store = store::open(&settings.store).await?;

@@ -735,6 +735,11 @@ fn next_slot_schedule_and_preview() {
         "2026-12-07T16:00:00Z",
         "Friday to Sunday are skipped"
     );
+    assert_eq!(
+        slot("2026-12-04"),
+        "2026-12-07T16:00:00Z",
+        "a date is its start, UTC; that Friday has no slot"
+    );
     let bad = run(&["next-slot", "--after", "next tuesday"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
@@ -776,6 +781,27 @@ fn next_slot_schedule_and_preview() {
         schedule["outbox"].as_array().unwrap().is_empty(),
         "the demo sent everything"
     );
+
+    // What people read ends with a newline; logs are not coloured when
+    // they go to a file or a pipe.
+    for args in [
+        &["schedule"][..],
+        &["incidents"],
+        &["show", "EMB-2026-0001"],
+        &["preview", "EMB-2026-0001", "announcement"],
+        &["next-slot"],
+        &["run", "--once"],
+    ] {
+        let mut full = vec!["--config", cfg];
+        full.extend_from_slice(args);
+        let out = run(&full);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            out.stdout.is_empty() || out.stdout.ends_with(b"\n"),
+            "{args:?} does not end with a newline"
+        );
+        assert!(!out.stderr.contains(&0x1b), "{args:?} coloured its log");
+    }
 
     let preview = run(&["--config", cfg, "preview", "EMB-2026-0001", "distributors"]);
     let preview = String::from_utf8(preview.stdout).unwrap();
