@@ -453,9 +453,17 @@ async fn schedule(cli: &Cli, as_json: bool, at: Option<&str>) -> anyhow::Result<
             }
         }
     }
-    let waiting: Vec<_> = store
-        .outbox()
-        .await?
+    let outbox = store.outbox().await?;
+    for (id, p) in &mut planned {
+        if let Some(went) = p
+            .queued
+            .as_deref()
+            .and_then(|key| report::delivery(id, key, &outbox))
+        {
+            p.state = went;
+        }
+    }
+    let waiting: Vec<_> = outbox
         .into_iter()
         .filter(|m| {
             matches!(

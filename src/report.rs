@@ -244,6 +244,36 @@ pub fn keys(r: &KeyReport) -> String {
     o
 }
 
+/// How far a queued notice has gone: its outbox mails are
+/// `<incident>/<key>` and `<incident>/<key>/<recipient>…`. `None` when
+/// none is left to tell by.
+pub fn delivery(incident: &str, key: &str, outbox: &[crate::store::OutboxMail]) -> Option<String> {
+    use crate::store::OutboxState;
+    let exact = format!("{incident}/{key}");
+    let below = format!("{exact}/");
+    let rows: Vec<_> = outbox
+        .iter()
+        .filter(|m| m.key == exact || m.key.starts_with(&below))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let n = rows.len();
+    let sent = rows.iter().filter(|m| m.state == OutboxState::Sent).count();
+    let failed = rows
+        .iter()
+        .filter(|m| m.state == OutboxState::Failed)
+        .count();
+    Some(if failed > 0 {
+        format!("{sent} of {n} sent, {failed} failed: see `embargo show {incident}`")
+    } else if sent == n {
+        let last = rows.iter().filter_map(|m| m.sent_at).max();
+        last.map_or_else(|| "sent".to_owned(), |t| format!("sent {}", utc(t)))
+    } else {
+        format!("sending: {sent} of {n} sent")
+    })
+}
+
 pub fn schedule(
     planned: &[(String, crate::core::timeline::Planned)],
     outbox: &[crate::store::OutboxMail],

@@ -471,6 +471,9 @@ pub struct Planned {
     pub at: Option<Timestamp>,
     pub state: String,
     pub to: &'static str,
+    /// Its key in the queue once it is queued: the outbox mail it became
+    /// is `<incident>/<key>/…`.
+    pub queued: Option<String>,
 }
 
 /// The sends of an incident's plan as they stand at `now`, with what is
@@ -500,11 +503,16 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
         } else {
             "scheduled".to_owned()
         };
+        let queued = sent(d, kind).then(|| match kind {
+            NoticeKind::Warning if d.is_queued(&warning_key(d)) => warning_key(d),
+            _ => kind.as_str().to_owned(),
+        });
         Planned {
             notice,
             at,
             state,
             to,
+            queued,
         }
     };
     let mut out = Vec::new();
@@ -528,19 +536,16 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
             }
             out.push(p);
         }
-        for (at, why) in d
-            .queued
-            .iter()
-            .filter_map(|k| k.strip_prefix("date-change-"))
-            .filter_map(|k| k.split_once('-'))
-            .filter_map(|(_, secs)| Timestamp::from_second(secs.parse().ok()?).ok())
-            .map(|at| (at, "queued"))
-        {
+        for (key, at) in d.queued.iter().filter_map(|k| {
+            let (_, secs) = k.strip_prefix("date-change-")?.split_once('-')?;
+            Some((k, Timestamp::from_second(secs.parse().ok()?).ok()?))
+        }) {
             out.push(Planned {
                 notice: "new date",
                 at: Some(at),
-                state: why.to_owned(),
+                state: "queued".to_owned(),
                 to: "distributors",
+                queued: Some(key.clone()),
             });
         }
         let warning_ok = d.approval(NoticeKind::Warning).is_some()
@@ -593,6 +598,9 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
             "after the announcement".into()
         },
         to: "Fix Lead",
+        queued: d
+            .is_queued("retrospective")
+            .then(|| "retrospective".to_owned()),
     });
     out
 }
