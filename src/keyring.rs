@@ -148,6 +148,30 @@ pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics>
                 ),
             );
         }
+        let address = settings.list.security_address.to_ascii_lowercase();
+        let named = info.userids.iter().any(|u| {
+            let u = u.to_ascii_lowercase();
+            u == address || u.contains(&format!("<{address}>"))
+        });
+        if !named {
+            d.warn(
+                "list.key_file",
+                format!(
+                    "the list key {} has no user ID with {} (it has: {}): mail clients look the \
+                     signer of our mail up by its From address and will call the signature \
+                     unverified; add one (`gpg --quick-add-uid`), or generate the key with \
+                     `embargo keys generate --uid \"… <{}>\"`",
+                    info.fingerprint,
+                    settings.list.security_address,
+                    if info.userids.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        info.userids.join(", ")
+                    },
+                    settings.list.security_address
+                ),
+            );
+        }
     }
 
     let mut shared = Vec::new();
@@ -213,7 +237,15 @@ pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics>
                 if c.is_none() && !certs.is_empty() {
                     d.error(
                         format!("{path}.key_file"),
-                        format!("does not hold the key {fp} the config names"),
+                        format!(
+                            "holds {}, not the key {fp} named for {}: export the right key, or correct the fingerprint",
+                            certs
+                                .iter()
+                                .map(|c| c.fingerprint().to_hex())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            dist.email
+                        ),
                     );
                 }
                 c

@@ -700,6 +700,30 @@ fn check_config_warns_on_the_roster_rules() {
 }
 
 #[test]
+fn check_config_warns_when_the_list_key_does_not_name_the_security_address() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    let before = site.ok(&["check-config"]);
+    assert!(!before.contains("no user ID"), "{before}");
+    let warnings = |out: &str| out.lines().filter(|l| l.starts_with("warning:")).count();
+    let key = embargo::pgp::generate(
+        "Someone Else <someone@example.net>",
+        "2025-01-01T00:00:00Z".parse().unwrap(),
+    )
+    .unwrap();
+    let path = site.path("list-key.asc");
+    std::fs::write(&path, embargo::pgp::secret_armored(&key)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = site.ok(&["check-config"]);
+    assert!(
+        out.contains("has no user ID with security@example.org")
+            && out.contains("Someone Else <someone@example.net>")
+            && warnings(&out) == warnings(&before) + 1,
+        "{out}"
+    );
+}
+
+#[test]
 fn a_missing_config_says_what_to_do() {
     let out = run(&["--config", "/nonexistent/embargo.toml", "incidents"]);
     assert!(!out.status.success());
