@@ -302,6 +302,11 @@ pub fn load_schedule(path: &Path) -> Result<SlotRules, Diagnostics> {
 pub fn load_str(text: &str, base: &Path, origin: &Path) -> Result<Loaded, Diagnostics> {
     let mut diags = Diagnostics::default();
     let sections = read::read(text, &mut diags);
+    // A file that is not TOML has nothing else to say: checking the empty
+    // reading of it would only add warnings about what it seems to lack.
+    if diags.has_errors() && diags.0.iter().all(|d| d.path.is_empty()) {
+        return Err(diags);
+    }
     match validate::validate(sections, base, origin, &mut diags) {
         Some(settings) if !diags.has_errors() => Ok(Loaded {
             settings,
@@ -341,4 +346,18 @@ impl Settings {
 /// `[schedule] advance_notice_days` as a duration; validation keeps it in 1..=90.
 fn advance_notice(days: u32) -> SignedDuration {
     SignedDuration::from_hours(i64::from(days.clamp(1, 90)) * 24)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_toml_gets_that_error_alone() {
+        let d = load_str("[list\nname = 1", Path::new("."), Path::new("embargo.toml"))
+            .err()
+            .unwrap();
+        assert_eq!(d.0.len(), 1, "{d}");
+        assert!(d.to_string().contains("not valid TOML"), "{d}");
+    }
 }
