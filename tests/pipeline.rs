@@ -848,3 +848,24 @@ fn next_slot_schedule_and_preview() {
         String::from_utf8_lossy(&unknown.stderr).contains("distributors, warning or announcement")
     );
 }
+
+#[test]
+fn the_example_config_checks_once_its_files_exist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config/embargo.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/embargo.toml"),
+        &config,
+    )
+    .unwrap();
+    let var = tmp.path().join("var");
+    for dir in ["maildir/new", "maildir/cur", "maildir/tmp", "outbox"] {
+        std::fs::create_dir_all(var.join(dir)).unwrap();
+    }
+    write_list_key(&var.join("list-key.asc"));
+    let out = run(&["--config", config.to_str().unwrap(), "check-config"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains(": OK ("), "{said}");
+}
