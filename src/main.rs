@@ -644,13 +644,23 @@ fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
     let id: IncidentId =
         c.id.parse()
             .with_context(|| format!("{:?} is not an incident id (like EMB-2026-0007)", c.id))?;
-    let settings = config::load(&cli.config).ok().map(|l| l.settings);
-    let list_fp = settings.as_ref().and_then(|s| {
-        pgp::load_certs(&s.list.key_file)
-            .ok()?
-            .first()
-            .map(|c| c.fingerprint().to_hex())
-    });
+    // No config is fine on a member's machine; a broken one is not, for it
+    // is what tells the list key apart from the member's.
+    let settings = match config::load(&cli.config) {
+        Ok(loaded) => Some(loaded.settings),
+        Err(_) if !cli.config.exists() => None,
+        Err(diags) => {
+            eprint!("{diags}");
+            bail!(
+                "{} has problems: fix them (embargo check-config), or point --config at nothing",
+                cli.config.display()
+            );
+        }
+    };
+    let list_cert = settings
+        .as_ref()
+        .and_then(|s| pgp::load_certs(&s.list.key_file).ok()?.into_iter().next());
+    let list_fp = list_cert.as_ref().map(|c| c.fingerprint().to_hex());
     let key = match c.key_file {
         Some(path) => Some(pgp::load_secret(path)?),
         None => None,
@@ -690,6 +700,14 @@ fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
         (None, Some(m)) => m,
         (None, None) => bail!("give your address as the roster has it: --from you@…"),
     };
+    // Arguments are command lines only: a stray word would otherwise become
+    // the text of an /approve, replacing the notice's description.
+    if let Some(stray) = c.lines.iter().find(|l| !l.trim_start().starts_with('/')) {
+        bail!(
+            "{stray:?} is not a command: each argument is one command line; write other text, \
+             such as an /approve text, on standard input"
+        );
+    }
     let text = if c.lines.is_empty() {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -704,24 +722,41 @@ fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
         .map(|p| mc::attachment(p))
         .collect::<Result<Vec<_>, _>>()?;
     let now = jiff::Timestamp::now();
-    let mail = mc::build(
-        &id,
-        &from,
-        &to,
-        &text,
-        &attachments,
-        now,
-        |data| match &key {
+    let mail = mc::build(&id, &from, &to, &text, &attachments, now, |data| {
+        let sig = match &key {
             Some(cert) => {
                 use embargo::crypto::Sealer;
-                pgp::Pgp::new(cert.clone(), Vec::new(), Vec::new()).sign(data, now)
+                pgp::Pgp::new(cert.clone(), Vec::new(), Vec::new()).sign(data, now)?
             }
-            None => mc::gpg_sign(&signer, data),
-        },
-    )?;
+            None => mc::gpg_sign(&signer, data)?,
+        };
+        // Whatever name the key was asked by, the list key (or one of
+        // its subkeys) never signs a member's command.
+        if list_cert
+            .as_ref()
+            .is_some_and(|list| pgp::made_by(&sig.armored, list))
+        {
+            return Err(embargo::crypto::CryptoError::Sign(
+                "that key is the list's own key: commands are signed by a roster member's own key"
+                    .to_owned(),
+            ));
+        }
+        Ok(sig)
+    })?;
     match c.out {
-        Some(path) => std::fs::write(path, &mail)
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            // The commands may be embargoed: readable by their author only.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| {
+                    format!("cannot create {} (it must not exist yet)", path.display())
+                })?;
+            file.write_all(&mail)?;
+        }
         None => std::io::stdout().write_all(&mail)?,
     }
     Ok(())

@@ -580,6 +580,22 @@ fn a_command_mail_made_by_embargo_command_carries_the_patch_to_the_distributors(
         assert!(!bare_lf && !raw.starts_with(b"\n"), "{what} has a bare LF");
     }
 
+    // A word that is not a command would become an /approve's text.
+    let out = site.embargo(&[
+        "command",
+        &id,
+        "/approve announcement",
+        "Thanks",
+        "--sign-with",
+        &t.alice,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"Thanks\" is not a command"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A key file that is the list key itself is refused.
     let out = site.embargo(&[
         "command",

@@ -842,12 +842,18 @@ async fn every_encrypted_mail_keeps_the_embargoed_facts_inside_its_ciphertext() 
     Plan::applied(&more);
     sent.extend(more);
 
+    // The facts, and what says which incident and when: its id, its date.
+    let incident_id = p.id.clone();
     let embargoed = [
         "CVE-2027-1009",
         "Heap overflow",
         "Overflow in frob()",
         "Secret sauce",
         "frobnicator",
+        incident_id.as_str(),
+        "EMB-2027-0002",
+        "2027-01-20",
+        &t(&format!("{A}T16:00:00Z")).as_second().to_string(),
     ];
     let encrypted: Vec<&Sent> = sent
         .iter()

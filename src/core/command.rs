@@ -272,6 +272,9 @@ pub fn written_lines(text: &str) -> Vec<&str> {
             break;
         }
         if t.starts_with('>') || is_attribution(t) {
+            // Left out, but it still ends a paragraph: a value never runs
+            // on across a quote.
+            out.push("");
             continue;
         }
         out.push(line);
@@ -280,13 +283,29 @@ pub fn written_lines(text: &str) -> Vec<&str> {
 }
 
 /// The command lines of a text as written, white space collapsed: what two
-/// views of one signed mail (plain text and HTML) must agree on.
+/// views of one signed mail (plain text and HTML) must agree on. A text
+/// value's line comes with the lines that may continue it (up to a blank
+/// line or a command), so that neither view can carry a value the other
+/// does not show.
 pub fn command_lines(text: &str) -> Vec<String> {
-    written_lines(text)
-        .into_iter()
-        .filter(|l| command_name(l).is_some())
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect()
+    let lines = written_lines(text);
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = command_name(line) else {
+            continue;
+        };
+        let mut words: Vec<&str> = line.split_whitespace().collect();
+        if takes_text(&name.to_ascii_lowercase(), &words[1..]) {
+            for next in lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.trim().is_empty() && command_name(l).is_none())
+            {
+                words.extend(next.split_whitespace());
+            }
+        }
+        out.push(words.join(" "));
+    }
+    out
 }
 
 /// The command name of a line that starts with `/word`; `/usr/bin` is not one.
@@ -898,6 +917,20 @@ mod tests {
             [Command::Reject {
                 reason: "works as designed".into()
             }]
+        );
+        // A quote ends it, as a blank line does.
+        assert_eq!(
+            cmds("/set summary Heap overflow\n> On Monday you wrote:\n  in the parser\n"),
+            [set(Field::Summary, "Heap overflow")]
+        );
+        // Two views of one mail agree only if their values do, lines after included.
+        assert_ne!(
+            command_lines("/set summary Low impact\n  actually remote code execution\n"),
+            command_lines("/set summary Low impact\n")
+        );
+        assert_eq!(
+            command_lines("/set summary Low\n  impact\n\nThanks\n/accept\n"),
+            ["/set summary Low impact", "/accept"]
         );
         // Text after it that may or may not continue it: refused, not cut.
         for text in [

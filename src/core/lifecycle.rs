@@ -257,9 +257,16 @@ pub fn apply(
                     }
                     applied(changes, summary)
                 }
-                TeamOp::Remove if !d.team.contains(email) => {
-                    unchanged(format!("{email} is not in the Fix Team"))
-                }
+                // Not a no-op: a misspelt address would leave the person
+                // meant to lose access on the team, getting embargoed mail.
+                TeamOp::Remove if !d.team.contains(email) => Err(format!(
+                    "{email} is not in the Fix Team, which is: {}",
+                    if d.team.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        d.team.join(", ")
+                    }
+                )),
                 TeamOp::Remove => applied(
                     vec![Change::TeamRemoved {
                         email: email.clone(),
@@ -433,7 +440,9 @@ pub fn apply(
             if d.is_queued(kind.as_str()) {
                 return Err(format!("the {kind} notice has already gone out"));
             }
-            if d.approval(*kind).is_some() && text.is_none() {
+            // New patches are a new approval, not "no change".
+            let new_patches = *kind == NoticeKind::Distributors && !facts.patches.is_empty();
+            if d.approval(*kind).is_some() && text.is_none() && !new_patches {
                 return unchanged(format!(
                     "the {kind} notice is already approved as it stands"
                 ));
@@ -489,12 +498,25 @@ pub fn apply(
             if state == State::Reported {
                 return accepted_first();
             }
+            let mut summary = format!("{}: {value}", field.as_str());
+            let withdrawn: Vec<&str> = NoticeKind::ALL
+                .iter()
+                .filter(|k| d.approval(**k).is_some() && !super::timeline::sent(d, **k))
+                .map(|k| k.as_str())
+                .collect();
+            if !withdrawn.is_empty() {
+                summary.push_str(&format!(
+                    " (this withdraws the approval of the {} notice: approve it again once it \
+                     says what it should)",
+                    withdrawn.join(", ")
+                ));
+            }
             applied(
                 vec![Change::Field {
                     field: *field,
                     value: value.clone(),
                 }],
-                format!("{}: {value}", field.as_str()),
+                summary,
             )
         }
         Command::Hold if d.on_hold => unchanged(format!("{id} is already on hold")),
@@ -647,7 +669,6 @@ mod tests {
             ("/lead me", "alice@example.org is already the Fix Lead"),
             ("/ic alice@example.org", "already the incident commander"),
             ("/team add dev@example.org", "already in the Fix Team"),
-            ("/team remove other@example.org", "not in the Fix Team"),
             ("/cve CVE-2026-1000", "CVE-2026-1000 already recorded"),
             ("/resume", "is not on hold"),
         ] {
@@ -660,6 +681,21 @@ mod tests {
                 done.summary
             );
         }
+        // /set after /approve says the approval is withdrawn.
+        let mut planned = run(&i, "/disclose 2026-12-15", "alice@example.org").unwrap();
+        planned = run(&planned, "/approve announcement", "alice@example.org").unwrap();
+        let set = outcome(
+            &planned,
+            "/set impact denial of service",
+            "alice@example.org",
+        )
+        .unwrap();
+        assert!(
+            set.summary
+                .contains("withdraws the approval of the announcement notice"),
+            "{}",
+            set.summary
+        );
         // Partly new: what is new is recorded, the rest named.
         let done = outcome(&i, "/cve CVE-2026-1000 CVE-2026-2000", "alice@example.org").unwrap();
         assert_eq!(
@@ -1058,9 +1094,12 @@ mod tests {
                 .team
                 .is_empty()
         );
-        assert_eq!(
-            run(&i, "/team remove dev@example.org", "alice@example.org").unwrap(),
-            i
+        // Removing someone who is not there is refused, naming the team: a
+        // misspelt address must not leave the person meant on it.
+        assert!(
+            run(&i, "/team remove dev@example.org", "alice@example.org")
+                .unwrap_err()
+                .contains("which is: nobody")
         );
 
         let scored = run(

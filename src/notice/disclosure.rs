@@ -341,7 +341,8 @@ impl Composer<'_> {
             let fingerprint = s.roster.person(email).and_then(|m| m.fingerprint.clone());
             // Addressed as a distributor is: sealed to the key we know.
             let member = crate::config::Distributor {
-                name: format!("{} Fix Team", i.id),
+                // Outside the ciphertext when sealed: nothing of the incident.
+                name: "Fix Team".to_owned(),
                 email: email.clone(),
                 encrypt: fingerprint.is_some(),
                 require_encryption: fingerprint.is_some(),

@@ -78,6 +78,14 @@ fn message_id(key: &str, settings: &Settings) -> String {
     format!("{readable}.{}@{}", &digest[..20], settings.list.domain())
 }
 
+/// The Message-ID of a mail that may go encrypted: the readable part of
+/// [`message_id`] names the incident, the notice and its date, and the
+/// Message-ID stays outside the ciphertext. Still follows from the key.
+fn opaque_message_id(key: &str, settings: &Settings) -> String {
+    let digest = crate::parse::sha256_hex(&[b"opaque:", key.as_bytes()]);
+    format!("{}@{}", &digest[..32], settings.list.domain())
+}
+
 /// Names one inbound mail in an outbox key: a replayed mail has the same
 /// body but its own Message-ID, and gets its own answer.
 fn mail_key(mail: &Inbound) -> String {
@@ -350,7 +358,10 @@ impl<'a> Composer<'a> {
         );
         let references = references(report);
         let mail = |key: String, to: Party<'_>, text: &str, seal: Seal<'_>| {
-            let message_id = message_id(&key, settings);
+            let message_id = match seal {
+                Seal::SignAndEncryptTo(_) => opaque_message_id(&key, settings),
+                Seal::Sign => message_id(&key, settings),
+            };
             let recipient = to.email.to_owned();
             let bytes = self.seal(
                 &Headers {
@@ -470,7 +481,14 @@ impl<'a> Composer<'a> {
         now: Timestamp,
     ) -> Result<NewMail, NoticeError> {
         let list = &self.settings.list;
-        let id = message_id(key, self.settings);
+        let encrypt_to = distributor
+            .fingerprint
+            .as_deref()
+            .filter(|_| distributor.encrypt);
+        let id = match encrypt_to {
+            Some(_) => opaque_message_id(key, self.settings),
+            None => message_id(key, self.settings),
+        };
         let subject = header_text(subject, 200);
         let headers = Headers {
             from: Party {
@@ -489,10 +507,6 @@ impl<'a> Composer<'a> {
             date: now,
             auto_submitted: "auto-generated",
         };
-        let encrypt_to = distributor
-            .fingerprint
-            .as_deref()
-            .filter(|_| distributor.encrypt);
         let bytes = match encrypt_to {
             Some(fp) => match self.seal(&headers, text, attachments, Seal::SignAndEncryptTo(fp)) {
                 Ok(bytes) => bytes,

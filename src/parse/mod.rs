@@ -436,7 +436,9 @@ fn joined(msg: &Message<'_>, ids: &[u32], strict: bool) -> Option<(String, TextS
         }
         texts.push(text);
     }
-    Some((texts.join("\n"), source))
+    // In signed text, where commands are read, a part boundary ends a
+    // paragraph: a command's value never runs on into the next part.
+    Some((texts.join(if strict { "\n\n" } else { "\n" }), source))
 }
 
 fn readable_text(msg: &Message<'_>) -> (String, TextSource) {

@@ -189,3 +189,24 @@ pub fn describe(cert: &Cert, now: Timestamp) -> CertInfo {
     }
     info
 }
+
+/// Whether a detached signature was made by any key of `cert`, primary or
+/// subkey, as its issuer subpackets name it (fingerprint or key ID).
+pub fn made_by(signature: &[u8], cert: &Cert) -> bool {
+    use sequoia_openpgp::parse::Parse;
+    let Ok(pile) = sequoia_openpgp::PacketPile::from_bytes(signature) else {
+        return false;
+    };
+    let issuers: Vec<sequoia_openpgp::KeyHandle> = pile
+        .descendants()
+        .filter_map(|p| match p {
+            sequoia_openpgp::Packet::Signature(s) => Some(s.get_issuers()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    cert.keys().any(|k| {
+        let own = k.key().key_handle();
+        issuers.iter().any(|i| i.aliases(&own))
+    })
+}

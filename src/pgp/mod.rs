@@ -23,7 +23,8 @@ use sequoia_openpgp as openpgp;
 
 use keys::system_time;
 pub use keys::{
-    CertInfo, KeyError, describe, generate, load_certs, load_secret, public_armored, secret_armored,
+    CertInfo, KeyError, describe, generate, load_certs, load_secret, made_by, public_armored,
+    secret_armored,
 };
 
 use crate::core::signature::{Made, SignatureStatus};
