@@ -799,11 +799,17 @@ fn next_slot_schedule_and_preview() {
         .unwrap();
     assert_eq!(announcement["at"].as_str(), Some("2026-12-01T16:00:00Z"));
     // Gone, and when: read from the outbox, not just "queued".
-    let state = announcement["state"].as_str().unwrap();
-    assert!(
-        state.starts_with("sent 20") && state.ends_with(" UTC"),
-        "{state}"
-    );
+    for notice in ["advance notice", "24-hour warning", "announcement"] {
+        let line = planned
+            .iter()
+            .find(|p| p["incident"] == "EMB-2026-0001" && p["notice"] == notice)
+            .unwrap();
+        let state = line["state"].as_str().unwrap();
+        assert!(
+            state.starts_with("sent 20") && state.ends_with(" UTC"),
+            "{notice}: {state}"
+        );
+    }
     assert!(
         schedule["outbox"].as_array().unwrap().is_empty(),
         "the demo sent everything"

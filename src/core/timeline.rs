@@ -471,8 +471,8 @@ pub struct Planned {
     pub at: Option<Timestamp>,
     pub state: String,
     pub to: &'static str,
-    /// Its key in the queue once it is queued: the outbox mail it became
-    /// is `<incident>/<key>/…`.
+    /// Once it is queued, the key of the outbox mail it became:
+    /// `<incident>/<key>` and `<incident>/<key>/…`.
     pub queued: Option<String>,
 }
 
@@ -505,6 +505,8 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
         };
         let queued = sent(d, kind).then(|| match kind {
             NoticeKind::Warning if d.is_queued(&warning_key(d)) => warning_key(d),
+            // The composer's name for it in the outbox (notice::advance_notices).
+            NoticeKind::Distributors => "advance".to_owned(),
             _ => kind.as_str().to_owned(),
         });
         Planned {
