@@ -913,3 +913,68 @@ async fn every_encrypted_mail_keeps_the_embargoed_facts_inside_its_ciphertext() 
         "a Fix Team draft: {seen:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_correction_after_the_advance_notice_reaches_the_distributors_once_approved() {
+    let mut p = Plan::new("").await;
+    p.at("2027-01-04T09:10:00Z");
+    p.alice(&[
+        "/accept",
+        "/cve CVE-2027-1010",
+        "/set summary Heap overflow in frob",
+        "/set affected 1.0 to 1.4",
+        "/set fixed 1.5",
+        "/set impact remote code execution",
+        "/set releases https://example.org/releases",
+        &format!("/disclose {A}"),
+        "/approve distributors",
+    ]);
+    let sent = p.pass().await;
+    Plan::applied(&sent);
+    assert_eq!(to(&sent, DOT).len(), 1, "the advance notice");
+
+    // The fix moved to 1.6: drafted for the team, nothing to distributors yet.
+    p.at("2027-01-05T09:00:00Z");
+    p.alice(&["/set fixed 1.6"]);
+    let sent = p.pass().await;
+    Plan::applied(&sent);
+    assert!(to(&sent, DOT).is_empty(), "{:#?}", subjects(&sent));
+    let schedule = embargo::core::timeline::plan(
+        &p.incident().await,
+        &embargo::core::timeline::Rules {
+            distributors: true,
+            slots: &embargo::core::slot::SlotRules::default(),
+        },
+        p.clock.now(),
+    );
+    assert!(
+        schedule
+            .iter()
+            .any(|l| l.notice == "corrected advance notice" && l.state.starts_with("waiting")),
+        "{schedule:#?}"
+    );
+
+    p.at("2027-01-05T09:10:00Z");
+    p.alice(&["/approve distributors"]);
+    let sent = p.pass().await;
+    Plan::applied(&sent);
+    for who in [DOT, PLUS] {
+        let got = to(&sent, who);
+        assert_eq!(got.len(), 1, "{who}: {:#?}", subjects(&sent));
+        let m = got[0];
+        assert!(
+            m.subject.starts_with("[EMBARGOED] CORRECTED CVE-2027-1010"),
+            "{}",
+            m.subject
+        );
+        assert!(m.text.contains("fixed: 1.6 (was 1.5)"), "{}", m.text);
+        p.verified(m);
+    }
+    p.at("2027-01-05T10:00:00Z");
+    let sent = p.pass().await;
+    assert!(
+        to(&sent, DOT).is_empty(),
+        "told once: {:#?}",
+        subjects(&sent)
+    );
+}

@@ -112,6 +112,9 @@ pub struct Incident {
     pub details: Details,
 }
 
+/// The queue key of a corrected advance notice starts so.
+pub const CORRECTION: &str = "correction-";
+
 /// What the lifecycle adds to an incident after it is opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -150,6 +153,88 @@ pub struct Details {
     pub active_at: Option<Timestamp>,
     /// Deadlines already reminded of, so each is reminded once.
     pub reminded: Vec<String>,
+    /// What the advance notice (or its last correction) told the
+    /// distributors; `None` before it went, or when an older version sent it.
+    pub told_facts: Option<Facts>,
+}
+
+/// What a distributors' notice states about the vulnerability.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Facts {
+    pub cves: Vec<String>,
+    pub severity: Option<Severity>,
+    pub fields: NoticeFields,
+}
+
+impl Facts {
+    /// Each difference from `before`, one line each, for a correction.
+    pub fn changes_since(&self, before: &Facts) -> Vec<String> {
+        let mut out = Vec::new();
+        let said = |v: Option<String>| v.unwrap_or_else(|| "not stated".to_owned());
+        if self.cves != before.cves {
+            out.push(format!(
+                "CVE: {} (was {})",
+                said(Some(self.cves.join(", ")).filter(|s| !s.is_empty())),
+                said(Some(before.cves.join(", ")).filter(|s| !s.is_empty()))
+            ));
+        }
+        if self.severity != before.severity {
+            let rating = |s: &Option<Severity>| said(s.as_ref().map(|s| s.rating.to_string()));
+            out.push(format!(
+                "severity: {} (was {})",
+                rating(&self.severity),
+                rating(&before.severity)
+            ));
+        }
+        for field in Field::ALL {
+            let (now, then) = (self.fields.get(field), before.fields.get(field));
+            if now != then {
+                out.push(format!(
+                    "{}: {} (was {})",
+                    field.as_str(),
+                    said(now),
+                    said(then)
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl NoticeFields {
+    /// A field's value as the notices show it.
+    pub fn get(&self, field: Field) -> Option<String> {
+        let flag = |b: Option<bool>| b.map(|b| if b { "yes" } else { "no" }.to_owned());
+        match field {
+            Field::Summary => self.summary.clone(),
+            Field::Affected => self.affected.clone(),
+            Field::Fixed => self.fixed.clone(),
+            Field::Impact => self.impact.clone(),
+            Field::Mitigation => self.mitigation.clone(),
+            Field::Releases => self.releases.clone(),
+            Field::Credit => self.credit.clone(),
+            Field::DeployBefore => flag(self.deploy_before),
+            Field::PatchEmbargoed => flag(self.patch_embargoed),
+        }
+    }
+}
+
+impl Details {
+    /// What a distributors' notice would state now.
+    pub fn facts(&self) -> Facts {
+        Facts {
+            cves: self.cves.clone(),
+            severity: self.severity.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// The advance notice went, and what it stated has changed since: the
+    /// distributors are owed a corrected notice.
+    pub fn correction_owed(&self) -> bool {
+        self.told_facts.as_ref().is_some_and(|t| *t != self.facts())
+    }
 }
 
 /// What a notice says beyond the incident's own facts; the Fix Lead sets
@@ -436,6 +521,9 @@ impl Incident {
                 }
                 if key == NoticeKind::Distributors.as_str() {
                     d.advance_at.get_or_insert(at);
+                }
+                if key == NoticeKind::Distributors.as_str() || key.starts_with(CORRECTION) {
+                    d.told_facts = Some(d.facts());
                 }
             }
             Change::Told { at: told } => d.told_date = Some(*told),

@@ -437,8 +437,18 @@ pub fn apply(
             if state == State::Reported {
                 return accepted_first();
             }
-            if d.is_queued(kind.as_str()) {
-                return Err(format!("the {kind} notice has already gone out"));
+            // After the advance notice went, approving it again approves
+            // its correction, once what it stated has changed.
+            let correcting = *kind == NoticeKind::Distributors && super::timeline::correction(d);
+            if d.is_queued(kind.as_str()) && !correcting {
+                return Err(format!(
+                    "the {kind} notice has already gone out{}",
+                    if *kind == NoticeKind::Distributors {
+                        ", and nothing it stated has changed since"
+                    } else {
+                        ""
+                    }
+                ));
             }
             // New patches are a new approval, not "no change".
             let new_patches = *kind == NoticeKind::Distributors && !facts.patches.is_empty();
@@ -483,6 +493,11 @@ pub fn apply(
             }
             if !missing.is_empty() {
                 summary.push_str(&format!(", as it is: without {}", missing.join(", ")));
+            }
+            if correcting {
+                summary.push_str(
+                    "; the distributors get it as a corrected advance notice, with what changed",
+                );
             }
             applied(
                 vec![Change::Approved {

@@ -42,6 +42,9 @@ pub enum Due {
         seq: usize,
     },
     Warning,
+    /// The advance notice again, corrected: what it stated changed after
+    /// it went, and the change was approved.
+    Correction,
     Announcement,
     /// A notice that would break the rules if it went now: the alert.
     Held(Hold),
@@ -68,6 +71,7 @@ impl Due {
             Due::Advance => NoticeKind::Distributors.as_str().to_owned(),
             Due::DateChange { to, seq, .. } => format!("date-change-{seq}-{}", to.as_second()),
             Due::Warning => warning_key(d),
+            Due::Correction => format!("{}{}", super::incident::CORRECTION, d.revision),
             Due::Announcement => NoticeKind::Announcement.as_str().to_owned(),
             Due::Held(h) => format!(
                 "held-{}-{}-{}",
@@ -114,6 +118,12 @@ fn warning_key(d: &Details) -> String {
         moves(d),
         d.disclosure.map_or(0, |p| p.as_second())
     )
+}
+
+/// The distributors are owed a corrected advance notice: what it stated
+/// changed since it went, before the announcement made it moot.
+pub fn correction(d: &Details) -> bool {
+    sent(d, NoticeKind::Distributors) && !sent(d, NoticeKind::Announcement) && d.correction_owed()
 }
 
 /// Whether the notice of `kind` went for the plan as it stands.
@@ -354,9 +364,13 @@ pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
         i.state,
         State::DisclosurePlanned | State::DistributorsNotified
     ) || (fast && matches!(i.state, State::Triaged | State::Fixing));
+    // A corrected advance notice is drafted like the first one.
     let unapproved: Vec<NoticeKind> = notices(i, distributors)
         .into_iter()
-        .filter(|k| d.approval(*k).is_none() && !sent(d, *k))
+        .filter(|k| {
+            d.approval(*k).is_none()
+                && (!sent(d, *k) || (*k == NoticeKind::Distributors && correction(d)))
+        })
         .collect();
     let drafts = Due::Drafts {
         kinds: unapproved.clone(),
@@ -378,6 +392,13 @@ pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
             }
         }
         due.extend(date_change(i, rules));
+        if planned.is_some_and(|p| now < p)
+            && correction(d)
+            && d.approval(NoticeKind::Distributors).is_some()
+            && !d.is_queued(&Due::Correction.key(i))
+        {
+            due.push(Due::Correction);
+        }
         if let Some(p) = planned
             && d.approval(NoticeKind::Warning).is_some()
             && d.approval(NoticeKind::Announcement).is_some()
@@ -458,7 +479,7 @@ pub fn queued(i: &Incident, due: &Due) -> Vec<Change> {
         Due::Retrospective => changes.push(Change::State {
             to: State::Retrospective,
         }),
-        Due::Drafts { .. } | Due::Held(_) => {}
+        Due::Drafts { .. } | Due::Held(_) | Due::Correction => {}
     }
     changes
 }
@@ -537,6 +558,20 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
                     .unwrap_or_else(|| "goes on the next pass".to_owned());
             }
             out.push(p);
+        }
+        if correction(d) {
+            out.push(Planned {
+                notice: "corrected advance notice",
+                at: None,
+                state: if d.approval(NoticeKind::Distributors).is_some() {
+                    "goes on the next pass".to_owned()
+                } else {
+                    "waiting for /approve distributors (what the advance notice stated changed)"
+                        .to_owned()
+                },
+                to: "distributors",
+                queued: None,
+            });
         }
         for (key, at) in d.queued.iter().filter_map(|k| {
             let (_, secs) = k.strip_prefix("date-change-")?.split_once('-')?;
@@ -707,6 +742,74 @@ mod tests {
         );
         i.apply(&Change::Hold { on: true }, t(SLOT));
         assert_eq!(next_change(&i, t(SLOT)), None);
+    }
+
+    #[test]
+    fn a_change_after_the_advance_notice_owes_a_correction_once_approved() {
+        let mut i = planned();
+        approve(&mut i, &[NoticeKind::Distributors]);
+        let went = t("2026-11-10T11:00:00Z");
+        for c in queued(&i, &Due::Advance) {
+            i.apply(&c, went);
+        }
+        let now = t("2026-11-11T09:00:00Z");
+        assert!(!i.details.correction_owed());
+        i.apply(
+            &Change::Field {
+                field: crate::core::incident::Field::Fixed,
+                value: "2.4.3".into(),
+            },
+            now,
+        );
+        // Drafted, not sent, until approved.
+        let due_now = due(&i, &rules(), now);
+        assert!(
+            due_now.iter().any(
+                |d| matches!(d, Due::Drafts { kinds } if kinds.contains(&NoticeKind::Distributors))
+            ),
+            "{due_now:?}"
+        );
+        assert!(!due_now.contains(&Due::Correction));
+        approve(&mut i, &[NoticeKind::Distributors]);
+        assert_eq!(
+            run(&mut i, &["2026-11-11T10:00:00Z", "2026-11-11T11:00:00Z"])
+                .into_iter()
+                .filter(|(_, k)| k.starts_with("correction-"))
+                .count(),
+            1,
+            "once"
+        );
+        assert!(!i.details.correction_owed());
+        // A date move is told by its own notice, not as a correction.
+        i.apply(
+            &Change::Disclosure {
+                at: Some(t("2026-12-02T16:00:00Z")),
+            },
+            now,
+        );
+        assert!(!correction(&i.details));
+        // An older version's advance notice: nothing to compare with.
+        i.details.told_facts = None;
+        i.details.fields.impact = Some("worse".into());
+        assert!(!correction(&i.details));
+    }
+
+    #[test]
+    fn a_correction_names_each_change() {
+        let mut before = crate::core::incident::Facts::default();
+        before.fields.fixed = Some("2.4.2".into());
+        let mut after = before.clone();
+        after.fields.fixed = Some("2.4.3".into());
+        after.fields.mitigation = Some("turn off the loader".into());
+        after.cves = vec!["CVE-2026-2".into()];
+        assert_eq!(
+            after.changes_since(&before),
+            [
+                "CVE: CVE-2026-2 (was not stated)",
+                "fixed: 2.4.3 (was 2.4.2)",
+                "mitigation: turn off the loader (was not stated)"
+            ]
+        );
     }
 
     /// Runs ticks at `times`, queueing what is due; what went when.

@@ -504,6 +504,42 @@ impl Composer<'_> {
         self.to_distributors(i, "advance", MailKind::AdvanceNotice, &notice, now)
     }
 
+    /// The advance notice again, as it stands, after what it stated
+    /// changed: what changed first, then the whole notice; `key` names it
+    /// in the outbox.
+    pub fn corrections(
+        &self,
+        i: &Incident,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
+        let mut notice = self.notice_text(i, NoticeKind::Distributors, now)?;
+        let d = &i.details;
+        let changes = d
+            .told_facts
+            .as_ref()
+            .map(|told| d.facts().changes_since(told))
+            .unwrap_or_default();
+        notice.subject = match notice.subject.strip_prefix("[EMBARGOED] ") {
+            Some(rest) => format!("[EMBARGOED] CORRECTED {rest}"),
+            None => format!("CORRECTED {}", notice.subject),
+        };
+        let mut intro = format!(
+            "This corrects the advance notice you received for {}. What changed:\n\n",
+            i.id
+        );
+        for c in &changes {
+            intro.push_str(&format!("  - {c}\n"));
+        }
+        intro.push_str(if notice.attachments.iter().any(|a| a.name.ends_with(".patch")) {
+            "\nThe patches attached replace those sent before. The corrected notice follows in full.\n\n"
+        } else {
+            "\nThe patches sent with the advance notice stand. The corrected notice follows in full.\n\n"
+        });
+        notice.text = format!("{intro}{}", notice.text);
+        self.to_distributors(i, key, MailKind::AdvanceNotice, &notice, now)
+    }
+
     /// The 24-hour warning for the date as it stands; `key` names it in
     /// the outbox (a move makes a new one owed).
     pub fn warnings(

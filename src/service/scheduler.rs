@@ -140,6 +140,7 @@ impl Scheduler {
                         composer.date_changes(&current, &key, *from, *to, *seq, now)
                     }
                     Due::Warning => composer.warnings(&current, &key, now),
+                    Due::Correction => composer.corrections(&current, &key, now),
                     Due::Held(hold) => {
                         tracing::warn!(incident = %current.id, notice = hold.notice.as_str(), why = %hold.why, "held");
                         composer
@@ -173,6 +174,7 @@ impl Scheduler {
                             due,
                             Due::Advance
                                 | Due::DateChange { .. }
+                                | Due::Correction
                                 | Due::Warning
                                 | Due::Announcement
                         );
