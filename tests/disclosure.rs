@@ -977,4 +977,25 @@ async fn a_correction_after_the_advance_notice_reaches_the_distributors_once_app
         "told once: {:#?}",
         subjects(&sent)
     );
+    // The schedule keeps it, as queued (the CLI reads its outbox mail).
+    let schedule = embargo::core::timeline::plan(
+        &p.incident().await,
+        &embargo::core::timeline::Rules {
+            distributors: true,
+            slots: &embargo::core::slot::SlotRules::default(),
+        },
+        p.clock.now(),
+    );
+    let lines: Vec<_> = schedule
+        .iter()
+        .filter(|l| l.notice == "corrected advance notice")
+        .collect();
+    assert_eq!(lines.len(), 1, "{schedule:#?}");
+    assert!(
+        lines[0]
+            .queued
+            .as_deref()
+            .is_some_and(|k| k.starts_with("correction-")),
+        "{schedule:#?}"
+    );
 }

@@ -180,7 +180,12 @@ impl Facts {
             ));
         }
         if self.severity != before.severity {
-            let rating = |s: &Option<Severity>| said(s.as_ref().map(|s| s.rating.to_string()));
+            let rating = |s: &Option<Severity>| {
+                said(s.as_ref().map(|s| match (s.score, &s.vector) {
+                    (Some(score), Some(v)) => format!("{} (CVSS {score:.1}, {v})", s.rating),
+                    _ => s.rating.to_string(),
+                }))
+            };
             out.push(format!(
                 "severity: {} (was {})",
                 rating(&self.severity),

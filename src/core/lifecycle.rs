@@ -439,7 +439,9 @@ pub fn apply(
             }
             // After the advance notice went, approving it again approves
             // its correction, once what it stated has changed.
-            let correcting = *kind == NoticeKind::Distributors && super::timeline::correction(d);
+            let correcting = *kind == NoticeKind::Distributors
+                && super::timeline::correction(d)
+                && d.disclosure.is_some_and(|p| now < p);
             if d.is_queued(kind.as_str()) && !correcting {
                 return Err(format!(
                     "the {kind} notice has already gone out{}",
@@ -498,6 +500,9 @@ pub fn apply(
                 summary.push_str(
                     "; the distributors get it as a corrected advance notice, with what changed",
                 );
+                if d.on_hold {
+                    summary.push_str(", after /resume");
+                }
             }
             applied(
                 vec![Change::Approved {
@@ -516,7 +521,11 @@ pub fn apply(
             let mut summary = format!("{}: {value}", field.as_str());
             let withdrawn: Vec<&str> = NoticeKind::ALL
                 .iter()
-                .filter(|k| d.approval(**k).is_some() && !super::timeline::sent(d, **k))
+                .filter(|k| {
+                    d.approval(**k).is_some()
+                        && (!super::timeline::sent(d, **k)
+                            || (**k == NoticeKind::Distributors && super::timeline::correction(d)))
+                })
                 .map(|k| k.as_str())
                 .collect();
             if !withdrawn.is_empty() {

@@ -123,7 +123,10 @@ fn warning_key(d: &Details) -> String {
 /// The distributors are owed a corrected advance notice: what it stated
 /// changed since it went, before the announcement made it moot.
 pub fn correction(d: &Details) -> bool {
-    sent(d, NoticeKind::Distributors) && !sent(d, NoticeKind::Announcement) && d.correction_owed()
+    sent(d, NoticeKind::Distributors)
+        && !sent(d, NoticeKind::Announcement)
+        && !asap(d)
+        && d.correction_owed()
 }
 
 /// Whether the notice of `kind` went for the plan as it stands.
@@ -559,15 +562,30 @@ pub fn plan(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Planned> {
             }
             out.push(p);
         }
-        if correction(d) {
+        for key in d
+            .queued
+            .iter()
+            .filter(|k| k.starts_with(super::incident::CORRECTION))
+        {
             out.push(Planned {
                 notice: "corrected advance notice",
                 at: None,
-                state: if d.approval(NoticeKind::Distributors).is_some() {
-                    "goes on the next pass".to_owned()
-                } else {
+                state: "queued".to_owned(),
+                to: "distributors",
+                queued: Some(key.clone()),
+            });
+        }
+        if correction(d) && planned.is_some_and(|p| now < p) {
+            out.push(Planned {
+                notice: "corrected advance notice",
+                at: None,
+                state: if d.approval(NoticeKind::Distributors).is_none() {
                     "waiting for /approve distributors (what the advance notice stated changed)"
                         .to_owned()
+                } else if d.on_hold {
+                    "held by /hold: goes after /resume".to_owned()
+                } else {
+                    "goes on the next pass".to_owned()
                 },
                 to: "distributors",
                 queued: None,
