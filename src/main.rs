@@ -57,6 +57,13 @@ fn load(cli: &Cli) -> anyhow::Result<Settings> {
             }
             Ok(settings)
         }
+        Err(diags) if !cli.config.exists() => {
+            eprint!("{diags}");
+            bail!(
+                "no config at {}: pass --config FILE or set EMBARGO_CONFIG (README, Run your own list)",
+                cli.config.display()
+            )
+        }
         Err(diags) => {
             eprint!("{diags}");
             bail!(

@@ -729,7 +729,9 @@ fn a_missing_config_says_what_to_do() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("cannot read /nonexistent/embargo.toml") && err.contains("--config"),
+        err.contains("cannot read /nonexistent/embargo.toml")
+            && err.contains("set EMBARGO_CONFIG")
+            && !err.contains("check again"),
         "{err}"
     );
 }

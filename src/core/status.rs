@@ -52,14 +52,25 @@ pub fn waiting_on(i: &Incident) -> Vec<String> {
         i.state,
         State::DisclosurePlanned | State::DistributorsNotified
     ) {
+        // A notice that went needs no approval (unless it is owed again).
         let pending: Vec<&str> = NoticeKind::ALL
             .iter()
-            .filter(|k| d.approval(**k).is_none())
+            .filter(|k| {
+                d.approval(**k).is_none()
+                    && (!super::timeline::sent(d, **k)
+                        || (**k == NoticeKind::Distributors && super::timeline::correction(d)))
+            })
             .map(|k| k.as_str())
             .collect();
+        // One person in both roles is named once.
+        let who = if lead == commander {
+            lead.to_owned()
+        } else {
+            format!("{lead} or {commander}")
+        };
         if !pending.is_empty() {
             w.push(format!(
-                "{lead} or {commander}: approval of the {} notice(s) (/approve <notice>)",
+                "{who}: approval of the {} notice(s) (/approve <notice>)",
                 pending.join(", ")
             ));
         }
@@ -158,4 +169,47 @@ pub fn status_text(i: &Incident) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::incident::Change;
+    use crate::core::incident_id::IncidentId;
+
+    #[test]
+    fn one_person_in_both_roles_is_named_once_and_sent_notices_wait_on_nobody() {
+        let at: jiff::Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+        let mut i = Incident::open(
+            IncidentId::new("EMB", 2026, 1).unwrap(),
+            "bug",
+            None,
+            Some("alice@example.org".into()),
+            at,
+        );
+        for c in [
+            Change::State {
+                to: State::DistributorsNotified,
+            },
+            Change::Lead {
+                email: Some("alice@example.org".into()),
+            },
+            Change::Disclosure {
+                at: Some("2026-12-15T16:00:00Z".parse().unwrap()),
+            },
+            Change::Queued {
+                key: "distributors".into(),
+            },
+        ] {
+            i.apply(&c, at);
+        }
+        let waiting = waiting_on(&i);
+        assert!(
+            waiting.contains(
+                &"alice@example.org: approval of the warning, announcement notice(s) (/approve <notice>)"
+                    .to_owned()
+            ),
+            "{waiting:#?}"
+        );
+    }
 }
