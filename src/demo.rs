@@ -260,7 +260,7 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     let loaded = config::load(&config_path).map_err(DemoError::Config)?;
     let settings = Arc::new(loaded.settings);
     let store = crate::store::open(&settings.store).await?;
-    let _lock = store.lock_ingest().await?;
+    let mut lock = store.lock_ingest().await?;
     let (SourceSettings::Maildir { path: maildir, .. }, SinkSettings::File { dir: outbox }) =
         (&settings.source, &settings.sink)
     else {
@@ -292,7 +292,7 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
             .join(format!("{}.M{i}P1.demo-{stem}", at.as_second()));
         std::fs::write(&file, bytes).map_err(io(&file))?;
         let (i, s) = service
-            .run_once(source.as_mut(), sink.as_ref(), &stop)
+            .run_once(source.as_mut(), sink.as_ref(), &stop, &mut lock)
             .await?;
         ingested.seen += i.seen;
         ingested.filed += i.filed;
@@ -308,7 +308,7 @@ pub async fn run(out: &Path) -> Result<Summary, DemoError> {
     for at in LATER {
         clock.set(at.parse().expect("LATER holds valid timestamps"));
         let (_, s) = service
-            .run_once(source.as_mut(), sink.as_ref(), &stop)
+            .run_once(source.as_mut(), sink.as_ref(), &stop, &mut lock)
             .await?;
         sent.sent += s.sent;
         sent.retrying += s.retrying;

@@ -161,7 +161,7 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     let store = store::open(&settings.store).await?;
     // `serve` takes the ingest lease itself, and waits for it as a standby
     // replica; a single pass cannot wait.
-    let _lock = if once {
+    let lock = if once {
         Some(store.lock_ingest().await?)
     } else {
         None
@@ -183,9 +183,9 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     )
     .with_progress(progress);
     let stop = shutdown_signal()?;
-    if once {
+    if let Some(mut lock) = lock {
         let (i, s) = service
-            .run_once(source.as_mut(), sink.as_ref(), &stop)
+            .run_once(source.as_mut(), sink.as_ref(), &stop, &mut lock)
             .await?;
         tracing::info!(
             seen = i.seen,

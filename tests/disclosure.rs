@@ -19,7 +19,7 @@ use embargo::keyring;
 use embargo::service::{Service, never_stop};
 use embargo::sink::FileSink;
 use embargo::source::Maildir;
-use embargo::store::{SqliteStore, Store};
+use embargo::store::{IngestLock, SqliteStore, Store};
 use jiff::{SignedDuration, Timestamp};
 
 /// Two distributors whose addresses differ only in punctuation: their
@@ -53,6 +53,7 @@ struct Plan {
     source: Maildir,
     sink: FileSink,
     store: Arc<dyn Store>,
+    lease: IngestLock,
     id: String,
     seen: std::collections::HashSet<std::path::PathBuf>,
     n: u32,
@@ -103,6 +104,7 @@ impl Plan {
             service,
             source,
             sink,
+            lease: store.lock_ingest().await.unwrap(),
             store,
             id: String::new(),
             seen: Default::default(),
@@ -138,7 +140,7 @@ impl Plan {
     /// One pass of the service; the mail it sent, in the order written.
     async fn pass(&mut self) -> Vec<Sent> {
         self.service
-            .run_once(&mut self.source, &self.sink, &never_stop())
+            .run_once(&mut self.source, &self.sink, &never_stop(), &mut self.lease)
             .await
             .unwrap();
         let mut new: Vec<Sent> = self
@@ -612,7 +614,7 @@ async fn a_broken_incident_row_does_not_stop_a_healthy_incidents_mail() {
         "",
     ));
     p.service
-        .ingest(&mut p.source, &never_stop())
+        .ingest(&mut p.source, &never_stop(), &mut p.lease)
         .await
         .unwrap();
     let broken = p

@@ -292,3 +292,41 @@ fn commands_in_html_only_mail_are_read_and_quotes_skipped() {
         m.text
     );
 }
+
+/// PostgreSQL's text refuses NUL: a mail whose text decodes to NUL bytes
+/// is read with U+FFFD in their place, says so, and keeps its raw bytes,
+/// so both backends store it the same way.
+#[test]
+fn nul_bytes_in_a_mails_text_are_shown_as_replacement_characters() {
+    let raw = b"From: =?utf-8?b?TWFsAG9yeQ==?= <m@finder.example>\r\n\
+        To: security@example.org\r\n\
+        Subject: =?utf-8?q?crash=00in_frob?=\r\n\
+        Message-ID: <nul-1@finder.example>\r\n\
+        MIME-Version: 1.0\r\n\
+        Content-Type: text/plain; charset=utf-8\r\n\
+        Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+        A NUL=00here, and a raw one \x00 too.\r\n"
+        .to_vec();
+    let m = parse::parse(raw.clone(), LIMIT, None).unwrap();
+    assert_eq!(m.subject, "crash\u{fffd}in frob");
+    assert_eq!(
+        m.from.as_ref().unwrap().name.as_deref(),
+        Some("Mal\u{fffd}ory")
+    );
+    assert!(m.text.contains("A NUL\u{fffd}here"), "{:?}", m.text);
+    assert!(!format!("{m:?}").contains("\\0"), "{m:?}");
+    assert!(
+        m.problems.iter().any(|p| p.contains("NUL bytes")),
+        "{:?}",
+        m.problems
+    );
+    assert_eq!(m.raw, raw, "the raw mail keeps its bytes");
+
+    // Mail without NUL has no such problem.
+    assert!(
+        mail("report.eml")
+            .problems
+            .iter()
+            .all(|p| !p.contains("NUL"))
+    );
+}

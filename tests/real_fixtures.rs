@@ -6,12 +6,17 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
+use common::postgres::TestDb;
+use common::servers::{Served, wait_for};
 use common::*;
-use embargo::store::{SqliteStore, Store};
+use embargo::store::{PostgresStore, Schema, SqliteStore, Store};
+
+const URL_ENV: &str = "EMBARGO_DATABASE_URL";
 
 fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("EMBARGO_FIXTURES")
@@ -74,9 +79,71 @@ fn archive_files(root: &Path, into: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Links (or copies) every file into the site's `new/`, each under a key
+/// of its own that is the same on every site: which key holds which file.
+fn deliver_all(site: &Site, files: &[PathBuf]) -> HashMap<String, PathBuf> {
+    let mut by_key = HashMap::new();
+    for (n, file) in files.iter().enumerate() {
+        let key = format!("{}.M{n}P1.fixtures", 1_700_000_000 + n);
+        let target = site.path("maildir/new").join(&key);
+        if std::fs::hard_link(file, &target).is_err() {
+            std::fs::copy(file, &target).unwrap();
+        }
+        by_key.insert(key, file.clone());
+    }
+    by_key
+}
+
+/// The test site's config on PostgreSQL (its URL in URL_ENV).
+fn postgres_site(extra: &str) -> Site {
+    let sqlite = "[store]\nkind = \"sqlite\"\npath = \"embargo.db\"\n";
+    assert!(BASE_CONFIG.contains(sqlite));
+    Site::with_config(
+        &(BASE_CONFIG.replace(
+            sqlite,
+            &format!("[store]\nkind = \"postgres\"\nurl_env = \"{URL_ENV}\"\n"),
+        ) + extra),
+    )
+}
+
+fn embargo_with(site: &Site, db: Option<&TestDb>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(site.config()).args(args);
+    if let Some(db) = db {
+        cmd.env(URL_ENV, &db.url);
+    }
+    cmd.env_remove("EMBARGO_CONFIG").env_remove("RUST_LOG");
+    cmd
+}
+
+fn succeeded(what: &str, out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn source_of(site: &Site) -> String {
+    format!("maildir:{}", site.path("maildir").display())
+}
+
+/// Each delivery's outcome (filed, duplicate, quarantined) by its key.
+async fn outcomes(store: &dyn Store, site: &Site) -> BTreeMap<String, String> {
+    store
+        .deliveries(&source_of(site))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.key, d.outcome))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the shared fixtures; .ci/run runs it"]
-async fn every_real_mail_is_kept_exactly_once() {
+async fn every_real_mail_is_kept_exactly_once_on_sqlite_and_on_postgres() {
     let root = fixtures_dir();
     let site = Site::new();
     let mut files = mail_files(&root);
@@ -89,19 +156,24 @@ async fn every_real_mail_is_kept_exactly_once() {
         root.display()
     );
 
-    // Deliver every file into new/, remembering which key holds which file.
-    let mut by_key: HashMap<String, PathBuf> = HashMap::new();
-    for (n, file) in files.iter().enumerate() {
-        let key = format!("{}.M{n}P1.fixtures", 1_700_000_000 + n);
-        let target = site.path("maildir/new").join(&key);
-        if std::fs::hard_link(file, &target).is_err() {
-            std::fs::copy(file, &target).unwrap();
-        }
-        by_key.insert(key, file.clone());
-    }
+    // The same files under the same keys into a SQLite site and a
+    // PostgreSQL one; both ingest at once.
+    let by_key = deliver_all(&site, &files);
+    let db = TestDb::create().await;
+    let pg = postgres_site("");
+    deliver_all(&pg, &files);
     let _ = std::fs::remove_dir_all(&unpacked);
+    succeeded(
+        "embargo migrate",
+        embargo_with(&pg, Some(&db), &["migrate"]).output().unwrap(),
+    );
 
     let started = Instant::now();
+    let on_postgres = embargo_with(&pg, Some(&db), &["run", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(pg.path("run.log")).unwrap())
+        .spawn()
+        .unwrap();
     let out = site.embargo(&["run", "--once"]);
     let took = started.elapsed();
     assert!(
@@ -109,10 +181,18 @@ async fn every_real_mail_is_kept_exactly_once() {
         "run --once failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let pg_status = on_postgres.wait_with_output().unwrap().status;
+    let pg_took = started.elapsed();
+    assert!(
+        pg_status.success(),
+        "run --once on PostgreSQL failed:\n{}",
+        std::fs::read_to_string(pg.path("run.log")).unwrap_or_default()
+    );
     println!(
-        "ingested {} real mails in {:.1} s",
+        "ingested {} real mails in {:.1} s on SQLite, {:.1} s on PostgreSQL (side by side)",
         files.len(),
-        took.as_secs_f64()
+        took.as_secs_f64(),
+        pg_took.as_secs_f64()
     );
 
     assert!(
@@ -122,17 +202,16 @@ async fn every_real_mail_is_kept_exactly_once() {
     assert_eq!(site.files("maildir/cur").len(), files.len());
 
     let store = SqliteStore::open(&site.path("embargo.db")).await.unwrap();
-    let source = format!("maildir:{}", site.path("maildir").display());
-    let deliveries = store.deliveries(&source).await.unwrap();
+    let deliveries = store.deliveries(&source_of(&site)).await.unwrap();
     assert_eq!(
         deliveries.len(),
         files.len(),
         "one delivery record per file"
     );
 
-    let mut outcomes: HashMap<&str, usize> = HashMap::new();
+    let mut tally: HashMap<&str, usize> = HashMap::new();
     for d in &deliveries {
-        *outcomes.entry(d.outcome.as_str()).or_default() += 1;
+        *tally.entry(d.outcome.as_str()).or_default() += 1;
         let original =
             std::fs::read(site.path("maildir/cur").join(format!("{}:2,S", d.key))).unwrap();
         let stored = store
@@ -167,7 +246,7 @@ async fn every_real_mail_is_kept_exactly_once() {
             other => panic!("unknown outcome {other}"),
         }
     }
-    println!("outcomes: {outcomes:?}");
+    println!("outcomes: {tally:?}");
 
     let counts = store.counts().await.unwrap();
     assert_eq!(
@@ -190,7 +269,308 @@ async fn every_real_mail_is_kept_exactly_once() {
     ids.dedup();
     assert_eq!(ids.len(), before, "a Message-ID was sent twice");
 
+    // PostgreSQL stores each mail as SQLite does: the same outcome for
+    // every file (a NUL byte in a mail's text once sent two to
+    // quarantine there), the same incidents and mail owed.
+    let pg_store = PostgresStore::connect(&db.url, 2, Schema::Current)
+        .await
+        .unwrap();
+    let on_sqlite = outcomes(&store, &site).await;
+    let on_pg = outcomes(&pg_store, &pg).await;
+    let differ: Vec<String> = on_sqlite
+        .iter()
+        .filter(|(k, o)| on_pg.get(*k) != Some(o))
+        .map(|(k, o)| {
+            format!(
+                "{k} ({}): {o} on SQLite, {:?} on PostgreSQL",
+                by_key[k].display(),
+                on_pg.get(k)
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+    assert_eq!(on_pg.len(), on_sqlite.len());
+    assert_eq!(pg_store.counts().await.unwrap(), counts);
+
     // A second pass over the same Maildir processes nothing again.
     site.ok(&["run", "--once"]);
     assert_eq!(store.counts().await.unwrap(), counts);
+}
+
+/// A report for the handover, delivered as an MDA would, under a key that
+/// sorts after the fixtures'.
+fn deliver_report(site: &Site, n: usize) {
+    let key = format!("1900000000.M{n}P1.handover");
+    let bytes = mail(
+        "Reporter <reporter@finder.example>",
+        &format!("Overflow during handover {n}"),
+        &format!("handover-{n}@finder.example"),
+        "",
+    );
+    let tmp = site.path("maildir/tmp").join(&key);
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, site.path("maildir/new").join(key)).unwrap();
+}
+
+const TOOK: &str = "took the ingest lease";
+const LOST: &str = "lost the ingest lease";
+
+/// Lines a replica logs for each mail it stored.
+fn stored_line(line: &str) -> bool {
+    line.contains("message{")
+        && [
+            " opened",
+            " joined",
+            "duplicate delivery",
+            "kept in quarantine",
+        ]
+        .iter()
+        .any(|w| line.contains(w))
+}
+
+/// The one replica whose log says it holds the lease (it took it after it
+/// last lost it); none while that is unclear (a cut not yet noticed).
+fn holder(replicas: &[&Served]) -> Option<usize> {
+    let held: Vec<usize> = (0..replicas.len())
+        .filter(|&i| {
+            let log = replicas[i].log();
+            log.rfind(TOOK).is_some() && log.rfind(TOOK) > log.rfind(LOST)
+        })
+        .collect();
+    match held.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+fn takes(replicas: &[&Served]) -> usize {
+    replicas.iter().map(|r| r.log().matches(TOOK).count()).sum()
+}
+
+/// Ends the session that holds the ingest lease, as a network cut or a
+/// DBA would; true if there was one.
+async fn end_lease_session(db: &TestDb) -> bool {
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+         (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    ended.iter().any(|e| *e)
+}
+
+/// Two `serve` replicas on one PostgreSQL share a Maildir backlog of the
+/// real mail while new reports arrive. The holder's lease session is ended
+/// three times at random points, then the holder is frozen (SIGSTOP) until
+/// the other has taken over, and resumed. Every mail is stored once with
+/// the outcome a single `run --once` gives it, incident numbers have no
+/// duplicate and no gap, nothing is sent twice, and a replica that lost
+/// the lease stores nothing more until it takes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the shared fixtures; .ci/run runs it"]
+async fn two_replicas_that_lose_the_lease_file_each_real_mail_once() {
+    let root = fixtures_dir();
+    let files = mail_files(&root);
+    assert!(files.len() > 6000, "only {} files", files.len());
+
+    // What one process makes of them: the reference.
+    let reference = Site::new();
+    deliver_all(&reference, &files);
+    succeeded(
+        "run --once",
+        embargo_with(&reference, None, &["run", "--once"])
+            .output()
+            .unwrap(),
+    );
+    let expected = outcomes(
+        &SqliteStore::open(&reference.path("embargo.db"))
+            .await
+            .unwrap(),
+        &reference,
+    )
+    .await;
+
+    let db = TestDb::create().await;
+    // Small batches: the lease is checked before each.
+    let site = postgres_site("\n[limits]\nbatch_mails = 32\n");
+    let by_key = deliver_all(&site, &files);
+    succeeded(
+        "embargo migrate",
+        embargo_with(&site, Some(&db), &["migrate"])
+            .output()
+            .unwrap(),
+    );
+    let env = [(URL_ENV, db.url.as_str())];
+    let a = Served::start_with(&site.config(), &site.path("a.log"), &env);
+    let b = Served::start_with(&site.config(), &site.path("b.log"), &env);
+    let replicas = [&a, &b];
+    let logs = || format!("A:\n{}\nB:\n{}", a.log(), b.log());
+
+    let mut reports = 0;
+    for cut in 0..3 {
+        // The holder is storing mail: cut at a random point of its pass.
+        let before = takes(&replicas);
+        wait_for(Duration::from_secs(60), || {
+            holder(&replicas).is_some_and(|h| replicas[h].log().lines().any(stored_line))
+        })
+        .unwrap_or_else(|| panic!("no replica took mail in (cut {cut})\n{}", logs()));
+        std::thread::sleep(Duration::from_millis(fastrand::u64(50..1500)));
+        for _ in 0..5 {
+            deliver_report(&site, reports);
+            reports += 1;
+        }
+        assert!(
+            end_lease_session(&db).await,
+            "no lease session to end\n{}",
+            logs()
+        );
+        wait_for(Duration::from_secs(60), || takes(&replicas) > before)
+            .unwrap_or_else(|| panic!("nobody took the lease after cut {cut}\n{}", logs()));
+    }
+
+    // Frozen: its kernel still answers keepalives, so only the server's
+    // idle timeout on the lease session lets the other take over.
+    let frozen = wait_for(Duration::from_secs(60), || holder(&replicas).is_some())
+        .and_then(|_| holder(&replicas))
+        .unwrap_or_else(|| panic!("no holder to freeze\n{}", logs()));
+    let other = 1 - frozen;
+    for _ in 0..5 {
+        deliver_report(&site, reports);
+        reports += 1;
+    }
+    replicas[frozen].signal("STOP");
+    let before = replicas[other].log().matches(TOOK).count();
+    let took = wait_for(Duration::from_secs(90), || {
+        replicas[other].log().matches(TOOK).count() > before
+    });
+    replicas[frozen].signal("CONT");
+    took.unwrap_or_else(|| panic!("the frozen holder was not replaced\n{}", logs()));
+    for _ in 0..5 {
+        deliver_report(&site, reports);
+        reports += 1;
+    }
+
+    // Everything taken in and sent.
+    let store = PostgresStore::connect(&db.url, 2, Schema::Current)
+        .await
+        .unwrap();
+    let total = files.len() + reports;
+    let mut done = false;
+    for _ in 0..600 {
+        let c = store.counts().await.unwrap();
+        if c.deliveries as usize >= total
+            && c.outbox_pending == 0
+            && site.files("maildir/new").is_empty()
+        {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        done,
+        "not all {total} mails taken in and sent\n{:?}\n{}",
+        store.counts().await.unwrap(),
+        logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Every mail once, with the outcome one process gives it; the
+    // handover's reports each open an incident.
+    let got = outcomes(&store, &site).await;
+    assert_eq!(got.len(), total);
+    let differ: Vec<String> = expected
+        .iter()
+        .filter(|(k, o)| got.get(*k) != Some(o))
+        .map(|(k, o)| {
+            format!(
+                "{k} ({}): {o} alone, {:?} with two replicas",
+                by_key[k].display(),
+                got.get(k)
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}\n{}",
+        differ.len(),
+        differ.join("\n"),
+        logs()
+    );
+    let handover: Vec<&String> = got
+        .iter()
+        .filter(|(k, _)| k.ends_with(".handover"))
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(handover.len(), reports);
+    assert!(handover.iter().all(|o| *o == "filed"), "{handover:?}");
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        counts.messages + counts.quarantined + counts.duplicates,
+        total as u64
+    );
+
+    // Incident numbers one after another, none twice.
+    let mut numbers: Vec<u32> = store
+        .incidents()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.incident.id.to_string())
+        .map(|id| id.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers.len() as u64, counts.incidents);
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u32).collect::<Vec<_>>(),
+        "a gap or a duplicate"
+    );
+
+    // Each SRC copy and acknowledgement once; nothing sent twice.
+    let sent = site.outbox();
+    let mut ids: Vec<&str> = sent.iter().map(|m| m.message_id.as_str()).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "a Message-ID was sent twice");
+    let copies = sent
+        .iter()
+        .filter(|m| m.message_id.contains(".src-copy."))
+        .count();
+    assert_eq!(copies as u64, counts.incidents);
+
+    // A replica that lost the lease stored nothing until it took it again.
+    for (name, r) in [("A", &a), ("B", &b)] {
+        let mut lost = false;
+        for line in r.log().lines() {
+            if line.contains(TOOK) {
+                lost = false;
+            } else if line.contains(LOST) {
+                lost = true;
+            } else if lost && stored_line(line) {
+                panic!(
+                    "{name} stored mail after it lost the lease: {line}\n{}",
+                    logs()
+                );
+            }
+        }
+    }
+    let lost: usize = replicas.iter().map(|r| r.log().matches(LOST).count()).sum();
+    assert!(lost >= 4, "{lost} losses logged\n{}", logs());
+    println!(
+        "{} takes of the lease, {lost} losses logged; {} mails, {} incidents",
+        takes(&replicas),
+        total,
+        counts.incidents
+    );
 }

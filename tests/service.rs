@@ -12,7 +12,7 @@ use embargo::keyring;
 use embargo::service::{Service, never_stop};
 use embargo::sink::FileSink;
 use embargo::source::Maildir;
-use embargo::store::{OutboxState, SqliteStore, Store};
+use embargo::store::{IngestLock, OutboxState, SqliteStore, Store};
 use jiff::{SignedDuration, Timestamp};
 
 /// The service on a site's Maildir and database with a clock set to
@@ -23,6 +23,7 @@ struct Rig {
     clock: Arc<ManualClock>,
     service: Service,
     source: Maildir,
+    lease: IngestLock,
 }
 
 async fn rig(site: &Site, now: Timestamp) -> Rig {
@@ -39,6 +40,7 @@ async fn rig(site: &Site, now: Timestamp) -> Rig {
     );
     Rig {
         settings,
+        lease: store.lock_ingest().await.unwrap(),
         store,
         clock,
         service,
@@ -56,6 +58,7 @@ async fn mail_that_cannot_be_written_waits_and_goes_later() {
         clock,
         service,
         mut source,
+        mut lease,
         ..
     } = rig(&site, start).await;
     let outbox = site.path("outbox");
@@ -65,7 +68,10 @@ async fn mail_that_cannot_be_written_waits_and_goes_later() {
     // The outbox directory disappears behind the sink's back.
     std::fs::remove_dir(&outbox).unwrap();
     std::fs::write(&outbox, "not a directory").unwrap();
-    let (ingested, sent) = service.run_once(&mut source, &sink, &stop).await.unwrap();
+    let (ingested, sent) = service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
     assert_eq!(ingested.opened.len(), 1);
     // The first failure ends the pass: the other mail is not tried into
     // a sink that just failed, and waits, due, for the next one.
@@ -116,14 +122,15 @@ async fn a_stop_request_ends_the_pass_between_mails() {
     let Rig {
         service,
         mut source,
+        mut lease,
         ..
     } = rig(&site, now).await;
     let (tx, rx) = tokio::sync::watch::channel(true);
-    let report = service.ingest(&mut source, &rx).await.unwrap();
+    let report = service.ingest(&mut source, &rx, &mut lease).await.unwrap();
     assert_eq!(report.seen, 0, "asked to stop before the first mail");
     assert_eq!(site.files("maildir/new").len(), 5, "nothing was touched");
     tx.send(false).unwrap();
-    let report = service.ingest(&mut source, &rx).await.unwrap();
+    let report = service.ingest(&mut source, &rx, &mut lease).await.unwrap();
     assert_eq!((report.seen, report.opened.len()), (5, 5));
 }
 
@@ -141,11 +148,15 @@ async fn missed_deadlines_send_one_reminder_each() {
         clock,
         service,
         mut source,
+        mut lease,
         ..
     } = rig(&site, friday).await;
     let sink = FileSink::new(&site.path("outbox")).unwrap();
     let stop = never_stop();
-    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
     let reminders = || {
         site.outbox()
             .into_iter()
@@ -157,12 +168,21 @@ async fn missed_deadlines_send_one_reminder_each() {
 
     // Saturday: a day without a Fix Team.
     clock.set(friday + SignedDuration::from_hours(24));
-    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
     assert_eq!(reminders().len(), 1);
     // Monday: one business day without an answer; the Fix Team one is not repeated.
     clock.set("2026-11-30T10:00:00Z".parse().unwrap());
-    service.run_once(&mut source, &sink, &stop).await.unwrap();
-    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
+    service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
     let sent = reminders();
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(
@@ -192,11 +212,15 @@ async fn the_embargo_guard_refuses_a_mail_outside_the_embargo_and_tells_the_src(
         store,
         service,
         mut source,
+        mut lease,
         ..
     } = rig(&site, now).await;
     let sink = FileSink::new(&site.path("outbox")).unwrap();
     let stop = never_stop();
-    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
     let incident = store.open_incidents().await.unwrap().remove(0);
 
     // A mail about the incident to someone who is not in on it, as a roster
@@ -323,10 +347,14 @@ async fn a_sender_never_sends_a_mail_whose_claim_ran_out() {
         clock,
         service,
         mut source,
+        mut lease,
     } = rig(&site, now).await;
     assert_eq!(settings.outbox.lease, SignedDuration::from_secs(300));
     let stop = never_stop();
-    let ingested = service.ingest(&mut source, &stop).await.unwrap();
+    let ingested = service
+        .ingest(&mut source, &stop, &mut lease)
+        .await
+        .unwrap();
     assert_eq!(ingested.opened.len(), 2);
     assert_eq!(store.outbox().await.unwrap().len(), 4);
 
@@ -378,11 +406,15 @@ async fn the_service_knows_when_the_next_mail_falls_due() {
         store,
         service,
         mut source,
+        mut lease,
         ..
     } = rig(&site, now).await;
     let sink = FileSink::new(&site.path("outbox")).unwrap();
     let stop = never_stop();
-    service.run_once(&mut source, &sink, &stop).await.unwrap();
+    service
+        .run_once(&mut source, &sink, &stop, &mut lease)
+        .await
+        .unwrap();
     assert_eq!(service.next_wake().await.unwrap(), None);
 
     let incident = store.open_incidents().await.unwrap().remove(0);
@@ -400,4 +432,78 @@ async fn the_service_knows_when_the_next_mail_falls_due() {
     };
     store.record_update(&incident, &[], &[mail]).await.unwrap();
     assert_eq!(service.next_wake().await.unwrap(), Some(later));
+}
+
+/// The service of one replica on a PostgreSQL database.
+async fn replica_on(site: &Site, url: &str, now: Timestamp) -> (Arc<dyn Store>, Service) {
+    let settings = Arc::new(config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> = Arc::new(
+        embargo::store::PostgresStore::connect(url, 2, embargo::store::Schema::Migrate)
+            .await
+            .unwrap(),
+    );
+    let keys = keyring::load(&settings, now).unwrap();
+    let service = Service::new(
+        settings,
+        store.clone(),
+        Arc::new(ManualClock::new(now)),
+        Crypto::new(keys.pgp),
+    );
+    (store, service)
+}
+
+/// A holder whose lease session ended (a network cut, a DBA) checks before
+/// its batch, takes nothing in, says so, and leaves every mail in the
+/// source for the replica that takes the lease next.
+#[tokio::test]
+async fn a_holder_that_lost_its_lease_session_leaves_the_mail_for_the_next_holder() {
+    let site = Site::new();
+    for i in 0..3 {
+        site.deliver(&mail(
+            "a@example.com",
+            "x",
+            &format!("m{i}@example.com"),
+            "",
+        ));
+    }
+    let now: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let db = common::postgres::TestDb::create().await;
+    let (store, service) = replica_on(&site, &db.url, now).await;
+    let mut source = Maildir::new(&site.path("maildir"));
+    let mut lease = store.lock_ingest().await.unwrap();
+
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+         (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, vec![true]);
+
+    let e = service
+        .ingest(&mut source, &never_stop(), &mut lease)
+        .await
+        .unwrap_err();
+    assert!(e.lost_lease(), "{e}");
+    assert!(e.to_string().contains("lost the ingest lease"), "{e}");
+    assert_eq!(site.files("maildir/new").len(), 3, "the mail stays in new/");
+    assert_eq!(store.counts().await.unwrap(), Default::default());
+
+    // The next holder takes all of it, with the next epoch.
+    let (next_store, next) = replica_on(&site, &db.url, now).await;
+    let mut next_lease = next_store.lock_ingest().await.unwrap();
+    assert_eq!(next_lease.epoch(), lease.epoch() + 1);
+    let report = next
+        .ingest(
+            &mut Maildir::new(&site.path("maildir")),
+            &never_stop(),
+            &mut next_lease,
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.opened.len(), report.quarantined), (3, 0));
+    assert!(site.files("maildir/new").is_empty());
 }

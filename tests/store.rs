@@ -1071,3 +1071,110 @@ async fn a_claim_is_given_back_only_by_its_holder_and_appends_leave_the_incident
         assert_eq!(after.outbox.len(), 2, "{name}");
     }
 }
+
+/// An incident `n` opened by one new mail, as the intake decides it.
+fn opening(n: u32, key: &str, message_id: &str, now: Timestamp) -> Intake {
+    Intake {
+        source: SourceRef {
+            source: "test".into(),
+            key: key.into(),
+        },
+        received_at: now,
+        record: IntakeRecord::Filed {
+            mail: Box::new(inbound(message_id, key)),
+            filing: Box::new(Filing::Opened(Incident::open(
+                id(n),
+                "crash",
+                None,
+                None,
+                now,
+            ))),
+            events: vec![event(now, EventKind::Reported)],
+            outbox: vec![outbox_mail(
+                &format!("{}/src-copy", id(n)),
+                Some(id(n)),
+                now,
+            )],
+            auto_reply_to: None,
+            lead_assigned: None,
+        },
+    }
+}
+
+/// Two processes that each believe they hold the ingest lease (the first
+/// lost it without knowing: its session ended, its machine froze): the one
+/// that took it last writes, and the other is refused whole, before any
+/// row. So one incident number is never given twice, and no mail is kept
+/// aside or marked delivered because of the race.
+#[tokio::test]
+async fn a_holder_that_lost_the_ingest_lease_writes_nothing() {
+    for b in backends().await {
+        let name = b.name;
+        let now = t("2026-12-01T10:00:00Z");
+        let old = b.store.clone();
+        let old_lock = old.lock_ingest().await.unwrap();
+        let first = old_lock.epoch();
+        drop(old_lock);
+        let new = b.open_again(Schema::Current).await.unwrap();
+        let new_lock = new.lock_ingest().await.unwrap();
+        assert_eq!(new_lock.epoch(), first + 1, "{name}");
+        new.record(&opening(1, "new-1", "n1@x", now)).await.unwrap();
+        let before = new.counts().await.unwrap();
+
+        // What the old holder decided before it lost the lease: the same
+        // next number, and the one after it.
+        for (n, key) in [(1, "old-1"), (2, "old-2")] {
+            let e = old
+                .record(&opening(n, key, &format!("{key}@x"), now))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, StoreError::Fenced { ours, current } if ours == first && current == first + 1),
+                "{name}: {e:?}"
+            );
+            assert!(
+                e.to_string()
+                    .contains("another embargo took the ingest lease"),
+                "{e}"
+            );
+        }
+        let e = old
+            .record_batch(&[opening(3, "old-3", "old-3@x", now)])
+            .await
+            .unwrap_err();
+        assert!(e.is_fenced(), "{name}: {e:?}");
+        let mut moved = Incident::open(id(1), "crash", None, None, now);
+        moved.title = "changed by the old holder".into();
+        let e = old.record_update(&moved, &[], &[]).await.unwrap_err();
+        assert!(e.is_fenced(), "{name}: {e:?}");
+
+        assert_eq!(new.counts().await.unwrap(), before, "{name}");
+        assert_eq!(
+            new.incident_state(&id(1)).await.unwrap().unwrap().title,
+            "crash",
+            "{name}"
+        );
+        assert!(
+            new.deliveries("test")
+                .await
+                .unwrap()
+                .iter()
+                .all(|d| !d.key.starts_with("old")),
+            "{name}"
+        );
+
+        // The new holder goes; the old process takes the lease again and
+        // writes with the newest epoch.
+        drop(new_lock);
+        let again = old.lock_ingest().await.unwrap();
+        assert_eq!(again.epoch(), first + 2, "{name}");
+        old.record(&opening(2, "old-2", "old-2@x", now))
+            .await
+            .unwrap();
+        let e = new
+            .record(&opening(3, "new-3", "n3@x", now))
+            .await
+            .unwrap_err();
+        assert!(e.is_fenced(), "{name}: {e:?}");
+    }
+}

@@ -543,7 +543,7 @@ impl Parsed {
                 (format!("{}@{SYNTHESIZED_ID_DOMAIN}", &digest[..32]), true)
             }
         };
-        Inbound {
+        let mut inbound = Inbound {
             message_id,
             message_id_synthesized,
             in_reply_to: self.in_reply_to,
@@ -563,6 +563,55 @@ impl Parsed {
             encryption: self.encryption,
             body_digest,
             raw,
+        };
+        without_nul(&mut inbound);
+        inbound
+    }
+}
+
+/// What NUL bytes in a mail's text become: PostgreSQL's text columns refuse
+/// NUL, and no reader needs it, so both backends store the same mail the
+/// same way. The raw bytes keep it; patches (kept as JSON) are left as sent.
+const NUL_SHOWN_AS: char = char::REPLACEMENT_CHARACTER;
+
+fn without_nul(mail: &mut Inbound) {
+    fn scrub(s: &mut String) -> bool {
+        if !s.contains('\0') {
+            return false;
         }
+        *s = s.replace('\0', &NUL_SHOWN_AS.to_string());
+        true
+    }
+    fn mailbox(m: &mut Mailbox) -> bool {
+        let name = m.name.as_mut().is_some_and(scrub);
+        scrub(&mut m.email) | name
+    }
+    let mut found = scrub(&mut mail.message_id) | scrub(&mut mail.subject) | scrub(&mut mail.text);
+    for s in mail
+        .in_reply_to
+        .iter_mut()
+        .chain(mail.references.iter_mut())
+    {
+        found |= scrub(s);
+    }
+    for m in mail.from.iter_mut().chain(&mut mail.to).chain(&mut mail.cc) {
+        found |= mailbox(m);
+    }
+    for a in &mut mail.attachments {
+        found |= a.name.as_mut().is_some_and(scrub) | scrub(&mut a.content_type);
+    }
+    if let Some(signed) = &mut mail.signed {
+        found |= scrub(&mut signed.text) | signed.subject.as_mut().is_some_and(scrub);
+        for a in signed.addressed_to.iter_mut().flatten() {
+            found |= scrub(a);
+        }
+    }
+    for p in &mut mail.problems {
+        found |= scrub(p);
+    }
+    if found {
+        mail.problems.push(format!(
+            "its text held NUL bytes, shown as {NUL_SHOWN_AS}; the raw mail is kept whole"
+        ));
     }
 }

@@ -21,7 +21,9 @@ use crate::core::timeline;
 use crate::guard::catch_panic;
 use crate::parse::{self, Unparsed};
 use crate::source::{Delivered, Source};
-use crate::store::{Filing, Intake as Record, IntakeRecord, NewMail, SourceRef, Store, StoreError};
+use crate::store::{
+    Filing, IngestLock, Intake as Record, IntakeRecord, NewMail, SourceRef, Store, StoreError,
+};
 
 use super::progress::{Progress, Quiet};
 use super::{IngestReport, ServiceError, Shared, Shutdown, stopping};
@@ -76,6 +78,7 @@ impl Intake {
         &self,
         source: &mut dyn Source,
         stop: &Shutdown,
+        lease: &mut IngestLock,
     ) -> Result<IngestReport, ServiceError> {
         let delivered = StoreDelivered {
             store: self.shared.store.as_ref(),
@@ -83,7 +86,7 @@ impl Intake {
         };
         let keys = source.pending(&delivered).await?;
         self.progress.start(keys.len());
-        let result = self.batches(source, keys, stop).await;
+        let result = self.batches(source, keys, stop, lease).await;
         self.progress.finish();
         result
     }
@@ -93,11 +96,17 @@ impl Intake {
         source: &mut dyn Source,
         keys: Vec<String>,
         stop: &Shutdown,
+        lease: &mut IngestLock,
     ) -> Result<IngestReport, ServiceError> {
         let limits = self.shared.settings.batch;
         let mut report = IngestReport::default();
         let mut next = 0;
         while next < keys.len() && !stopping(stop) {
+            // A holder that lost the lease stops before reading more; one
+            // that lost it during the batch is refused at the commit.
+            if !lease.still_held().await {
+                return Err(ServiceError::LeaseLost);
+            }
             let wanted = &keys[next..keys.len().min(next + limits.mails)];
             // A prefix comes back: the byte budget may end the batch early.
             let read = source.read_batch(wanted, limits.bytes).await;
@@ -175,7 +184,8 @@ impl Intake {
                 mark_done(source, &keys).await;
                 Ok(())
             }
-            Err(e) if e.is_transient() => Err(e.into()),
+            // Nothing was written: the mail stays in the source.
+            Err(e) if e.is_transient() || e.is_fenced() => Err(e.into()),
             Err(e) => {
                 // One mail the store refuses must not hold up the others:
                 // one at a time, to find it and keep it aside.
@@ -199,14 +209,13 @@ impl Intake {
         let key = record.source.key.clone();
         match self.shared.store.record(&record).await {
             Ok(()) => count(&record, report),
-            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) if e.is_transient() || e.is_fenced() => return Err(e.into()),
             Err(e) => {
                 let raw = match record.record {
                     IntakeRecord::Filed { mail, .. } => mail.raw,
                     IntakeRecord::Quarantined { raw, .. } => raw,
                     IntakeRecord::Duplicate { .. } => return Err(e.into()),
                 };
-                tracing::error!(%key, error = %e, "the store refused this mail; keeping its bytes in quarantine");
                 let aside = self.quarantine(
                     Unparsed {
                         raw,
@@ -219,9 +228,10 @@ impl Intake {
                 if let Err(e2) = self.shared.store.record(&aside).await {
                     // Going on would store later mail past this one, and a
                     // source that checkpoints its highest key would skip it.
-                    tracing::error!(%key, error = %e2, "could not quarantine it either; it stays in the source");
+                    tracing::error!(%key, error = %e, quarantine_error = %e2, "the store refused this mail and could not quarantine it either; it stays in the source");
                     return Err(e2.into());
                 }
+                tracing::error!(%key, error = %e, "the store refused this mail; its bytes are kept in quarantine");
                 report.quarantined += 1;
             }
         }
@@ -280,7 +290,7 @@ impl Intake {
         let decided = match catch_panic(|| self.decide(&mail, &ctx, now)) {
             Ok(decided) => decided,
             Err(panic) => {
-                tracing::error!(%panic, "embargo failed on this mail (a bug); keeping it in quarantine");
+                tracing::error!(%panic, "embargo failed on this mail (a bug); it is to be kept in quarantine");
                 let reason = format!("embargo failed on it ({panic}); please report this bug");
                 return self.quarantine(
                     Unparsed {

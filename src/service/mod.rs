@@ -37,6 +37,12 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
+    /// Found before a batch: nothing of it was read or written.
+    #[error(
+        "lost the ingest lease (the database session holding it is gone): this one stopped \
+         taking mail in; what it had not stored stays in the source"
+    )]
+    LeaseLost,
     /// A notice that is due could not be written; nothing after it in the
     /// incident's plan goes before it does.
     #[error("the {key} notice could not be built: {source}")]
@@ -44,6 +50,18 @@ pub enum ServiceError {
         key: String,
         source: crate::notice::NoticeError,
     },
+}
+
+impl ServiceError {
+    /// This process no longer holds the ingest lease: it must stop taking
+    /// mail in and moving incidents on until it takes the lease again.
+    pub fn lost_lease(&self) -> bool {
+        match self {
+            ServiceError::LeaseLost => true,
+            ServiceError::Store(e) => e.is_fenced(),
+            _ => false,
+        }
+    }
 }
 
 /// What one ingest pass did.
@@ -135,13 +153,15 @@ impl Service {
         &self.shared.store
     }
 
-    /// Takes every waiting message from `source`, a batch at a time.
+    /// Takes every waiting message from `source`, a batch at a time, for
+    /// as long as `lease` is held.
     pub async fn ingest(
         &self,
         source: &mut dyn Source,
         stop: &Shutdown,
+        lease: &mut IngestLock,
     ) -> Result<IngestReport, ServiceError> {
-        self.intake.run(source, stop).await
+        self.intake.run(source, stop, lease).await
     }
 
     /// Moves every open incident on: reminders and notices now due.
@@ -189,11 +209,16 @@ impl Service {
         source: &mut dyn Source,
         sink: &dyn Sink,
         stop: &Shutdown,
+        lease: &mut IngestLock,
     ) -> Result<(IngestReport, SendReport), ServiceError> {
         // A mailbox that cannot be read must not hold up the notices due.
         // Nor must a failed tick hold up what is already due to be sent.
-        let ingested = self.ingest(source, stop).await;
-        let ticked = self.tick().await;
+        // A lost lease holds up both: another replica does them now.
+        let ingested = self.ingest(source, stop, lease).await;
+        let ticked = match &ingested {
+            Err(e) if e.lost_lease() => Ok(0),
+            _ => self.tick().await,
+        };
         let sent = self.send_due(sink, stop).await?;
         ticked?;
         Ok((ingested?, sent))
@@ -233,7 +258,10 @@ impl Service {
             if lease.is_none() {
                 match self.shared.store.lock_ingest().await {
                     Ok(held) => {
-                        tracing::info!("took the ingest lease: this replica takes mail in");
+                        tracing::info!(
+                            epoch = held.epoch(),
+                            "took the ingest lease: this replica takes mail in"
+                        );
                         lease = Some(held);
                         standby_told = false;
                     }
@@ -250,8 +278,8 @@ impl Service {
                     Err(e) => tracing::error!(error = %e, "cannot take the ingest lease"),
                 }
             }
-            let pass = match lease {
-                Some(_) => self.run_once(source, sink, &stop).await,
+            let pass = match lease.as_mut() {
+                Some(held) => self.run_once(source, sink, &stop, held).await,
                 None => self
                     .send_due(sink, &stop)
                     .await
@@ -269,6 +297,11 @@ impl Service {
                     );
                 }
                 Ok(_) => {}
+                Err(e) if e.lost_lease() => {
+                    tracing::error!(error = %e, "lost the ingest lease; this replica stands by");
+                    lease = None;
+                    source.close().await;
+                }
                 Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),
             }
             if lease.is_some() {

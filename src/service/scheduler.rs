@@ -55,6 +55,8 @@ impl Scheduler {
                     Ok(n) => queued += n,
                     // A database that is away is everyone's problem: the pass ends.
                     Err(ServiceError::Store(e)) if e.is_transient() => return Err(e.into()),
+                    // Another replica moves incidents on now.
+                    Err(e) if e.lost_lease() => return Err(e),
                     Err(e) => {
                         self.stuck(&incident.id, Some(&incident), &e.to_string(), now)
                             .await

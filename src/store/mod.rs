@@ -50,6 +50,14 @@ pub enum StoreError {
          wait for it to finish or stop it, then try again"
     )]
     Busy(String),
+    /// Another process took the ingest lease since this one did: what
+    /// this one decided was not written.
+    #[error(
+        "another embargo took the ingest lease (fencing epoch {current}; this one held {ours}): \
+         nothing of this write was stored, and this one stops taking mail in; the mail stays \
+         in the source for the holder"
+    )]
+    Fenced { ours: i64, current: i64 },
     #[error("cannot take the ingest lock {path}: {source}")]
     Lock {
         path: String,
@@ -83,6 +91,11 @@ pub enum StoreError {
 
 impl StoreError {
     /// Busy or unreachable databases get better; broken data does not.
+    /// Another process holds the ingest lease now: stop taking mail in.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
+    }
+
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
@@ -91,9 +104,12 @@ impl StoreError {
                 // PostgreSQL: serialization failure, deadlock, the server
                 // shutting down or out of connections.
                 let code = e.code();
+                // And the timeouts that keep a frozen replica from
+                // blocking the others: a lock waited on too long, a
+                // transaction left idle.
                 matches!(
                     code.as_deref(),
-                    Some("40001" | "40P01" | "57P01" | "57P03" | "53300")
+                    Some("40001" | "40P01" | "57P01" | "57P03" | "53300" | "55P03" | "25P03")
                 ) || e.message().contains("locked")
                     || e.message().contains("busy")
             }
@@ -344,22 +360,44 @@ pub trait Lease: Send {
 }
 
 /// Held by the one process that takes mail in; released when dropped.
-pub struct IngestLock(Box<dyn Lease>);
+/// Its epoch is the fencing token every write on its behalf is checked
+/// against.
+pub struct IngestLock {
+    lease: Box<dyn Lease>,
+    epoch: i64,
+}
 
 impl IngestLock {
     pub fn new(lease: impl Lease + 'static) -> Self {
-        IngestLock(Box::new(lease))
+        IngestLock {
+            lease: Box::new(lease),
+            epoch: 0,
+        }
+    }
+
+    pub(crate) fn with_epoch(mut self, epoch: i64) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// The fencing token this holder writes with.
+    pub fn epoch(&self) -> i64 {
+        self.epoch
     }
 
     pub async fn still_held(&mut self) -> bool {
-        self.0.still_held().await
+        self.lease.still_held().await
     }
 }
 
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Only one process may take mail in at a time: incident ids are
-    /// allocated from what the store holds.
+    /// allocated from what the store holds. Taking the lease advances the
+    /// fencing epoch; from then on this store's `record`, `record_batch`
+    /// and `record_update` are refused with `Fenced` once another process
+    /// has taken it. (A store that never took the lease, as in tools and
+    /// tests, writes unfenced.)
     async fn lock_ingest(&self) -> Result<IngestLock, StoreError>;
 
     /// The newest migration applied to the database.

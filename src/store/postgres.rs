@@ -5,12 +5,15 @@
 //! lock held by one connection for as long as it lives.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row, Transaction};
+use tokio::sync::Mutex;
 
 use super::sql::*;
 use super::*;
@@ -33,9 +36,25 @@ const KEEPALIVE: [(&str, &str); 3] = [
     ("tcp_keepalives_count", "4"),
 ];
 
+/// A frozen holder (SIGSTOP, a VM paused) still answers keepalives from
+/// its kernel: the server ends a lease session that sent nothing for this
+/// long. The holder's heartbeat pings every `HEARTBEAT`.
+const LEASE_IDLE: (&str, &str) = ("idle_session_timeout", "30s");
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// For every pooled connection: a frozen replica's open transaction is
+/// ended, and no one waits long on its locks, well inside the time a
+/// takeover takes. The writes that wait return a transient error and are
+/// tried again at the next pass.
+const POOLED: [(&str, &str); 2] = [
+    ("lock_timeout", "10s"),
+    ("idle_in_transaction_session_timeout", "20s"),
+];
+
 pub struct PostgresStore {
     pool: PgPool,
     options: PgConnectOptions,
+    fence: AtomicI64,
 }
 
 impl PostgresStore {
@@ -56,10 +75,24 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
+            .connect_with(options.clone().options(KEEPALIVE).options(POOLED))
             .await
             .map_err(|source| StoreError::Connect { source })?;
-        let store = PostgresStore { pool, options };
+        let version: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+            .fetch_one(&pool)
+            .await?;
+        if version.parse::<u32>().is_ok_and(|v| v < 140_000) {
+            return Err(StoreError::Config(format!(
+                "this PostgreSQL is version {version}; embargo needs 14 or newer (its ingest \
+                 lease relies on idle_session_timeout to replace a frozen replica): upgrade the \
+                 server, or use the SQLite store"
+            )));
+        }
+        let store = PostgresStore {
+            pool,
+            options,
+            fence: AtomicI64::new(0),
+        };
         store.bring_schema(&MIGRATOR, schema).await?;
         Ok(store)
     }
@@ -74,6 +107,8 @@ impl PostgresStore {
     // Another replica's claim in flight is skipped, not waited for and
     // then claimed again.
     const CLAIM_LOCKING: &str = " FOR UPDATE SKIP LOCKED";
+    // Held until the commit: a new holder's epoch waits for this write.
+    const FENCE_LOCKING: &str = " FOR SHARE";
     // Identity columns do not follow rows inserted with their ids.
     const AFTER_IMPORT: &[&str] = &[
         "SELECT setval(pg_get_serial_sequence('messages', 'id'), \
@@ -87,7 +122,12 @@ impl PostgresStore {
     /// The lease lives on its own connection, outside the pool: the lock
     /// belongs to the session, and the pool would hand it to others.
     async fn take_ingest_lease(&self) -> Result<IngestLock, StoreError> {
-        let mut conn = PgConnection::connect_with(&self.options.clone().options(KEEPALIVE))
+        let options = self
+            .options
+            .clone()
+            .options(KEEPALIVE)
+            .options([LEASE_IDLE]);
+        let mut conn = PgConnection::connect_with(&options)
             .await
             .map_err(|source| StoreError::Connect { source })?;
         let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
@@ -96,7 +136,7 @@ impl PostgresStore {
             .await?
             .try_get("got")?;
         if got {
-            Ok(IngestLock::new(AdvisoryLease(Some(conn))))
+            Ok(IngestLock::new(AdvisoryLease::start(conn)))
         } else {
             let _ = conn.close().await;
             Err(StoreError::Busy(format!(
@@ -106,23 +146,58 @@ impl PostgresStore {
     }
 }
 
-struct AdvisoryLease(Option<PgConnection>);
+/// The lease's session, pinged every `HEARTBEAT` so that the server's
+/// idle timeout ends it only when this process stops running.
+struct AdvisoryLease {
+    session: Arc<Mutex<Option<PgConnection>>>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl AdvisoryLease {
+    fn start(conn: PgConnection) -> Self {
+        let session = Arc::new(Mutex::new(Some(conn)));
+        let beating = session.clone();
+        let heartbeat = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                if !ping(&beating).await {
+                    tracing::warn!("the ingest lease's database session is gone");
+                    break;
+                }
+            }
+        });
+        AdvisoryLease { session, heartbeat }
+    }
+}
+
+impl Drop for AdvisoryLease {
+    fn drop(&mut self) {
+        // The session goes with the last handle: the lock with it.
+        self.heartbeat.abort();
+    }
+}
+
+/// Whether the lease's session still answers; forgets it if not.
+async fn ping(session: &Mutex<Option<PgConnection>>) -> bool {
+    let mut held = session.lock().await;
+    let Some(conn) = held.as_mut() else {
+        return false;
+    };
+    // The session holds the lock as long as it lives; the server ends a
+    // session it cannot reach, so an answer here means the lock is ours.
+    let alive = tokio::time::timeout(Duration::from_secs(5), conn.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !alive {
+        *held = None;
+    }
+    alive
+}
 
 #[async_trait]
 impl Lease for AdvisoryLease {
     async fn still_held(&mut self) -> bool {
-        let Some(conn) = self.0.as_mut() else {
-            return false;
-        };
-        // The session holds the lock as long as it lives; the server ends a
-        // session it cannot reach, so an answer here means the lock is ours.
-        let alive = tokio::time::timeout(Duration::from_secs(5), conn.ping())
-            .await
-            .is_ok_and(|r| r.is_ok());
-        if !alive {
-            self.0 = None;
-        }
-        alive
+        ping(&self.session).await
     }
 }
 

@@ -139,8 +139,9 @@ pub(super) fn check_schema(
 
 /// The `Store` implementation over one sqlx database. The invoking module
 /// defines `$Store` with a `pool`, `write()` (a transaction for writes),
-/// `take_ingest_lease()`, `SCHEMA_TABLE` (counts the migrations table),
-/// `EMPTY_BYTES` and `CLAIM_LOCKING`.
+/// `take_ingest_lease()`, a `fence` (`AtomicI64`, the epoch of the lease
+/// it took, 0 for none), `SCHEMA_TABLE` (counts the migrations table),
+/// `EMPTY_BYTES`, `CLAIM_LOCKING` and `FENCE_LOCKING`.
 macro_rules! sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
         impl $Store {
@@ -173,6 +174,30 @@ macro_rules! sql_store {
                     migrator.run(&self.pool).await?;
                 }
                 Ok(())
+            }
+
+            /// Refuses the transaction's writes if another process took
+            /// the ingest lease since this one did. PostgreSQL holds the
+            /// epoch's row until the commit, so a new holder's epoch comes
+            /// after every write that passed here.
+            async fn fenced(&self, tx: &mut Transaction<'static, $Db>) -> Result<(), StoreError> {
+                let ours = self.fence.load(std::sync::atomic::Ordering::SeqCst);
+                if ours == 0 {
+                    return Ok(());
+                }
+                let sql = format!(
+                    "SELECT epoch FROM ingest_epoch WHERE one = 1{}",
+                    $Store::FENCE_LOCKING
+                );
+                let current: i64 = sqlx::query(AssertSqlSafe(sql))
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get("epoch")?;
+                if current == ours {
+                    Ok(())
+                } else {
+                    Err(StoreError::Fenced { ours, current })
+                }
             }
         }
 
@@ -759,7 +784,21 @@ macro_rules! sql_store {
         #[async_trait]
         impl Store for $Store {
             async fn lock_ingest(&self) -> Result<IngestLock, StoreError> {
-                self.take_ingest_lease().await
+                let lock = self.take_ingest_lease().await?;
+                // Waits for the writes of a holder that lost the lease
+                // mid-transaction (they hold the epoch's row): they end up
+                // before the new epoch, and any later one is refused. If
+                // this fails, dropping `lock` gives the lease back.
+                let mut tx = self.write().await?;
+                let epoch: i64 = sqlx::query(
+                    "UPDATE ingest_epoch SET epoch = epoch + 1 WHERE one = 1 RETURNING epoch",
+                )
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("epoch")?;
+                tx.commit().await?;
+                self.fence.store(epoch, std::sync::atomic::Ordering::SeqCst);
+                Ok(lock.with_epoch(epoch))
             }
 
             async fn schema_version(&self) -> Result<i64, StoreError> {
@@ -989,6 +1028,7 @@ macro_rules! sql_store {
                 outbox: &[NewMail],
             ) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
+                self.fenced(&mut tx).await?;
                 write_incident(&mut tx, incident).await?;
                 let events: Vec<_> = events.iter().map(|e| (&incident.id, e)).collect();
                 insert_events(&mut tx, &events).await?;
@@ -1031,6 +1071,7 @@ macro_rules! sql_store {
 
             async fn record_batch(&self, intakes: &[Intake]) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
+                self.fenced(&mut tx).await?;
                 record_all(&mut tx, intakes).await?;
                 tx.commit().await?;
                 Ok(())

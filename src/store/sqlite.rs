@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    fence: AtomicI64,
 }
 
 impl SqliteStore {
@@ -50,6 +52,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path: path.to_owned(),
+            fence: AtomicI64::new(0),
         };
         store.bring_schema(&MIGRATOR, schema).await?;
         Ok(store)
@@ -66,6 +69,8 @@ impl SqliteStore {
     const EMPTY_BYTES: &str = "x''";
     // One writer at a time already: BEGIN IMMEDIATE serializes the claims.
     const CLAIM_LOCKING: &str = "";
+    // BEGIN IMMEDIATE holds the whole database until the commit.
+    const FENCE_LOCKING: &str = "";
     // An INTEGER PRIMARY KEY continues from the greatest id by itself.
     const AFTER_IMPORT: &[&str] = &[];
 
