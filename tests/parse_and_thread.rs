@@ -298,14 +298,29 @@ fn commands_in_html_only_mail_are_read_and_quotes_skipped() {
 /// so both backends store it the same way.
 #[test]
 fn nul_bytes_in_a_mails_text_are_shown_as_replacement_characters() {
+    // In every header a mail's fields are read from, and in the text.
     let raw = b"From: =?utf-8?b?TWFsAG9yeQ==?= <m@finder.example>\r\n\
-        To: security@example.org\r\n\
+        To: security@example.org, =?utf-8?q?S=00RC?= <src\x00x@example.org>\r\n\
+        Cc: c\x00c@example.org\r\n\
         Subject: =?utf-8?q?crash=00in_frob?=\r\n\
         Message-ID: <nul-1@finder.example>\r\n\
+        In-Reply-To: <p\x00arent@finder.example>\r\n\
+        References: <r\x00oot@finder.example> <p\x00arent@finder.example>\r\n\
+        List-Id: <a\x00b.lists.example>\r\n\
+        Auto-Submitted: auto\x00-generated\r\n\
+        Precedence: b\x00ulk\r\n\
+        Return-Path: <b\x00ounce@finder.example>\r\n\
         MIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+        --b\r\n\
         Content-Type: text/plain; charset=utf-8\r\n\
         Content-Transfer-Encoding: quoted-printable\r\n\r\n\
-        A NUL=00here, and a raw one \x00 too.\r\n"
+        A NUL=00here, and a raw one \x00 too.\r\n\
+        --b\r\n\
+        Content-Type: application/octet-stream; name=\"po\x00c.bin\"\r\n\
+        Content-Disposition: attachment; filename=\"po\x00c.bin\"\r\n\r\n\
+        data\r\n\
+        --b--\r\n"
         .to_vec();
     let m = parse::parse(raw.clone(), LIMIT, None).unwrap();
     assert_eq!(m.subject, "crash\u{fffd}in frob");

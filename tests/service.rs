@@ -488,7 +488,11 @@ async fn a_holder_that_lost_its_lease_session_leaves_the_mail_for_the_next_holde
         .await
         .unwrap_err();
     assert!(e.lost_lease(), "{e}");
-    assert!(e.to_string().contains("lost the ingest lease"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("the database session holding the ingest lease is gone"),
+        "{e}"
+    );
     assert_eq!(site.files("maildir/new").len(), 3, "the mail stays in new/");
     assert_eq!(store.counts().await.unwrap(), Default::default());
 

@@ -324,7 +324,11 @@ fn address(s: &str) -> Option<String> {
         && s.matches('@').count() == 1
         && !s.starts_with('@')
         && !s.ends_with('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        // U+FFFD stands for what could not be read (a NUL, say): not an
+        // address anyone can be sent mail at.
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == char::REPLACEMENT_CHARACTER);
     ok.then(|| s.to_ascii_lowercase())
 }
 
@@ -1097,6 +1101,12 @@ mod tests {
                 Some("/team add|remove <email>"),
             ),
             ("/lead alice", "not an address", Some("/lead <email|me>")),
+            // What a NUL in the mail became.
+            (
+                "/team add bob\u{fffd}@x.example",
+                "not an address",
+                Some("/team add|remove <email>"),
+            ),
             (
                 "/cvss 9.8",
                 "not a CVSS 3 vector",

@@ -606,6 +606,15 @@ fn without_nul(mail: &mut Inbound) {
             found |= scrub(a);
         }
     }
+    let auto = &mut mail.auto_reply;
+    for h in [
+        &mut auto.auto_submitted,
+        &mut auto.precedence,
+        &mut auto.list_id,
+        &mut auto.return_path,
+    ] {
+        found |= h.as_mut().is_some_and(scrub);
+    }
     for p in &mut mail.problems {
         found |= scrub(p);
     }

@@ -39,8 +39,8 @@ pub enum ServiceError {
     Source(#[from] crate::source::SourceError),
     /// Found before a batch: nothing of it was read or written.
     #[error(
-        "lost the ingest lease (the database session holding it is gone): this one stopped \
-         taking mail in; what it had not stored stays in the source"
+        "the database session holding the ingest lease is gone: this one stopped taking mail \
+         in before its next batch; what it had not stored stays in the source"
     )]
     LeaseLost,
     /// A notice that is due could not be written; nothing after it in the
@@ -298,7 +298,7 @@ impl Service {
                 }
                 Ok(_) => {}
                 Err(e) if e.lost_lease() => {
-                    tracing::error!(error = %e, "lost the ingest lease; this replica stands by");
+                    tracing::error!(error = %e, "lost the ingest lease: this replica stands by");
                     lease = None;
                     source.close().await;
                 }

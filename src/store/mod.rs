@@ -54,8 +54,9 @@ pub enum StoreError {
     /// this one decided was not written.
     #[error(
         "another embargo took the ingest lease (fencing epoch {current}; this one held {ours}): \
-         nothing of this write was stored, and this one stops taking mail in; the mail stays \
-         in the source for the holder"
+         nothing of this write was stored (mail it was filing stays in the source for the \
+         holder), and this one stops taking mail in and moving incidents on until it takes \
+         the lease again"
     )]
     Fenced { ours: i64, current: i64 },
     #[error("cannot take the ingest lock {path}: {source}")]

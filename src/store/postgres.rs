@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Connection, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Connection, Executor, Postgres, Row, Transaction};
 use tokio::sync::Mutex;
 
 use super::sql::*;
@@ -45,11 +45,15 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// For every pooled connection: a frozen replica's open transaction is
 /// ended, and no one waits long on its locks, well inside the time a
 /// takeover takes. The writes that wait return a transient error and are
-/// tried again at the next pass.
-const POOLED: [(&str, &str); 2] = [
-    ("lock_timeout", "10s"),
-    ("idle_in_transaction_session_timeout", "20s"),
-];
+/// tried again at the next pass. Set after connecting rather than as
+/// startup options, which connection poolers such as PgBouncer refuse.
+const POOLED: &str = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 4; \
+    SET tcp_keepalives_count = 4; SET lock_timeout = '10s'; \
+    SET idle_in_transaction_session_timeout = '20s'";
+
+/// The lease's bump of the epoch waits no longer for a frozen holder's
+/// transaction than the pooled connections do.
+const LEASE_LOCK_WAIT: (&str, &str) = ("lock_timeout", "10s");
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -75,19 +79,15 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone().options(KEEPALIVE).options(POOLED))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(POOLED).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options.clone())
             .await
             .map_err(|source| StoreError::Connect { source })?;
-        let version: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
-            .fetch_one(&pool)
-            .await?;
-        if version.parse::<u32>().is_ok_and(|v| v < 140_000) {
-            return Err(StoreError::Config(format!(
-                "this PostgreSQL is version {version}; embargo needs 14 or newer (its ingest \
-                 lease relies on idle_session_timeout to replace a frozen replica): upgrade the \
-                 server, or use the SQLite store"
-            )));
-        }
         let store = PostgresStore {
             pool,
             options,
@@ -122,11 +122,21 @@ impl PostgresStore {
     /// The lease lives on its own connection, outside the pool: the lock
     /// belongs to the session, and the pool would hand it to others.
     async fn take_ingest_lease(&self) -> Result<IngestLock, StoreError> {
+        let version: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+            .fetch_one(&self.pool)
+            .await?;
+        if version.parse::<u32>().is_ok_and(|v| v < 140_000) {
+            return Err(StoreError::Config(format!(
+                "this PostgreSQL is version {version}; taking mail in needs 14 or newer (the \
+                 ingest lease relies on idle_session_timeout to replace a frozen replica): \
+                 upgrade the server, or `embargo export` and move to the SQLite store"
+            )));
+        }
         let options = self
             .options
             .clone()
             .options(KEEPALIVE)
-            .options([LEASE_IDLE]);
+            .options([LEASE_IDLE, LEASE_LOCK_WAIT]);
         let mut conn = PgConnection::connect_with(&options)
             .await
             .map_err(|source| StoreError::Connect { source })?;
@@ -136,7 +146,16 @@ impl PostgresStore {
             .await?
             .try_get("got")?;
         if got {
-            Ok(IngestLock::new(AdvisoryLease::start(conn)))
+            // On the lease's own session: a session that lost the lock
+            // before this ran cannot advance the epoch past the next holder.
+            let epoch: i64 = match sqlx::query(ADVANCE_EPOCH).fetch_one(&mut conn).await {
+                Ok(row) => row.try_get("epoch")?,
+                Err(e) => {
+                    let _ = conn.close().await;
+                    return Err(e.into());
+                }
+            };
+            Ok(IngestLock::new(AdvisoryLease::start(conn)).with_epoch(epoch))
         } else {
             let _ = conn.close().await;
             Err(StoreError::Busy(format!(

@@ -137,10 +137,17 @@ pub(super) fn check_schema(
     Ok(())
 }
 
+/// Advances the fencing epoch, by the holder of the ingest lease only, as
+/// soon as it has the lease. It waits for the writes of a holder that lost
+/// the lease mid-transaction (they hold the epoch's row): those end up
+/// before the new epoch, and any later one is refused.
+pub(super) const ADVANCE_EPOCH: &str =
+    "UPDATE ingest_epoch SET epoch = epoch + 1 WHERE one = 1 RETURNING epoch";
+
 /// The `Store` implementation over one sqlx database. The invoking module
 /// defines `$Store` with a `pool`, `write()` (a transaction for writes),
-/// `take_ingest_lease()`, a `fence` (`AtomicI64`, the epoch of the lease
-/// it took, 0 for none), `SCHEMA_TABLE` (counts the migrations table),
+/// `take_ingest_lease()` (the lease, its epoch advanced), a `fence`
+/// (`AtomicI64`, the epoch of the lease it took, 0 for none), `SCHEMA_TABLE` (counts the migrations table),
 /// `EMPTY_BYTES`, `CLAIM_LOCKING` and `FENCE_LOCKING`.
 macro_rules! sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
@@ -785,20 +792,8 @@ macro_rules! sql_store {
         impl Store for $Store {
             async fn lock_ingest(&self) -> Result<IngestLock, StoreError> {
                 let lock = self.take_ingest_lease().await?;
-                // Waits for the writes of a holder that lost the lease
-                // mid-transaction (they hold the epoch's row): they end up
-                // before the new epoch, and any later one is refused. If
-                // this fails, dropping `lock` gives the lease back.
-                let mut tx = self.write().await?;
-                let epoch: i64 = sqlx::query(
-                    "UPDATE ingest_epoch SET epoch = epoch + 1 WHERE one = 1 RETURNING epoch",
-                )
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("epoch")?;
-                tx.commit().await?;
-                self.fence.store(epoch, std::sync::atomic::Ordering::SeqCst);
-                Ok(lock.with_epoch(epoch))
+                self.fence.store(lock.epoch(), std::sync::atomic::Ordering::SeqCst);
+                Ok(lock)
             }
 
             async fn schema_version(&self) -> Result<i64, StoreError> {

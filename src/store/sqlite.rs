@@ -90,7 +90,16 @@ impl SqliteStore {
             })?;
         // The kernel drops the lock when the process dies: no stale locks.
         match file.try_lock() {
-            Ok(()) => Ok(IngestLock::new(FileLease(file))),
+            Ok(()) => {
+                let lease = IngestLock::new(FileLease(file));
+                let mut tx = self.write().await?;
+                let epoch: i64 = sqlx::query(ADVANCE_EPOCH)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("epoch")?;
+                tx.commit().await?;
+                Ok(lease.with_epoch(epoch))
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy(shown)),
             Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock {
                 path: shown,
