@@ -228,7 +228,9 @@ impl Intake {
                 if let Err(e2) = self.shared.store.record(&aside).await {
                     // Going on would store later mail past this one, and a
                     // source that checkpoints its highest key would skip it.
-                    tracing::error!(%key, error = %e, quarantine_error = %e2, "the store refused this mail and could not quarantine it either; it stays in the source");
+                    if !e2.is_fenced() {
+                        tracing::error!(%key, error = %e, quarantine_error = %e2, "the store refused this mail and could not quarantine it either; it stays in the source");
+                    }
                     return Err(e2.into());
                 }
                 tracing::error!(%key, error = %e, "the store refused this mail; its bytes are kept in quarantine");
