@@ -624,3 +624,82 @@ async fn two_replicas_that_lose_the_lease_file_each_real_mail_once() {
         counts.incidents
     );
 }
+
+/// The SpamAssassin corpora with their real headers, and two mails of our
+/// own, through `run --once` with the receiving MTA's name set: only the
+/// sender that MTA authenticated is acknowledged, and not when it also
+/// says spam. Nothing else is (no backscatter); every mail still reaches
+/// the SRC.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the shared fixtures; .ci/run runs it"]
+async fn only_senders_the_mta_authenticated_are_acknowledged_in_the_spam_corpora() {
+    let root = fixtures_dir();
+    let corpora: Vec<PathBuf> = mail_files(&root)
+        .into_iter()
+        .filter(|p| {
+            p.components().any(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                c.starts_with("sa-pubcorpus-") || c.starts_with("spamassassin-t-")
+            })
+        })
+        .collect();
+    assert!(corpora.len() > 3000, "only {} corpus mails", corpora.len());
+    let site = Site::with_config(
+        &(BASE_CONFIG.to_owned()
+            + "\n[acknowledgement]\ntrusted_authserv_id = \"mx.embargo.test\"\n"),
+    );
+    deliver_all(&site, &corpora);
+    let own = |from: &str, id: &str, verdicts: &str| {
+        let m = String::from_utf8(mail(from, "Overflow in frob()", id, "")).unwrap();
+        (verdicts.to_owned() + &m).into_bytes()
+    };
+    site.deliver(&own(
+        "Jane <jane@finder.example>",
+        "authenticated@finder.example",
+        "Authentication-Results: mx.embargo.test; dkim=pass header.d=finder.example; \
+         dmarc=pass header.from=finder.example\r\n",
+    ));
+    site.deliver(&own(
+        "Mallory <ceo@bank.example>",
+        "forged@bank.example",
+        "Authentication-Results: mx.bank.example; dmarc=pass header.from=bank.example\r\n\
+         Authentication-Results: mx.embargo.test; spf=pass smtp.mailfrom=spam.example\r\n",
+    ));
+    site.deliver(&own(
+        "Joe <joe@finder.example>",
+        "spam@finder.example",
+        "X-Spam-Flag: YES\r\nAuthentication-Results: mx.embargo.test; dmarc=pass \
+         header.from=finder.example\r\n",
+    ));
+    succeeded(
+        "run --once",
+        embargo_with(&site, None, &["run", "--once"])
+            .output()
+            .unwrap(),
+    );
+
+    let sent = site.outbox();
+    let acks: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| m.message_id.contains(".acknowledgement."))
+        .collect();
+    let store = SqliteStore::open(&site.path("embargo.db")).await.unwrap();
+    let counts = store.counts().await.unwrap();
+    let copies = sent
+        .iter()
+        .filter(|m| m.message_id.contains(".src-copy."))
+        .count();
+    println!(
+        "{} corpus mails and 3 of ours: {} incidents, {} SRC copies, {} acknowledgement(s)",
+        corpora.len(),
+        counts.incidents,
+        copies,
+        acks.len()
+    );
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(acks[0].envelope_to, ["jane@finder.example"]);
+    assert_eq!(
+        copies as u64, counts.incidents,
+        "every report reaches the SRC"
+    );
+}

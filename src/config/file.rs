@@ -278,6 +278,9 @@ impl Default for ScheduleSection {
 pub struct AcknowledgementSection {
     #[serde(default = "default_rate_limit_minutes")]
     pub rate_limit_minutes: u32,
+    /// The receiving MTA's authserv-id in Authentication-Results.
+    #[serde(default)]
+    pub trusted_authserv_id: Option<String>,
 }
 
 fn default_rate_limit_minutes() -> u32 {
@@ -288,6 +291,7 @@ impl Default for AcknowledgementSection {
     fn default() -> Self {
         AcknowledgementSection {
             rate_limit_minutes: default_rate_limit_minutes(),
+            trusted_authserv_id: None,
         }
     }
 }

@@ -219,6 +219,8 @@ pub struct Settings {
     /// Zones the notices show the disclosure time in, beside UTC.
     pub time_zones: Vec<String>,
     pub ack_rate_limit: SignedDuration,
+    /// Acknowledge only senders this MTA authenticated (`None`: anyone).
+    pub trusted_authserv_id: Option<String>,
     /// Commands signed longer ago than this are refused.
     pub max_signature_age: SignedDuration,
     pub max_message_bytes: usize,

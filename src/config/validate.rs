@@ -250,6 +250,33 @@ fn roster(s: &Sections, base: &Path, diags: &mut Diagnostics) -> (Roster, Roster
     (roster, keys)
 }
 
+/// The MTA whose Authentication-Results decide who is acknowledged.
+fn trusted_authserv_id(
+    ack: &super::file::AcknowledgementSection,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    match ack.trusted_authserv_id.as_deref().map(str::trim) {
+        None => {
+            diags.warn(
+                "acknowledgement.trusted_authserv_id",
+                "not set: every new report's From address is acknowledged, so a forged sender \
+                 (spam) makes embargo mail a stranger (backscatter); set it to the name your \
+                 receiving mail server writes in Authentication-Results",
+            );
+            None
+        }
+        Some(id) if id.is_empty() || id.contains([';', ' ', '(']) => {
+            diags.error(
+                "acknowledgement.trusted_authserv_id",
+                "is not an authserv-id: give the host name your receiving mail server writes \
+                 first in Authentication-Results (e.g. \"mx.example.org\")",
+            );
+            None
+        }
+        Some(id) => Some(id.to_owned()),
+    }
+}
+
 fn paths(
     base: &Path,
     s: &Sections,
@@ -550,6 +577,7 @@ pub fn validate(
         },
         time_zones,
         ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),
+        trusted_authserv_id: trusted_authserv_id(&s.acknowledgement, diags),
         max_signature_age: SignedDuration::from_hours(
             i64::from(s.commands.max_signature_age_days) * 24,
         ),

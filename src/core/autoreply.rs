@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::inbound::{AutoReplyHeaders, Mailbox};
+use super::sender_auth::Unauthenticated;
 
 /// Why an acknowledgement was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,12 @@ pub enum Withhold {
     NoSender,
     OwnAddress(String),
     Undeliverable(String),
-    RateLimited { last: Timestamp },
+    RateLimited {
+        last: Timestamp,
+    },
+    /// The receiving server marked it as spam.
+    Spam(String),
+    Unauthenticated(Unauthenticated),
 }
 
 impl std::fmt::Display for Withhold {
@@ -30,6 +36,8 @@ impl std::fmt::Display for Withhold {
             Withhold::NoSender => f.write_str("no From address to answer"),
             Withhold::OwnAddress(a) => write!(f, "sent from the service's own address {a}"),
             Withhold::Undeliverable(a) => write!(f, "the address {a:?} cannot be written to"),
+            Withhold::Spam(verdict) => write!(f, "marked as spam by the mail server ({verdict})"),
+            Withhold::Unauthenticated(why) => write!(f, "{why}"),
             Withhold::RateLimited { last } => write!(
                 f,
                 "rate limit: this sender was already acknowledged at {}",
@@ -136,6 +144,7 @@ mod tests {
             precedence: prec.map(Into::into),
             list_id: list.map(Into::into),
             return_path: rp.map(Into::into),
+            ..Default::default()
         }
     }
 

@@ -84,6 +84,9 @@ pub struct AutoReplyHeaders {
     pub list_id: Option<String>,
     /// The Return-Path as written; `<>` marks a bounce.
     pub return_path: Option<String>,
+    /// What the receiving server found: sender authentication and spam.
+    #[serde(default)]
+    pub verdicts: super::sender_auth::AuthHeaders,
 }
 
 /// What a valid signature covers, read once from exactly the bytes it

@@ -9,6 +9,7 @@ use super::inbound::{Inbound, Mailbox};
 use super::incident::{Change, Incident};
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::roster::Roster;
+use super::sender_auth;
 use super::signature::{Encryption, SignatureStatus};
 use super::slot::SlotRules;
 use super::threading::{self, Known, Placement, Via};
@@ -26,6 +27,9 @@ pub struct IntakePolicy<'a> {
     pub max_signature_age: SignedDuration,
     /// The announce lists: whatever reaches them is public.
     pub announce: &'a [String],
+    /// The receiving MTA's authserv-id: when set, only a sender it
+    /// authenticated is acknowledged (no backscatter to forged senders).
+    pub trusted_authserv_id: Option<&'a str>,
 }
 
 /// What the store knows that the decision needs.
@@ -209,6 +213,16 @@ pub fn decide(
                             .then(|| Withhold::Undeliverable(from.email.clone()))
                     })
                     .or_else(|| {
+                        sender_auth::marked_spam(&mail.auto_reply.verdicts).map(Withhold::Spam)
+                    })
+                    .or_else(|| {
+                        let mta = policy.trusted_authserv_id?;
+                        let from = mail.from.as_ref()?;
+                        sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email)
+                            .err()
+                            .map(Withhold::Unauthenticated)
+                    })
+                    .or_else(|| {
                         autoreply::rate_limited(ctx.last_ack_to_sender, now, policy.ack_window)
                     });
             let mut reported = event(
@@ -316,6 +330,10 @@ mod tests {
     }
 
     fn decide_with(mail: &Inbound, ctx: &IntakeContext) -> Decision {
+        decide_trusting(mail, ctx, None)
+    }
+
+    fn decide_trusting(mail: &Inbound, ctx: &IntakeContext, mta: Option<&str>) -> Decision {
         let roster = roster();
         let own = vec!["security@example.org".to_owned()];
         let policy = IntakePolicy {
@@ -328,6 +346,7 @@ mod tests {
             slots: &SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
             announce: &[],
+            trusted_authserv_id: mta,
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }
@@ -366,6 +385,58 @@ mod tests {
         assert!(
             matches!(&replies[1], Reply::Acknowledgement { to } if to.email == "jane@researcher.example")
         );
+    }
+
+    /// With the MTA's name set, only a sender it authenticated is
+    /// acknowledged, and never mail it marked as spam; the report reaches
+    /// the SRC either way, which the withheld reason is told to.
+    #[test]
+    fn only_an_authenticated_sender_is_acknowledged_and_never_spam() {
+        let ack = |mail: &Inbound, mta: Option<&str>| -> Result<(), String> {
+            let Decision::Open {
+                events, replies, ..
+            } = decide_trusting(mail, &IntakeContext::default(), mta)
+            else {
+                panic!("expected a new incident")
+            };
+            assert!(matches!(replies[0], Reply::SrcCopy { .. }));
+            match replies.get(1) {
+                Some(Reply::Acknowledgement { .. }) => Ok(()),
+                _ => Err(events[2].detail.clone()),
+            }
+        };
+        let mut mail = report("jane@researcher.example");
+        // Without the setting, as before.
+        assert_eq!(ack(&mail, None), Ok(()));
+        let mta = Some("mx.example.org");
+        let e = ack(&mail, mta).unwrap_err();
+        assert!(
+            e.contains("no Authentication-Results from mx.example.org"),
+            "{e}"
+        );
+        // Written by the sender under another name: ignored.
+        mail.auto_reply.verdicts.results =
+            vec!["mx.evil.example; dmarc=pass header.from=researcher.example".into()];
+        assert!(ack(&mail, mta).is_err());
+        mail.auto_reply
+            .verdicts
+            .results
+            .insert(0, "mx.example.org; dkim=fail header.d=researcher.example; spf=softfail smtp.mailfrom=researcher.example".into());
+        let e = ack(&mail, mta).unwrap_err();
+        assert!(e.contains("dkim=fail, spf=softfail"), "{e}");
+        mail.auto_reply.verdicts.results.insert(
+            0,
+            "mx.example.org; dmarc=pass header.from=researcher.example".into(),
+        );
+        assert_eq!(ack(&mail, mta), Ok(()));
+        // Authenticated, but the MTA says spam.
+        mail.auto_reply.verdicts.spam = vec![("X-Spam-Flag".into(), "YES".into())];
+        let e = ack(&mail, mta).unwrap_err();
+        assert!(
+            e.contains("marked as spam by the mail server (X-Spam-Flag: YES)"),
+            "{e}"
+        );
+        assert!(ack(&mail, None).is_err(), "spam is never acknowledged");
     }
 
     #[test]

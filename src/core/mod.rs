@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod mail_kind;
 pub mod notice_kind;
 pub mod roster;
+pub mod sender_auth;
 pub mod severity;
 pub mod signature;
 pub mod slot;

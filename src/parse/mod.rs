@@ -19,6 +19,7 @@ use crate::core::inbound::{
     Attachment, AutoReplyHeaders, Inbound, Mailbox, SignedContent, TextSource,
 };
 use crate::core::incident::Patch;
+use crate::core::sender_auth::{AuthHeaders, SPAM_HEADERS};
 use crate::core::signature::{Encryption, SignatureStatus};
 use crate::crypto::Opener;
 use crate::guard::catch_panic;
@@ -408,6 +409,20 @@ fn mailboxes(addr: Option<&Address<'_>>) -> Vec<Mailbox> {
     .unwrap_or_default()
 }
 
+/// Every Authentication-Results header, top first, and the spam verdicts.
+fn verdicts(msg: &Message<'_>) -> AuthHeaders {
+    let mut found = AuthHeaders::default();
+    for (name, value) in msg.headers_raw() {
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("Authentication-Results") {
+            found.results.push(value.to_owned());
+        } else if let Some(known) = SPAM_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+            found.spam.push(((*known).to_owned(), value.to_owned()));
+        }
+    }
+    found
+}
+
 fn raw_header(msg: &Message<'_>, name: &str) -> Option<String> {
     msg.header_raw(name)
         .map(|v| v.trim().to_owned())
@@ -516,6 +531,7 @@ impl Parsed {
                 precedence: raw_header(msg, "Precedence"),
                 list_id: raw_header(msg, "List-Id"),
                 return_path: raw_header(msg, "Return-Path"),
+                verdicts: verdicts(msg),
             },
             body_offset: msg.root_part().raw_body_offset() as usize,
             // Headers a relay does not touch: a re-delivery synthesizes the same id.
@@ -614,6 +630,12 @@ fn without_nul(mail: &mut Inbound) {
         &mut auto.return_path,
     ] {
         found |= h.as_mut().is_some_and(scrub);
+    }
+    for v in auto.verdicts.results.iter_mut() {
+        found |= scrub(v);
+    }
+    for (_, v) in auto.verdicts.spam.iter_mut() {
+        found |= scrub(v);
     }
     for p in &mut mail.problems {
         found |= scrub(p);

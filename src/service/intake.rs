@@ -352,6 +352,7 @@ impl Intake {
             slots: &s.schedule,
             max_signature_age: s.max_signature_age,
             announce: &announce,
+            trusted_authserv_id: s.trusted_authserv_id.as_deref(),
         };
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
