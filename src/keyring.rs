@@ -254,20 +254,23 @@ pub fn load(settings: &Settings, now: Timestamp) -> Result<Keyring, Diagnostics>
         };
         let info = cert.as_ref().map(|c| pgp::describe(c, now));
         let unusable = match &info {
-            None => dist.key_file.as_ref().map(|_| "has no key"),
-            Some(i) => {
-                state_problem(i).or((!i.can_encrypt).then_some("has no usable encryption key"))
-            }
+            None => dist
+                .key_file
+                .as_ref()
+                .map(|f| format!("{} holds no OpenPGP key of {}", f.display(), dist.email)),
+            Some(i) => state_problem(i)
+                .or((!i.can_encrypt).then_some("has no usable encryption key"))
+                .map(|problem| format!("the key of {} {problem}", dist.email)),
         };
         if let (true, Some(problem)) = (dist.encrypt, unusable) {
             let consequence = if dist.require_encryption {
-                "embargoed notices to them will fail until it is renewed"
+                "embargoed notices to them will fail until they send a usable key"
             } else {
-                "embargoed notices to them will go out unencrypted"
+                "embargoed notices to them will go out unencrypted until they send a usable key"
             };
             d.warn(
                 format!("{path}.key_file"),
-                format!("the key of {} {problem}: {consequence}", dist.email),
+                format!("{problem}: {consequence}"),
             );
         }
         if let Some(c) = cert {

@@ -877,3 +877,19 @@ fn the_example_config_checks_once_its_files_exist() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains(": OK ("), "{said}");
 }
+
+/// A distributor's missing or empty key file says what to do, as a roster
+/// member's does.
+#[test]
+fn check_config_says_how_to_give_a_distributor_a_key() {
+    let site = Site::with_config(&format!(
+        "{BASE_CONFIG}\n[[distributors]]\nname = \"Distro\"\nemail = \"sec@distro.example\"\n\
+         key_file = \"keys/distro.asc\"\n"
+    ));
+    let text = String::from_utf8(site.embargo(&["check-config"]).stdout).unwrap();
+    assert!(
+        text.contains("keys/distro.asc does not exist: save sec@distro.example's public key there")
+            && text.contains("gpg --armor --export FINGERPRINT >"),
+        "{text}"
+    );
+}

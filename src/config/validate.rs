@@ -437,7 +437,11 @@ pub fn validate(
             {
                 diags.error(
                     format!("{path}.key_file"),
-                    format!("{} does not exist", k.display()),
+                    format!(
+                        "{} does not exist: save {email}'s public key there (from them, or \
+                         `gpg --armor --export FINGERPRINT > {0}`), or remove key_file",
+                        k.display()
+                    ),
                 );
             }
             if d.require_encryption && !d.encrypt {
