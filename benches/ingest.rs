@@ -233,6 +233,44 @@ fn embargo(dir: &Path, md: &Path) -> Ran {
         .env("RUST_LOG", "warn,embargo::service::progress=info"))
 }
 
+/// Reply→parent links (In-Reply-To, the link notmuch threads by too)
+/// where both mails were filed: how many ended in the same incident.
+fn links_agree(db: &Path) -> (usize, usize) {
+    use sqlx::Row;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}?mode=ro", db.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT message_id, incident_id, in_reply_to FROM messages WHERE incident_id IS NOT NULL",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut incidents: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut replies = Vec::new();
+        for r in &rows {
+            let id: String = r.get("message_id");
+            let incident: String = r.get("incident_id");
+            let parents: Vec<String> =
+                serde_json::from_str(r.get::<&str, _>("in_reply_to")).unwrap_or_default();
+            if let Some(parent) = parents.first() {
+                replies.push((parent.clone(), incident.clone()));
+            }
+            incidents.entry(id).or_default().push(incident);
+        }
+        let mut links = 0;
+        let mut agree = 0;
+        for (parent, incident) in replies {
+            if let Some(found) = incidents.get(&parent) {
+                links += 1;
+                agree += usize::from(found.contains(&incident));
+            }
+        }
+        (agree, links)
+    })
+}
+
 fn main() {
     let fixtures = std::env::var_os("EMBARGO_FIXTURES").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
@@ -262,6 +300,11 @@ fn main() {
         per_s(e.took),
         intake_rate(&e.stderr),
         e.peak_kib / 1024
+    );
+    let (agree, links) = links_agree(&work.join("real/embargo/embargo.db"));
+    println!(
+        "real mail: {agree} of {links} reply-to-parent links end in the parent's incident ({:.2}%)",
+        100.0 * agree as f64 / links.max(1) as f64
     );
     if Command::new("notmuch").arg("--version").output().is_ok() {
         let nm_config = work.join("real/notmuch-config");

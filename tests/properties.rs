@@ -201,7 +201,7 @@ proptest! {
             slots: &embargo::core::slot::SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
             announce: &[],
-            trusted_authserv_id: None,
+            trusted_mta: None,
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let report = inbound(0, "a bug".into(), "reporter@example.net", SignatureStatus::Unsigned);

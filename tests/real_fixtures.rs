@@ -362,7 +362,8 @@ fn deliver_report(site: &Site, n: usize) {
     std::fs::rename(&tmp, site.path("maildir/new").join(key)).unwrap();
 }
 
-const TOOK: &str = "took the ingest lease";
+// Whole: "another embargo took the ingest lease" is a loss.
+const TOOK: &str = "took the ingest lease: this replica takes mail in";
 const LOST: &str = "lost the ingest lease";
 
 /// Lines a replica logs for each mail it stored.
@@ -649,27 +650,37 @@ async fn only_senders_the_mta_authenticated_are_acknowledged_in_the_spam_corpora
             + "\n[acknowledgement]\ntrusted_authserv_id = \"mx.embargo.test\"\n"),
     );
     deliver_all(&site, &corpora);
-    let own = |from: &str, id: &str, verdicts: &str| {
+    // Our MTA's headers on top (`ours`, above its Received), then what the
+    // sender wrote (`theirs`).
+    let own = |from: &str, id: &str, ours: &str, theirs: &str| {
         let m = String::from_utf8(mail(from, "Overflow in frob()", id, "")).unwrap();
-        (verdicts.to_owned() + &m).into_bytes()
+        format!(
+            "{ours}Received: from sender.example by mx.embargo.test with ESMTPS; \
+             Tue, 1 Dec 2026 10:00:00 +0000\r\n{theirs}{m}"
+        )
+        .into_bytes()
     };
     site.deliver(&own(
         "Jane <jane@finder.example>",
         "authenticated@finder.example",
         "Authentication-Results: mx.embargo.test; dkim=pass header.d=finder.example; \
          dmarc=pass header.from=finder.example\r\n",
+        "",
     ));
     site.deliver(&own(
         "Mallory <ceo@bank.example>",
         "forged@bank.example",
-        "Authentication-Results: mx.bank.example; dmarc=pass header.from=bank.example\r\n\
-         Authentication-Results: mx.embargo.test; spf=pass smtp.mailfrom=spam.example\r\n",
+        "Authentication-Results: mx.embargo.test; spf=pass smtp.mailfrom=spam.example\r\n",
+        // Written by the sender under our MTA's name, below its Received.
+        "Authentication-Results: mx.embargo.test; dmarc=pass header.from=bank.example\r\n\
+         Authentication-Results: mx.bank.example; dmarc=pass header.from=bank.example\r\n",
     ));
     site.deliver(&own(
         "Joe <joe@finder.example>",
         "spam@finder.example",
         "X-Spam-Flag: YES\r\nAuthentication-Results: mx.embargo.test; dmarc=pass \
          header.from=finder.example\r\n",
+        "",
     ));
     succeeded(
         "run --once",

@@ -77,7 +77,7 @@ fn counts(ids: &[String]) -> HashMap<&str, usize> {
     out
 }
 
-const LEASE_TAKEN: &str = "took the ingest lease";
+const LEASE_TAKEN: &str = "took the ingest lease: this replica takes mail in";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_send_every_notice_once_and_the_standby_takes_over_ingest() {

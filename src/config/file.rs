@@ -281,6 +281,13 @@ pub struct AcknowledgementSection {
     /// The receiving MTA's authserv-id in Authentication-Results.
     #[serde(default)]
     pub trusted_authserv_id: Option<String>,
+    /// How many Received headers the team's own servers add on top.
+    #[serde(default = "default_own_received_headers")]
+    pub own_received_headers: u32,
+}
+
+fn default_own_received_headers() -> u32 {
+    1
 }
 
 fn default_rate_limit_minutes() -> u32 {
@@ -292,6 +299,7 @@ impl Default for AcknowledgementSection {
         AcknowledgementSection {
             rate_limit_minutes: default_rate_limit_minutes(),
             trusted_authserv_id: None,
+            own_received_headers: default_own_received_headers(),
         }
     }
 }

@@ -221,6 +221,9 @@ pub struct Settings {
     pub ack_rate_limit: SignedDuration,
     /// Acknowledge only senders this MTA authenticated (`None`: anyone).
     pub trusted_authserv_id: Option<String>,
+    /// How many Received headers the team's own servers add on top of an
+    /// incoming mail: results below them were written by someone else.
+    pub own_received_headers: usize,
     /// Commands signed longer ago than this are refused.
     pub max_signature_age: SignedDuration,
     pub max_message_bytes: usize,

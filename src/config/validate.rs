@@ -273,7 +273,16 @@ fn trusted_authserv_id(
             );
             None
         }
-        Some(id) => Some(id.to_owned()),
+        Some(id) => {
+            if ack.own_received_headers == 0 {
+                diags.error(
+                    "acknowledgement.own_received_headers",
+                    "must be at least 1: your receiving server adds a Received header to every \
+                     mail it accepts",
+                );
+            }
+            Some(id.to_owned())
+        }
     }
 }
 
@@ -582,6 +591,7 @@ pub fn validate(
         time_zones,
         ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),
         trusted_authserv_id: trusted_authserv_id(&s.acknowledgement, diags),
+        own_received_headers: s.acknowledgement.own_received_headers.max(1) as usize,
         max_signature_age: SignedDuration::from_hours(
             i64::from(s.commands.max_signature_age_days) * 24,
         ),

@@ -27,9 +27,9 @@ pub struct IntakePolicy<'a> {
     pub max_signature_age: SignedDuration,
     /// The announce lists: whatever reaches them is public.
     pub announce: &'a [String],
-    /// The receiving MTA's authserv-id: when set, only a sender it
-    /// authenticated is acknowledged (no backscatter to forged senders).
-    pub trusted_authserv_id: Option<&'a str>,
+    /// The receiving MTA: when set, only a sender it authenticated is
+    /// acknowledged (no backscatter to forged senders).
+    pub trusted_mta: Option<sender_auth::Trusted<'a>>,
 }
 
 /// What the store knows that the decision needs.
@@ -216,7 +216,7 @@ pub fn decide(
                         sender_auth::marked_spam(&mail.auto_reply.verdicts).map(Withhold::Spam)
                     })
                     .or_else(|| {
-                        let mta = policy.trusted_authserv_id?;
+                        let mta = policy.trusted_mta?;
                         let from = mail.from.as_ref()?;
                         sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email)
                             .err()
@@ -333,7 +333,11 @@ mod tests {
         decide_trusting(mail, ctx, None)
     }
 
-    fn decide_trusting(mail: &Inbound, ctx: &IntakeContext, mta: Option<&str>) -> Decision {
+    fn decide_trusting(
+        mail: &Inbound,
+        ctx: &IntakeContext,
+        mta: Option<sender_auth::Trusted<'_>>,
+    ) -> Decision {
         let roster = roster();
         let own = vec!["security@example.org".to_owned()];
         let policy = IntakePolicy {
@@ -346,7 +350,7 @@ mod tests {
             slots: &SlotRules::default(),
             max_signature_age: SignedDuration::from_hours(7 * 24),
             announce: &[],
-            trusted_authserv_id: mta,
+            trusted_mta: mta,
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }
@@ -392,7 +396,7 @@ mod tests {
     /// the SRC either way, which the withheld reason is told to.
     #[test]
     fn only_an_authenticated_sender_is_acknowledged_and_never_spam() {
-        let ack = |mail: &Inbound, mta: Option<&str>| -> Result<(), String> {
+        let ack = |mail: &Inbound, mta: Option<sender_auth::Trusted<'_>>| -> Result<(), String> {
             let Decision::Open {
                 events, replies, ..
             } = decide_trusting(mail, &IntakeContext::default(), mta)
@@ -408,25 +412,33 @@ mod tests {
         let mut mail = report("jane@researcher.example");
         // Without the setting, as before.
         assert_eq!(ack(&mail, None), Ok(()));
-        let mta = Some("mx.example.org");
+        let mta = Some(sender_auth::Trusted {
+            authserv_id: "mx.example.org",
+            received_by_us: 1,
+        });
         let e = ack(&mail, mta).unwrap_err();
         assert!(
             e.contains("no Authentication-Results from mx.example.org"),
             "{e}"
         );
         // Written by the sender under another name: ignored.
-        mail.auto_reply.verdicts.results =
-            vec!["mx.evil.example; dmarc=pass header.from=researcher.example".into()];
+        let at_top = |value: &str| crate::core::sender_auth::AuthResults {
+            received_above: 0,
+            value: value.into(),
+        };
+        mail.auto_reply.verdicts.results = vec![at_top(
+            "mx.evil.example; dmarc=pass header.from=researcher.example",
+        )];
         assert!(ack(&mail, mta).is_err());
         mail.auto_reply
             .verdicts
             .results
-            .insert(0, "mx.example.org; dkim=fail header.d=researcher.example; spf=softfail smtp.mailfrom=researcher.example".into());
+            .insert(0, at_top("mx.example.org; dkim=fail header.d=researcher.example; spf=softfail smtp.mailfrom=researcher.example"));
         let e = ack(&mail, mta).unwrap_err();
         assert!(e.contains("dkim=fail, spf=softfail"), "{e}");
         mail.auto_reply.verdicts.results.insert(
             0,
-            "mx.example.org; dmarc=pass header.from=researcher.example".into(),
+            at_top("mx.example.org; dmarc=pass header.from=researcher.example"),
         );
         assert_eq!(ack(&mail, mta), Ok(()));
         // Authenticated, but the MTA says spam.

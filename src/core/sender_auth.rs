@@ -11,10 +11,19 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthHeaders {
     /// Every `Authentication-Results` value, top first.
-    pub results: Vec<String>,
+    pub results: Vec<AuthResults>,
     /// The spam verdict headers present (`X-Spam-Flag`, `X-Spam-Status`,
     /// `X-Spam`), as name and value.
     pub spam: Vec<(String, String)>,
+}
+
+/// One `Authentication-Results` header and where it stood.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuthResults {
+    /// How many `Received` headers are above it: the receiving servers
+    /// write theirs above everything the sender wrote.
+    pub received_above: usize,
+    pub value: String,
 }
 
 /// The spam verdict headers, and the value that starts a "yes".
@@ -69,71 +78,119 @@ impl Result {
     }
 }
 
-/// Removes RFC 5322 comments, `(…)` with nesting and quoted pairs.
-fn without_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    let mut quoted = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if depth > 0 || quoted => {
-                let next = chars.next();
-                if depth == 0 {
-                    out.push(c);
-                    out.extend(next);
-                }
-            }
-            '"' if depth == 0 => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            _ => out.push(c),
-        }
-    }
-    out
+/// A lexical unit of an Authentication-Results value: comments are gone,
+/// and a quoted string is one unit with whatever it holds (`;` included),
+/// joined to the atom it touches (`"a b"@example.org`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Word(String),
+    Semicolon,
+    Equals,
 }
 
-/// The authserv-id of one header and its results; `None` when it cannot
-/// be read.
+/// Splits a value into tokens as RFC 8601 and RFC 5322 read it; `None`
+/// for what cannot be read that way (an unclosed quote or comment), which
+/// then counts for nothing.
+fn tokens(value: &str) -> Option<Vec<Token>> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = value.chars().peekable();
+    let end_word = |word: &mut Option<String>, out: &mut Vec<Token>| {
+        if let Some(w) = word.take() {
+            out.push(Token::Word(w));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '(' => {
+                end_word(&mut word, &mut out);
+                let mut depth = 1;
+                while depth > 0 {
+                    match chars.next()? {
+                        '\\' => {
+                            chars.next()?;
+                        }
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                }
+            }
+            ')' => return None,
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\\' => w.push(chars.next()?),
+                        '"' => break,
+                        c => w.push(c),
+                    }
+                }
+            }
+            ';' => {
+                end_word(&mut word, &mut out);
+                out.push(Token::Semicolon);
+            }
+            '=' => {
+                end_word(&mut word, &mut out);
+                out.push(Token::Equals);
+            }
+            c if c.is_whitespace() => end_word(&mut word, &mut out),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    end_word(&mut word, &mut out);
+    Some(out)
+}
+
+/// The authserv-id of one header and its results; `None` when any part of
+/// it cannot be read as RFC 8601 writes it (a header that says more than
+/// its grammar allows is not believed in part).
 fn parse(value: &str) -> Option<(String, Vec<Result>)> {
-    let clean = without_comments(&value.replace(['\r', '\n'], " "));
-    let mut parts = clean.split(';');
-    let authserv_id = parts
-        .next()?
-        .split_whitespace()
-        .next()?
-        .to_ascii_lowercase();
+    let tokens = tokens(value)?;
+    let mut t = tokens.iter().peekable();
+    let Some(Token::Word(authserv_id)) = t.next() else {
+        return None;
+    };
+    // An optional version number.
+    if let Some(Token::Word(v)) = t.peek()
+        && v.chars().all(|c| c.is_ascii_digit())
+    {
+        t.next();
+    }
     let mut results = Vec::new();
-    for part in parts {
-        let mut tokens = part.split_whitespace();
-        let Some(first) = tokens.next() else {
-            continue;
+    while let Some(token) = t.next() {
+        if *token != Token::Semicolon {
+            return None;
+        }
+        let Some(Token::Word(method)) = t.next() else {
+            return None;
         };
-        let Some((method, result)) = first.split_once('=') else {
-            continue;
+        if results.is_empty() && method.eq_ignore_ascii_case("none") && t.peek().is_none() {
+            break;
+        }
+        let (Some(Token::Equals), Some(Token::Word(result))) = (t.next(), t.next()) else {
+            return None;
         };
+        let mut props = Vec::new();
+        while let Some(Token::Word(_)) = t.peek() {
+            let Some(Token::Word(key)) = t.next() else {
+                unreachable!()
+            };
+            let (Some(Token::Equals), Some(Token::Word(value))) = (t.next(), t.next()) else {
+                return None;
+            };
+            props.push((key.to_ascii_lowercase(), value.to_ascii_lowercase()));
+        }
         // `dkim/1=pass`: a method version.
         let method = method.split('/').next().unwrap_or(method);
-        let props = tokens
-            .filter_map(|t| t.split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.to_ascii_lowercase(),
-                    v.trim_matches('"').to_ascii_lowercase(),
-                )
-            })
-            .collect();
         results.push(Result {
             method: method.to_ascii_lowercase(),
             result: result.to_ascii_lowercase(),
             props,
         });
     }
-    Some((authserv_id, results))
+    Some((authserv_id.to_ascii_lowercase(), results))
 }
 
 /// The domain of an address or domain value: `user@Example.org` → `example.org`.
@@ -144,34 +201,47 @@ fn domain_of(value: &str) -> &str {
         .trim_end_matches('.')
 }
 
-/// Relaxed alignment without a public-suffix list: the same domain, or one
-/// inside the other. A pass for `d` needs a key or SPF record published in
-/// `d`, which only the owner of `d`'s zone can write.
+/// Alignment without a public-suffix list: the From domain itself, or a
+/// parent of it. A pass for `d` needs a key or SPF record published in
+/// `d`, which only the owner of `d`'s zone can write; a subdomain of the
+/// From domain is not enough, since anyone may own one under a shared
+/// suffix (dynamic-DNS and hosting domains).
 fn aligned(authenticated: &str, from: &str) -> bool {
     let (a, f) = (
         authenticated.to_ascii_lowercase(),
         from.to_ascii_lowercase(),
     );
-    !a.is_empty()
-        && a.contains('.')
-        && (a == f || f.ends_with(&format!(".{a}")) || a.ends_with(&format!(".{f}")))
+    a.contains('.') && (a == f || f.ends_with(&format!(".{a}")))
 }
 
-/// Whether the MTA named `authserv_id` authenticated the From address
-/// `from`: a `dmarc=pass`, or a `dkim=pass` or `spf=pass` aligned with its
-/// domain.
+/// Whom to believe: the receiving MTA's authserv-id, and how many
+/// `Received` headers the team's own servers put on top of an incoming
+/// mail (the MTA's, and the delivery agent's with LMTP). Results below
+/// those were written by the sender or a server on the way, whatever name
+/// they carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Trusted<'a> {
+    pub authserv_id: &'a str,
+    pub received_by_us: usize,
+}
+
+/// Whether the trusted MTA authenticated the From address `from`: a
+/// `dmarc=pass` for its domain, or a `dkim=pass` or `spf=pass` for that
+/// domain or a parent of it.
 pub fn authenticated(
     headers: &AuthHeaders,
-    authserv_id: &str,
+    trusted: Trusted<'_>,
     from: &str,
 ) -> std::result::Result<(), Unauthenticated> {
-    let trusted = authserv_id.to_ascii_lowercase();
+    let authserv_id = trusted.authserv_id;
+    let trusted_id = authserv_id.to_ascii_lowercase();
     let from_domain = domain_of(from).to_ascii_lowercase();
     let results: Vec<Result> = headers
         .results
         .iter()
-        .filter_map(|v| parse(v))
-        .filter(|(id, _)| *id == trusted)
+        .filter(|r| r.received_above < trusted.received_by_us)
+        .filter_map(|r| parse(&r.value))
+        .filter(|(id, _)| *id == trusted_id)
         .flat_map(|(_, r)| r)
         .collect();
     if results.is_empty() {
@@ -186,7 +256,7 @@ pub fn authenticated(
                 // names it.
                 "dmarc" => r
                     .prop("header.from")
-                    .is_none_or(|d| d.eq_ignore_ascii_case(&from_domain)),
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&from_domain)),
                 "dkim" => r
                     .prop("header.d")
                     .or_else(|| r.prop("header.i").map(domain_of))
@@ -221,7 +291,10 @@ pub fn marked_spam(headers: &AuthHeaders) -> Option<String> {
             .split([',', ' ', ';'])
             .next()
             .is_some_and(|w| w.eq_ignore_ascii_case("yes"));
-        yes.then(|| format!("{name}: {}", value.trim()))
+        // The value is the sender's text too: one short line of it.
+        let shown: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        let shown: String = shown.chars().take(60).collect();
+        yes.then(|| format!("{name}: {shown}"))
     })
 }
 
@@ -231,12 +304,21 @@ mod tests {
 
     fn h(results: &[&str]) -> AuthHeaders {
         AuthHeaders {
-            results: results.iter().map(|s| s.to_string()).collect(),
+            results: results
+                .iter()
+                .map(|s| AuthResults {
+                    received_above: 0,
+                    value: s.to_string(),
+                })
+                .collect(),
             spam: Vec::new(),
         }
     }
 
-    const MX: &str = "mx.example.org";
+    const MX: Trusted<'static> = Trusted {
+        authserv_id: "mx.example.org",
+        received_by_us: 1,
+    };
 
     #[test]
     fn a_dmarc_pass_from_the_trusted_server_authenticates() {
@@ -253,14 +335,21 @@ mod tests {
     fn aligned_dkim_or_spf_alone_authenticates_and_unaligned_does_not() {
         let dkim = h(&["MX.example.org 1; dkim=pass header.d=finder.example"]);
         assert_eq!(authenticated(&dkim, MX, "jane@mail.finder.example"), Ok(()));
-        let spf = h(&["mx.example.org; spf=pass smtp.mailfrom=bounce@lists.finder.example"]);
-        assert_eq!(authenticated(&spf, MX, "Jane@Finder.Example"), Ok(()));
+        let spf = h(&["mx.example.org; spf=pass smtp.mailfrom=<Bounce@Finder.Example.>"]);
+        assert_eq!(authenticated(&spf, MX, "jane@finder.example"), Ok(()));
+        // DMARC's relaxed alignment would take a subdomain of the From
+        // domain; without a public-suffix list we cannot tell whose it is.
+        let sub = h(&["mx.example.org; spf=pass smtp.mailfrom=bounce@lists.finder.example"]);
+        assert!(authenticated(&sub, MX, "Jane@Finder.Example").is_err());
         // A spammer's own domain passes, but is not the From domain.
         let theirs = h(&[
             "mx.example.org; dkim=pass header.d=spam.example; spf=pass smtp.mailfrom=x@spam.example",
         ]);
         let e = authenticated(&theirs, MX, "ceo@bank.example").unwrap_err();
         assert!(e.to_string().contains("dkim=pass, spf=pass"), "{e}");
+        // A subdomain of the From domain is not its owner's.
+        let child = h(&["mx.example.org; spf=pass smtp.mailfrom=x@evil.duckdns.org"]);
+        assert!(authenticated(&child, MX, "admin@duckdns.org").is_err());
         // A look-alike suffix is not a parent domain.
         let lookalike = h(&["mx.example.org; dkim=pass header.d=nk.example"]);
         assert!(authenticated(&lookalike, MX, "ceo@bank.example").is_err());
@@ -277,7 +366,7 @@ mod tests {
         assert_eq!(
             e,
             Unauthenticated::NoResult {
-                authserv_id: MX.into()
+                authserv_id: MX.authserv_id.into()
             }
         );
         // A comment does not hide the name.
@@ -288,6 +377,67 @@ mod tests {
         assert!(authenticated(&in_comment, MX, "ceo@bank.example").is_err());
         assert!(authenticated(&h(&[]), MX, "a@b.example").is_err());
         assert!(authenticated(&h(&["mx.example.org; none"]), MX, "a@b.example").is_err());
+    }
+
+    /// What the sender controls and the MTA copies into its header (an
+    /// envelope sender, a reason, a HELO in a comment) stays one value.
+    #[test]
+    fn quoted_values_and_comments_cannot_add_a_result() {
+        for forged in [
+            "mx.example.org; spf=fail smtp.mailfrom=\"a; dmarc=pass header.from=bank.example x\"@evil.example",
+            "mx.example.org; dkim=fail reason=\"bad; dkim=pass header.d=bank.example\" header.d=evil.example",
+            "mx.example.org; spf=none (helo=x; dmarc=pass header.from=bank.example) smtp.helo=x",
+            "mx.example.org; spf=none (unclosed comment; dmarc=pass header.from=bank.example",
+            "mx.example.org; spf=none smtp.mailfrom=\"unclosed; dmarc=pass header.from=bank.example",
+        ] {
+            assert!(
+                authenticated(&h(&[forged]), MX, "ceo@bank.example").is_err(),
+                "{forged}"
+            );
+        }
+        // A bare dmarc=pass does not say for which domain.
+        assert!(
+            authenticated(&h(&["mx.example.org; dmarc=pass"]), MX, "ceo@bank.example").is_err()
+        );
+        // A header that breaks the grammar is not believed in part.
+        assert!(
+            authenticated(
+                &h(&["mx.example.org; dmarc=pass header.from=bank.example; garbage"]),
+                MX,
+                "ceo@bank.example"
+            )
+            .is_err()
+        );
+        // Quoted values are read as values.
+        assert_eq!(
+            authenticated(
+                &h(&["mx.example.org; spf=pass smtp.mailfrom=\"jane doe\"@finder.example"]),
+                MX,
+                "jane@finder.example"
+            ),
+            Ok(())
+        );
+    }
+
+    /// Results below the team's own Received headers were written by the
+    /// sender, whatever name they carry.
+    #[test]
+    fn only_results_above_the_senders_headers_count() {
+        let at = |received_above: usize| AuthHeaders {
+            results: vec![AuthResults {
+                received_above,
+                value: "mx.example.org; dmarc=pass header.from=bank.example".into(),
+            }],
+            spam: Vec::new(),
+        };
+        assert_eq!(authenticated(&at(0), MX, "ceo@bank.example"), Ok(()));
+        assert!(authenticated(&at(1), MX, "ceo@bank.example").is_err());
+        let lmtp = Trusted {
+            received_by_us: 2,
+            ..MX
+        };
+        assert_eq!(authenticated(&at(1), lmtp, "ceo@bank.example"), Ok(()));
+        assert!(authenticated(&at(2), lmtp, "ceo@bank.example").is_err());
     }
 
     #[test]

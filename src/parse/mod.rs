@@ -19,7 +19,7 @@ use crate::core::inbound::{
     Attachment, AutoReplyHeaders, Inbound, Mailbox, SignedContent, TextSource,
 };
 use crate::core::incident::Patch;
-use crate::core::sender_auth::{AuthHeaders, SPAM_HEADERS};
+use crate::core::sender_auth::{AuthHeaders, AuthResults, SPAM_HEADERS};
 use crate::core::signature::{Encryption, SignatureStatus};
 use crate::crypto::Opener;
 use crate::guard::catch_panic;
@@ -412,10 +412,16 @@ fn mailboxes(addr: Option<&Address<'_>>) -> Vec<Mailbox> {
 /// Every Authentication-Results header, top first, and the spam verdicts.
 fn verdicts(msg: &Message<'_>) -> AuthHeaders {
     let mut found = AuthHeaders::default();
+    let mut received = 0;
     for (name, value) in msg.headers_raw() {
         let value = value.trim();
-        if name.eq_ignore_ascii_case("Authentication-Results") {
-            found.results.push(value.to_owned());
+        if name.eq_ignore_ascii_case("Received") {
+            received += 1;
+        } else if name.eq_ignore_ascii_case("Authentication-Results") {
+            found.results.push(AuthResults {
+                received_above: received,
+                value: value.to_owned(),
+            });
         } else if let Some(known) = SPAM_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
             found.spam.push(((*known).to_owned(), value.to_owned()));
         }
@@ -631,8 +637,8 @@ fn without_nul(mail: &mut Inbound) {
     ] {
         found |= h.as_mut().is_some_and(scrub);
     }
-    for v in auto.verdicts.results.iter_mut() {
-        found |= scrub(v);
+    for r in auto.verdicts.results.iter_mut() {
+        found |= scrub(&mut r.value);
     }
     for (_, v) in auto.verdicts.spam.iter_mut() {
         found |= scrub(v);

@@ -352,7 +352,12 @@ impl Intake {
             slots: &s.schedule,
             max_signature_age: s.max_signature_age,
             announce: &announce,
-            trusted_authserv_id: s.trusted_authserv_id.as_deref(),
+            trusted_mta: s.trusted_authserv_id.as_deref().map(|authserv_id| {
+                crate::core::sender_auth::Trusted {
+                    authserv_id,
+                    received_by_us: s.own_received_headers,
+                }
+            }),
         };
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
