@@ -152,6 +152,27 @@ fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     print(&(serde_json::to_string_pretty(value)? + "\n"))
 }
 
+fn pass_summary(i: &embargo::service::IngestReport, s: &embargo::service::SendReport) -> String {
+    let opened = if i.opened.is_empty() {
+        "no new incident".to_owned()
+    } else {
+        let ids: Vec<String> = i.opened.iter().map(ToString::to_string).collect();
+        format!("new: {}", ids.join(", "))
+    };
+    let mut line = format!(
+        "{} mail(s) read: {} filed ({opened}), {} duplicate(s), {} quarantined",
+        i.seen, i.filed, i.duplicates, i.quarantined
+    );
+    if i.deferred > 0 {
+        line.push_str(&format!(", {} left for the next run", i.deferred));
+    }
+    line.push_str(&format!(
+        "; {} mail(s) sent, {} to retry, {} failed\n",
+        s.sent, s.retrying, s.failed
+    ));
+    line
+}
+
 async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     let settings = Arc::new(load(cli)?);
     if let Some(problem) = settings.password_problems().first() {
@@ -199,6 +220,8 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
             failed = s.failed,
             "pass done"
         );
+        // A person who ran one pass by hand sees what it did, logs or not.
+        print(&pass_summary(&i, &s))?;
         if i.deferred > 0 {
             bail!(
                 "{} mail(s) could not be read and stay in the source for the next run; see the warnings above",
@@ -698,10 +721,25 @@ fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
             cli.config.display()
         ),
     };
+    // GnuPG finds a key by its address as well as by its fingerprint: an
+    // address given to --sign-with names the member too. The signature,
+    // not this From, is what the list checks.
+    let by_address = || {
+        c.sign_with
+            .filter(|k| key.is_none() && k.contains('@'))
+            .map(|k| k.trim().trim_start_matches('<').trim_end_matches('>'))
+            .map(|a| {
+                settings
+                    .as_ref()
+                    .and_then(|s| s.roster.person(a))
+                    .map_or_else(|| a.to_owned(), |m| m.email.clone())
+            })
+    };
     let member = settings
         .as_ref()
         .and_then(|s| s.roster.person_by_fingerprint(&signer))
-        .map(|m| m.email.clone());
+        .map(|m| m.email.clone())
+        .or_else(by_address);
     let from = match (c.from, member) {
         (Some(from), _) => from.to_owned(),
         (None, Some(m)) => m,

@@ -580,6 +580,14 @@ fn a_command_mail_made_by_embargo_command_carries_the_patch_to_the_distributors(
         assert!(!bare_lf && !raw.starts_with(b"\n"), "{what} has a bare LF");
     }
 
+    // Named by address, as GnuPG allows, the key's owner is the sender.
+    let by_address = member_command(&t, &[&id, "/status", "--sign-with", "alice@example.org"]);
+    let text = String::from_utf8_lossy(&by_address);
+    assert!(
+        text.contains("multipart/signed") && text.contains("From: alice@example.org"),
+        "{text}"
+    );
+
     // A word that is not a command would become an /approve's text.
     let out = site.embargo(&[
         "command",
@@ -655,5 +663,35 @@ fn a_clearsigned_text_with_an_attachment_is_refused_and_the_signer_told_how() {
         answer.text.contains("embargo command") && answer.text.contains("PGP/MIME"),
         "{}",
         answer.text
+    );
+}
+
+#[test]
+fn a_draft_previewed_before_the_date_is_planned_says_so() {
+    let t = team();
+    let site = &t.site;
+    let id = report(site, "r1@example.net", "Overflow in frob()");
+    alice_says(
+        &t,
+        &id,
+        "r1@example.net",
+        "v0",
+        &format!("/accept {id}\r\n"),
+    );
+    let out = site.embargo(&["preview", &id, "distributors"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let preview = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        preview.contains("EMBARGO: no disclosure date is planned yet")
+            && !preview.contains("do not disclose before"),
+        "the draft must not name a date nobody planned: {preview}"
+    );
+    assert!(
+        preview.contains("CVE          not assigned yet"),
+        "the incident's id is not a CVE: {preview}"
     );
 }

@@ -923,6 +923,7 @@ async fn a_correction_after_the_advance_notice_reaches_the_distributors_once_app
     p.alice(&[
         "/accept",
         "/cve CVE-2027-1010",
+        "/set patch-embargoed no",
         "/set summary Heap overflow in frob",
         "/set affected 1.0 to 1.4",
         "/set fixed 1.5",

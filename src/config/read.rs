@@ -261,7 +261,16 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
     let table: Table = match text.parse() {
         Ok(t) => t,
         Err(e) => {
-            diags.error("", format!("not valid TOML: {e}"));
+            // The example config offers each alternative kind of [source]
+            // and [sink] commented out beside the default one; uncommented
+            // as well, it is the same section twice.
+            let hint = if e.message().contains("duplicate key") {
+                "\nEach section appears once: to use another kind of [source] or [sink], \
+                 replace that section instead of adding a second one"
+            } else {
+                ""
+            };
+            diags.error("", format!("not valid TOML: {e}{hint}"));
             return Sections::default();
         }
     };
@@ -453,6 +462,17 @@ mod tests {
         );
         assert_eq!(s.oncall.unwrap().starts, jiff::civil::date(2026, 1, 5));
         assert_eq!(s.schedule.blackout.len(), 2);
+    }
+
+    #[test]
+    fn a_second_source_section_says_to_replace_the_first() {
+        let mut d = Diagnostics::default();
+        read(
+            "[source]\nkind = \"maildir\"\n\n[source]\nkind = \"imap\"\n",
+            &mut d,
+        );
+        let e = d.errors().next().unwrap().to_string();
+        assert!(e.contains("replace that section"), "{e}");
     }
 
     #[test]

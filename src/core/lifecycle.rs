@@ -73,8 +73,11 @@ pub fn missing_facts(
             missing.push(name);
         }
     }
+    // The notice calls the patch embargoed unless told otherwise, so the
+    // distributors need it in hand unless `/set patch-embargoed no` said
+    // they can take it from the public tree.
     if kind == NoticeKind::Distributors
-        && fields.patch_embargoed == Some(true)
+        && fields.patch_embargoed != Some(false)
         && patches.is_empty()
     {
         missing.push(
@@ -468,7 +471,21 @@ pub fn apply(
             if *kind == NoticeKind::Distributors && d.cves.is_empty() {
                 return Err("the distributors' advance notice is for a CVE: record it first (/cve <CVE-YYYY-NNNN>)".to_owned());
             }
-            let missing = missing_facts(*kind, &d.fields, facts.patches);
+            // A correction is the whole notice again: without new patches
+            // it carries the ones the distributors already have.
+            let earlier: Vec<Patch> = d
+                .approved
+                .iter()
+                .rev()
+                .find(|a| a.kind == NoticeKind::Distributors && !a.patches.is_empty())
+                .map(|a| a.patches.clone())
+                .unwrap_or_default();
+            let in_hand = if correcting && facts.patches.is_empty() {
+                &earlier[..]
+            } else {
+                facts.patches
+            };
+            let missing = missing_facts(*kind, &d.fields, in_hand);
             if !missing.is_empty() && !as_is {
                 return Err(format!(
                     "the {kind} notice would go out without {}: set what is missing first \
@@ -478,7 +495,7 @@ pub fn apply(
                 ));
             }
             let patches = if *kind == NoticeKind::Distributors {
-                facts.patches.to_vec()
+                in_hand.to_vec()
             } else {
                 Vec::new()
             };
@@ -490,8 +507,13 @@ pub fn apply(
                     " as drafted"
                 }
             );
-            if !patches.is_empty() {
+            if !facts.patches.is_empty() {
                 summary.push_str(&format!(", with {} patch(es) attached", patches.len()));
+            } else if !patches.is_empty() {
+                summary.push_str(&format!(
+                    ", with the {} patch(es) the distributors already have",
+                    patches.len()
+                ));
             }
             if !missing.is_empty() {
                 summary.push_str(&format!(", as it is: without {}", missing.join(", ")));
@@ -970,7 +992,9 @@ mod tests {
         planned.details.cves = vec!["CVE-2026-1000".into()];
         planned.details.fields = NoticeFields {
             summary: Some("Heap overflow in frob".into()),
-            patch_embargoed: Some(true),
+            // Not stated: the notice calls the patch embargoed, so the
+            // patch is needed as much as when it says yes.
+            patch_embargoed: None,
             ..NoticeFields::default()
         };
         let why = run(&planned, "/approve distributors", "alice@example.org").unwrap_err();
@@ -1059,6 +1083,54 @@ mod tests {
         .unwrap();
         let approval = edited.details.approval(NoticeKind::Warning).unwrap();
         assert_eq!(approval.text.as_deref(), Some("Our own words.\n"));
+    }
+
+    #[test]
+    fn a_correction_carries_the_patches_the_distributors_already_have() {
+        let mut planned = run(
+            &at(State::Fixing),
+            "/disclose 2026-12-15",
+            "alice@example.org",
+        )
+        .unwrap();
+        planned.details.cves = vec!["CVE-2026-1000".into()];
+        planned.details.fields.patch_embargoed = None;
+        let patch = Patch {
+            name: "fix-2.4.patch".into(),
+            text: "--- a\n+++ b\n".into(),
+        };
+        let now = t("2026-12-02T09:00:00Z");
+        planned.apply(
+            &Change::Approved {
+                kind: NoticeKind::Distributors,
+                by: "alice@example.org".into(),
+                text: None,
+                patches: vec![patch.clone()],
+            },
+            now,
+        );
+        planned.apply(
+            &Change::Queued {
+                key: "distributors".into(),
+            },
+            now,
+        );
+        let changed = run(&planned, "/set fixed 2.5", "alice@example.org").unwrap();
+        let done = outcome(&changed, "/approve distributors", "alice@example.org").unwrap();
+        assert!(
+            done.changes.iter().any(|c| matches!(
+                c,
+                Change::Approved { patches, .. } if patches == &vec![patch.clone()]
+            )),
+            "{:?}",
+            done.changes
+        );
+        assert!(
+            done.summary
+                .contains("the 1 patch(es) the distributors already have"),
+            "{}",
+            done.summary
+        );
     }
 
     #[test]

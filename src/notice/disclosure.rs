@@ -135,7 +135,9 @@ impl Composer<'_> {
             .collect()
     }
 
-    fn statement(&self, i: &Incident, at: Timestamp) -> Result<String, NoticeError> {
+    /// `at` is `None` while no date is planned: a draft shown then must
+    /// not read as if the embargo ended now.
+    fn statement(&self, i: &Incident, at: Option<Timestamp>) -> Result<String, NoticeError> {
         let f = &i.details.fields;
         let deploy = match f.deploy_before {
             Some(true) => "You may deploy the fix on your own systems before this time.",
@@ -151,8 +153,8 @@ impl Composer<'_> {
         render(
             MailKind::AdvanceNotice,
             &EmbargoStatementText {
-                when_utc: &utc(at),
-                zones: self.zones(at),
+                when_utc: &at.map(utc).unwrap_or_default(),
+                zones: at.map(|at| self.zones(at)).unwrap_or_default(),
                 deploy,
                 patch,
                 security_address: &self.settings.list.security_address,
@@ -163,10 +165,15 @@ impl Composer<'_> {
 
     fn facts(&self, i: &Incident) -> Result<String, NoticeError> {
         let f = &i.details.fields;
+        let cves = i.details.cves.join(", ");
         render(
             MailKind::AdvanceNotice,
             &FactsText {
-                cves: &self.cves(i),
+                cves: if i.details.cves.is_empty() {
+                    "not assigned yet"
+                } else {
+                    &cves
+                },
                 severity: &self.severity(i),
                 affected: or_unstated(&f.affected),
                 fixed: or_unstated(&f.fixed),
@@ -186,8 +193,12 @@ impl Composer<'_> {
         }
     }
 
-    fn disclosure_at(&self, i: &Incident, now: Timestamp) -> Timestamp {
-        i.details.disclosure.unwrap_or(now)
+    /// When the embargo ends: the planned date, or now once the issue is
+    /// public; `None` while neither.
+    fn disclosure_at(&self, i: &Incident, now: Timestamp) -> Option<Timestamp> {
+        let d = &i.details;
+        d.disclosure
+            .or((d.public || d.embargo_broken).then_some(now))
     }
 
     /// The calendar entry for the disclosure at `at`, the `sequence`th
@@ -246,7 +257,12 @@ impl Composer<'_> {
                     },
                 )?;
                 let mut attachments = patches;
-                attachments.push(self.calendar(i, at, timeline::moves(&i.details), now));
+                attachments.push(self.calendar(
+                    i,
+                    at.unwrap_or(now),
+                    timeline::moves(&i.details),
+                    now,
+                ));
                 NoticeText {
                     subject: format!("[EMBARGOED] {cves}: {summary}"),
                     text,
@@ -269,7 +285,12 @@ impl Composer<'_> {
                         announcement: &self.notice_text(i, NoticeKind::Announcement, now)?.text,
                     },
                 )?,
-                attachments: vec![self.calendar(i, at, timeline::moves(&i.details), now)],
+                attachments: vec![self.calendar(
+                    i,
+                    at.unwrap_or(now),
+                    timeline::moves(&i.details),
+                    now,
+                )],
             },
             NoticeKind::Announcement => {
                 let prefix = self
@@ -577,7 +598,7 @@ impl Composer<'_> {
                     id: &i.id.to_string(),
                     before: &before,
                     now_at: &utc(to),
-                    statement: &self.statement(i, to)?,
+                    statement: &self.statement(i, Some(to))?,
                 },
             )?,
             attachments: vec![self.calendar(i, to, seq, now)],

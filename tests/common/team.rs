@@ -58,9 +58,9 @@ fn team_of(gpg: Gpg, extra: &str) -> Team {
 /// Delivers a report and files it; its incident id.
 pub fn report(site: &Site, id: &str, subject: &str) -> String {
     site.deliver(&mail("Reporter <r@example.net>", subject, id, ""));
-    site.ok(&["run", "--once"]);
+    let said = site.ok(&["run", "--once"]);
     let incidents = site.json(&["incidents"]);
-    incidents
+    let id = incidents
         .as_array()
         .unwrap()
         .iter()
@@ -68,7 +68,13 @@ pub fn report(site: &Site, id: &str, subject: &str) -> String {
         .unwrap()["id"]
         .as_str()
         .unwrap()
-        .to_owned()
+        .to_owned();
+    // The pass says what it did to whoever ran it.
+    assert!(
+        said.starts_with("1 mail(s) read: 1 filed (new: ") && said.contains(&id),
+        "{said}"
+    );
+    id
 }
 
 /// A reply in a report's thread.
