@@ -30,17 +30,22 @@ fn fixtures_dir() -> PathBuf {
 }
 
 fn mail_files(root: &Path) -> Vec<PathBuf> {
+    files_under(&root.join("mail"), |p| {
+        p.file_name()
+            .is_some_and(|n| n != "MANIFEST.tsv" && n != "README.md")
+    })
+}
+
+/// Every file under `root` that `keep` keeps, in path order.
+fn files_under(root: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut dirs = vec![root.join("mail")];
+    let mut dirs = vec![root.to_owned()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let p = entry.path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p
-                .file_name()
-                .is_some_and(|n| n != "MANIFEST.tsv" && n != "README.md")
-            {
+            } else if keep(&p) {
                 files.push(p);
             }
         }
@@ -68,20 +73,7 @@ fn archive_files(root: &Path, into: &Path) -> Vec<PathBuf> {
         "tar could not unpack {}",
         archive.display()
     );
-    let mut files = Vec::new();
-    let mut dirs = vec![into.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
+    files_under(into, |_| true)
 }
 
 /// Links (or copies) every file into the site's `new/`, each under a key
@@ -401,17 +393,10 @@ fn takes(replicas: &[&Served]) -> usize {
 /// Ends the session that holds the ingest lease, as a network cut or a
 /// DBA would; true if there was one.
 async fn end_lease_session(db: &TestDb) -> bool {
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
-         (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-    ended.iter().any(|e| *e)
+    common::postgres::end_lease_sessions(&db.url)
+        .await
+        .iter()
+        .any(|e| *e)
 }
 
 /// Two `serve` replicas on one PostgreSQL share a Maildir backlog of the

@@ -472,15 +472,7 @@ async fn a_holder_that_lost_its_lease_session_leaves_the_mail_for_the_next_holde
     let mut source = Maildir::new(&site.path("maildir"));
     let mut lease = store.lock_ingest().await.unwrap();
 
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
-         (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let ended = common::postgres::end_lease_sessions(&db.url).await;
     assert_eq!(ended, vec![true]);
 
     let e = service

@@ -924,15 +924,7 @@ async fn a_lost_postgres_session_loses_the_ingest_lease() {
     let Place::Postgres(url) = &b.place else {
         unreachable!()
     };
-    let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
-         (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let ended = common::postgres::end_lease_sessions(url).await;
     assert_eq!(ended, vec![true]);
     let mut taken = None;
     for _ in 0..50 {

@@ -76,3 +76,20 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Ends every session of the database at `url` that holds an advisory lock
+/// (the ingest lease), as a network cut or a DBA would; one `true` for each
+/// session ended.
+pub async fn end_lease_sessions(url: &str) -> Vec<bool> {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+         (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    ended
+}
