@@ -67,6 +67,7 @@ pub fn allowed(command: &Command) -> &'static [Role] {
         | Command::Cvss { .. }
         | Command::Severity { .. }
         | Command::Cve { .. }
+        | Command::Cwe { .. }
         | Command::Public
         | Command::EmbargoBroken
         | Command::Hold

@@ -53,6 +53,11 @@ pub enum Command {
     Cve {
         ids: Vec<String>,
     },
+    /// The weakness, for the advisories' problem type.
+    Cwe {
+        id: String,
+        name: Option<String>,
+    },
     Disclose {
         date: Date,
         time: Option<Time>,
@@ -125,6 +130,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "cve",
         "/cve <CVE-YYYY-NNNN>...",
         "record one or more CVE ids",
+    ),
+    (
+        "cwe",
+        "/cwe <CWE-NNN> [name]",
+        "record the weakness (e.g. /cwe CWE-787 Out-of-bounds Write) for the CVE record and CSAF",
     ),
     (
         "disclose",
@@ -409,6 +419,18 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
                 None => Ok(Command::Cve { ids }),
             }
         }
+        "cwe" => match args {
+            [] => Err("needs a CWE id".to_owned()),
+            [id, name @ ..] => {
+                let id = id.to_ascii_uppercase();
+                let number = id.strip_prefix("CWE-").unwrap_or("");
+                if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("{id:?} is not a CWE id (CWE-NNN)"));
+                }
+                let name = (!name.is_empty()).then(|| name.join(" "));
+                Ok(Command::Cwe { id, name })
+            }
+        },
         "disclose" => {
             let (args, short_notice) = match args {
                 [rest @ .., last] if last.eq_ignore_ascii_case("short-notice") => (rest, true),
@@ -805,9 +827,16 @@ mod tests {
             /lead me\n/lead Bob@Example.NET\n/ic <carol@example.com>\n/team add dev@example.org\n/team remove dev@example.org\n\
             /cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/severity critical\n/cve CVE-2026-0001\n\
             /disclose 2026-12-15\n/disclose 2026-12-15 16:00\n/public\n/embargo-broken\n/approve announcement\n\
-            /hold\n/resume\n/status\n/close\n";
+            /hold\n/resume\n/status\n/close\n/cwe cwe-787 Out-of-bounds Write\n";
         let got = cmds(text);
-        assert_eq!(got.len(), 20);
+        assert_eq!(got.len(), 21);
+        assert_eq!(
+            got[20],
+            Command::Cwe {
+                id: "CWE-787".into(),
+                name: Some("Out-of-bounds Write".into())
+            }
+        );
         assert_eq!(
             got[1],
             Command::Reject {
@@ -858,7 +887,7 @@ mod tests {
             }
         );
         // Every documented command but /set has a case above; /set has its own test.
-        assert_eq!(COMMANDS.len(), 18);
+        assert_eq!(COMMANDS.len(), 19);
     }
 
     #[test]
@@ -1075,6 +1104,7 @@ mod tests {
                 "not a CVE id",
                 Some("/cve <CVE-YYYY-NNNN>..."),
             ),
+            ("/cwe 787", "not a CWE id", Some("/cwe <CWE-NNN> [name]")),
             (
                 "/disclose next week",
                 "\"next\" is not a date",

@@ -123,6 +123,8 @@ pub struct Details {
     pub team: Vec<String>,
     pub severity: Option<Severity>,
     pub cves: Vec<String>,
+    /// The weaknesses (`/cwe`), for the advisories' problem types.
+    pub cwes: Vec<Cwe>,
     pub disclosure: Option<Timestamp>,
     pub public: bool,
     pub embargo_broken: bool,
@@ -156,6 +158,15 @@ pub struct Details {
     /// What the advance notice (or its last correction) told the
     /// distributors; `None` before it went, or when an older version sent it.
     pub told_facts: Option<Facts>,
+}
+
+/// A weakness from the CWE list, as `/cwe` recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cwe {
+    /// `CWE-787`.
+    pub id: String,
+    /// `Out-of-bounds Write`, when the command gave it.
+    pub name: Option<String>,
 }
 
 /// What a distributors' notice states about the vulnerability.
@@ -381,6 +392,9 @@ pub enum Change {
     Cves {
         ids: Vec<String>,
     },
+    Cwe {
+        cwe: Cwe,
+    },
     Disclosure {
         at: Option<Timestamp>,
     },
@@ -488,6 +502,10 @@ impl Incident {
                     }
                 }
             }
+            Change::Cwe { cwe } => match d.cwes.iter_mut().find(|c| c.id == cwe.id) {
+                Some(known) => *known = cwe.clone(),
+                None => d.cwes.push(cwe.clone()),
+            },
             Change::Disclosure { at } => d.disclosure = *at,
             Change::Public => d.public = true,
             Change::EmbargoBroken => d.embargo_broken = true,

@@ -13,12 +13,13 @@ use jiff::civil::Time;
 use jiff::{SignedDuration, Timestamp};
 
 use super::command::{Command, TeamOp, Who};
-use super::incident::{Change, Incident, NoticeFields, Patch, State};
+use super::incident::{Change, Cwe, Field, Incident, NoticeFields, Patch, State};
 use super::incident_id::IncidentId;
 use super::notice_kind::NoticeKind;
 use super::roster::Roster;
 use super::severity::{self, Severity};
 use super::slot::{self, SlotRules};
+use super::versions;
 
 /// What `apply` needs to know besides the incident.
 pub struct Facts<'a> {
@@ -86,6 +87,9 @@ pub fn missing_facts(
     }
     missing
 }
+
+const VERSIONS_AS_PROSE: &str = " (kept as prose only: the CVE record, OSV and CSAF need versions, \
+     written as ranges like >=2.3.0 <2.3.10 or 2.4.0 - 2.4.1, or a list like 2.3.10, 2.4.2)";
 
 /// A command that asks for what already is changes nothing and is not an
 /// error: a mail that also does something else still goes through, and the
@@ -321,6 +325,24 @@ pub fn apply(
             }
             applied(vec![Change::Cves { ids: new.clone() }], summary)
         }
+        Command::Cwe { id, name } => {
+            let cwe = Cwe {
+                id: id.clone(),
+                name: name.clone(),
+            };
+            match d.cwes.iter().find(|c| c.id == *id) {
+                Some(known) if known == &cwe || name.is_none() => {
+                    unchanged(format!("{id} already recorded"))
+                }
+                _ => {
+                    let summary = match name {
+                        Some(n) => format!("CWE: {id} {n}"),
+                        None => format!("CWE: {id}"),
+                    };
+                    applied(vec![Change::Cwe { cwe }], summary)
+                }
+            }
+        }
         Command::Disclose {
             date,
             time,
@@ -541,6 +563,21 @@ pub fn apply(
                 return accepted_first();
             }
             let mut summary = format!("{}: {value}", field.as_str());
+            // Whether the advisories can use it: say so now, not at the slot.
+            match field {
+                Field::Affected => match versions::parse(value) {
+                    Some(items) => summary.push_str(&format!(
+                        " (read as versions: {})",
+                        versions::describe(&items)
+                    )),
+                    None => summary.push_str(VERSIONS_AS_PROSE),
+                },
+                Field::Fixed => match versions::fixed(value) {
+                    Some(v) => summary.push_str(&format!(" (read as versions: {})", v.join("; "))),
+                    None => summary.push_str(VERSIONS_AS_PROSE),
+                },
+                _ => {}
+            }
             let withdrawn: Vec<&str> = NoticeKind::ALL
                 .iter()
                 .filter(|k| {
@@ -664,6 +701,23 @@ mod tests {
     }
 
     /// Applies `cmd` as `actor` to `incident`; the result, or the refusal.
+    #[test]
+    fn the_set_reply_says_whether_the_advisories_can_read_the_versions() {
+        let i = at(State::Fixing);
+        let said = |cmd: &str| outcome(&i, cmd, "alice@example.org").unwrap().summary;
+        assert!(
+            said("/set affected >=2.3.0 <2.3.10, 2.4.0 - 2.4.1").ends_with(
+                "(read as versions: 2.3.0 up to (not including) 2.3.10; 2.4.0 through 2.4.1)"
+            ),
+            "{}",
+            said("/set affected >=2.3.0 <2.3.10, 2.4.0 - 2.4.1")
+        );
+        assert!(said("/set fixed 2.3.10, v2.4.2").ends_with("(read as versions: 2.3.10; 2.4.2)"));
+        assert!(said("/set affected every release before 2.3.10").contains("kept as prose only"));
+        assert!(said("/set fixed >=2.3.10").contains("kept as prose only"));
+        assert!(!said("/set impact remote code execution").contains("versions"));
+    }
+
     fn run(incident: &Incident, cmd: &str, actor: &str) -> Result<Incident, String> {
         let now = t("2026-12-02T10:00:00Z");
         let applied = outcome(incident, cmd, actor)?;
@@ -1228,6 +1282,22 @@ mod tests {
         assert_eq!(
             run(&cves, "/cve CVE-2026-1111", "alice@example.org").unwrap(),
             cves
+        );
+
+        let cwe = run(&i, "/cwe CWE-787 Out-of-bounds Write", "alice@example.org").unwrap();
+        assert_eq!(
+            cwe.details.cwes,
+            [Cwe {
+                id: "CWE-787".into(),
+                name: Some("Out-of-bounds Write".into())
+            }]
+        );
+        assert_eq!(run(&cwe, "/cwe cwe-787", "alice@example.org").unwrap(), cwe);
+        let renamed = run(&cwe, "/cwe CWE-787 Heap overflow", "alice@example.org").unwrap();
+        assert_eq!(renamed.details.cwes.len(), 1, "one weakness, renamed");
+        assert_eq!(
+            renamed.details.cwes[0].name.as_deref(),
+            Some("Heap overflow")
         );
 
         let planned = run(&i, "/disclose 2026-12-15", "alice@example.org").unwrap();

@@ -28,3 +28,4 @@ pub mod slot;
 pub mod status;
 pub mod threading;
 pub mod timeline;
+pub mod versions;
