@@ -14,7 +14,10 @@
 //! - [`service`]: the intake, the scheduler, the sender and `serve`.
 //! - [`config`]: the TOML file, checked and converted to domain types once.
 //! - [`demo`]: the embedded default, end to end, on demo mail.
+//! - [`advisory`]: the CVE record, OSV and CSAF 2.0 built from an incident,
+//!   checked against the official schemas.
 
+pub mod advisory;
 pub mod cli;
 pub mod clock;
 pub mod config;

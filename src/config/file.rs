@@ -304,6 +304,29 @@ impl Default for AcknowledgementSection {
     }
 }
 
+/// Who publishes the machine-readable advisories (CVE record, OSV, CSAF).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisorySection {
+    pub vendor: String,
+    pub product: String,
+    /// OSV's ecosystem name (`Go`, `crates.io`, `PyPI`, `npm`, …).
+    pub ecosystem: Option<String>,
+    /// The package's name in that ecosystem.
+    pub package: Option<String>,
+    /// The CVE record's `collectionURL`: where the package is published.
+    pub collection_url: Option<String>,
+    pub cna_org_id: String,
+    pub cna_short_name: String,
+    pub osv_prefix: String,
+    /// The announcement's public page; `{id}` stands for the incident id.
+    pub announcement_url: String,
+    /// CSAF's publisher namespace: the project's own URL.
+    pub publisher_namespace: String,
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {

@@ -230,6 +230,9 @@ pub struct Settings {
     /// How much mail is taken in per transaction.
     pub batch: BatchSettings,
     pub outbox: OutboxSettings,
+    /// Who publishes the CVE record, OSV and CSAF; `None` when the config
+    /// has no `[advisory]`, and then none is made.
+    pub advisory: Option<crate::advisory::Publisher>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -356,6 +359,28 @@ fn advance_notice(days: u32) -> SignedDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advisory_settings_the_formats_would_refuse_are_errors_that_say_the_fix() {
+        let text = "[advisory]\nvendor = \"Example\"\nproduct = \"frob\"\n\
+            ecosystem = \"Go\"\ncna_org_id = \"example\"\ncna_short_name = \"x\"\n\
+            osv_prefix = \"x_EMB\"\nannouncement_url = \"example.org/{id}\"\n\
+            publisher_namespace = \"https://example.org\"\n";
+        let d = load_str(text, Path::new("."), Path::new("embargo.toml"))
+            .err()
+            .unwrap()
+            .to_string();
+        for want in [
+            "advisory.cna_org_id",
+            "is not a UUID",
+            "advisory.cna_short_name",
+            "advisory.announcement_url",
+            "advisory.package",
+        ] {
+            assert!(d.contains(want), "{want}: {d}");
+        }
+        assert!(!d.contains("advisory.publisher_namespace"), "{d}");
+    }
 
     #[test]
     fn a_file_that_is_not_toml_gets_that_error_alone() {

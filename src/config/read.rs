@@ -28,6 +28,7 @@ pub struct Sections {
     pub limits: LimitsSection,
     pub commands: CommandsSection,
     pub outbox: OutboxSection,
+    pub advisory: Option<AdvisorySection>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -43,6 +44,7 @@ const SECTIONS: &[&str] = &[
     "limits",
     "commands",
     "outbox",
+    "advisory",
 ];
 
 /// Key names that hold secrets. Secrets never live in the TOML file, which
@@ -327,6 +329,9 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
         limits: optional("limits", table.remove("limits"), diags),
         commands: optional("commands", table.remove("commands"), diags),
         outbox: optional("outbox", table.remove("outbox"), diags),
+        advisory: table
+            .remove("advisory")
+            .and_then(|v| typed("advisory", v, diags)),
         ..Sections::default()
     };
 

@@ -250,6 +250,116 @@ fn roster(s: &Sections, base: &Path, diags: &mut Diagnostics) -> (Roster, Roster
     (roster, keys)
 }
 
+/// `[advisory]`, checked against what the formats' schemas will demand,
+/// so that a wrong setting shows here and not at the slot.
+fn advisory(
+    a: Option<&super::file::AdvisorySection>,
+    diags: &mut Diagnostics,
+) -> Option<crate::advisory::Publisher> {
+    let Some(a) = a else {
+        diags.warn(
+            "advisory",
+            "no [advisory]: no CVE record, OSV or CSAF is made for the announcements; add \
+             [advisory] with vendor, product, cna_org_id, cna_short_name, osv_prefix, \
+             announcement_url and publisher_namespace (see config/embargo.toml)",
+        );
+        return None;
+    };
+    let errors_before = diags.errors().count();
+    for (field, value) in [
+        ("vendor", &a.vendor),
+        ("product", &a.product),
+        ("cna_short_name", &a.cna_short_name),
+    ] {
+        if value.trim().is_empty() {
+            diags.error(
+                format!("advisory.{field}"),
+                "is empty: give the name as the CVE Program knows it",
+            );
+        }
+    }
+    let len = a.cna_short_name.trim().chars().count();
+    if len == 1 || len > 32 {
+        diags.error(
+            "advisory.cna_short_name",
+            "must be 2 to 32 characters: the CNA's short name at the CVE Program",
+        );
+    }
+    let uuid = a.cna_org_id.trim();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let is_uuid = matches!(groups.as_slice(), [a, b, c, d, e]
+        if hex(a, 8) && hex(b, 4) && hex(c, 4) && hex(d, 4) && hex(e, 12));
+    if !is_uuid {
+        diags.error(
+            "advisory.cna_org_id",
+            format!(
+                "{uuid:?} is not a UUID: give the CNA's orgId as the CVE Services show it \
+                 (e.g. 8254265b-2729-46b6-b9e3-3dfca2d5bfca)"
+            ),
+        );
+    }
+    let prefix = a.osv_prefix.trim();
+    if prefix.is_empty() || prefix.contains(|c: char| c.is_whitespace() || c == '/') {
+        diags.error(
+            "advisory.osv_prefix",
+            "is not an OSV id prefix: use your registered OSV database prefix, or x_NAME \
+             (OSV's schema accepts x_ for databases it does not list)",
+        );
+    }
+    for (field, value) in [
+        ("announcement_url", Some(&a.announcement_url)),
+        ("publisher_namespace", Some(&a.publisher_namespace)),
+        ("collection_url", a.collection_url.as_ref()),
+    ] {
+        if let Some(v) = value
+            && !crate::advisory::is_url(v.trim())
+        {
+            diags.error(
+                format!("advisory.{field}"),
+                format!("{v:?} is not an http(s) URL"),
+            );
+        }
+    }
+    for (n, r) in a.references.iter().enumerate() {
+        if !crate::advisory::is_url(r.trim()) {
+            diags.error(
+                format!("advisory.references[{n}]"),
+                format!("{r:?} is not an http(s) URL"),
+            );
+        }
+    }
+    if a.ecosystem.is_some() != a.package.is_some() {
+        diags.error(
+            "advisory.package",
+            "ecosystem and package go together: OSV names a package by both",
+        );
+    }
+    if a.ecosystem.is_none() {
+        diags.warn(
+            "advisory.ecosystem",
+            "not set: no OSV record is made (OSV names a package by its ecosystem and name)",
+        );
+    }
+    if diags.errors().count() > errors_before {
+        return None;
+    }
+    let text = |s: &str| s.trim().to_owned();
+    Some(crate::advisory::Publisher {
+        vendor: text(&a.vendor),
+        product: text(&a.product),
+        ecosystem: a.ecosystem.as_deref().map(text),
+        package: a.package.as_deref().map(text),
+        collection_url: a.collection_url.as_deref().map(text),
+        cna_org_id: uuid.to_ascii_lowercase(),
+        cna_short_name: text(&a.cna_short_name),
+        osv_prefix: prefix.to_owned(),
+        announcement_url: text(&a.announcement_url),
+        namespace: text(&a.publisher_namespace),
+        references: a.references.iter().map(|r| text(r)).collect(),
+    })
+}
+
 /// The MTA whose Authentication-Results decide who is acknowledged.
 fn trusted_authserv_id(
     ack: &super::file::AcknowledgementSection,
@@ -554,6 +664,7 @@ pub fn validate(
         diags.error("limits.batch_mib", "must be at least 1");
     }
 
+    let advisory = advisory(s.advisory.as_ref(), diags);
     let (source, sink, store) = paths(base, &s, diags)?;
     if let super::SinkSettings::Smtp(smtp) = &sink
         && u64::from(s.outbox.lease_seconds) <= smtp.timeout.as_secs()
@@ -605,5 +716,6 @@ pub fn validate(
             pause_after_claim: None,
             retry: SignedDuration::from_secs(i64::from(s.outbox.retry_seconds.max(1))),
         },
+        advisory,
     })
 }
