@@ -137,13 +137,39 @@ pub enum Command {
         #[arg(long, value_name = "DATE|RFC3339")]
         at: Option<String>,
     },
-    /// Print a notice of an incident as it would be sent now.
-    #[command(after_help = "Example:\n  embargo preview EMB-2026-0007 announcement")]
+    /// Print a notice of an incident as it would be sent now, or its
+    /// machine-readable advisories (`advisory`).
+    #[command(
+        after_help = "Examples:\n  embargo preview EMB-2026-0007 announcement\n  embargo preview EMB-2026-0007 advisory"
+    )]
     Preview {
         /// The incident id.
         id: String,
-        /// distributors, warning or announcement.
+        /// distributors, warning, announcement, or advisory.
         kind: String,
+        /// As it would stand at this time (a date, or RFC 3339); advisory only.
+        #[arg(long, value_name = "DATE|RFC3339")]
+        at: Option<String>,
+    },
+    /// Write an incident's CVE record, OSV record or CSAF 2.0 advisory,
+    /// each checked against the format's official schema.
+    #[command(
+        after_help = "Examples:\n  embargo advisory EMB-2026-0007 --format csaf\n  embargo advisory EMB-2026-0007 --format cve --out advisories/"
+    )]
+    Advisory {
+        /// The incident id.
+        id: String,
+        /// cve, osv or csaf; all three when not given.
+        #[arg(long)]
+        format: Option<String>,
+        /// Write each document to a file in DIR (named as it is attached to
+        /// the announcement) instead of standard output.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// As it would stand at this time (a date, or RFC 3339): before the
+        /// disclosure, the CSAF is the distributors' TLP:AMBER copy.
+        #[arg(long, value_name = "DATE|RFC3339")]
+        at: Option<String>,
     },
     /// Score a CVSS 3.1 vector: score, rating, and the release policy that follows.
     #[command(

@@ -287,7 +287,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json: as_json,
         } => next_slot(&cli, after.as_deref(), *as_json)?,
         Command::Schedule { json: as_json, at } => schedule(&cli, *as_json, at.as_deref()).await?,
-        Command::Preview { id, kind } => preview(&cli, id, kind).await?,
+        Command::Preview { id, kind, at } if kind == "advisory" => {
+            advisory(&cli, id, None, None, at.as_deref(), true).await?
+        }
+        Command::Preview { id, kind, .. } => preview(&cli, id, kind).await?,
+        Command::Advisory {
+            id,
+            format,
+            out,
+            at,
+        } => {
+            advisory(
+                &cli,
+                id,
+                format.as_deref(),
+                out.as_deref(),
+                at.as_deref(),
+                false,
+            )
+            .await?
+        }
         Command::Cvss {
             vector,
             json: as_json,
@@ -546,6 +565,73 @@ async fn preview(cli: &Cli, id: &str, kind: &str) -> anyhow::Result<()> {
     out.push('\n');
     out.push_str(&notice.text);
     print(&out)
+}
+
+/// `embargo advisory` and `embargo preview ID advisory`: the documents
+/// that pass their schema are written; what is missing or invalid is
+/// listed, and then the command fails.
+async fn advisory(
+    cli: &Cli,
+    id: &str,
+    format: Option<&str>,
+    out: Option<&std::path::Path>,
+    at: Option<&str>,
+    preview: bool,
+) -> anyhow::Result<()> {
+    use embargo::advisory::{self, Format};
+    let id: IncidentId = id.parse()?;
+    let format = match format {
+        None => None,
+        Some(f) => Some(
+            Format::parse(f)
+                .with_context(|| format!("{f:?} is not a format: use cve, osv or csaf"))?,
+        ),
+    };
+    let now = match at {
+        None => jiff::Timestamp::now(),
+        Some(at) => instant("--at", at)?,
+    };
+    let settings = load(cli)?;
+    let Some(publisher) = &settings.advisory else {
+        bail!(
+            "{} has no [advisory]: add it (vendor, product, cna_org_id, cna_short_name, \
+             osv_prefix, announcement_url, publisher_namespace; see config/embargo.toml)",
+            cli.config.display()
+        );
+    };
+    let Some(record) = store::open(&settings.store).await?.incident(&id).await? else {
+        bail!("there is no incident {id}; `embargo incidents` lists them");
+    };
+    let checked = advisory::checked(&record.incident, &record.events, publisher, format, now);
+    let mut shown = String::new();
+    for doc in &checked.documents {
+        match out {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot make {}", dir.display()))?;
+                let path = dir.join(&doc.file_name);
+                std::fs::write(&path, doc.text())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("wrote {} ({})", path.display(), doc.format.title());
+            }
+            None if preview => {
+                shown.push_str(&format!(
+                    "== {} ({}, valid against the official schema)\n{}\n",
+                    doc.file_name,
+                    doc.format.title(),
+                    doc.text()
+                ));
+            }
+            None => shown.push_str(&doc.text()),
+        }
+    }
+    if !shown.is_empty() {
+        print(&shown)?;
+    }
+    if !checked.problems.is_empty() {
+        bail!("{}", checked.problems.join("\n"));
+    }
+    Ok(())
 }
 
 fn cvss(vector: &str, as_json: bool) -> anyhow::Result<()> {
