@@ -133,6 +133,20 @@ impl Schemas {
     }
 }
 
+/// Whether OSV's schema accepts `value` for one of its definitions
+/// (`prefix` for the id, `ecosystemWithSuffix` for the ecosystem): what
+/// `check-config` asks, so that a wrong setting shows before any advisory.
+pub fn osv_accepts(definition: &str, value: &str) -> bool {
+    let Ok(schema) = serde_json::from_str::<Value>(OSV) else {
+        return false;
+    };
+    let Some(pattern) = schema["$defs"][definition]["pattern"].as_str() else {
+        return false;
+    };
+    let check = serde_json::json!({"type": "string", "pattern": pattern});
+    jsonschema::validator_for(&check).is_ok_and(|v| v.is_valid(&Value::String(value.to_owned())))
+}
+
 /// The schemas, built once per process.
 pub fn schemas() -> Result<&'static Schemas, Broken> {
     static SCHEMAS: OnceLock<Result<Schemas, Broken>> = OnceLock::new();
@@ -252,5 +266,9 @@ mod tests {
                 .unwrap();
         let e = s.check(Format::Osv, &doc.json).unwrap_err();
         assert!(e.errors.iter().any(|l| l.starts_with("at /id")), "{e}");
+        assert!(!osv_accepts("prefix", "EMB-2026-0007"));
+        assert!(osv_accepts("prefix", "x_EMB-2026-0007"));
+        assert!(osv_accepts("ecosystemWithSuffix", "crates.io"));
+        assert!(!osv_accepts("ecosystemWithSuffix", "cargo"));
     }
 }

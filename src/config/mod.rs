@@ -364,7 +364,7 @@ mod tests {
     fn advisory_settings_the_formats_would_refuse_are_errors_that_say_the_fix() {
         let text = "[advisory]\nvendor = \"Example\"\nproduct = \"frob\"\n\
             ecosystem = \"Go\"\ncna_org_id = \"example\"\ncna_short_name = \"x\"\n\
-            osv_prefix = \"x_EMB\"\nannouncement_url = \"example.org/{id}\"\n\
+            osv_prefix = \"EMB\"\nannouncement_url = \"example.org/{id}\"\n\
             publisher_namespace = \"https://example.org\"\n";
         let d = load_str(text, Path::new("."), Path::new("embargo.toml"))
             .err()
@@ -376,6 +376,7 @@ mod tests {
             "advisory.cna_short_name",
             "advisory.announcement_url",
             "advisory.package",
+            "use \"x_EMB\"",
         ] {
             assert!(d.contains(want), "{want}: {d}");
         }

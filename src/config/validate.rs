@@ -329,6 +329,28 @@ fn advisory(
             );
         }
     }
+    if !prefix.is_empty()
+        && !crate::advisory::schema::osv_accepts("prefix", &format!("{prefix}-2026-0001"))
+    {
+        diags.error(
+            "advisory.osv_prefix",
+            format!(
+                "{prefix:?} is not a prefix OSV's schema accepts: it lists the registered \
+                 databases (GHSA, GO, KUBE, RUSTSEC, …); unless yours is one, use \"x_{prefix}\""
+            ),
+        );
+    }
+    if let Some(e) = &a.ecosystem
+        && !crate::advisory::schema::osv_accepts("ecosystemWithSuffix", e.trim())
+    {
+        diags.error(
+            "advisory.ecosystem",
+            format!(
+                "{e:?} is not an ecosystem OSV knows: use its name as OSV writes it \
+                 (Go, crates.io, PyPI, npm, Maven, RubyGems, Packagist, NuGet, …)"
+            ),
+        );
+    }
     if a.ecosystem.is_some() != a.package.is_some() {
         diags.error(
             "advisory.package",
