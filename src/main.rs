@@ -610,7 +610,18 @@ async fn advisory(
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot make {}", dir.display()))?;
                 let path = dir.join(&doc.file_name);
-                std::fs::write(&path, doc.text())
+                // Before the slot these are embargoed: readable by their
+                // writer only, like `embargo command --out`.
+                use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .and_then(|()| file.write_all(doc.text().as_bytes()))
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!("wrote {} ({})", path.display(), doc.format.title());
             }

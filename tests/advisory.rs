@@ -168,6 +168,14 @@ async fn the_binary_writes_three_documents_the_official_schemas_accept() {
         want.sort();
         want
     });
+    for name in &names {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} is embargoed: {mode:o}");
+    }
     let cve = read_json(&out.join("CVE-2027-1234.json"));
     let osv = read_json(&out.join(&osv_name));
     let csaf = read_json(&out.join(&csaf_name));
