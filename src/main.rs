@@ -602,27 +602,38 @@ async fn advisory(
     let Some(record) = store::open(&settings.store).await?.incident(&id).await? else {
         bail!("there is no incident {id}; `embargo incidents` lists them");
     };
+    let state = record.incident.state;
+    if state.is_final() && state != embargo::core::incident::State::Closed {
+        bail!("{id} is {state}: there is no advisory to publish for it");
+    }
     let checked = advisory::checked(&record.incident, &record.events, publisher, format, now);
     let mut shown = String::new();
     for doc in &checked.documents {
         match out {
             Some(dir) => {
-                std::fs::create_dir_all(dir)
+                // Before the announcement these are embargoed: a directory
+                // and files for their writer only, like `embargo command
+                // --out`; written beside and renamed into place, so that a
+                // link planted under the name is replaced, not followed.
+                use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
                     .with_context(|| format!("cannot make {}", dir.display()))?;
                 let path = dir.join(&doc.file_name);
-                // Before the slot these are embargoed: readable by their
-                // writer only, like `embargo command --out`.
-                use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-                let mut file = std::fs::OpenOptions::new()
+                let part = dir.join(format!(".{}.{}.part", doc.file_name, std::process::id()));
+                let written = std::fs::OpenOptions::new()
                     .write(true)
-                    .create(true)
-                    .truncate(true)
+                    .create_new(true)
                     .mode(0o600)
-                    .open(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                    .and_then(|()| file.write_all(doc.text().as_bytes()))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                    .open(&part)
+                    .and_then(|mut f| f.write_all(doc.text().as_bytes()))
+                    .and_then(|()| std::fs::rename(&part, &path));
+                if let Err(e) = written {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(e).with_context(|| format!("cannot write {}", path.display()));
+                }
                 eprintln!("wrote {} ({})", path.display(), doc.format.title());
             }
             None if preview => {
@@ -806,7 +817,7 @@ fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
             || s.list
                 .own_addresses()
                 .iter()
-                .any(|a| a.eq_ignore_ascii_case(&signer)))
+                .any(|a| a.eq_ignore_ascii_case(signer.trim().trim_matches(['<', '>']))))
     {
         bail!("{signer} is the list's own key: commands are signed by a roster member's own key");
     }
@@ -824,7 +835,7 @@ fn member_command(cli: &Cli, c: MemberCommand<'_>) -> anyhow::Result<()> {
     let by_address = || {
         c.sign_with
             .filter(|k| key.is_none() && k.contains('@'))
-            .map(|k| k.trim().trim_start_matches('<').trim_end_matches('>'))
+            .map(|k| k.trim().trim_matches(['<', '>']))
             .map(|a| {
                 settings
                     .as_ref()

@@ -142,8 +142,13 @@ async fn the_binary_writes_three_documents_the_official_schemas_accept() {
     let id = i.id.clone();
     let schemas = schema::schemas().unwrap();
 
-    // Before the slot: the distributors' copy.
+    // Before the slot: the distributors' copy. A link planted under a
+    // document's name is replaced, not written through.
     let out = site.path("advisories");
+    std::fs::create_dir_all(&out).unwrap();
+    let victim = site.path("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("CVE-2027-1234.json")).unwrap();
     site.ok(&[
         "advisory",
         &id,
@@ -176,6 +181,13 @@ async fn the_binary_writes_three_documents_the_official_schemas_accept() {
             .mode();
         assert_eq!(mode & 0o077, 0, "{name} is embargoed: {mode:o}");
     }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert!(
+        !std::fs::symlink_metadata(out.join("CVE-2027-1234.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let cve = read_json(&out.join("CVE-2027-1234.json"));
     let osv = read_json(&out.join(&osv_name));
     let csaf = read_json(&out.join(&csaf_name));
@@ -206,7 +218,23 @@ async fn the_binary_writes_three_documents_the_official_schemas_accept() {
     assert_eq!(d["distribution"]["tlp"]["label"], "AMBER");
     assert_eq!(d["tracking"]["status"], "interim");
 
-    // From the slot on: the public copy, on standard output.
+    // The slot passing is not the announcement: held or not approved,
+    // the embargo holds and so does the distributors' copy.
+    let after: serde_json::Value = serde_json::from_str(&site.ok(&[
+        "advisory",
+        &id,
+        "--format",
+        "csaf",
+        "--at",
+        "2027-01-20T16:00:00Z",
+    ]))
+    .unwrap();
+    assert_eq!(after["document"]["distribution"]["tlp"]["label"], "AMBER");
+
+    // Public: the public copy, on standard output.
+    i.clock.set(t("2027-01-10T10:00:00Z"));
+    i.alice(&["/public"]).await;
+    let site = &i.team.site;
     let public: serde_json::Value = serde_json::from_str(&site.ok(&[
         "advisory",
         &id,

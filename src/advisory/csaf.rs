@@ -8,7 +8,7 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{Copy, Document, Facts, Format, Missing, Publisher, Revision, time};
+use super::{Copy, Document, Facts, Format, Missing, PUBLIC_RELEASE, Publisher, Revision, time};
 use crate::core::incident::Incident;
 use crate::core::versions::{Item, Upper, first_fix_after};
 
@@ -29,8 +29,10 @@ pub fn file_name(tracking_id: &str) -> String {
     format!("{name}.csaf.json")
 }
 
-/// The revision history: the releases the event log shows, in order, and
-/// for the public copy an initial release at the disclosure.
+/// The revision history: the releases the event log shows, in order. The
+/// public copy continues the distributors' one (their tooling keeps the
+/// higher version), its public release at the disclosure when the log
+/// has none yet.
 fn revisions(
     history: &[Revision],
     copy: Copy,
@@ -38,15 +40,19 @@ fn revisions(
     now: Timestamp,
 ) -> Vec<Revision> {
     let mut out: Vec<Revision> = match copy {
-        Copy::Public => std::iter::once(Revision {
-            at: disclosure,
-            summary: "Initial public release".to_owned(),
-        })
-        .chain(history.iter().filter(|r| r.at > disclosure).cloned())
-        .collect(),
+        Copy::Public => {
+            let mut all = history.to_vec();
+            if !all.iter().any(|r| r.summary == PUBLIC_RELEASE) {
+                all.push(Revision {
+                    at: disclosure,
+                    summary: PUBLIC_RELEASE.to_owned(),
+                });
+            }
+            all
+        }
         Copy::Distributors => history
             .iter()
-            .filter(|r| r.at < disclosure)
+            .filter(|r| r.summary != PUBLIC_RELEASE && r.at < disclosure)
             .cloned()
             .collect(),
     };
@@ -275,9 +281,20 @@ mod tests {
         let d = &public.json["document"];
         assert_eq!(d["distribution"]["tlp"]["label"], "WHITE");
         assert_eq!(d["tracking"]["status"], "final");
+        // It continues the distributors' copy: first released to them,
+        // then publicly, so its version is higher than theirs.
         assert_eq!(
             d["tracking"]["initial_release_date"],
+            "2026-12-03T10:00:00Z"
+        );
+        assert_eq!(
+            d["tracking"]["current_release_date"],
             "2026-12-15T16:00:00Z"
+        );
+        assert_eq!(d["tracking"]["version"], "2");
+        assert_eq!(
+            d["tracking"]["revision_history"][1]["summary"],
+            "Initial public release"
         );
         assert_eq!(public.file_name, "emb-2026-0007.csaf.json");
 

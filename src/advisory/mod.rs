@@ -18,7 +18,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::core::event::{Event, EventKind};
-use crate::core::incident::Incident;
+use crate::core::incident::{Change, Incident};
+use crate::core::notice_kind::NoticeKind;
 use crate::core::severity::Rating;
 use crate::core::versions::{self, Item};
 
@@ -47,8 +48,8 @@ pub struct Publisher {
     pub references: Vec<String>,
 }
 
-/// Which copy of the CSAF document: the public one from the slot on, or
-/// the distributors' before it.
+/// Which copy of the CSAF document: the public one once the announcement
+/// went, or the distributors' before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Copy {
     /// TLP:WHITE, status final.
@@ -153,6 +154,8 @@ pub(crate) struct Facts {
     pub mitigation: Option<String>,
     pub affected: Option<Vec<Item>>,
     pub fixed: Vec<String>,
+    /// `/set fixed` was given, as prose the formats cannot carry.
+    pub fixed_unread: bool,
     pub cvss: Option<Cvss>,
     pub disclosure: Option<Timestamp>,
     pub credit: Option<String>,
@@ -213,7 +216,9 @@ impl Facts {
             }
         }
         references.extend(publisher.references.iter().cloned());
-        references.dedup();
+        // The CVE schema wants each reference once, wherever it repeats.
+        let mut seen = std::collections::HashSet::new();
+        references.retain(|r| seen.insert(r.clone()));
         let mut all: Vec<&str> = fixed.iter().map(String::as_str).collect();
         for item in affected.iter().flatten() {
             match item {
@@ -227,6 +232,7 @@ impl Facts {
             }
         }
         Facts {
+            fixed_unread: text(&f.fixed).is_some() && fixed.is_empty(),
             summary: text(&f.summary),
             impact: text(&f.impact),
             mitigation: text(&f.mitigation),
@@ -234,7 +240,9 @@ impl Facts {
             affected,
             fixed,
             cvss,
-            disclosure: d.disclosure,
+            // Published early (/public, /embargo-broken), the day it
+            // went out is the date, not the one planned.
+            disclosure: d.announced_at.or(d.disclosure),
             credit: text(&f.credit).filter(|c| !c.eq_ignore_ascii_case("none")),
             references,
         }
@@ -256,8 +264,23 @@ impl Facts {
                     .to_owned(),
             );
         }
+        if let Some(affected) = &self.affected
+            && let Some(why) = versions::ambiguous_open_range(affected, &self.fixed)
+        {
+            missing.push(why);
+        }
+        if self.fixed_unread {
+            missing.push(
+                "the fixed versions as a list of versions (/set fixed 2.3.10, 2.4.2)".to_owned(),
+            );
+        }
+        let d = &incident.details;
         if self.disclosure.is_none() {
-            missing.push("the disclosure time (/disclose YYYY-MM-DD)".to_owned());
+            missing.push(if d.public || d.embargo_broken {
+                "the announcement's time: approve it (/approve announcement)".to_owned()
+            } else {
+                "the disclosure time (/disclose YYYY-MM-DD)".to_owned()
+            });
         }
         missing
     }
@@ -334,14 +357,12 @@ pub(crate) fn format_title(format: Format) -> &'static str {
     format.title()
 }
 
-/// Which copy is due at `now`: the public one once the slot has come (or
-/// the issue is public anyway), the distributors' before.
-pub fn copy_at(incident: &Incident, now: Timestamp) -> Copy {
+/// Which copy is due: the public one once the announcement went (or the
+/// issue is public anyway), the distributors' before. The slot passing is
+/// not enough: an announcement held or not approved keeps the embargo.
+pub fn copy_at(incident: &Incident, _now: Timestamp) -> Copy {
     let d = &incident.details;
-    let out = d.announced_at.is_some()
-        || d.public
-        || d.embargo_broken
-        || d.disclosure.is_some_and(|at| now >= at);
+    let out = d.announced_at.is_some() || d.public || d.embargo_broken;
     if out {
         Copy::Public
     } else {
@@ -349,17 +370,47 @@ pub fn copy_at(incident: &Incident, now: Timestamp) -> Copy {
     }
 }
 
-/// The revisions the event log shows: each notice that went out.
+/// The revisions the event log shows: each notice that went to the
+/// distributors or the public, read from what the queueing recorded.
+/// Drafts, alerts and reminders are the SRC's own mail, not releases.
 pub fn history(events: &[Event]) -> Vec<Revision> {
     events
         .iter()
         .filter(|e| e.kind == EventKind::NoticeQueued)
-        .map(|e| Revision {
-            at: e.at,
-            summary: e.detail.clone(),
+        .flat_map(|e| {
+            e.changes.iter().filter_map(move |c| match c {
+                Change::Queued { key } => release(key).map(|summary| Revision {
+                    at: e.at,
+                    summary: summary.to_owned(),
+                }),
+                _ => None,
+            })
         })
         .collect()
 }
+
+/// What a queued notice was, for a revision history; `None` for mail
+/// that is not a release of the advisory.
+fn release(key: &str) -> Option<&'static str> {
+    if key == NoticeKind::Distributors.as_str() {
+        Some("Advance notice to the distributors")
+    } else if key.starts_with(crate::core::incident::CORRECTION) {
+        Some("Corrected advance notice to the distributors")
+    } else if key.starts_with("date-change-") {
+        Some("New disclosure date sent to the distributors")
+    } else if key.starts_with("warning-") {
+        Some("24-hour warning to the distributors")
+    } else if key == NoticeKind::Announcement.as_str() {
+        Some(PUBLIC_RELEASE)
+    } else if key == crate::core::timeline::CANCELLATION {
+        Some("Disclosure cancelled")
+    } else {
+        None
+    }
+}
+
+/// The announcement's revision: the public copy's first public one.
+pub(crate) const PUBLIC_RELEASE: &str = "Initial public release";
 
 /// Documents that passed their schema, and for each that did not (or
 /// could not be made) the reason, in words for the SRC.
@@ -490,6 +541,52 @@ pub(crate) mod fixture {
 mod tests {
     use super::fixture::*;
     use super::*;
+
+    #[test]
+    fn the_slot_passing_without_the_announcement_keeps_the_embargoed_copy() {
+        let mut i = full();
+        i.details.announced_at = None;
+        let slot = i.details.disclosure.unwrap();
+        let later = slot + jiff::SignedDuration::from_hours(48);
+        assert_eq!(
+            copy_at(&i, later),
+            Copy::Distributors,
+            "held or not approved"
+        );
+        i.details.announced_at = Some(later);
+        assert_eq!(copy_at(&i, later), Copy::Public);
+        // Published later than planned: the day it went out is the date.
+        assert_eq!(Facts::of(&i, &publisher()).disclosure, Some(later));
+    }
+
+    #[test]
+    fn only_mail_to_the_distributors_and_the_public_is_a_revision() {
+        let queued = |at: &str, key: &str| Event {
+            at: t(at),
+            kind: EventKind::NoticeQueued,
+            actor: "embargo".into(),
+            message_id: None,
+            detail: format!("{key} queued: 1 mail(s) to 4 recipient(s)"),
+            changes: vec![Change::Queued { key: key.into() }],
+        };
+        let events = [
+            queued("2026-12-01T10:00:00Z", "drafts-r3"),
+            queued("2026-12-02T10:00:00Z", "distributors"),
+            queued("2026-12-03T10:00:00Z", "held-warning-0-1"),
+            queued("2026-12-14T16:00:00Z", "warning-0-1"),
+            queued("2026-12-15T16:00:00Z", "announcement"),
+            queued("2026-12-18T16:00:00Z", "retrospective"),
+        ];
+        let got: Vec<String> = history(&events).into_iter().map(|r| r.summary).collect();
+        assert_eq!(
+            got,
+            [
+                "Advance notice to the distributors",
+                "24-hour warning to the distributors",
+                "Initial public release"
+            ]
+        );
+    }
 
     #[test]
     fn an_incident_without_versions_or_date_gets_the_list_of_what_is_missing() {

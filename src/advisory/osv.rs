@@ -8,7 +8,9 @@ use crate::core::incident::Incident;
 use crate::core::versions::{Item, Upper, first_fix_after};
 
 /// The OSV id of one of the incident's CVEs: the config's prefix, the
-/// incident's year and number, and which of its CVEs when it has several.
+/// incident's year and number, and for the second CVE on, which one. The
+/// CVEs are only ever appended, so a published id never changes when
+/// another CVE is added.
 pub fn id(incident: &Incident, cve_id: &str, publisher: &Publisher) -> String {
     let base = format!(
         "{}-{}-{:04}",
@@ -18,7 +20,7 @@ pub fn id(incident: &Incident, cve_id: &str, publisher: &Publisher) -> String {
     );
     let cves = &incident.details.cves;
     match cves.iter().position(|c| c == cve_id) {
-        Some(n) if cves.len() > 1 => format!("{base}-{}", n + 1),
+        Some(n) if n > 0 => format!("{base}-{}", n + 1),
         _ => base,
     }
 }

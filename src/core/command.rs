@@ -424,7 +424,13 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
             [id, name @ ..] => {
                 let id = id.to_ascii_uppercase();
                 let number = id.strip_prefix("CWE-").unwrap_or("");
-                if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                // What the CVE and CSAF schemas accept (CWE-[1-9][0-9]{0,5}):
+                // a CWE recorded otherwise could never be published.
+                if number.is_empty()
+                    || number.len() > 6
+                    || number.starts_with('0')
+                    || !number.bytes().all(|b| b.is_ascii_digit())
+                {
                     return Err(format!("{id:?} is not a CWE id (CWE-NNN)"));
                 }
                 let name = (!name.is_empty()).then(|| name.join(" "));
@@ -1105,6 +1111,16 @@ mod tests {
                 Some("/cve <CVE-YYYY-NNNN>..."),
             ),
             ("/cwe 787", "not a CWE id", Some("/cwe <CWE-NNN> [name]")),
+            (
+                "/cwe CWE-0787",
+                "not a CWE id",
+                Some("/cwe <CWE-NNN> [name]"),
+            ),
+            (
+                "/cwe CWE-1234567",
+                "not a CWE id",
+                Some("/cwe <CWE-NNN> [name]"),
+            ),
             (
                 "/disclose next week",
                 "\"next\" is not a date",

@@ -82,7 +82,8 @@ pub fn missing_facts(
         && patches.is_empty()
     {
         missing.push(
-            "the patches (the patch is embargoed: attach the .patch files to the /approve mail)",
+            "the patches (the patch is embargoed: attach the .patch files to the /approve mail, \
+             or say it is public with /set patch-embargoed no)",
         );
     }
     missing
@@ -529,11 +530,15 @@ pub fn apply(
                     " as drafted"
                 }
             );
-            if !facts.patches.is_empty() {
+            if !facts.patches.is_empty() && patches.is_empty() {
+                summary.push_str(
+                    "; the attached files are not sent: patches go with the distributors' notice only",
+                );
+            } else if !facts.patches.is_empty() {
                 summary.push_str(&format!(", with {} patch(es) attached", patches.len()));
             } else if !patches.is_empty() {
                 summary.push_str(&format!(
-                    ", with the {} patch(es) the distributors already have",
+                    ", with the {} patch(es) approved with it before",
                     patches.len()
                 ));
             }
@@ -1181,7 +1186,7 @@ mod tests {
         );
         assert!(
             done.summary
-                .contains("the 1 patch(es) the distributors already have"),
+                .contains("the 1 patch(es) approved with it before"),
             "{}",
             done.summary
         );

@@ -61,6 +61,10 @@ fn item(s: &str) -> Option<Item> {
     for dash in [" - ", "–", "—", " to "] {
         if let Some((a, b)) = s.split_once(dash) {
             let (a, b) = (version(a.trim())?, version(b.trim())?);
+            // `2.4.1 - 2.4.0` is a slip, not a range of nothing.
+            if compare(&a, &b) == Ordering::Greater {
+                return None;
+            }
             return Some(Item::Range {
                 from: Some(a),
                 to: Some(Upper::Through(b)),
@@ -91,7 +95,12 @@ fn item(s: &str) -> Option<Item> {
             _ => return None,
         }
     }
-    Some(Item::Range { from, to })
+    let inverted = match (&from, &to) {
+        (Some(f), Some(Upper::Before(t))) => compare(f, t) != Ordering::Less,
+        (Some(f), Some(Upper::Through(t))) => compare(f, t) == Ordering::Greater,
+        _ => false,
+    };
+    (!inverted).then_some(Item::Range { from, to })
 }
 
 /// A version as written, without a leading `v`: a digit first, then
@@ -100,7 +109,15 @@ fn version(s: &str) -> Option<String> {
     let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
     let ok = s.starts_with(|c: char| c.is_ascii_digit())
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_' | '~'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_' | '~'))
+        // `2.3.x` is a family, not a version.
+        && !s.split('.').any(|p| p.eq_ignore_ascii_case("x"))
+        // `2.4.0-2.4.1` reads as a pre-release of 2.4.0 to a machine and
+        // as a range to a person: neither is guessed (`2.4.0 - 2.4.1`).
+        && !s
+            .split('-')
+            .skip(1)
+            .any(|p| p.starts_with(|c: char| c.is_ascii_digit()) && p.contains('.'));
     ok.then(|| s.to_owned())
 }
 
@@ -180,6 +197,30 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// An open-ended range (`>=2.3.0`) that more than one fixed version follows
+/// (`2.3.10, 2.4.2`): where it ends on each branch cannot be read from it.
+pub fn ambiguous_open_range(items: &[Item], fixes: &[String]) -> Option<String> {
+    items.iter().find_map(|i| match i {
+        Item::Range { from, to: None } => {
+            let after = fixes
+                .iter()
+                .filter(|f| {
+                    from.as_deref()
+                        .is_none_or(|s| compare(f, s) == Ordering::Greater)
+                })
+                .count();
+            (after > 1).then(|| {
+                format!(
+                    "{} and later is followed by {after} fixed versions: write where each \
+                     branch ends (/set affected >=2.3.0 <2.3.10, >=2.4.0 <2.4.2)",
+                    from.as_deref().unwrap_or("every version")
+                )
+            })
+        }
+        _ => None,
+    })
+}
+
 /// Where an open-ended range ends: the first fixed version after its start.
 pub fn first_fix_after<'a>(from: Option<&str>, fixes: &'a [String]) -> Option<&'a str> {
     fixes
@@ -192,6 +233,24 @@ pub fn first_fix_after<'a>(from: Option<&str>, fixes: &'a [String]) -> Option<&'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_machine_and_a_person_would_read_differently_stays_prose() {
+        for text in [
+            "2.4.0-2.4.1",
+            "2.3.x",
+            ">=2.4.0 <2.3.0",
+            ">=2.4.0 <2.4.0",
+            "2.4.1 - 2.4.0",
+        ] {
+            assert_eq!(parse(text), None, "{text}");
+        }
+        assert!(parse("1.0.0-rc.1").is_some(), "a pre-release is a version");
+        let open = parse(">=2.3.0").unwrap();
+        let fixes = ["2.3.10".to_owned(), "2.4.2".to_owned()];
+        assert!(ambiguous_open_range(&open, &fixes).is_some());
+        assert_eq!(ambiguous_open_range(&open, &fixes[..1]), None);
+    }
 
     fn range(from: Option<&str>, to: Option<Upper>) -> Item {
         Item::Range {
