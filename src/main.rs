@@ -543,16 +543,18 @@ async fn preview(cli: &Cli, id: &str, kind: &str) -> anyhow::Result<()> {
     let kind: embargo::core::notice_kind::NoticeKind = kind.parse().map_err(anyhow::Error::msg)?;
     let settings = load(cli)?;
     let keys = load_keys(cli, &settings)?;
-    let Some(incident) = store::open(&settings.store)
-        .await?
-        .incident_state(&id)
-        .await?
-    else {
+    // The log too: the CSAF's revision history is read from it.
+    let Some(record) = store::open(&settings.store).await?.incident(&id).await? else {
         bail!("there is no incident {id}; `embargo incidents` lists them");
     };
     let crypto = Crypto::new(keys.pgp);
     let composer = embargo::notice::Composer::new(&settings, crypto.sealer.as_ref());
-    let notice = composer.notice_text(&incident, kind, jiff::Timestamp::now())?;
+    let notice = composer.notice_text(
+        &record.incident,
+        &record.events,
+        kind,
+        jiff::Timestamp::now(),
+    )?;
     let mut out = format!("Subject: {}\n", notice.subject);
     for a in &notice.attachments {
         out.push_str(&format!(
@@ -564,6 +566,9 @@ async fn preview(cli: &Cli, id: &str, kind: &str) -> anyhow::Result<()> {
     }
     out.push('\n');
     out.push_str(&notice.text);
+    if let Some(shortfall) = &notice.advisory_shortfall {
+        out.push_str(&format!("\n\n{shortfall}"));
+    }
     print(&out)
 }
 

@@ -212,9 +212,13 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
             )
             .unwrap(),
     ];
-    mails.extend(composer.drafts(incident, &NoticeKind::ALL, now).unwrap());
+    mails.extend(
+        composer
+            .drafts(incident, &[], &NoticeKind::ALL, now)
+            .unwrap(),
+    );
     for (built, failures) in [
-        composer.advance_notices(incident, now).unwrap(),
+        composer.advance_notices(incident, &[], now).unwrap(),
         composer.warnings(incident, "warning-0-1", now).unwrap(),
         composer
             .date_changes(
@@ -226,7 +230,7 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
                 now,
             )
             .unwrap(),
-        composer.announcements(incident, now).unwrap(),
+        composer.announcements(incident, &[], now).unwrap(),
         composer
             .cancellations(
                 &{
@@ -428,7 +432,7 @@ fn an_approval_with_text_sends_that_text() {
         t("2026-11-11T09:00:00Z"),
     );
     let announced = composer
-        .notice_text(&i, NoticeKind::Announcement, t("2026-12-01T16:00:00Z"))
+        .notice_text(&i, &[], NoticeKind::Announcement, t("2026-12-01T16:00:00Z"))
         .unwrap();
     assert!(
         announced.text.contains("Upgrade now. That is all."),
@@ -441,7 +445,7 @@ fn an_approval_with_text_sends_that_text() {
     );
     // The warning carries the announcement as it will be published.
     let warning = composer
-        .notice_text(&i, NoticeKind::Warning, t("2026-11-30T16:00:00Z"))
+        .notice_text(&i, &[], NoticeKind::Warning, t("2026-11-30T16:00:00Z"))
         .unwrap();
     assert!(
         warning.text.contains("Upgrade now. That is all."),

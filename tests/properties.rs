@@ -202,6 +202,7 @@ proptest! {
             max_signature_age: SignedDuration::from_hours(7 * 24),
             announce: &[],
             trusted_mta: None,
+            advisory: None,
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let report = inbound(0, "a bug".into(), "reporter@example.net", SignatureStatus::Unsigned);

@@ -417,7 +417,42 @@ pub(crate) const PUBLIC_RELEASE: &str = "Initial public release";
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
     pub documents: Vec<Document>,
+    /// Every reason a document is not there, one line per document.
     pub problems: Vec<String>,
+    /// What the incident (or config) still lacks, each need once however
+    /// many formats share it, naming the command that fills it.
+    pub needs: Vec<String>,
+    /// Documents made but refused by their schema, with the validator's words.
+    pub invalid: Vec<String>,
+}
+
+impl Checked {
+    /// What stands between the incident and its advisories, for the
+    /// Fix Team (drafts, `/status`): `None` when nothing does.
+    pub fn shortfall(&self) -> Option<String> {
+        if self.needs.is_empty() && self.invalid.is_empty() {
+            return None;
+        }
+        let mut s = String::new();
+        if !self.needs.is_empty() {
+            s.push_str(
+                "The advisories (CVE record, OSV, CSAF) are not attached until the incident has:\n",
+            );
+            for need in &self.needs {
+                s.push_str(&format!("  - {need}\n"));
+            }
+        }
+        if !self.invalid.is_empty() {
+            s.push_str(
+                "These advisories were made but are not attached: their official schema refuses them \
+                 (a bug in embargo; please report it with these words):\n",
+            );
+            for why in &self.invalid {
+                s.push_str(&format!("  - {why}\n"));
+            }
+        }
+        Some(s)
+    }
 }
 
 /// The incident's documents (of one format, or all) as they stand at
@@ -429,28 +464,64 @@ pub fn checked(
     format: Option<Format>,
     now: Timestamp,
 ) -> Checked {
-    let copy = copy_at(incident, now);
-    let history = history(events);
-    let docs = match format {
-        Some(f) => of_format(f, incident, publisher, &history, copy, now),
-        None => all(incident, publisher, &history, copy, now),
+    let formats = match format {
+        Some(f) => vec![f],
+        None => Format::ALL.to_vec(),
     };
+    checked_copy(
+        incident,
+        events,
+        publisher,
+        &formats,
+        copy_at(incident, now),
+        now,
+    )
+}
+
+/// As [`checked`], for the given formats and copy: the advance notice
+/// carries the distributors' copy of some, the announcement the public
+/// copy of all.
+pub fn checked_copy(
+    incident: &Incident,
+    events: &[Event],
+    publisher: &Publisher,
+    formats: &[Format],
+    copy: Copy,
+    now: Timestamp,
+) -> Checked {
+    let history = history(events);
+    let docs = all(incident, publisher, &history, copy, now)
+        .into_iter()
+        .filter(|r| match r {
+            Ok(d) => formats.contains(&d.format),
+            Err(m) => formats.iter().any(|f| m.format == f.title()),
+        });
     let mut out = Checked::default();
     let schemas = match schema::schemas() {
         Ok(s) => s,
         Err(e) => {
             out.problems.push(e.to_string());
+            out.invalid.push(e.to_string());
             return out;
         }
     };
     for doc in docs {
         match doc {
-            Err(missing) => out.problems.push(missing.to_string()),
+            Err(missing) => {
+                out.problems.push(missing.to_string());
+                for need in missing.missing {
+                    if !out.needs.contains(&need) {
+                        out.needs.push(need);
+                    }
+                }
+            }
             Ok(doc) => match schemas.check(doc.format, &doc.json) {
                 Ok(()) => out.documents.push(doc),
-                Err(invalid) => out
-                    .problems
-                    .push(format!("{} was not made: {invalid}", doc.file_name)),
+                Err(invalid) => {
+                    let why = format!("{} was not made: {invalid}", doc.file_name);
+                    out.problems.push(why.clone());
+                    out.invalid.push(why);
+                }
             },
         }
     }

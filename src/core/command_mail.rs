@@ -31,6 +31,8 @@ pub struct CommandPolicy<'a> {
     pub announce: &'a [String],
     /// Whether mail can be written to an address; the edge knows the syntax.
     pub address_ok: fn(&str) -> bool,
+    /// `[advisory]`: when set, the reply says what the advisories need.
+    pub advisory: Option<&'a crate::advisory::Publisher>,
 }
 
 /// What the store knows that the decision needs.
@@ -357,6 +359,10 @@ pub fn handle(
     }
     text.push('\n');
     text.push_str(&status::status_text(&working));
+    if let Some(shortfall) = advisory_shortfall(&working, policy, now) {
+        text.push('\n');
+        text.push_str(&shortfall);
+    }
     Some(CommandOutcome {
         event: Event {
             at: now,
@@ -374,4 +380,23 @@ pub fn handle(
         },
         lead_assigned,
     })
+}
+
+/// What the advisories the notices carry still need, for the status part
+/// of a reply: nothing without `[advisory]`, and only between triage and
+/// the announcement, while what is missing can still reach the notices.
+fn advisory_shortfall(
+    incident: &Incident,
+    policy: &CommandPolicy<'_>,
+    now: Timestamp,
+) -> Option<String> {
+    use super::incident::State;
+    let publisher = policy.advisory?;
+    if !matches!(
+        incident.state,
+        State::Triaged | State::Fixing | State::DisclosurePlanned | State::DistributorsNotified
+    ) {
+        return None;
+    }
+    crate::advisory::checked(incident, &[], publisher, None, now).shortfall()
 }

@@ -30,6 +30,9 @@ pub struct IntakePolicy<'a> {
     /// The receiving MTA: when set, only a sender it authenticated is
     /// acknowledged (no backscatter to forged senders).
     pub trusted_mta: Option<sender_auth::Trusted<'a>>,
+    /// `[advisory]`, when the notices carry advisories: a command's reply
+    /// then says what they still need.
+    pub advisory: Option<&'a crate::advisory::Publisher>,
 }
 
 /// What the store knows that the decision needs.
@@ -181,6 +184,7 @@ pub fn decide(
                     own_addresses: policy.own_addresses,
                     announce: policy.announce,
                     address_ok: policy.address_ok,
+                    advisory: policy.advisory,
                 };
                 if let Some(outcome) =
                     command_mail::handle(target, mail, &ctx.commands, &command_policy, now)
@@ -351,6 +355,7 @@ mod tests {
             max_signature_age: SignedDuration::from_hours(7 * 24),
             announce: &[],
             trusted_mta: mta,
+            advisory: None,
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }

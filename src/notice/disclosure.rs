@@ -12,6 +12,7 @@ use super::templates::{
     RetrospectiveText, WarningText,
 };
 use super::{Attachment, Composer, NoticeError, Spec, header_text, ics, render};
+use crate::advisory::{self, Format};
 use crate::core::event::Event;
 use crate::core::incident::{Incident, Patch};
 use crate::core::incident_id::IncidentId;
@@ -26,6 +27,9 @@ pub struct NoticeText {
     pub subject: String,
     pub text: String,
     pub attachments: Vec<Attachment>,
+    /// What keeps advisories this notice would carry off it, for the Fix
+    /// Team's draft; `None` when nothing does, or none is configured.
+    pub advisory_shortfall: Option<String>,
 }
 
 const NOT_STATED: &str = "not stated yet";
@@ -222,11 +226,38 @@ impl Composer<'_> {
         }
     }
 
+    /// The advisories a notice of `kind` carries, each checked against its
+    /// schema, and what keeps the others off it; `None` without
+    /// `[advisory]` (the notice goes as it always did). The distributors
+    /// prepare with the CVE record draft and the AMBER CSAF; the
+    /// announcement carries all three, public.
+    fn advisories(
+        &self,
+        i: &Incident,
+        events: &[Event],
+        kind: NoticeKind,
+        now: Timestamp,
+    ) -> Option<advisory::Checked> {
+        let publisher = self.settings.advisory.as_ref()?;
+        let (formats, copy): (&[Format], advisory::Copy) = match kind {
+            NoticeKind::Distributors => {
+                (&[Format::Cve, Format::Csaf], advisory::Copy::Distributors)
+            }
+            NoticeKind::Announcement => (&Format::ALL, advisory::Copy::Public),
+            NoticeKind::Warning => return None,
+        };
+        Some(advisory::checked_copy(
+            i, events, publisher, formats, copy, now,
+        ))
+    }
+
     /// The notice of `kind` as it would be sent now, for one announce list's
-    /// subject prefix (or the first list's).
+    /// subject prefix (or the first list's). `events` is the incident's log:
+    /// the CSAF's revision history comes from it.
     pub fn notice_text(
         &self,
         i: &Incident,
+        events: &[Event],
         kind: NoticeKind,
         now: Timestamp,
     ) -> Result<NoticeText, NoticeError> {
@@ -234,7 +265,8 @@ impl Composer<'_> {
         let at = self.disclosure_at(i, now);
         let cves = self.cves(i);
         let summary = self.summary(i);
-        Ok(match kind {
+        let advisories = self.advisories(i, events, kind, now);
+        let mut notice = match kind {
             NoticeKind::Distributors => {
                 let cve = i
                     .details
@@ -267,6 +299,7 @@ impl Composer<'_> {
                     subject: format!("[EMBARGOED] {cves}: {summary}"),
                     text,
                     attachments,
+                    advisory_shortfall: None,
                 }
             }
             NoticeKind::Warning => NoticeText {
@@ -282,7 +315,9 @@ impl Composer<'_> {
                             )
                         }),
                         statement: &self.statement(i, at)?,
-                        announcement: &self.notice_text(i, NoticeKind::Announcement, now)?.text,
+                        announcement: &self
+                            .notice_text(i, events, NoticeKind::Announcement, now)?
+                            .text,
                     },
                 )?,
                 attachments: vec![self.calendar(
@@ -291,6 +326,7 @@ impl Composer<'_> {
                     timeline::moves(&i.details),
                     now,
                 )],
+                advisory_shortfall: None,
             },
             NoticeKind::Announcement => {
                 let prefix = self
@@ -314,9 +350,21 @@ impl Composer<'_> {
                         },
                     )?,
                     attachments: Vec::new(),
+                    advisory_shortfall: None,
                 }
             }
-        })
+        };
+        if let Some(checked) = advisories {
+            notice.advisory_shortfall = checked.shortfall();
+            notice
+                .attachments
+                .extend(checked.documents.iter().map(|doc| Attachment {
+                    name: doc.file_name.clone(),
+                    content_type: "application/json".to_owned(),
+                    bytes: doc.text().into_bytes(),
+                }));
+        }
+        Ok(notice)
     }
 
     /// The lead, or the commander, and the SRC list.
@@ -391,12 +439,13 @@ impl Composer<'_> {
     pub fn drafts(
         &self,
         i: &Incident,
+        events: &[Event],
         kinds: &[NoticeKind],
         now: Timestamp,
     ) -> Result<Vec<NewMail>, NoticeError> {
         let mut mails = Vec::new();
         for kind in kinds {
-            let notice = self.notice_text(i, *kind, now)?;
+            let notice = self.notice_text(i, events, *kind, now)?;
             let when = match (
                 kind,
                 i.details.disclosure,
@@ -420,6 +469,9 @@ impl Composer<'_> {
             let mut text = notice.text.clone();
             if !attachments.is_empty() {
                 text.push_str(&format!("\n[attached: {}]\n", attachments.join(", ")));
+            }
+            if let Some(shortfall) = &notice.advisory_shortfall {
+                text.push_str(&format!("\n{shortfall}"));
             }
             let body = render(
                 MailKind::Draft,
@@ -519,9 +571,10 @@ impl Composer<'_> {
     pub fn advance_notices(
         &self,
         i: &Incident,
+        events: &[Event],
         now: Timestamp,
     ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
-        let notice = self.notice_text(i, NoticeKind::Distributors, now)?;
+        let notice = self.notice_text(i, events, NoticeKind::Distributors, now)?;
         self.to_distributors(i, "advance", MailKind::AdvanceNotice, &notice, now)
     }
 
@@ -531,10 +584,11 @@ impl Composer<'_> {
     pub fn corrections(
         &self,
         i: &Incident,
+        events: &[Event],
         key: &str,
         now: Timestamp,
     ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
-        let mut notice = self.notice_text(i, NoticeKind::Distributors, now)?;
+        let mut notice = self.notice_text(i, events, NoticeKind::Distributors, now)?;
         let d = &i.details;
         let changes = d
             .told_facts
@@ -569,7 +623,8 @@ impl Composer<'_> {
         key: &str,
         now: Timestamp,
     ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
-        let notice = self.notice_text(i, NoticeKind::Warning, now)?;
+        // The warning carries no advisory: the log is not needed.
+        let notice = self.notice_text(i, &[], NoticeKind::Warning, now)?;
         self.to_distributors(i, key, MailKind::Warning, &notice, now)
     }
 
@@ -602,6 +657,7 @@ impl Composer<'_> {
                 },
             )?,
             attachments: vec![self.calendar(i, to, seq, now)],
+            advisory_shortfall: None,
         };
         self.to_distributors(i, key, MailKind::DateChange, &notice, now)
     }
@@ -642,6 +698,7 @@ impl Composer<'_> {
                 content_type: "text/calendar; charset=utf-8; method=CANCEL".to_owned(),
                 bytes: ics::cancellation(&entry.as_entry(), at, now),
             }],
+            advisory_shortfall: None,
         };
         self.to_distributors(i, "cancellation", MailKind::Cancellation, &notice, now)
     }
@@ -651,9 +708,10 @@ impl Composer<'_> {
     pub fn announcements(
         &self,
         i: &Incident,
+        events: &[Event],
         now: Timestamp,
     ) -> Result<(Vec<NewMail>, Vec<String>), NoticeError> {
-        let notice = self.notice_text(i, NoticeKind::Announcement, now)?;
+        let notice = self.notice_text(i, events, NoticeKind::Announcement, now)?;
         let mut mails = Vec::new();
         let rest = format!("{}: {}", self.cves(i), self.summary(i));
         for channel in &self.settings.announce {
@@ -665,7 +723,7 @@ impl Composer<'_> {
                     to: vec![channel.address.clone()],
                     subject: format!("{} {rest}", channel.subject_prefix),
                     text: notice.text.clone(),
-                    attachments: Vec::new(),
+                    attachments: notice.attachments.clone(),
                     in_reply_to: None,
                     references: &[],
                     from_name: &format!("{} Security", self.settings.list.name),

@@ -358,6 +358,7 @@ impl Intake {
                     received_by_us: s.own_received_headers,
                 }
             }),
+            advisory: s.advisory.as_ref(),
         };
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");

@@ -131,18 +131,39 @@ impl Scheduler {
                 events.extend(o.events);
                 current = o.incident;
             }
+            // The event log, read once and only when a notice needs it:
+            // the advisories' revision history comes from it.
+            let mut stored: Option<Vec<Event>> = None;
             for due in timeline::due(&current, &rules, now) {
                 let key = due.key(&current);
+                let carries_advisories = s.advisory.is_some()
+                    && matches!(
+                        due,
+                        Due::Drafts { .. } | Due::Advance | Due::Correction | Due::Announcement
+                    );
+                let log: Vec<Event> = if carries_advisories {
+                    if stored.is_none() {
+                        stored = Some(match self.shared.store.incident(&current.id).await? {
+                            Some(record) => record.events,
+                            None => Vec::new(),
+                        });
+                    }
+                    // With what this pass did so far (a correction follows
+                    // the advance notice it corrects).
+                    stored.iter().flatten().chain(&events).cloned().collect()
+                } else {
+                    Vec::new()
+                };
                 let built = match &due {
                     Due::Drafts { kinds } => composer
-                        .drafts(&current, kinds, now)
+                        .drafts(&current, &log, kinds, now)
                         .map(|m| (m, Vec::new())),
-                    Due::Advance => composer.advance_notices(&current, now),
+                    Due::Advance => composer.advance_notices(&current, &log, now),
                     Due::DateChange { from, to, seq } => {
                         composer.date_changes(&current, &key, *from, *to, *seq, now)
                     }
                     Due::Warning => composer.warnings(&current, &key, now),
-                    Due::Correction => composer.corrections(&current, &key, now),
+                    Due::Correction => composer.corrections(&current, &log, &key, now),
                     Due::Held(hold) => {
                         tracing::warn!(incident = %current.id, notice = hold.notice.as_str(), why = %hold.why, "held");
                         composer
@@ -154,7 +175,7 @@ impl Scheduler {
                             )
                             .map(|m| (vec![m], Vec::new()))
                     }
-                    Due::Announcement => composer.announcements(&current, now),
+                    Due::Announcement => composer.announcements(&current, &log, now),
                     Due::Retrospective => {
                         let log = match self.shared.store.incident(&current.id).await? {
                             Some(record) => record.events,
