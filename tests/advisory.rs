@@ -52,11 +52,22 @@ struct Incident {
     lease: IngestLock,
     id: String,
     n: u32,
+    seen: std::collections::HashSet<std::path::PathBuf>,
 }
 
 impl Incident {
     async fn reported(extra: &str) -> Incident {
+        Incident::keyed(extra, |_| String::new()).await
+    }
+
+    /// As [`Incident::reported`], with config that names the team's keys:
+    /// `keyed` is given Bob's fingerprint (his key is `keys/bob.asc`).
+    async fn keyed(extra: &str, keyed: impl FnOnce(&str) -> String) -> Incident {
         let team = team_for_clock(extra);
+        let more = keyed(&team.bob);
+        let mut config = std::fs::read_to_string(team.site.config()).unwrap();
+        config.push_str(&more);
+        std::fs::write(team.site.config(), config).unwrap();
         team.site.deliver(&mail(
             "Jane Researcher <r@example.net>",
             "Overflow in frob()",
@@ -77,6 +88,10 @@ impl Incident {
             clock.clone(),
             Crypto::new(keys.pgp),
         );
+        // GnuPG checks our signatures with the list key it is given here.
+        team.gpg.set_time(Some(t(START)));
+        team.gpg
+            .import(&std::fs::read(team.site.path("list-key.pub.asc")).unwrap());
         let mut i = Incident {
             source: Maildir::new(&team.site.path("maildir")),
             sink: FileSink::new(&team.site.path("outbox")).unwrap(),
@@ -86,21 +101,34 @@ impl Incident {
             service,
             id: String::new(),
             n: 0,
+            seen: Default::default(),
         };
         i.pass().await;
         i.id = store.open_incidents().await.unwrap()[0].id.to_string();
         i
     }
 
-    async fn pass(&mut self) {
+    /// One pass of the service; the mail it sent.
+    async fn pass(&mut self) -> Vec<Sent> {
         self.service
             .run_once(&mut self.source, &self.sink, &never_stop(), &mut self.lease)
             .await
             .unwrap();
+        self.team
+            .site
+            .outbox()
+            .into_iter()
+            .filter(|m| self.seen.insert(m.file.clone()))
+            .collect()
     }
 
-    /// Alice signs `commands` now, and the service applies them.
-    async fn alice(&mut self, commands: &[&str]) {
+    fn at(&self, when: &str) {
+        self.clock.set(t(when));
+    }
+
+    /// Alice signs `commands` now, and the service applies them; the mail
+    /// that pass sent.
+    async fn alice(&mut self, commands: &[&str]) -> Vec<Sent> {
         self.n += 1;
         let id = &self.id;
         let text: String = commands.iter().map(|c| format!("{c} {id}\r\n")).collect();
@@ -113,7 +141,7 @@ impl Incident {
         self.team.gpg.set_time(Some(self.clock.now()));
         let signed = pgp_mime_signed(&self.team.gpg, &self.team.alice, &h, &text);
         self.team.site.deliver(&signed);
-        self.pass().await;
+        self.pass().await
     }
 }
 
@@ -286,4 +314,234 @@ fn without_advisory_config_the_command_says_what_to_add() {
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("has no [advisory]"), "{err}");
+}
+
+/// The mail sent to `who`.
+fn to<'a>(sent: &'a [Sent], who: &str) -> Vec<&'a Sent> {
+    sent.iter()
+        .filter(|m| m.envelope_to.iter().any(|r| r == who))
+        .collect()
+}
+
+/// A mail's attachments, by name, as JSON (none but the JSON ones).
+fn json_attachments(raw: &[u8]) -> Vec<(String, serde_json::Value)> {
+    use mail_parser::MimeHeaders;
+    let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+    msg.attachments()
+        .filter_map(|a| {
+            let name = a.attachment_name()?.to_owned();
+            name.ends_with(".json").then(|| {
+                let json = serde_json::from_slice(a.contents())
+                    .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+                (name, json)
+            })
+        })
+        .collect()
+}
+
+fn names(docs: &[(String, serde_json::Value)]) -> Vec<&str> {
+    let mut n: Vec<&str> = docs.iter().map(|(n, _)| n.as_str()).collect();
+    n.sort();
+    n
+}
+
+fn format_of(name: &str) -> Format {
+    if name.ends_with(".csaf.json") {
+        Format::Csaf
+    } else if name.ends_with(".osv.json") {
+        Format::Osv
+    } else {
+        Format::Cve
+    }
+}
+
+const SEALED: &str = "sealed@distro.example";
+const PLAIN: &str = "plain@distro.example";
+
+fn distributors(bob: &str) -> String {
+    format!(
+        "\n[[distributors]]\nname = \"Plain\"\nemail = \"{PLAIN}\"\n\
+         \n[[distributors]]\nname = \"Sealed\"\nemail = \"{SEALED}\"\n\
+         fingerprint = \"{bob}\"\nkey_file = \"keys/bob.asc\"\nencrypt = true\n\
+         require_encryption = true\n"
+    )
+}
+
+#[tokio::test]
+async fn the_distributors_prepare_with_the_amber_csaf_sealed_and_the_announcement_carries_all_three()
+ {
+    let mut i = Incident::keyed(ADVISORY, distributors).await;
+    i.at("2027-01-04T09:10:00Z");
+    let sent = i
+        .alice(&[
+            "/accept",
+            "/cve CVE-2027-1234",
+            "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "/cwe CWE-787 Out-of-bounds Write",
+            "/set summary Heap overflow in frob's request parser",
+            "/set affected >=2.3.0 <2.3.10, 2.4.0 - 2.4.1",
+            "/set fixed 2.3.10, 2.4.2",
+            "/set impact A remote attacker can run code as the frob user.",
+            "/set releases https://example.org/releases/2.4.2",
+            "/set credit Jane Researcher",
+            "/set patch-embargoed no",
+            "/disclose 2027-01-20",
+            "/approve distributors",
+            "/approve warning",
+            "/approve announcement",
+        ])
+        .await;
+    let schemas = schema::schemas().unwrap();
+    let id = i.id.clone();
+    let csaf_name = format!("{}.csaf.json", id.to_lowercase());
+    let osv_name = format!("x_EMB-{}.osv.json", &id["EMB-".len()..]);
+
+    // The advance notice: the CVE record draft and the AMBER CSAF, to
+    // prepare with. In the clear for the distributor who takes it so...
+    let plain = to(&sent, PLAIN);
+    assert_eq!(plain.len(), 1, "the advance notice");
+    let docs = json_attachments(&plain[0].raw);
+    let mut want = vec!["CVE-2027-1234.json", csaf_name.as_str()];
+    want.sort();
+    assert_eq!(names(&docs), want);
+
+    // ...and inside the ciphertext only for the one who asked for that.
+    let sealed = to(&sent, SEALED);
+    assert_eq!(sealed.len(), 1, "the sealed advance notice");
+    let outside = outside_ciphertext(&sealed[0].raw);
+    for secret in [
+        "CVE-2027-1234",
+        "csaf",
+        "CSAF",
+        "AMBER",
+        ".json",
+        "application/json",
+        &id,
+        &id.to_lowercase(),
+    ] {
+        assert!(
+            !outside.contains(secret),
+            "{secret:?} outside the ciphertext:\n{outside}"
+        );
+    }
+    i.team
+        .gpg
+        .set_time(Some(i.clock.now() + jiff::SignedDuration::from_mins(1)));
+    let opened = i.team.gpg.decrypt(&sealed[0].raw);
+    assert!(opened.ok, "{}", opened.status);
+    let docs = json_attachments(&opened.stdout);
+    assert_eq!(names(&docs), want);
+    for (name, doc) in &docs {
+        schemas.check(format_of(name), doc).unwrap();
+    }
+    let csaf = &docs.iter().find(|(n, _)| *n == csaf_name).unwrap().1;
+    assert_eq!(csaf["document"]["distribution"]["tlp"]["label"], "AMBER");
+    assert_eq!(csaf["document"]["tracking"]["status"], "interim");
+
+    // At the slot: the announcement carries all three, public.
+    i.at("2027-01-19T16:00:00Z");
+    i.pass().await;
+    i.at(SLOT);
+    let sent = i.pass().await;
+    let announced = to(&sent, "announce@example.org");
+    assert_eq!(announced.len(), 1, "the announcement");
+    let docs = json_attachments(&announced[0].raw);
+    let mut all = vec!["CVE-2027-1234.json", csaf_name.as_str(), osv_name.as_str()];
+    all.sort();
+    assert_eq!(names(&docs), all);
+    for (name, doc) in &docs {
+        schemas.check(format_of(name), doc).unwrap();
+    }
+    let csaf = &docs.iter().find(|(n, _)| *n == csaf_name).unwrap().1;
+    assert_eq!(csaf["document"]["distribution"]["tlp"]["label"], "WHITE");
+    assert_eq!(csaf["document"]["tracking"]["status"], "final");
+    assert_eq!(csaf["document"]["tracking"]["initial_release_date"], SLOT);
+    let cve = &docs.iter().find(|(n, _)| n.starts_with("CVE-")).unwrap().1;
+    assert_eq!(cve["containers"]["cna"]["datePublic"], SLOT);
+}
+
+#[tokio::test]
+async fn a_notice_goes_without_the_document_its_incident_cannot_fill_and_status_says_what_is_missing()
+ {
+    let mut i = Incident::keyed(ADVISORY, distributors).await;
+    i.at("2027-01-04T09:10:00Z");
+    let sent = i
+        .alice(&[
+            "/accept",
+            "/cve CVE-2027-1234",
+            "/set summary Heap overflow in frob's request parser",
+            "/set affected every release before the fix",
+            "/set patch-embargoed no",
+            "/disclose 2027-01-20",
+        ])
+        .await;
+    // The draft the Fix Lead reviews says what keeps the advisories off.
+    let draft = sent
+        .iter()
+        .find(|m| m.subject.contains("DRAFT distributors"))
+        .unwrap_or_else(|| panic!("a draft of the advance notice: {sent:#?}"));
+    assert!(
+        draft.text.contains(
+            "The CVE record and the CSAF advisory are not attached until the incident has:"
+        ) && draft.text.contains(
+            "  - the affected versions as versions (/set affected >=2.3.0 <2.3.10, or a list)"
+        ),
+        "{}",
+        draft.text
+    );
+
+    // The notice goes as approved, with its calendar and no advisory.
+    i.at("2027-01-04T09:20:00Z");
+    let sent = i.alice(&["/approve distributors as-is"]).await;
+    let plain = to(&sent, PLAIN);
+    assert_eq!(plain.len(), 1, "the advance notice goes");
+    assert!(json_attachments(&plain[0].raw).is_empty());
+    assert!(
+        String::from_utf8_lossy(&plain[0].raw).contains("disclosure.ics"),
+        "the calendar is still there"
+    );
+
+    // /status lists what is missing, and only that.
+    i.at("2027-01-04T09:30:00Z");
+    let sent = i.alice(&["/status"]).await;
+    let reply = sent
+        .iter()
+        .find(|m| m.subject.contains("Applied:"))
+        .expect("the reply to /status");
+    assert!(
+        reply
+            .text
+            .contains("and the CSAF advisory are not attached until the incident has")
+            && reply.text.contains("/set affected >=2.3.0 <2.3.10"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        !reply.text.contains("/disclose YYYY-MM-DD"),
+        "{}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn without_advisory_config_the_notices_and_replies_are_as_before() {
+    let mut i = Incident::keyed("", distributors).await;
+    i.at("2027-01-04T09:10:00Z");
+    let sent = i
+        .alice(&[
+            "/accept",
+            "/cve CVE-2027-1234",
+            "/set summary Heap overflow in frob's request parser",
+            "/set patch-embargoed no",
+            "/disclose 2027-01-20",
+            "/approve distributors as-is",
+        ])
+        .await;
+    assert_eq!(to(&sent, PLAIN).len(), 1, "the advance notice goes");
+    for m in &sent {
+        assert!(json_attachments(&m.raw).is_empty(), "{}", m.subject);
+        for advisory_word in ["CSAF", "CVE record", "not attached until"] {
+            assert!(!m.text.contains(advisory_word), "{}\n{}", m.subject, m.text);
+        }
+    }
 }

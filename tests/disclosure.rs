@@ -786,18 +786,6 @@ async fn short_notice_without_the_advance_notice_sends_nothing_to_anyone() {
     assert_eq!(p.incident().await.details.advance_at, None);
 }
 
-/// What an encrypted mail shows to every relay and mail log: its headers,
-/// decoded, and every byte outside the PGP message.
-fn outside_ciphertext(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    let start = text
-        .find("-----BEGIN PGP MESSAGE-----")
-        .expect("an encrypted mail");
-    let end = text.find("-----END PGP MESSAGE-----").unwrap();
-    let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
-    format!("{}{}\n{:?}", &text[..start], &text[end..], msg.headers())
-}
-
 #[tokio::test]
 async fn every_encrypted_mail_keeps_the_embargoed_facts_inside_its_ciphertext() {
     // Bob's key stands for a distributor who requires encryption; Bob is

@@ -93,6 +93,15 @@ impl Format {
         }
     }
 
+    /// How a sentence names it: "the CVE record is not attached".
+    pub fn short(self) -> &'static str {
+        match self {
+            Format::Cve => "CVE record",
+            Format::Osv => "OSV record",
+            Format::Csaf => "CSAF advisory",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Format> {
         Format::ALL
             .into_iter()
@@ -424,6 +433,8 @@ pub struct Checked {
     pub needs: Vec<String>,
     /// Documents made but refused by their schema, with the validator's words.
     pub invalid: Vec<String>,
+    /// The formats asked for.
+    pub formats: Vec<Format>,
 }
 
 impl Checked {
@@ -433,11 +444,15 @@ impl Checked {
         if self.needs.is_empty() && self.invalid.is_empty() {
             return None;
         }
+        let names: Vec<&str> = self.formats.iter().map(|f| f.short()).collect();
+        let names = match names.as_slice() {
+            [one] => format!("The {one} is"),
+            [rest @ .., last] => format!("The {} and the {last} are", rest.join(", the ")),
+            [] => "The advisories are".to_owned(),
+        };
         let mut s = String::new();
         if !self.needs.is_empty() {
-            s.push_str(
-                "The advisories (CVE record, OSV, CSAF) are not attached until the incident has:\n",
-            );
+            s.push_str(&format!("{names} not attached until the incident has:\n"));
             for need in &self.needs {
                 s.push_str(&format!("  - {need}\n"));
             }
@@ -496,7 +511,13 @@ pub fn checked_copy(
             Ok(d) => formats.contains(&d.format),
             Err(m) => formats.iter().any(|f| m.format == f.title()),
         });
-    let mut out = Checked::default();
+    let mut out = Checked {
+        formats: Format::ALL
+            .into_iter()
+            .filter(|f| formats.contains(f))
+            .collect(),
+        ..Checked::default()
+    };
     let schemas = match schema::schemas() {
         Ok(s) => s,
         Err(e) => {
@@ -680,6 +701,30 @@ mod tests {
             assert!(said.contains("/set affected"), "{said}");
             assert!(said.contains("/disclose"), "{said}");
         }
+    }
+
+    #[test]
+    fn the_shortfall_names_each_need_once_and_the_formats_it_holds_back() {
+        let mut i = minimal();
+        i.details.fields.affected = Some("every release before the fix".into());
+        let now = t("2026-12-02T00:00:00Z");
+        let c = checked_copy(
+            &i,
+            &[],
+            &publisher(),
+            &[Format::Cve, Format::Csaf],
+            Copy::Distributors,
+            now,
+        );
+        assert!(c.documents.is_empty());
+        assert_eq!(
+            c.shortfall().unwrap(),
+            "The CVE record and the CSAF advisory are not attached until the incident has:\n  \
+             - the affected versions as versions (/set affected >=2.3.0 <2.3.10, or a list)\n"
+        );
+        let whole = checked_copy(&full(), &[], &publisher(), &Format::ALL, Copy::Public, now);
+        assert_eq!(whole.documents.len(), 3);
+        assert_eq!(whole.shortfall(), None);
     }
 
     #[test]

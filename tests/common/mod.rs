@@ -248,3 +248,15 @@ pub fn mail(from: &str, subject: &str, id: &str, extra: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// What an encrypted mail shows to every relay and mail log: its headers,
+/// decoded, and every byte outside the PGP message.
+pub fn outside_ciphertext(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let start = text
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("an encrypted mail");
+    let end = text.find("-----END PGP MESSAGE-----").unwrap();
+    let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+    format!("{}{}\n{:?}", &text[..start], &text[end..], msg.headers())
+}
