@@ -169,11 +169,24 @@ pub struct Cwe {
     pub name: Option<String>,
 }
 
+impl std::fmt::Display for Cwe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{} {name}", self.id),
+            None => f.write_str(&self.id),
+        }
+    }
+}
+
 /// What a distributors' notice states about the vulnerability.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Facts {
     pub cves: Vec<String>,
+    /// The CSAF and CVE record the advance notice carries name them.
+    /// Absent from what an older version recorded as told: none then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cwes: Vec<Cwe>,
     pub severity: Option<Severity>,
     pub fields: NoticeFields,
 }
@@ -188,6 +201,24 @@ impl Facts {
                 "CVE: {} (was {})",
                 said(Some(self.cves.join(", ")).filter(|s| !s.is_empty())),
                 said(Some(before.cves.join(", ")).filter(|s| !s.is_empty()))
+            ));
+        }
+        if self.cwes != before.cwes {
+            let named = |cwes: &[Cwe]| {
+                said(
+                    Some(
+                        cwes.iter()
+                            .map(Cwe::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                    .filter(|s| !s.is_empty()),
+                )
+            };
+            out.push(format!(
+                "CWE: {} (was {})",
+                named(&self.cwes),
+                named(&before.cwes)
             ));
         }
         if self.severity != before.severity {
@@ -241,6 +272,7 @@ impl Details {
     pub fn facts(&self) -> Facts {
         Facts {
             cves: self.cves.clone(),
+            cwes: self.cwes.clone(),
             severity: self.severity.clone(),
             fields: self.fields.clone(),
         }
@@ -569,6 +601,7 @@ impl Incident {
             change,
             Change::Severity { .. }
                 | Change::Cves { .. }
+                | Change::Cwe { .. }
                 | Change::Disclosure { .. }
                 | Change::Field { .. }
                 | Change::Public

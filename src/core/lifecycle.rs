@@ -106,6 +106,29 @@ fn resolve(who: &Who, actor: &str) -> String {
     }
 }
 
+/// What a change to what the notices say does to their approvals, for the
+/// command's reply: each approval not yet used (or owed again as a
+/// correction) is withdrawn. Empty when there is none.
+fn withdrawn(d: &super::incident::Details) -> String {
+    let withdrawn: Vec<&str> = NoticeKind::ALL
+        .iter()
+        .filter(|k| {
+            d.approval(**k).is_some()
+                && (!super::timeline::sent(d, **k)
+                    || (**k == NoticeKind::Distributors && super::timeline::correction(d)))
+        })
+        .map(|k| k.as_str())
+        .collect();
+    if withdrawn.is_empty() {
+        return String::new();
+    }
+    format!(
+        " (this withdraws the approval of the {} notice: approve it again once it \
+         says what it should)",
+        withdrawn.join(", ")
+    )
+}
+
 pub fn apply(
     incident: &Incident,
     command: &Command,
@@ -336,10 +359,10 @@ pub fn apply(
                     unchanged(format!("{id} already recorded"))
                 }
                 _ => {
-                    let summary = match name {
-                        Some(n) => format!("CWE: {id} {n}"),
-                        None => format!("CWE: {id}"),
-                    };
+                    // The CSAF and the CVE record draft the advance notice
+                    // carries name it: a change needs a new approval, and
+                    // after the notice went, a correction.
+                    let summary = format!("CWE: {cwe}{}", withdrawn(d));
                     applied(vec![Change::Cwe { cwe }], summary)
                 }
             }
@@ -583,22 +606,7 @@ pub fn apply(
                 },
                 _ => {}
             }
-            let withdrawn: Vec<&str> = NoticeKind::ALL
-                .iter()
-                .filter(|k| {
-                    d.approval(**k).is_some()
-                        && (!super::timeline::sent(d, **k)
-                            || (**k == NoticeKind::Distributors && super::timeline::correction(d)))
-                })
-                .map(|k| k.as_str())
-                .collect();
-            if !withdrawn.is_empty() {
-                summary.push_str(&format!(
-                    " (this withdraws the approval of the {} notice: approve it again once it \
-                     says what it should)",
-                    withdrawn.join(", ")
-                ));
-            }
+            summary.push_str(&withdrawn(d));
             applied(
                 vec![Change::Field {
                     field: *field,
@@ -1353,5 +1361,16 @@ mod tests {
             changed.details.fields.impact.as_deref(),
             Some("remote code execution")
         );
+        // So does a weakness: the CSAF and CVE record draft name it.
+        let said = outcome(&approved, "/cwe CWE-787", "alice@example.org").unwrap();
+        assert!(
+            said.summary
+                .contains("withdraws the approval of the warning notice"),
+            "{}",
+            said.summary
+        );
+        let changed = run(&approved, "/cwe CWE-787", "alice@example.org").unwrap();
+        assert!(changed.details.approval(NoticeKind::Warning).is_none());
+        assert_eq!(changed.details.cwes[0].id, "CWE-787");
     }
 }

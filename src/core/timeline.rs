@@ -798,6 +798,28 @@ mod tests {
             "once"
         );
         assert!(!i.details.correction_owed());
+        // A weakness named after the notice went: the CSAF it carried is
+        // wrong now, as a /set would make it.
+        i.apply(
+            &Change::Cwe {
+                cwe: crate::core::incident::Cwe {
+                    id: "CWE-787".into(),
+                    name: Some("Out-of-bounds Write".into()),
+                },
+            },
+            now,
+        );
+        assert!(correction(&i.details));
+        assert!(i.details.approval(NoticeKind::Distributors).is_none());
+        assert_eq!(
+            i.details
+                .facts()
+                .changes_since(i.details.told_facts.as_ref().unwrap()),
+            ["CWE: CWE-787 Out-of-bounds Write (was not stated)"]
+        );
+        approve(&mut i, &[NoticeKind::Distributors]);
+        run(&mut i, &["2026-11-11T11:30:00Z"]);
+        assert!(!i.details.correction_owed());
         // A date move is told by its own notice, not as a correction.
         i.apply(
             &Change::Disclosure {

@@ -179,6 +179,13 @@ impl Composer<'_> {
                     &cves
                 },
                 severity: &self.severity(i),
+                cwes: &i
+                    .details
+                    .cwes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 affected: or_unstated(&f.affected),
                 fixed: or_unstated(&f.fixed),
                 impact: or_unstated(&f.impact),

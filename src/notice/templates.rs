@@ -88,6 +88,8 @@ pub struct EmbargoStatementText<'a> {
 pub struct FactsText<'a> {
     pub cves: &'a str,
     pub severity: &'a str,
+    /// The weaknesses `/cwe` recorded; empty for none (no line then).
+    pub cwes: &'a str,
     pub affected: &'a str,
     pub fixed: &'a str,
     pub impact: &'a str,
