@@ -153,6 +153,16 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
             "{names:?}"
         );
         assert!(names.contains(&"disclosure.ics"), "{names:?}");
+        // The distributors prepare with the CVE record draft and the AMBER CSAF.
+        let docs = advisories(&m.raw);
+        assert_eq!(
+            docs.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["CVE-2026-31337.json", "emb-2026-0001.csaf.json"]
+        );
+        assert_eq!(
+            docs["emb-2026-0001.csaf.json"]["document"]["distribution"]["tlp"]["label"],
+            "AMBER"
+        );
         assert!(
             m.text.contains("Tuesday 2026-12-01 16:00 UTC")
                 && m.text.contains("(UTC+01:00, Europe/Berlin)"),
@@ -190,6 +200,28 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
             .all(|m| date(m) == "2026-12-01T16:00:00Z"),
         "on the slot"
     );
+    // Each copy carries the three advisories, public and valid.
+    for m in &announcement {
+        let docs = advisories(&m.raw);
+        assert_eq!(
+            docs.keys().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "CVE-2026-31337.json",
+                "emb-2026-0001.csaf.json",
+                "x_EMB-2026-0001.osv.json"
+            ],
+            "{:?}",
+            m.envelope_to
+        );
+        let csaf = &docs["emb-2026-0001.csaf.json"]["document"];
+        assert_eq!(csaf["distribution"]["tlp"]["label"], "WHITE");
+        assert_eq!(csaf["tracking"]["status"], "final");
+        assert_eq!(
+            docs["CVE-2026-31337.json"]["containers"]["cna"]["problemTypes"][0]["descriptions"][0]
+                ["cweId"],
+            "CWE-787"
+        );
+    }
     let subject_for = |list: &str| {
         announcement
             .iter()
@@ -892,4 +924,34 @@ fn check_config_says_how_to_give_a_distributor_a_key() {
             && text.contains("gpg --armor --export FINGERPRINT >"),
         "{text}"
     );
+}
+
+/// A mail's JSON attachments by name, each checked against its official
+/// schema.
+fn advisories(raw: &[u8]) -> std::collections::BTreeMap<String, serde_json::Value> {
+    use embargo::advisory::{Format, schema};
+    use mail_parser::MimeHeaders;
+    let schemas = schema::schemas().unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(raw).unwrap();
+    parsed
+        .attachments()
+        .filter_map(|a| {
+            let name = a.attachment_name()?.to_owned();
+            if !name.ends_with(".json") {
+                return None;
+            }
+            let json: serde_json::Value = serde_json::from_slice(a.contents()).unwrap();
+            let format = if name.ends_with(".csaf.json") {
+                Format::Csaf
+            } else if name.ends_with(".osv.json") {
+                Format::Osv
+            } else {
+                Format::Cve
+            };
+            schemas
+                .check(format, &json)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            Some((name, json))
+        })
+        .collect()
 }
