@@ -437,6 +437,11 @@ async fn the_distributors_prepare_with_the_amber_csaf_sealed_and_the_announcemen
     let csaf = &docs.iter().find(|(n, _)| *n == csaf_name).unwrap().1;
     assert_eq!(csaf["document"]["distribution"]["tlp"]["label"], "AMBER");
     assert_eq!(csaf["document"]["tracking"]["status"], "interim");
+    let amber_version: u32 = csaf["document"]["tracking"]["version"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
 
     // At the slot: the announcement carries all three, public.
     i.at("2027-01-19T16:00:00Z");
@@ -455,7 +460,28 @@ async fn the_distributors_prepare_with_the_amber_csaf_sealed_and_the_announcemen
     let csaf = &docs.iter().find(|(n, _)| *n == csaf_name).unwrap().1;
     assert_eq!(csaf["document"]["distribution"]["tlp"]["label"], "WHITE");
     assert_eq!(csaf["document"]["tracking"]["status"], "final");
-    assert_eq!(csaf["document"]["tracking"]["initial_release_date"], SLOT);
+    // The public copy continues the one the distributors hold: first
+    // released to them, then publicly, at a higher version.
+    let tracking = &csaf["document"]["tracking"];
+    assert_eq!(tracking["initial_release_date"], "2027-01-04T09:10:00Z");
+    assert_eq!(tracking["current_release_date"], SLOT);
+    let version: u32 = tracking["version"].as_str().unwrap().parse().unwrap();
+    assert!(version > amber_version, "{tracking:#}");
+    let summaries: Vec<&str> = tracking["revision_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            "Advance notice to the distributors",
+            "24-hour warning to the distributors",
+            "Initial public release"
+        ],
+        "only releases, no SRC drafts"
+    );
     let cve = &docs.iter().find(|(n, _)| n.starts_with("CVE-")).unwrap().1;
     assert_eq!(cve["containers"]["cna"]["datePublic"], SLOT);
 }
