@@ -671,12 +671,17 @@ fn a_draft_previewed_before_the_date_is_planned_says_so() {
     let t = team();
     let site = &t.site;
     let id = report(site, "r1@example.net", "Overflow in frob()");
-    alice_says(
+    let answer = alice_says(
         &t,
         &id,
         "r1@example.net",
         "v0",
         &format!("/accept {id}\r\n"),
+    );
+    assert_eq!(
+        answer.subject,
+        format!("[{id}] Applied: Re: report"),
+        "the tag once"
     );
     let out = site.embargo(&["preview", &id, "distributors"]);
     assert!(

@@ -562,14 +562,15 @@ impl<'a> Composer<'a> {
         } else {
             "Not applied"
         };
-        let subject = header_text(
-            &format!(
-                "{} {verdict}: {}",
-                incident.tag(),
-                reply_subject(&mail.subject)
-            ),
-            200,
-        );
+        // The tag leads; said again inside the quoted subject it is noise.
+        let tag = incident.tag();
+        let quoted = mail
+            .subject
+            .replace(&tag, " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let subject = header_text(&format!("{tag} {verdict}: {}", reply_subject(&quoted)), 200);
         let bytes = self.seal(
             &Headers {
                 from: Party {
