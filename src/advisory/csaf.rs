@@ -50,11 +50,29 @@ fn revisions(
             }
             all
         }
-        Copy::Distributors => history
-            .iter()
-            .filter(|r| r.summary != PUBLIC_RELEASE && r.at < disclosure)
-            .cloned()
-            .collect(),
+        Copy::Distributors => {
+            let mut before: Vec<Revision> = history
+                .iter()
+                .filter(|r| r.summary != PUBLIC_RELEASE && r.at < disclosure)
+                .cloned()
+                .collect();
+            // This copy is a release of its own (a correction is built
+            // before the log records it): a version higher than the one
+            // the distributors hold, so their tooling keeps it.
+            let at = now.min(disclosure);
+            if before.last().is_none_or(|r| r.at < at) {
+                before.push(Revision {
+                    at,
+                    summary: if before.is_empty() {
+                        "Advance copy for the distributors"
+                    } else {
+                        "Updated copy for the distributors"
+                    }
+                    .to_owned(),
+                });
+            }
+            before
+        }
     };
     if out.is_empty() {
         out.push(Revision {
@@ -312,6 +330,13 @@ mod tests {
         assert_eq!(
             d["tracking"]["revision_history"][0]["summary"],
             "Advance notice to the distributors"
+        );
+        // Built a day after the advance notice (a correction): a release
+        // of its own, at a version above the one the distributors hold.
+        assert_eq!(d["tracking"]["version"], "2");
+        assert_eq!(
+            d["tracking"]["current_release_date"],
+            "2026-12-04T10:00:00Z"
         );
     }
 

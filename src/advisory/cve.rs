@@ -7,13 +7,28 @@ use crate::core::incident::Incident;
 use crate::core::versions::{Item, Upper};
 
 /// The CVE record of one of the incident's CVEs.
+/// The longest title the CVE record schema takes.
+const TITLE_MAX: usize = 256;
+
 pub fn record(
     incident: &Incident,
     cve_id: &str,
     publisher: &Publisher,
 ) -> Result<Document, Missing> {
     let f = Facts::of(incident, publisher);
-    let missing = f.common_missing(incident);
+    let mut missing = f.common_missing(incident);
+    // The record's title is the summary, and the schema caps it.
+    if let Some(n) = f
+        .summary
+        .as_deref()
+        .map(|s| s.chars().count())
+        .filter(|n| *n > TITLE_MAX)
+    {
+        missing.push(format!(
+            "a summary of at most {TITLE_MAX} characters, the record's title \
+             (/set summary; it has {n})"
+        ));
+    }
     let (Some(affected), Some(disclosure), true) = (&f.affected, f.disclosure, missing.is_empty())
     else {
         return Err(Missing {
@@ -129,6 +144,20 @@ pub fn record(
 mod tests {
     use super::super::fixture::*;
     use super::*;
+
+    #[test]
+    fn a_summary_too_long_for_the_title_is_named_with_its_command() {
+        let mut i = full();
+        i.details.fields.summary = Some("overflow ".repeat(40));
+        let missing = record(&i, "CVE-2026-1234", &publisher()).unwrap_err();
+        assert!(
+            missing
+                .missing
+                .iter()
+                .any(|m| m.contains("at most 256 characters") && m.contains("/set summary")),
+            "{missing:?}"
+        );
+    }
 
     #[test]
     fn versions_dates_scores_and_credits_are_the_incidents() {

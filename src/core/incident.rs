@@ -184,9 +184,10 @@ impl std::fmt::Display for Cwe {
 pub struct Facts {
     pub cves: Vec<String>,
     /// The CSAF and CVE record the advance notice carries name them.
-    /// Absent from what an older version recorded as told: none then.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cwes: Vec<Cwe>,
+    /// `None` in what an older version recorded as told: not compared, so
+    /// an upgrade makes no correction owed that nobody approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwes: Option<Vec<Cwe>>,
     pub severity: Option<Severity>,
     pub fields: NoticeFields,
 }
@@ -203,7 +204,9 @@ impl Facts {
                 said(Some(before.cves.join(", ")).filter(|s| !s.is_empty()))
             ));
         }
-        if self.cwes != before.cwes {
+        if let (Some(now), Some(was)) = (&self.cwes, &before.cwes)
+            && now != was
+        {
             let named = |cwes: &[Cwe]| {
                 said(
                     Some(
@@ -215,11 +218,7 @@ impl Facts {
                     .filter(|s| !s.is_empty()),
                 )
             };
-            out.push(format!(
-                "CWE: {} (was {})",
-                named(&self.cwes),
-                named(&before.cwes)
-            ));
+            out.push(format!("CWE: {} (was {})", named(now), named(was)));
         }
         if self.severity != before.severity {
             let rating = |s: &Option<Severity>| {
@@ -272,7 +271,7 @@ impl Details {
     pub fn facts(&self) -> Facts {
         Facts {
             cves: self.cves.clone(),
-            cwes: self.cwes.clone(),
+            cwes: Some(self.cwes.clone()),
             severity: self.severity.clone(),
             fields: self.fields.clone(),
         }
@@ -281,7 +280,13 @@ impl Details {
     /// The advance notice went, and what it stated has changed since: the
     /// distributors are owed a corrected notice.
     pub fn correction_owed(&self) -> bool {
-        self.told_facts.as_ref().is_some_and(|t| *t != self.facts())
+        self.told_facts.as_ref().is_some_and(|told| {
+            let mut now = self.facts();
+            if told.cwes.is_none() {
+                now.cwes = None;
+            }
+            *told != now
+        })
     }
 }
 
@@ -657,6 +662,25 @@ impl Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_an_older_version_recorded_as_told_owes_no_correction_for_a_cwe() {
+        let mut d = Details {
+            cwes: vec![Cwe {
+                id: "CWE-787".into(),
+                name: None,
+            }],
+            ..Details::default()
+        };
+        let older: Facts = serde_json::from_str(r#"{"cves": []}"#).unwrap();
+        d.told_facts = Some(older);
+        assert!(!d.correction_owed(), "no CWE was compared then");
+        d.told_facts = Some(Facts {
+            cwes: Some(Vec::new()),
+            ..d.facts()
+        });
+        assert!(d.correction_owed(), "told without it: now it changed");
+    }
 
     #[test]
     fn state_names_round_trip() {

@@ -253,6 +253,20 @@ impl Composer<'_> {
             NoticeKind::Announcement => (&Format::ALL, advisory::Copy::Public),
             NoticeKind::Warning => return None,
         };
+        // Public already (or no date planned): the announcement going now
+        // is when it is published, as the log will say once it went.
+        let mut as_sent;
+        let d = &i.details;
+        let i = if kind == NoticeKind::Announcement
+            && d.announced_at.is_none()
+            && (d.public || d.embargo_broken || d.disclosure.is_none())
+        {
+            as_sent = i.clone();
+            as_sent.details.announced_at = Some(now);
+            &as_sent
+        } else {
+            i
+        };
         Some(advisory::checked_copy(
             i, events, publisher, formats, copy, now,
         ))

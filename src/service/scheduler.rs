@@ -143,9 +143,17 @@ impl Scheduler {
                     );
                 let log: Vec<Event> = if carries_advisories {
                     if stored.is_none() {
-                        stored = Some(match self.shared.store.incident(&current.id).await? {
-                            Some(record) => record.events,
-                            None => Vec::new(),
+                        // The log only dates the CSAF's revisions: a row
+                        // that cannot be read costs that history, never
+                        // the notice.
+                        stored = Some(match self.shared.store.incident(&current.id).await {
+                            Ok(Some(record)) => record.events,
+                            Ok(None) => Vec::new(),
+                            Err(e) if e.is_transient() => return Err(e.into()),
+                            Err(e) => {
+                                tracing::error!(incident = %current.id, error = %e, "cannot read the event log: the advisories go without their revision history");
+                                Vec::new()
+                            }
                         });
                     }
                     // With what this pass did so far (a correction follows
