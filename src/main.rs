@@ -607,6 +607,13 @@ async fn advisory(
     let Some(record) = store::open(&settings.store).await?.incident(&id).await? else {
         bail!("there is no incident {id}; `embargo incidents` lists them");
     };
+    if format == Some(Format::Osv) && (publisher.ecosystem.is_none() || publisher.package.is_none())
+    {
+        bail!(
+            "no OSV record without a package: set [advisory] ecosystem and package in {}",
+            cli.config.display()
+        );
+    }
     let state = record.incident.state;
     if state.is_final() && state != embargo::core::incident::State::Closed {
         bail!("{id} is {state}: there is no advisory to publish for it");

@@ -328,15 +328,23 @@ pub fn all(
     now: Timestamp,
 ) -> Vec<Result<Document, Missing>> {
     let mut out = Vec::new();
+    // Without a package to name there is no OSV record, as check-config
+    // says: that is the operator's choice, not something the incident
+    // lacks, so it is not listed to the Fix Team as missing.
+    let osv = publisher.ecosystem.is_some() && publisher.package.is_some();
     match incident.details.cves.as_slice() {
         [] => {
             out.push(cve::record(incident, "", publisher));
-            out.push(osv::record(incident, "", publisher, now));
+            if osv {
+                out.push(osv::record(incident, "", publisher, now));
+            }
         }
         ids => {
             for id in ids {
                 out.push(cve::record(incident, id, publisher));
-                out.push(osv::record(incident, id, publisher, now));
+                if osv {
+                    out.push(osv::record(incident, id, publisher, now));
+                }
             }
         }
     }
@@ -633,6 +641,17 @@ pub(crate) mod fixture {
 mod tests {
     use super::fixture::*;
     use super::*;
+
+    #[test]
+    fn without_a_package_there_is_no_osv_and_nothing_to_tell_the_fix_team() {
+        let mut p = publisher();
+        p.ecosystem = None;
+        p.package = None;
+        let c = checked(&full(), &[], &p, None, t("2026-12-02T00:00:00Z"));
+        assert!(c.documents.iter().all(|d| d.format != Format::Osv));
+        assert_eq!(c.documents.len(), 2, "the CVE record and the CSAF");
+        assert_eq!(c.shortfall(), None);
+    }
 
     #[test]
     fn the_slot_passing_without_the_announcement_keeps_the_embargoed_copy() {
