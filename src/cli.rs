@@ -87,11 +87,18 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
-    /// List the incidents.
-    #[command(after_help = "Example:\n  embargo incidents --json | jq '.[].id'")]
+    /// List the incidents; those filed as spam only with --spam.
+    #[command(
+        after_help = "Incidents the receiving mail server marked as spam are left out; \
+        `embargo incidents --spam` lists them (restore one with a signed /not-spam ID).\n\n\
+        Example:\n  embargo incidents --json | jq '.[].id'\n  embargo incidents --spam"
+    )]
     Incidents {
         #[arg(long)]
         json: bool,
+        /// List only the incidents filed as spam, with the header that marked each.
+        #[arg(long)]
+        spam: bool,
     },
     /// Show one incident: its messages, timeline and outgoing mail.
     #[command(after_help = "Example:\n  embargo show EMB-2026-0007")]

@@ -254,7 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate(&cli).await?,
         Command::Export { out } => export(&cli, out.as_deref()).await?,
         Command::Import { file } => import(&cli, file).await?,
-        Command::Incidents { json: as_json } => incidents(&cli, *as_json).await?,
+        Command::Incidents {
+            json: as_json,
+            spam,
+        } => incidents(&cli, *as_json, *spam).await?,
         Command::Show { id, json: as_json } => show(&cli, id, *as_json).await?,
         Command::Quarantine { json: as_json } => quarantine(&cli, *as_json).await?,
         Command::Raw { row } => raw(&cli, *row).await?,
@@ -397,11 +400,15 @@ async fn import(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
     ))
 }
 
-async fn incidents(cli: &Cli, as_json: bool) -> anyhow::Result<()> {
+async fn incidents(cli: &Cli, as_json: bool, spam: bool) -> anyhow::Result<()> {
     let settings = load(cli)?;
-    let list = store::open(&settings.store).await?.incidents().await?;
+    let mut list = store::open(&settings.store).await?.incidents().await?;
+    // Spam would bury the reports: it has a listing of its own.
+    list.retain(|s| (s.incident.state == embargo::core::incident::State::Spam) == spam);
     if as_json {
         json(&list)
+    } else if spam {
+        print(&report::spam(&list))
     } else {
         print(&report::incidents(&list))
     }
@@ -615,7 +622,9 @@ async fn advisory(
         );
     }
     let state = record.incident.state;
-    if state.is_final() && state != embargo::core::incident::State::Closed {
+    if (state.is_final() && state != embargo::core::incident::State::Closed)
+        || state == embargo::core::incident::State::Spam
+    {
         bail!("{id} is {state}: there is no advisory to publish for it");
     }
     let checked = advisory::checked(&record.incident, &record.events, publisher, format, now);

@@ -50,6 +50,42 @@ pub fn incidents(list: &[IncidentSummary]) -> String {
     o
 }
 
+/// The incidents filed as spam, with the header that marked each.
+pub fn spam(list: &[IncidentSummary]) -> String {
+    if list.is_empty() {
+        return "No incident is filed as spam.\n".to_owned();
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:<20} {:<30} {:<40} TITLE",
+        "ID", "OPENED", "SENDER", "MARKED BY"
+    );
+    for s in list {
+        let i = &s.incident;
+        let sender = i
+            .reporter
+            .as_ref()
+            .map_or("(no sender)", |r| r.email.as_str());
+        let marked = i.details.spam_marked_by.as_deref().unwrap_or("");
+        let _ = writeln!(
+            o,
+            "{:<16} {:<20} {:<30} {:<40} {}",
+            i.id.to_string(),
+            utc(i.opened_at),
+            cell(sender, 30),
+            cell(marked, 40),
+            cell(&i.title, 60)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n{} filed as spam. A real report among them: reply in its thread with a signed /not-spam <ID>.",
+        list.len()
+    );
+    o
+}
+
 fn message(o: &mut String, n: usize, m: &StoredMessage) {
     let from = m
         .from

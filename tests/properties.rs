@@ -203,6 +203,7 @@ proptest! {
             announce: &[],
             trusted_mta: None,
             advisory: None,
+            spam_headers: &embargo::core::sender_auth::SpamHeader::defaults(),
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let report = inbound(0, "a bug".into(), "reporter@example.net", SignatureStatus::Unsigned);

@@ -246,6 +246,14 @@ pub struct ScheduleSection {
     /// IANA zones (e.g. "Europe/Berlin") the notices show the disclosure in, beside UTC.
     #[serde(default = "default_time_zones")]
     pub time_zones: Vec<String>,
+    /// How many reminders at most chase a report nobody has accepted yet;
+    /// after that the weekly digest lists it.
+    #[serde(default = "default_untriaged_reminders_max")]
+    pub untriaged_reminders_max: u32,
+}
+
+fn default_untriaged_reminders_max() -> u32 {
+    3
 }
 
 fn default_time_zones() -> Vec<String> {
@@ -269,6 +277,7 @@ impl Default for ScheduleSection {
             blackout: Vec::new(),
             advance_notice_days: default_advance_notice_days(),
             time_zones: default_time_zones(),
+            untriaged_reminders_max: default_untriaged_reminders_max(),
         }
     }
 }
@@ -284,6 +293,18 @@ pub struct AcknowledgementSection {
     /// How many Received headers the team's own servers add on top.
     #[serde(default = "default_own_received_headers")]
     pub own_received_headers: u32,
+    /// The headers by which the receiving MTA marks spam, and the word that
+    /// means yes; `None`: SpamAssassin's and rspamd's.
+    #[serde(default)]
+    pub spam_headers: Option<Vec<SpamHeaderEntry>>,
+}
+
+/// `{ header = "X-Spam-Flag", yes = "YES" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpamHeaderEntry {
+    pub header: String,
+    pub yes: String,
 }
 
 fn default_own_received_headers() -> u32 {
@@ -300,6 +321,7 @@ impl Default for AcknowledgementSection {
             rate_limit_minutes: default_rate_limit_minutes(),
             trusted_authserv_id: None,
             own_received_headers: default_own_received_headers(),
+            spam_headers: None,
         }
     }
 }

@@ -224,6 +224,11 @@ pub struct Settings {
     /// How many Received headers the team's own servers add on top of an
     /// incoming mail: results below them were written by someone else.
     pub own_received_headers: usize,
+    /// The headers that file a new report as spam, and what counts as yes.
+    pub spam_headers: Vec<crate::core::sender_auth::SpamHeader>,
+    /// Reminders at most for a report still `reported`; the weekly digest
+    /// lists it afterwards.
+    pub untriaged_reminders_max: u32,
     /// Commands signed longer ago than this are refused.
     pub max_signature_age: SignedDuration,
     pub max_message_bytes: usize,

@@ -382,6 +382,66 @@ fn advisory(
     })
 }
 
+/// The headers that file a new report as spam. The parser keeps only
+/// headers whose name contains "spam": one without it would never match.
+fn spam_headers(
+    ack: &super::file::AcknowledgementSection,
+    diags: &mut Diagnostics,
+) -> Vec<crate::core::sender_auth::SpamHeader> {
+    use crate::core::sender_auth::{SPAM_HEADER_MARK, SpamHeader};
+    let Some(entries) = &ack.spam_headers else {
+        return SpamHeader::defaults();
+    };
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let path = format!("acknowledgement.spam_headers[{i}]");
+        let header = e.header.trim();
+        let yes = e.yes.trim();
+        let name_ok =
+            !header.is_empty() && header.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        if !name_ok {
+            diags.error(
+                &path,
+                format!(
+                    "header {:?} is not a header name: write it as in the mail, without the colon \
+                     (e.g. \"X-Spam-Flag\")",
+                    e.header
+                ),
+            );
+        } else if !header.to_ascii_lowercase().contains(SPAM_HEADER_MARK) {
+            diags.error(
+                &path,
+                format!(
+                    "header {header:?} does not contain \"spam\": embargo reads spam verdicts only \
+                     from headers named so (X-Spam-Flag, X-Spam-Status, X-Spam, ...)"
+                ),
+            );
+        } else if yes.is_empty() || yes.contains([' ', ',', ';']) {
+            diags.error(
+                &path,
+                format!(
+                    "yes = {:?} must be one word: the first word of the header's value that means \
+                     spam (e.g. \"YES\" for X-Spam-Flag: YES)",
+                    e.yes
+                ),
+            );
+        } else {
+            out.push(SpamHeader {
+                header: header.to_owned(),
+                yes: yes.to_owned(),
+            });
+        }
+    }
+    if entries.is_empty() {
+        diags.warn(
+            "acknowledgement.spam_headers",
+            "is empty: no mail is filed as spam, and every spam the server marked opens an \
+             incident the SRC is told of; remove the setting for the SpamAssassin and rspamd defaults",
+        );
+    }
+    out
+}
+
 /// The MTA whose Authentication-Results decide who is acknowledged.
 fn trusted_authserv_id(
     ack: &super::file::AcknowledgementSection,
@@ -725,6 +785,8 @@ pub fn validate(
         ack_rate_limit: SignedDuration::from_mins(i64::from(s.acknowledgement.rate_limit_minutes)),
         trusted_authserv_id: trusted_authserv_id(&s.acknowledgement, diags),
         own_received_headers: s.acknowledgement.own_received_headers.max(1) as usize,
+        spam_headers: spam_headers(&s.acknowledgement, diags),
+        untriaged_reminders_max: s.schedule.untriaged_reminders_max,
         max_signature_age: SignedDuration::from_hours(
             i64::from(s.commands.max_signature_age_days) * 24,
         ),

@@ -61,7 +61,8 @@ pub fn allowed(command: &Command) -> &'static [Role] {
         | Command::Reject { .. }
         | Command::Duplicate { .. }
         | Command::Lead { .. }
-        | Command::Ic { .. } => &[SrcMember, Commander],
+        | Command::Ic { .. }
+        | Command::NotSpam => &[SrcMember, Commander],
         Command::Team { .. }
         | Command::Set { .. }
         | Command::Cvss { .. }

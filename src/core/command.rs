@@ -82,6 +82,8 @@ pub enum Command {
     Resume,
     Status,
     Close,
+    /// The incident was filed as spam by mistake: restore it as a report.
+    NotSpam,
 }
 
 /// Each command: its name, its correct form, and what it does.
@@ -168,6 +170,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "close",
         "/close",
         "close after the retrospective (or cancel an incident that was never disclosed)",
+    ),
+    (
+        "not-spam",
+        "/not-spam <ID>",
+        "restore an incident filed as spam: it becomes a new report, and the SRC gets its copy",
     ),
 ];
 
@@ -522,6 +529,7 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
         "resume" => none(Command::Resume),
         "status" => none(Command::Status),
         "close" => none(Command::Close),
+        "not-spam" => none(Command::NotSpam),
         _ => Err(format!("/{name} is not a command")),
     }
 }
@@ -833,9 +841,10 @@ mod tests {
             /lead me\n/lead Bob@Example.NET\n/ic <carol@example.com>\n/team add dev@example.org\n/team remove dev@example.org\n\
             /cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/severity critical\n/cve CVE-2026-0001\n\
             /disclose 2026-12-15\n/disclose 2026-12-15 16:00\n/public\n/embargo-broken\n/approve announcement\n\
-            /hold\n/resume\n/status\n/close\n/cwe cwe-787 Out-of-bounds Write\n";
+            /hold\n/resume\n/status\n/close\n/cwe cwe-787 Out-of-bounds Write\n/not-spam EMB-2026-0004\n";
         let got = cmds(text);
-        assert_eq!(got.len(), 21);
+        assert_eq!(got.len(), 22);
+        assert_eq!(got[21], Command::NotSpam);
         assert_eq!(
             got[20],
             Command::Cwe {
@@ -893,7 +902,7 @@ mod tests {
             }
         );
         // Every documented command but /set has a case above; /set has its own test.
-        assert_eq!(COMMANDS.len(), 19);
+        assert_eq!(COMMANDS.len(), 20);
     }
 
     #[test]

@@ -58,8 +58,29 @@ fn utc(t: Timestamp) -> String {
 
 /// The reminders due on `incident` at `now`, not yet sent.
 pub fn due(incident: &Incident, src_address: &str, now: Timestamp) -> Vec<Reminder> {
+    due_capped(incident, src_address, u32::MAX, now)
+}
+
+/// The reminders due, at most `untriaged_max` in all for a report nobody
+/// has accepted yet (still `reported`): after that the weekly digest lists
+/// it, and nobody is chased again. Spam is never reminded of.
+pub fn due_capped(
+    incident: &Incident,
+    src_address: &str,
+    untriaged_max: u32,
+    now: Timestamp,
+) -> Vec<Reminder> {
+    let mut owed = due_all(incident, src_address, now);
+    if incident.state == State::Reported {
+        let left = (untriaged_max as usize).saturating_sub(incident.details.reminded.len());
+        owed.truncate(left);
+    }
+    owed
+}
+
+fn due_all(incident: &Incident, src_address: &str, now: Timestamp) -> Vec<Reminder> {
     let d = &incident.details;
-    if incident.state.is_final() || d.on_hold {
+    if incident.state.is_final() || incident.state == State::Spam || d.on_hold {
         return Vec::new();
     }
     let id = &incident.id;
@@ -88,7 +109,8 @@ pub fn due(incident: &Incident, src_address: &str, now: Timestamp) -> Vec<Remind
             });
         }
     };
-    let opened = incident.opened_at;
+    // A report restored from spam counts as arriving when it was restored.
+    let opened = d.restored_at.unwrap_or(incident.opened_at);
     let before = |s: State| incident.state.is_before(s);
 
     if d.first_response_at.is_none()
@@ -197,7 +219,18 @@ pub fn due(incident: &Incident, src_address: &str, now: Timestamp) -> Vec<Remind
 /// What a tick does to one incident: the reminders owed, recorded so that
 /// each goes out once.
 pub fn tick(incident: &Incident, src_address: &str, now: Timestamp) -> Option<TickOutcome> {
-    let reminders = due(incident, src_address, now);
+    tick_capped(incident, src_address, u32::MAX, now)
+}
+
+/// `tick`, with at most `untriaged_max` reminders for a report nobody
+/// accepted (see `due_capped`).
+pub fn tick_capped(
+    incident: &Incident,
+    src_address: &str,
+    untriaged_max: u32,
+    now: Timestamp,
+) -> Option<TickOutcome> {
+    let reminders = due_capped(incident, src_address, untriaged_max, now);
     if reminders.is_empty() {
         return None;
     }
@@ -228,7 +261,7 @@ pub fn tick(incident: &Incident, src_address: &str, now: Timestamp) -> Option<Ti
 mod tests {
     use super::*;
     use crate::core::incident_id::IncidentId;
-    use crate::core::severity::Severity;
+    use crate::core::severity::{Rating, Severity};
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -499,5 +532,90 @@ mod tests {
         let r = due(&i, "src@example.org", t("2026-12-04T16:00:00Z"));
         assert_eq!(r[0].deadline, "retrospective");
         assert_eq!(r[0].to, ["lead@example.org", "oncall@example.org"]);
+    }
+
+    /// Runs the capped tick at each time, applying what it records: the
+    /// deadlines reminded of, in order.
+    fn reminded_over(i: &mut Incident, cap: u32, times: &[&str]) -> Vec<String> {
+        let mut all = Vec::new();
+        for now in times {
+            if let Some(o) = tick_capped(i, "src@example.org", cap, t(now)) {
+                all.extend(o.reminders.into_iter().map(|r| r.deadline));
+                *i = o.incident;
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn a_report_nobody_accepted_is_reminded_of_at_most_the_cap() {
+        let mut i = reported();
+        // An idle critical report owes a reminder every time it idles.
+        i.apply(
+            &Change::Severity {
+                severity: Severity {
+                    rating: Rating::Critical,
+                    vector: None,
+                    score: None,
+                },
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        let times = [
+            "2026-11-30T10:00:00Z",
+            "2026-12-05T10:00:00Z",
+            "2026-12-09T10:00:00Z",
+            "2026-12-20T10:00:00Z",
+        ];
+        let uncapped = reminded_over(&mut i.clone(), u32::MAX, &times);
+        assert!(uncapped.len() > 3, "without the cap: {uncapped:?}");
+        let capped = reminded_over(&mut i.clone(), 3, &times);
+        assert_eq!(capped, uncapped[..3], "the first three, then none");
+        assert!(reminded_over(&mut i.clone(), 0, &times).is_empty());
+    }
+
+    #[test]
+    fn the_cap_is_for_untriaged_reports_only() {
+        let mut i = reported();
+        i.apply(&Change::Responded, t("2026-11-27T11:00:00Z"));
+        i.apply(
+            &Change::State { to: State::Triaged },
+            t("2026-11-27T11:00:00Z"),
+        );
+        for n in 0..3 {
+            i.apply(
+                &Change::Reminded {
+                    deadline: format!("old-{n}"),
+                },
+                t("2026-11-27T12:00:00Z"),
+            );
+        }
+        assert_eq!(
+            due_capped(&i, "src@example.org", 3, t("2026-12-05T10:00:00Z"))
+                .into_iter()
+                .map(|r| r.deadline)
+                .collect::<Vec<_>>(),
+            ["fix-team", "fix"],
+            "an accepted incident is chased as before"
+        );
+    }
+
+    #[test]
+    fn spam_is_never_reminded_of_and_a_restored_report_counts_from_its_restoring() {
+        let mut i = reported();
+        i.apply(
+            &Change::MarkedSpam {
+                header: "X-Spam-Flag: YES".into(),
+            },
+            t("2026-11-27T10:00:00Z"),
+        );
+        assert!(deadlines(&i, "2027-06-01T10:00:00Z").is_empty());
+        // Restored on Wednesday 2 December at 09:00: one business day later.
+        i.apply(&Change::NotSpam, t("2026-12-02T09:00:00Z"));
+        assert!(deadlines(&i, "2026-12-03T08:59:59Z").is_empty());
+        assert_eq!(
+            deadlines(&i, "2026-12-03T09:00:00Z"),
+            ["first-response", "fix-team"]
+        );
     }
 }

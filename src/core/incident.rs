@@ -23,10 +23,13 @@ pub enum State {
     Rejected,
     Duplicate,
     Cancelled,
+    /// The receiving MTA marked the opening mail as spam: filed, and
+    /// nobody is told or answered until a roster member says `/not-spam`.
+    Spam,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Reported,
         State::Triaged,
         State::Fixing,
@@ -38,6 +41,7 @@ impl State {
         State::Rejected,
         State::Duplicate,
         State::Cancelled,
+        State::Spam,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl State {
             State::Rejected => "rejected",
             State::Duplicate => "duplicate",
             State::Cancelled => "cancelled",
+            State::Spam => "spam",
         }
     }
 
@@ -158,6 +163,14 @@ pub struct Details {
     /// What the advance notice (or its last correction) told the
     /// distributors; `None` before it went, or when an older version sent it.
     pub told_facts: Option<Facts>,
+    /// The spam header that filed the opening mail as spam (`X-Spam-Flag:
+    /// YES`), kept after `/not-spam` for the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spam_marked_by: Option<String>,
+    /// When `/not-spam` restored it: the deadlines of a new report count
+    /// from then, not from when the spam arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<Timestamp>,
 }
 
 /// A weakness from the CWE list, as `/cwe` recorded it.
@@ -477,6 +490,13 @@ pub enum Change {
     },
     /// Activity that changes nothing else: a mail on the thread.
     Touched,
+    /// The opening mail was marked as spam by this header: the incident is
+    /// filed in the spam state.
+    MarkedSpam {
+        header: String,
+    },
+    /// `/not-spam`: back to `reported`, as if the report arrived now.
+    NotSpam,
 }
 
 impl Incident {
@@ -600,6 +620,18 @@ impl Incident {
                 }
             }
             Change::Touched => {}
+            Change::MarkedSpam { header } => {
+                self.state = State::Spam;
+                d.spam_marked_by = Some(header.clone());
+            }
+            Change::NotSpam => {
+                self.state = State::Reported;
+                d.restored_at = Some(at);
+                // As if the report arrived now: the restoring mail is not
+                // the SRC's answer to it, and no deadline was missed yet.
+                d.first_response_at = None;
+                d.reminded.clear();
+            }
         }
         // What the notices say changed: earlier approvals no longer count.
         if matches!(

@@ -6,7 +6,7 @@ use super::autoreply::{self, Withhold};
 use super::command_mail::{self, CommandFacts, CommandPolicy, CommandReply};
 use super::event::{Event, EventKind, SERVICE_ACTOR};
 use super::inbound::{Inbound, Mailbox};
-use super::incident::{Change, Incident};
+use super::incident::{Change, Incident, State};
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::roster::Roster;
 use super::sender_auth;
@@ -33,6 +33,9 @@ pub struct IntakePolicy<'a> {
     /// `[advisory]`, when the notices carry advisories: a command's reply
     /// then says what they still need.
     pub advisory: Option<&'a crate::advisory::Publisher>,
+    /// The headers by which the receiving MTA marks spam: a new report so
+    /// marked is filed in the spam state.
+    pub spam_headers: &'a [sender_auth::SpamHeader],
 }
 
 /// What the store knows that the decision needs.
@@ -65,6 +68,10 @@ pub enum Reply {
     },
     /// The answer to a mail that carried commands.
     Command(CommandReply),
+    /// `/not-spam` restored the incident: the SRC copy of its opening mail
+    /// (and the acknowledgement, to an authenticated sender) is owed now,
+    /// as `restored_report` decides once that mail is read back.
+    RestoredReport,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +137,133 @@ fn activity(
     }
 }
 
+/// Why the sender of a new report gets no acknowledgement, rate limit aside.
+fn withheld(mail: &Inbound, policy: &IntakePolicy<'_>) -> Option<Withhold> {
+    autoreply::automated(&mail.auto_reply, mail.from.as_ref(), policy.own_addresses)
+        .or_else(|| {
+            let from = mail.from.as_ref()?;
+            (!(policy.address_ok)(&from.email)).then(|| Withhold::Undeliverable(from.email.clone()))
+        })
+        .or_else(|| sender_auth::marked_spam(&mail.auto_reply.verdicts).map(Withhold::Spam))
+        .or_else(|| {
+            let mta = policy.trusted_mta?;
+            let from = mail.from.as_ref()?;
+            sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email)
+                .err()
+                .map(Withhold::Unauthenticated)
+        })
+}
+
+/// A new report the MTA marked as spam: filed in the spam state, and
+/// nobody is told or answered (no SRC copy, no acknowledgement to a sender
+/// a spammer most likely forged).
+fn open_spam(
+    mut incident: Incident,
+    mail: &Inbound,
+    header: String,
+    commander: Option<String>,
+    now: Timestamp,
+) -> Decision {
+    let marked = Change::MarkedSpam {
+        header: header.clone(),
+    };
+    incident.apply(&marked, now);
+    let message_id = Some(mail.message_id.clone());
+    let reported = Event {
+        at: now,
+        kind: EventKind::Reported,
+        actor: actor(mail),
+        message_id: message_id.clone(),
+        detail: format!(
+            "opened {} from {:?} as spam ({header}); incident commander: {}",
+            incident.id,
+            incident.title,
+            commander.as_deref().unwrap_or("nobody on call")
+        ),
+        changes: vec![incident.opening(), marked],
+    };
+    let withheld = Event {
+        at: now,
+        kind: EventKind::AcknowledgementWithheld,
+        actor: SERVICE_ACTOR.to_owned(),
+        message_id,
+        detail: format!(
+            "{}; no copy to the SRC either until a roster member sends /not-spam {}",
+            Withhold::Spam(header),
+            incident.id
+        ),
+        changes: Vec::new(),
+    };
+    Decision::Open {
+        incident,
+        events: vec![reported, withheld],
+        replies: Vec::new(),
+    }
+}
+
+/// What `/not-spam` owes, once the edge has read back the mail that opened
+/// the incident (`report`, parsed by the one parser): the SRC copy, and an
+/// acknowledgement only to a sender that would have had one on arrival
+/// (authenticated, not automated); the spam verdict itself no longer counts.
+pub fn restored_report(
+    report: &Inbound,
+    incident: &Incident,
+    policy: &IntakePolicy<'_>,
+    now: Timestamp,
+) -> (Vec<Event>, Vec<Reply>) {
+    let event = |kind, detail: String| Event {
+        at: now,
+        kind,
+        actor: SERVICE_ACTOR.to_owned(),
+        message_id: Some(report.message_id.clone()),
+        detail,
+        changes: Vec::new(),
+    };
+    let mut verdicts = report.clone();
+    verdicts.auto_reply.verdicts.spam.clear();
+    let mut withheld = withheld(&verdicts, policy);
+    if policy.trusted_mta.is_none() && withheld.is_none() {
+        // Without a trusted MTA nobody was authenticated: a spam-marked
+        // sender is most likely forged, and the SRC can answer by hand.
+        withheld = Some(Withhold::Spam(
+            incident
+                .details
+                .spam_marked_by
+                .clone()
+                .unwrap_or_else(|| "spam".to_owned()),
+        ));
+    }
+    let mut events = vec![event(
+        EventKind::SrcCopyQueued,
+        format!(
+            "/not-spam: copy of the report {} queued for the SRC list",
+            report.message_id
+        ),
+    )];
+    let mut replies = vec![Reply::SrcCopy {
+        withheld: withheld.clone(),
+    }];
+    match (&withheld, &report.from) {
+        (None, Some(to)) => {
+            events.push(event(
+                EventKind::AcknowledgementQueued,
+                format!("acknowledgement queued for {} after /not-spam", to.email),
+            ));
+            replies.push(Reply::Acknowledgement { to: to.clone() });
+        }
+        (reason, _) => events.push(event(
+            EventKind::AcknowledgementWithheld,
+            format!(
+                "after /not-spam: {}",
+                reason
+                    .as_ref()
+                    .map_or_else(|| Withhold::NoSender.to_string(), ToString::to_string)
+            ),
+        )),
+    }
+    (events, replies)
+}
+
 pub fn decide(
     mail: &Inbound,
     ctx: &IntakeContext,
@@ -157,14 +291,20 @@ pub fn decide(
                 format!("{:?} joined by {via}", mail.subject),
             );
             let target = ctx.target.as_ref().filter(|t| t.id == incident);
-            added.changes = activity(mail, ctx, target, policy, now)
-                .into_iter()
-                .collect();
+            // On spam, a mail is filed and changes nothing: no activity, no
+            // word to the SRC, and only a roster member's signed mail (the
+            // `/not-spam`, or a command refused with the reason) is heard.
+            let spam = target.is_some_and(|t| t.state == State::Spam);
+            if !spam {
+                added.changes = activity(mail, ctx, target, policy, now)
+                    .into_iter()
+                    .collect();
+            }
             let mut events = vec![added];
             // A new report's SRC copy says it could not be read; a later
             // mail on the thread needs its own word to the SRC.
             let mut replies = match &mail.encryption {
-                Encryption::Failed { detail } => vec![Reply::CannotDecrypt {
+                Encryption::Failed { detail } if !spam => vec![Reply::CannotDecrypt {
                     reason: detail.clone(),
                 }],
                 _ => Vec::new(),
@@ -186,13 +326,27 @@ pub fn decide(
                     address_ok: policy.address_ok,
                     advisory: policy.advisory,
                 };
-                if let Some(outcome) =
-                    command_mail::handle(target, mail, &ctx.commands, &command_policy, now)
+                let heard = !spam || mail.signature.signer(policy.roster).is_some();
+                if let Some(outcome) = heard
+                    .then(|| {
+                        command_mail::handle(target, mail, &ctx.commands, &command_policy, now)
+                    })
+                    .flatten()
                 {
+                    let restored = outcome
+                        .event
+                        .changes
+                        .iter()
+                        .any(|c| matches!(c, Change::NotSpam));
                     *target = outcome.incident;
                     events.push(outcome.event);
                     replies.push(Reply::Command(outcome.reply));
                     lead_assigned = outcome.lead_assigned;
+                    if restored {
+                        // Owed now, of the report that opened it: the edge
+                        // reads that mail back from the store.
+                        replies.push(Reply::RestoredReport);
+                    }
                 }
             }
             Ok(Decision::Join {
@@ -209,26 +363,14 @@ pub fn decide(
             let commander = policy.roster.oncall_at(now).map(|m| m.email.clone());
             let incident =
                 Incident::open(id, &mail.subject, mail.from.clone(), commander.clone(), now);
-            let withheld =
-                autoreply::automated(&mail.auto_reply, mail.from.as_ref(), policy.own_addresses)
-                    .or_else(|| {
-                        let from = mail.from.as_ref()?;
-                        (!(policy.address_ok)(&from.email))
-                            .then(|| Withhold::Undeliverable(from.email.clone()))
-                    })
-                    .or_else(|| {
-                        sender_auth::marked_spam(&mail.auto_reply.verdicts).map(Withhold::Spam)
-                    })
-                    .or_else(|| {
-                        let mta = policy.trusted_mta?;
-                        let from = mail.from.as_ref()?;
-                        sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email)
-                            .err()
-                            .map(Withhold::Unauthenticated)
-                    })
-                    .or_else(|| {
-                        autoreply::rate_limited(ctx.last_ack_to_sender, now, policy.ack_window)
-                    });
+            if let Some(header) =
+                sender_auth::marked_spam_by(&mail.auto_reply.verdicts, policy.spam_headers)
+            {
+                return Ok(open_spam(incident, mail, header, commander, now));
+            }
+            let withheld = withheld(mail, policy).or_else(|| {
+                autoreply::rate_limited(ctx.last_ack_to_sender, now, policy.ack_window)
+            });
             let mut reported = event(
                 EventKind::Reported,
                 actor(mail),
@@ -293,7 +435,7 @@ mod tests {
                 name: "Alice".into(),
                 email: "alice@example.org".into(),
                 company: "A".into(),
-                fingerprint: None,
+                fingerprint: Some("A11CE".into()),
                 on_leave: false,
             }],
             release_managers: vec![],
@@ -356,6 +498,7 @@ mod tests {
             announce: &[],
             trusted_mta: mta,
             advisory: None,
+            spam_headers: &sender_auth::SpamHeader::defaults(),
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }
@@ -446,14 +589,30 @@ mod tests {
             at_top("mx.example.org; dmarc=pass header.from=researcher.example"),
         );
         assert_eq!(ack(&mail, mta), Ok(()));
-        // Authenticated, but the MTA says spam.
+        // Authenticated, but the MTA says spam: filed as spam, nobody told.
         mail.auto_reply.verdicts.spam = vec![("X-Spam-Flag".into(), "YES".into())];
-        let e = ack(&mail, mta).unwrap_err();
-        assert!(
-            e.contains("marked as spam by the mail server (X-Spam-Flag: YES)"),
-            "{e}"
-        );
-        assert!(ack(&mail, None).is_err(), "spam is never acknowledged");
+        for mta in [mta, None] {
+            let Decision::Open {
+                incident,
+                events,
+                replies,
+            } = decide_trusting(&mail, &IntakeContext::default(), mta)
+            else {
+                panic!("spam still opens an incident")
+            };
+            assert_eq!(incident.state, State::Spam);
+            assert!(
+                replies.is_empty(),
+                "no acknowledgement, no SRC copy: {replies:?}"
+            );
+            assert!(
+                events[1]
+                    .detail
+                    .contains("marked as spam by the mail server (X-Spam-Flag: YES)"),
+                "{}",
+                events[1].detail
+            );
+        }
     }
 
     #[test]
@@ -562,5 +721,385 @@ mod tests {
     fn ids_follow_the_utc_year() {
         assert_eq!(year_of("2026-12-31T23:59:59Z".parse().unwrap()), 2026);
         assert_eq!(year_of("2027-01-01T00:00:00Z".parse().unwrap()), 2027);
+    }
+
+    fn decide_spam_rules(
+        mail: &Inbound,
+        ctx: &IntakeContext,
+        rules: &[sender_auth::SpamHeader],
+        mta: Option<sender_auth::Trusted<'_>>,
+    ) -> Decision {
+        let roster = roster();
+        let own = vec!["security@example.org".to_owned()];
+        let policy = IntakePolicy {
+            prefix: "EMB",
+            own_addresses: &own,
+            ack_window: SignedDuration::from_hours(1),
+            roster: &roster,
+            address_ok: |a| a.contains('@') && !a.contains(' '),
+            src_address: "src@example.org",
+            slots: &SlotRules::default(),
+            max_signature_age: SignedDuration::from_hours(7 * 24),
+            announce: &[],
+            trusted_mta: mta,
+            advisory: None,
+            spam_headers: rules,
+        };
+        decide(mail, ctx, &policy, now()).unwrap()
+    }
+
+    fn spam_report() -> Inbound {
+        let mut mail = report("winner@lottery.example");
+        mail.auto_reply.verdicts.spam = vec![(
+            "X-Spam-Status".into(),
+            "Yes, score=12.3 required=5.0".into(),
+        )];
+        mail
+    }
+
+    /// The spam incident `spam_report` opens, and the context a mail in
+    /// its thread is decided in.
+    fn on_spam() -> (Incident, IntakeContext) {
+        let Decision::Open { incident, .. } =
+            decide_with(&spam_report(), &IntakeContext::default())
+        else {
+            panic!("spam opens an incident")
+        };
+        let mut ctx = IntakeContext::default();
+        ctx.known
+            .messages
+            .insert("r1@researcher.example".into(), incident.id.clone());
+        ctx.target = Some(incident.clone());
+        (incident, ctx)
+    }
+
+    fn in_thread(from: &str, text: &str) -> Inbound {
+        let mut mail = report(from);
+        mail.message_id = "f1@example.net".into();
+        mail.in_reply_to = vec!["r1@researcher.example".into()];
+        mail.text = text.into();
+        mail
+    }
+
+    /// Signed by Alice (a roster member) or another key, over `text`.
+    fn signed_by(fingerprint: &str, text: &str) -> Inbound {
+        let mut mail = in_thread("alice@example.org", "");
+        mail.signature = SignatureStatus::Valid(crate::core::signature::Made {
+            fingerprint: fingerprint.into(),
+            signed_at: now(),
+            digest: "sig-1".into(),
+            also: vec![],
+            binary: false,
+        });
+        mail.signed = Some(crate::core::inbound::SignedContent {
+            text: text.into(),
+            subject: None,
+            addressed_to: None,
+            patches: vec![],
+        });
+        mail
+    }
+
+    #[test]
+    fn mail_marked_as_spam_is_filed_as_spam_and_nobody_is_told() {
+        let Decision::Open {
+            incident,
+            events,
+            replies,
+        } = decide_with(&spam_report(), &IntakeContext::default())
+        else {
+            panic!("spam opens an incident")
+        };
+        assert_eq!(incident.state, State::Spam);
+        assert_eq!(
+            incident.details.spam_marked_by.as_deref(),
+            Some("X-Spam-Status: Yes, score=12.3 required=5.0"),
+            "the record says which header marked it"
+        );
+        assert!(
+            replies.is_empty(),
+            "no SRC copy, no acknowledgement: {replies:?}"
+        );
+        assert_eq!(
+            kinds(&events),
+            [EventKind::Reported, EventKind::AcknowledgementWithheld]
+        );
+        assert!(
+            events[1].detail.contains("/not-spam EMB-2026-0001"),
+            "{}",
+            events[1].detail
+        );
+        let replayed = Incident::replay(events.iter().map(|e| (e.changes.as_slice(), e.at)));
+        assert_eq!(
+            replayed.as_ref(),
+            Some(&incident),
+            "the event log replays to spam"
+        );
+    }
+
+    #[test]
+    fn the_configured_spam_headers_decide_what_is_spam() {
+        let mut mail = report("jane@researcher.example");
+        mail.auto_reply.verdicts.spam = vec![("X-Barracuda-Spam-Status".into(), "Yes".into())];
+        let state = |mail: &Inbound, rules: &[sender_auth::SpamHeader]| match decide_spam_rules(
+            mail,
+            &IntakeContext::default(),
+            rules,
+            None,
+        ) {
+            Decision::Open { incident, .. } => incident.state,
+            other => panic!("{other:?}"),
+        };
+        let defaults = sender_auth::SpamHeader::defaults();
+        assert_eq!(
+            state(&mail, &defaults),
+            State::Reported,
+            "not a default header"
+        );
+        let barracuda = [sender_auth::SpamHeader {
+            header: "x-barracuda-spam-status".into(),
+            yes: "YES".into(),
+        }];
+        assert_eq!(
+            state(&mail, &barracuda),
+            State::Spam,
+            "names and words in any case"
+        );
+        mail.auto_reply.verdicts.spam = vec![("X-Barracuda-Spam-Status".into(), "No".into())];
+        assert_eq!(state(&mail, &barracuda), State::Reported);
+        // A header the operator did not name does not file mail as spam,
+        // but SpamAssassin's yes still withholds the acknowledgement.
+        mail.auto_reply.verdicts.spam = vec![("X-Spam-Flag".into(), "YES".into())];
+        let Decision::Open {
+            incident, replies, ..
+        } = decide_spam_rules(&mail, &IntakeContext::default(), &barracuda, None)
+        else {
+            panic!()
+        };
+        assert_eq!(incident.state, State::Reported);
+        assert_eq!(replies.len(), 1, "the SRC copy only: {replies:?}");
+    }
+
+    #[test]
+    fn mail_on_a_spam_incident_is_filed_and_changes_nothing() {
+        let (spam, ctx) = on_spam();
+        // Forged: From a roster member, unsigned, with commands and tags.
+        let mut mail = in_thread(
+            "alice@example.org",
+            "/accept\n/not-spam EMB-2026-0001\n/lead me\n",
+        );
+        for encryption in [
+            Encryption::None,
+            Encryption::Failed {
+                detail: "not for us".into(),
+            },
+        ] {
+            mail.encryption = encryption;
+            let Decision::Join {
+                events,
+                replies,
+                updated,
+                ..
+            } = decide_with(&mail, &ctx)
+            else {
+                panic!("a mail in the thread joins")
+            };
+            assert!(
+                replies.is_empty(),
+                "nobody is answered or told: {replies:?}"
+            );
+            assert_eq!(kinds(&events), [EventKind::MessageAdded]);
+            assert!(events[0].changes.is_empty(), "not even activity");
+            assert_eq!(updated.as_ref(), Some(&spam));
+        }
+        // The reporter (the spammer) writing again changes nothing either.
+        let again = in_thread("winner@lottery.example", "any news?");
+        let Decision::Join {
+            updated, events, ..
+        } = decide_with(&again, &ctx)
+        else {
+            panic!()
+        };
+        assert!(events[0].changes.is_empty());
+        assert_eq!(updated.as_ref(), Some(&spam));
+    }
+
+    #[test]
+    fn a_later_mail_marked_as_spam_cannot_make_a_report_spam() {
+        let Decision::Open { incident, .. } = decide_with(
+            &report("jane@researcher.example"),
+            &IntakeContext::default(),
+        ) else {
+            panic!()
+        };
+        let mut ctx = IntakeContext::default();
+        ctx.known
+            .messages
+            .insert("r1@researcher.example".into(), incident.id.clone());
+        ctx.target = Some(incident.clone());
+        let mut hostile = in_thread("someone@elsewhere.example", "I will publish on Friday");
+        hostile.auto_reply.verdicts.spam = vec![("X-Spam-Flag".into(), "YES".into())];
+        let Decision::Join { updated, .. } = decide_with(&hostile, &ctx) else {
+            panic!("a follow-up joins, spam header or not")
+        };
+        assert_eq!(updated.map(|u| u.state), Some(State::Reported));
+    }
+
+    #[test]
+    fn not_spam_from_a_roster_member_restores_the_report() {
+        let (_, ctx) = on_spam();
+        let mail = signed_by("A11CE", "/not-spam EMB-2026-0001\n");
+        let Decision::Join {
+            updated, replies, ..
+        } = decide_with(&mail, &ctx)
+        else {
+            panic!()
+        };
+        let restored = updated.unwrap();
+        assert_eq!(restored.state, State::Reported);
+        assert_eq!(restored.details.restored_at, Some(now()));
+        assert_eq!(
+            restored.details.first_response_at, None,
+            "a new report, unanswered"
+        );
+        assert!(
+            matches!(&replies[0], Reply::Command(r) if r.applied && r.to == ["alice@example.org", "src@example.org"]),
+            "{replies:?}"
+        );
+        assert_eq!(
+            replies[1],
+            Reply::RestoredReport,
+            "the SRC copy is owed now"
+        );
+    }
+
+    #[test]
+    fn not_spam_unsigned_by_a_stranger_or_replayed_changes_nothing() {
+        let (spam, ctx) = on_spam();
+        let unchanged = |mail: &Inbound, ctx: &IntakeContext| -> Vec<Reply> {
+            let Decision::Join {
+                updated, replies, ..
+            } = decide_with(mail, ctx)
+            else {
+                panic!()
+            };
+            assert_eq!(updated.as_ref(), Some(&spam), "still spam");
+            assert!(!replies.contains(&Reply::RestoredReport));
+            replies
+        };
+        // Unsigned, From a member: not heard at all.
+        let unsigned = in_thread("alice@example.org", "/not-spam EMB-2026-0001\n");
+        assert!(unchanged(&unsigned, &ctx).is_empty());
+        // Signed by a key the roster does not have: not heard either.
+        let stranger = signed_by("EEEE", "/not-spam EMB-2026-0001\n");
+        assert!(unchanged(&stranger, &ctx).is_empty());
+        // A member's signature seen before: refused, and told why.
+        let mut replayed = IntakeContext {
+            commands: CommandFacts {
+                signature_used: true,
+                ..CommandFacts::default()
+            },
+            ..ctx.clone()
+        };
+        replayed.known = ctx.known.clone();
+        let member = signed_by("A11CE", "/not-spam EMB-2026-0001\n");
+        let replies = unchanged(&member, &replayed);
+        assert!(
+            matches!(&replies[..], [Reply::Command(r)] if !r.applied && r.text.contains("seen before")),
+            "{replies:?}"
+        );
+    }
+
+    #[test]
+    fn not_spam_on_a_report_that_is_not_spam_is_refused_saying_why() {
+        let Decision::Open { incident, .. } = decide_with(
+            &report("jane@researcher.example"),
+            &IntakeContext::default(),
+        ) else {
+            panic!()
+        };
+        let mut ctx = IntakeContext::default();
+        ctx.known
+            .messages
+            .insert("r1@researcher.example".into(), incident.id.clone());
+        ctx.target = Some(incident.clone());
+        let mail = signed_by("A11CE", "/not-spam EMB-2026-0001\n");
+        let Decision::Join {
+            updated, replies, ..
+        } = decide_with(&mail, &ctx)
+        else {
+            panic!()
+        };
+        assert_eq!(updated.map(|u| u.state), Some(State::Reported));
+        assert!(
+            matches!(&replies[..], [Reply::Command(r)] if !r.applied
+                && r.text.contains("EMB-2026-0001 is reported, not spam")),
+            "{replies:?}"
+        );
+    }
+
+    #[test]
+    fn other_commands_on_spam_are_refused_until_it_is_restored() {
+        let (spam, ctx) = on_spam();
+        let mail = signed_by("A11CE", "/accept EMB-2026-0001\n");
+        let Decision::Join {
+            updated, replies, ..
+        } = decide_with(&mail, &ctx)
+        else {
+            panic!()
+        };
+        assert_eq!(updated.as_ref(), Some(&spam));
+        assert!(
+            matches!(&replies[..], [Reply::Command(r)] if r.text.contains("restore it first with /not-spam EMB-2026-0001")),
+            "{replies:?}"
+        );
+    }
+
+    #[test]
+    fn a_restored_report_is_acknowledged_only_to_an_authenticated_sender() {
+        let roster = roster();
+        let own = vec!["security@example.org".to_owned()];
+        let defaults = sender_auth::SpamHeader::defaults();
+        let slots = SlotRules::default();
+        let policy = |mta| IntakePolicy {
+            prefix: "EMB",
+            own_addresses: &own,
+            ack_window: SignedDuration::from_hours(1),
+            roster: &roster,
+            address_ok: |a| a.contains('@'),
+            src_address: "src@example.org",
+            slots: &slots,
+            max_signature_age: SignedDuration::from_hours(7 * 24),
+            announce: &[],
+            trusted_mta: mta,
+            advisory: None,
+            spam_headers: &defaults,
+        };
+        let (spam, _) = on_spam();
+        let mut report = spam_report();
+        let (events, replies) = restored_report(&report, &spam, &policy(None), now());
+        assert!(
+            matches!(&replies[..], [Reply::SrcCopy { withheld: Some(_) }]),
+            "{replies:?}"
+        );
+        assert_eq!(
+            kinds(&events),
+            [EventKind::SrcCopyQueued, EventKind::AcknowledgementWithheld]
+        );
+        let mta = Some(sender_auth::Trusted {
+            authserv_id: "mx.example.org",
+            received_by_us: 1,
+        });
+        let (_, replies) = restored_report(&report, &spam, &policy(mta), now());
+        assert_eq!(replies.len(), 1, "not authenticated: {replies:?}");
+        report.auto_reply.verdicts.results = vec![crate::core::sender_auth::AuthResults {
+            received_above: 0,
+            value: "mx.example.org; dmarc=pass header.from=lottery.example".into(),
+        }];
+        let (_, replies) = restored_report(&report, &spam, &policy(mta), now());
+        assert!(
+            matches!(&replies[..], [Reply::SrcCopy { withheld: None }, Reply::Acknowledgement { to }] if to.email == "winner@lottery.example"),
+            "{replies:?}"
+        );
     }
 }

@@ -143,7 +143,29 @@ pub fn apply(
         return Err(format!("{id} is {state}: nothing more can change it"));
     }
     let accepted_first = || Err(format!("{id} is not accepted yet: /accept it first"));
+    if state == State::Spam && !matches!(command, Command::NotSpam | Command::Status) {
+        return Err(format!(
+            "{id} was filed as spam ({}): if it is a real report, restore it first with /not-spam {id}",
+            d.spam_marked_by
+                .as_deref()
+                .unwrap_or("marked by the mail server")
+        ));
+    }
     match command {
+        Command::NotSpam => {
+            if state != State::Spam {
+                return Err(format!(
+                    "{id} is {state}, not spam: /not-spam only restores an incident filed as spam"
+                ));
+            }
+            applied(
+                vec![Change::NotSpam],
+                format!(
+                    "{id} is not spam: spam → reported, as a report arriving now; the SRC gets its \
+                     copy, and the deadlines of a new report count from now"
+                ),
+            )
+        }
         Command::Accept => {
             if state != State::Reported {
                 return Err(format!("{id} is already {state}"));

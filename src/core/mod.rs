@@ -11,6 +11,7 @@ pub mod batch;
 pub mod command;
 pub mod command_mail;
 pub mod deadline;
+pub mod digest;
 pub mod embargo_guard;
 pub mod event;
 pub mod inbound;

@@ -13,7 +13,7 @@ pub struct AuthHeaders {
     /// Every `Authentication-Results` value, top first.
     pub results: Vec<AuthResults>,
     /// The spam verdict headers present (`X-Spam-Flag`, `X-Spam-Status`,
-    /// `X-Spam`), as name and value.
+    /// `X-Spam`, and any other whose name contains "spam"), as name and value.
     pub spam: Vec<(String, String)>,
 }
 
@@ -28,6 +28,10 @@ pub struct AuthResults {
 
 /// The spam verdict headers, and the value that starts a "yes".
 pub const SPAM_HEADERS: [&str; 3] = ["X-Spam-Flag", "X-Spam-Status", "X-Spam"];
+
+/// The parser keeps every header whose name contains this (any case), so
+/// that `[acknowledgement] spam_headers` can name another filter's header.
+pub const SPAM_HEADER_MARK: &str = "spam";
 
 /// Why a sender does not count as authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,12 +289,43 @@ pub fn authenticated(
 /// The spam verdict the MTA wrote, if it said yes: `X-Spam-Flag: YES`,
 /// `X-Spam-Status: Yes, score=…`, rspamd's `X-Spam: Yes`.
 pub fn marked_spam(headers: &AuthHeaders) -> Option<String> {
+    marked_spam_by(headers, &SpamHeader::defaults())
+}
+
+/// A spam verdict header and the first word of its value that means
+/// "spam" (`X-Spam-Flag` and `YES`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SpamHeader {
+    pub header: String,
+    pub yes: String,
+}
+
+impl SpamHeader {
+    /// SpamAssassin's two and rspamd's.
+    pub fn defaults() -> Vec<SpamHeader> {
+        [
+            ("X-Spam-Flag", "YES"),
+            ("X-Spam-Status", "Yes"),
+            ("X-Spam", "Yes"),
+        ]
+        .into_iter()
+        .map(|(header, yes)| SpamHeader {
+            header: header.to_owned(),
+            yes: yes.to_owned(),
+        })
+        .collect()
+    }
+}
+
+/// The header that says the mail is spam, by `rules`: its name and value
+/// as the record shows them (`X-Spam-Flag: YES`). The value's first word
+/// (up to a space, comma or semicolon) is compared, ignoring case.
+pub fn marked_spam_by(headers: &AuthHeaders, rules: &[SpamHeader]) -> Option<String> {
     headers.spam.iter().find_map(|(name, value)| {
-        let yes = value
-            .trim()
-            .split([',', ' ', ';'])
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case("yes"));
+        let first = value.trim().split([',', ' ', ';']).next().unwrap_or("");
+        let yes = rules.iter().any(|r| {
+            r.header.eq_ignore_ascii_case(name.trim()) && r.yes.eq_ignore_ascii_case(first)
+        });
         // The value is the sender's text too: one short line of it.
         let shown: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
         let shown: String = shown.chars().take(60).collect();

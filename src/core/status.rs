@@ -23,6 +23,17 @@ pub fn waiting_on(i: &Incident) -> Vec<String> {
     if d.on_hold {
         w.push(format!("{commander}: the incident is on hold (/resume)"));
     }
+    if i.state == State::Spam {
+        w.push(format!(
+            "nobody: filed as spam ({}); a roster member who finds it a real report \
+             restores it with /not-spam {}",
+            d.spam_marked_by
+                .as_deref()
+                .unwrap_or("marked by the mail server"),
+            i.id
+        ));
+        return w;
+    }
     if i.state == State::Reported {
         w.push(format!(
             "{commander}: triage (/accept, /reject <reason> or /duplicate <ID>)"
@@ -98,6 +109,12 @@ pub fn status_text(i: &Incident) -> String {
         "  commander    {}",
         i.commander.clone().unwrap_or_else(none)
     );
+    if let Some(header) = &d.spam_marked_by {
+        let restored = d.restored_at.map_or_else(String::new, |t| {
+            format!("; restored by /not-spam {}", utc(t))
+        });
+        let _ = writeln!(o, "  spam         marked by {header}{restored}");
+    }
     let _ = writeln!(o, "  Fix Lead     {}", d.lead.clone().unwrap_or_else(none));
     let _ = writeln!(
         o,

@@ -797,6 +797,53 @@ impl<'a> Composer<'a> {
             due_at: now,
         })
     }
+
+    /// The weekly digest to the SRC list: untriaged reports and spam.
+    pub fn digest(
+        &self,
+        digest: &crate::core::digest::Digest,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let key = digest.key();
+        let id = message_id(&key, settings);
+        let list = &settings.list;
+        let body = digest.text(now, &list.incident_prefix);
+        let subject = format!("[embargo] {}", digest.subject());
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some("embargo"),
+                    email: &list.security_address,
+                },
+                to: vec![Party {
+                    name: None,
+                    email: &list.src_address,
+                }],
+                reply_to: None,
+                subject: &subject,
+                message_id: &id,
+                in_reply_to: None,
+                references: &[],
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            &body,
+            &[],
+            Seal::Sign,
+        )?;
+        Ok(NewMail {
+            key,
+            kind: MailKind::Digest,
+            incident: None,
+            message_id: id,
+            from: list.security_address.clone(),
+            recipients: vec![list.src_address.clone()],
+            subject,
+            bytes,
+            due_at: now,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::core::inbound::{
     Attachment, AutoReplyHeaders, Inbound, Mailbox, SignedContent, TextSource,
 };
 use crate::core::incident::Patch;
-use crate::core::sender_auth::{AuthHeaders, AuthResults, SPAM_HEADERS};
+use crate::core::sender_auth::{AuthHeaders, AuthResults, SPAM_HEADER_MARK, SPAM_HEADERS};
 use crate::core::signature::{Encryption, SignatureStatus};
 use crate::crypto::Opener;
 use crate::guard::catch_panic;
@@ -409,6 +409,10 @@ fn mailboxes(addr: Option<&Address<'_>>) -> Vec<Mailbox> {
     .unwrap_or_default()
 }
 
+/// Headers named like a spam verdict kept beyond the three known ones: a
+/// mail cannot make its record grow without bound this way.
+const MAX_SPAM_HEADERS: usize = 16;
+
 /// Every Authentication-Results header, top first, and the spam verdicts.
 fn verdicts(msg: &Message<'_>) -> AuthHeaders {
     let mut found = AuthHeaders::default();
@@ -424,6 +428,11 @@ fn verdicts(msg: &Message<'_>) -> AuthHeaders {
             });
         } else if let Some(known) = SPAM_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
             found.spam.push(((*known).to_owned(), value.to_owned()));
+        } else if name.to_ascii_lowercase().contains(SPAM_HEADER_MARK)
+            && found.spam.len() < MAX_SPAM_HEADERS
+        {
+            // Another filter's verdict, for `spam_headers` to name.
+            found.spam.push((name.trim().to_owned(), value.to_owned()));
         }
     }
     found

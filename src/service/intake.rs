@@ -168,10 +168,11 @@ impl Intake {
                 source: name.clone(),
                 key,
             };
-            let record = match parsed {
+            let mut record = match parsed {
                 Ok(mail) => self.file(mail, source_ref, &known, now),
                 Err(unparsed) => self.quarantine(unparsed, source_ref, &known, now),
             };
+            self.restore(&mut record, now).await?;
             absorb(&mut known, &record, now);
             records.push(record);
         }
@@ -342,26 +343,107 @@ impl Intake {
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
         let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
-        let policy = IntakePolicy {
-            prefix: &s.list.incident_prefix,
-            own_addresses: &own,
-            ack_window: s.ack_rate_limit,
-            roster: &s.roster,
-            address_ok,
-            src_address: &s.list.src_address,
-            slots: &s.schedule,
-            max_signature_age: s.max_signature_age,
-            announce: &announce,
-            trusted_mta: s.trusted_authserv_id.as_deref().map(|authserv_id| {
-                crate::core::sender_auth::Trusted {
-                    authserv_id,
-                    received_by_us: s.own_received_headers,
-                }
-            }),
-            advisory: s.advisory.as_ref(),
-        };
+        let policy = intake_policy(s, &own, &announce);
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
+        self.compose(decision, mail, now)
+    }
+
+    /// `/not-spam` restored an incident: the SRC copy of the report that
+    /// opened it (and its acknowledgement, when owed) join the record. That
+    /// mail is read back from the store and parsed by the one parser, as it
+    /// was on arrival.
+    async fn restore(&self, record: &mut Record, now: Timestamp) -> Result<(), ServiceError> {
+        let IntakeRecord::Filed {
+            filing,
+            events,
+            outbox,
+            auto_reply_to,
+            ..
+        } = &mut record.record
+        else {
+            return Ok(());
+        };
+        let Filing::Joined {
+            incident: id,
+            updated: Some(restored),
+            ..
+        } = filing.as_ref()
+        else {
+            return Ok(());
+        };
+        if !events
+            .iter()
+            .any(|e| e.changes.iter().any(|c| matches!(c, Change::NotSpam)))
+        {
+            return Ok(());
+        }
+        let store = self.shared.store.as_ref();
+        let Some(stored) = store.incident(id).await? else {
+            return Ok(());
+        };
+        let opening = stored
+            .events
+            .iter()
+            .find(|e| e.kind == EventKind::Reported)
+            .and_then(|e| e.message_id.as_deref());
+        let Some(message) = stored
+            .messages
+            .iter()
+            .find(|m| Some(m.message_id.as_str()) == opening)
+            .or(stored.messages.first())
+        else {
+            tracing::error!(incident = %id, "restored from spam, but its report is not stored: no SRC copy");
+            return Ok(());
+        };
+        let Some(raw) = store.raw_message(message.id).await? else {
+            tracing::error!(incident = %id, "restored from spam, but its report's bytes are gone: no SRC copy");
+            return Ok(());
+        };
+        let keys = parse::Keys {
+            opener: self.shared.crypto.opener.as_ref(),
+            now,
+        };
+        let report = match parse::parse(raw, self.shared.settings.max_message_bytes, Some(keys)) {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(incident = %id, reason = %e.reason, "restored from spam, but its report cannot be read again: no SRC copy");
+                return Ok(());
+            }
+        };
+        let s = &self.shared.settings;
+        let own = s.list.own_addresses();
+        let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
+        let policy = intake_policy(s, &own, &announce);
+        let (owed_events, replies) = intake::restored_report(&report, restored, &policy, now);
+        let composer = self.shared.composer();
+        for reply in &replies {
+            let built = match reply {
+                Reply::SrcCopy { withheld } => {
+                    composer.src_copy(restored, &report, withheld.as_ref(), now)
+                }
+                Reply::Acknowledgement { to } => {
+                    *auto_reply_to = Some(to.key());
+                    composer
+                        .acknowledgement(restored, &report, to, now)
+                        .map(|m| vec![m])
+                }
+                _ => Ok(Vec::new()),
+            };
+            match built {
+                Ok(mails) => outbox.extend(mails),
+                Err(e) => {
+                    tracing::error!(incident = %id, error = %e, "could not build a mail; filing without it")
+                }
+            }
+        }
+        events.extend(owed_events);
+        Ok(())
+    }
+
+    /// The mail a decision owes, rendered; `None` for a duplicate.
+    fn compose(&self, decision: Decision, mail: &Inbound, now: Timestamp) -> Option<Filed> {
+        let s = &self.shared.settings;
         let composer = self.shared.composer();
         let build = |built: Result<NewMail, crate::notice::NoticeError>,
                      outbox: &mut Vec<NewMail>| match built {
@@ -389,7 +471,10 @@ impl Intake {
                             composer.command_reply(&incident, mail, answer, now),
                             &mut outbox,
                         ),
-                        Reply::Acknowledgement { .. } | Reply::SrcCopy { .. } => {}
+                        // Owed once the report is read back: `restore`.
+                        Reply::Acknowledgement { .. }
+                        | Reply::SrcCopy { .. }
+                        | Reply::RestoredReport => {}
                     }
                 }
                 // Ended before its announcement: the distributors hear that
@@ -459,7 +544,8 @@ impl Intake {
                             )
                         }
                         // A new report's SRC copy already says what could not be read.
-                        Reply::CannotDecrypt { .. } | Reply::Command(_) => {}
+                        Reply::CannotDecrypt { .. } | Reply::Command(_) | Reply::RestoredReport => {
+                        }
                     }
                 }
                 Some(Filed {
@@ -528,6 +614,33 @@ impl Intake {
                 outbox,
             },
         }
+    }
+}
+
+/// What the intake decision is told about the configuration.
+fn intake_policy<'a>(
+    s: &'a crate::config::Settings,
+    own: &'a [String],
+    announce: &'a [String],
+) -> IntakePolicy<'a> {
+    IntakePolicy {
+        prefix: &s.list.incident_prefix,
+        own_addresses: own,
+        ack_window: s.ack_rate_limit,
+        roster: &s.roster,
+        address_ok,
+        src_address: &s.list.src_address,
+        slots: &s.schedule,
+        max_signature_age: s.max_signature_age,
+        announce,
+        trusted_mta: s.trusted_authserv_id.as_deref().map(|authserv_id| {
+            crate::core::sender_auth::Trusted {
+                authserv_id,
+                received_by_us: s.own_received_headers,
+            }
+        }),
+        advisory: s.advisory.as_ref(),
+        spam_headers: &s.spam_headers,
     }
 }
 

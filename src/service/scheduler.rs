@@ -3,12 +3,12 @@
 //! whose time has come (drafts, distributor notices, the warning, the
 //! announcement, the retrospective) is queued once.
 
-use crate::core::deadline;
 use crate::core::event::{Event, EventKind};
-use crate::core::incident::Incident;
+use crate::core::incident::{Incident, State};
 use crate::core::incident_id::IncidentId;
 use crate::core::notice_kind::NoticeKind;
 use crate::core::timeline::{self, Due};
+use crate::core::{deadline, digest};
 use crate::notice::{Alert, Undelivered};
 
 use jiff::Timestamp;
@@ -37,6 +37,8 @@ impl Scheduler {
         let now = self.shared.clock.now();
         let mut queued = 0;
         let mut after = None;
+        // What the weekly digest tells: reports nobody triaged, and spam.
+        let mut untriaged = Vec::new();
         loop {
             let page = self
                 .shared
@@ -44,8 +46,15 @@ impl Scheduler {
                 .open_incidents_after(after.as_ref(), PAGE)
                 .await?;
             let Some(last) = page.last else {
+                queued += self.digest(&untriaged, now).await?;
                 return Ok(queued);
             };
+            untriaged.extend(
+                page.incidents
+                    .iter()
+                    .filter(|i| matches!(i.state, State::Reported | State::Spam))
+                    .cloned(),
+            );
             after = Some(last);
             for (id, error) in page.unreadable {
                 self.stuck(&id, None, &error.to_string(), now).await;
@@ -62,6 +71,29 @@ impl Scheduler {
                             .await
                     }
                 }
+            }
+        }
+    }
+
+    /// The weekly digest to the SRC, once per ISO week (its outbox key
+    /// holds the week), and only when there is something to tell.
+    async fn digest(&self, incidents: &[Incident], now: Timestamp) -> Result<usize, ServiceError> {
+        let Some(due) = digest::due(incidents, now) else {
+            return Ok(0);
+        };
+        let store = &self.shared.store;
+        if store.outbox_has(&due.key()).await? {
+            return Ok(0);
+        }
+        match self.shared.composer().digest(&due, now) {
+            Ok(mail) => {
+                store.enqueue(&[mail], now).await?;
+                tracing::info!(week = %due.week, untriaged = due.untriaged.len(), spam = due.spam, "weekly digest queued");
+                Ok(1)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the weekly digest; the next pass tries again");
+                Ok(0)
             }
         }
     }
@@ -119,7 +151,12 @@ impl Scheduler {
             let mut current = incident.clone();
             let mut events = Vec::new();
             let mut outbox = Vec::new();
-            if let Some(o) = deadline::tick(&current, &s.list.src_address, now) {
+            if let Some(o) = deadline::tick_capped(
+                &current,
+                &s.list.src_address,
+                s.untriaged_reminders_max,
+                now,
+            ) {
                 for r in &o.reminders {
                     match composer.reminder(&o.incident, r, now) {
                         Ok(m) => outbox.push(m),

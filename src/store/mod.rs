@@ -456,6 +456,13 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Queues mail that belongs to no incident (the weekly digest); a key
+    /// already in the outbox is left as it is.
+    async fn enqueue(&self, outbox: &[NewMail], now: Timestamp) -> Result<(), StoreError>;
+
+    /// Whether a mail with this key was ever queued.
+    async fn outbox_has(&self, key: &str) -> Result<bool, StoreError>;
+
     /// Records one inbound mail and everything it causes, atomically.
     async fn record(&self, intake: &Intake) -> Result<(), StoreError>;
 

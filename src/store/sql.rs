@@ -1049,6 +1049,22 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn enqueue(&self, outbox: &[NewMail], now: Timestamp) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                let outbox: Vec<_> = outbox.iter().map(|m| (m, now)).collect();
+                insert_outbox(&mut tx, &outbox).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outbox_has(&self, key: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query("SELECT 1 FROM outbox WHERE mail_key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
+            }
+
             async fn incident_state(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
                 let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
                 sqlx::query(AssertSqlSafe(sql))
