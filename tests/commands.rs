@@ -700,3 +700,122 @@ fn a_draft_previewed_before_the_date_is_planned_says_so() {
         "the incident's id is not a CVE: {preview}"
     );
 }
+
+/// A report the MTA marked as spam is filed and nobody hears of it: no
+/// acknowledgement, no SRC copy, and the normal listing leaves it out.
+/// Forged or unsigned `/not-spam` changes nothing; Alice's signed one
+/// restores it, and the SRC copy of the original report goes out then.
+#[test]
+fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
+    let t = team();
+    let site = &t.site;
+    site.deliver(&mail(
+        "Prize Desk <winner@lottery.example>",
+        "You have won",
+        "s1@lottery.example",
+        "X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=14.2 required=5.0\r\n",
+    ));
+    site.ok(&["run", "--once"]);
+    let sent: Vec<(String, Vec<String>)> = site
+        .outbox()
+        .into_iter()
+        .map(|m| (m.subject, m.envelope_to))
+        .collect();
+    assert!(sent.is_empty(), "nobody told or answered: {sent:?}");
+    assert_eq!(site.json(&["incidents"]), serde_json::json!([]));
+    let spam = site.json(&["incidents", "--spam"]);
+    let listed = spam.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{spam:#}");
+    assert_eq!(listed[0]["state"], "spam");
+    assert_eq!(listed[0]["spam_marked_by"], "X-Spam-Flag: YES");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let table = site.ok(&["incidents", "--spam"]);
+    assert!(
+        table.contains(&id)
+            && table.contains("X-Spam-Flag: YES")
+            && table.contains("winner@lottery.example")
+            && table.contains("/not-spam"),
+        "{table}"
+    );
+    assert!(
+        site.ok(&["show", &id])
+            .contains("spam         marked by X-Spam-Flag: YES")
+    );
+
+    // Unsigned, From Alice: filed, and nobody answered (no backscatter).
+    site.deliver(
+        format!(
+            "{}Content-Type: text/plain\r\n\r\n/not-spam {id}\r\n",
+            reply("Alice <alice@example.org>", &id, "s1@lottery.example", "n1")
+        )
+        .as_bytes(),
+    );
+    // Signed by a key not in the roster.
+    site.deliver(&pgp_mime_signed(
+        &t.gpg,
+        &t.mallory,
+        &reply("Alice <alice@example.org>", &id, "s1@lottery.example", "n2"),
+        &format!("/not-spam {id}\r\n"),
+    ));
+    site.ok(&["run", "--once"]);
+    assert!(site.outbox().is_empty(), "{:?}", site.outbox());
+    assert_eq!(site.json(&["show", &id])["state"], "spam");
+
+    let answer = alice_says(
+        &t,
+        &id,
+        "s1@lottery.example",
+        "n3",
+        &format!("/not-spam {id}\r\n"),
+    );
+    assert!(answer.subject.contains("Applied"), "{}", answer.subject);
+    assert!(answer.text.contains("spam → reported"), "{}", answer.text);
+    let rec = site.json(&["show", &id]);
+    assert_eq!(rec["state"], "reported");
+    assert_eq!(
+        rec["spam_marked_by"], "X-Spam-Flag: YES",
+        "kept for the record"
+    );
+    let copy = site
+        .outbox()
+        .into_iter()
+        .find(|m| m.message_id.contains(".src-copy."))
+        .expect("the SRC copy of the report, once restored");
+    assert_eq!(copy.envelope_to, ["src@example.org"]);
+    assert!(copy.subject.contains(&id), "{}", copy.subject);
+    assert!(
+        copy.text.contains("Body of s1@lottery.example"),
+        "{}",
+        copy.text
+    );
+    assert!(
+        !site.outbox().iter().any(|m| m
+            .envelope_to
+            .iter()
+            .any(|to| to.contains("lottery.example"))),
+        "never acknowledged: nobody authenticated the sender"
+    );
+    let listed = site.json(&["incidents"]);
+    assert_eq!(listed[0]["id"], id.as_str(), "back in the normal listing");
+    assert_eq!(site.json(&["incidents", "--spam"]), serde_json::json!([]));
+
+    // Said again: refused, saying why, and no second copy.
+    let again = alice_says(
+        &t,
+        &id,
+        "s1@lottery.example",
+        "n4",
+        &format!("Once more:\r\n/not-spam {id}\r\n"),
+    );
+    assert!(
+        again.text.contains("is reported, not spam"),
+        "{}",
+        again.text
+    );
+    let copies = site
+        .outbox()
+        .iter()
+        .filter(|m| m.message_id.contains(".src-copy."))
+        .count();
+    assert_eq!(copies, 1);
+}

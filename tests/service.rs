@@ -503,3 +503,99 @@ async fn a_holder_that_lost_its_lease_session_leaves_the_mail_for_the_next_holde
     assert_eq!((report.opened.len(), report.quarantined), (3, 0));
     assert!(site.files("maildir/new").is_empty());
 }
+
+/// A report nobody triages is reminded of at most `untriaged_reminders_max`
+/// times; then the SRC's weekly digest lists it, once a week, on the
+/// simulated clock. Spam is counted in the digest and never reminded of.
+#[tokio::test]
+async fn an_untriaged_report_is_chased_up_to_the_cap_then_listed_in_the_weekly_digest() {
+    let site = Site::with_config(
+        &(BASE_CONFIG.to_owned() + "\n[schedule]\nuntriaged_reminders_max = 1\n"),
+    );
+    site.deliver(&fixture("mail/report.eml"));
+    site.deliver(&mail(
+        "Prize Desk <winner@lottery.example>",
+        "You have won",
+        "s1@lottery.example",
+        "X-Spam: Yes\r\n",
+    ));
+    // Friday morning.
+    let friday: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+    let Rig {
+        store,
+        clock,
+        service,
+        mut source,
+        mut lease,
+        ..
+    } = rig(&site, friday).await;
+    let sink = FileSink::new(&site.path("outbox")).unwrap();
+    let stop = never_stop();
+    let mut pass = async |at: &str| {
+        clock.set(at.parse().unwrap());
+        service
+            .run_once(&mut source, &sink, &stop, &mut lease)
+            .await
+            .unwrap();
+    };
+    let subjects = |what: &str| {
+        site.outbox()
+            .into_iter()
+            .filter(|m| m.subject.contains(what))
+            .map(|m| (m.subject, m.envelope_to, m.text))
+            .collect::<Vec<_>>()
+    };
+    pass("2026-11-27T10:00:00Z").await;
+    // Saturday: the Fix Team reminder, the one the cap allows.
+    pass("2026-11-28T10:00:00Z").await;
+    assert_eq!(subjects("Reminder").len(), 1);
+    // Monday after nine: first-response is overdue, but the cap is spent;
+    // the digest goes instead, to the SRC list only.
+    pass("2026-11-30T10:00:00Z").await;
+    assert_eq!(subjects("Reminder").len(), 1, "capped");
+    let digests = subjects("Weekly digest");
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    let (subject, to, text) = &digests[0];
+    assert_eq!(to, &["src@example.org"]);
+    assert!(
+        subject.contains("2026-W49: 1 untriaged report(s), 1 filed as spam"),
+        "{subject}"
+    );
+    let id = store
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.incident.state == embargo::core::incident::State::Reported)
+        .unwrap()
+        .incident
+        .id;
+    assert!(
+        text.contains(&format!("{id}  3 day(s) old, 1 reminder(s) sent")),
+        "{text}"
+    );
+    // Later the same week, and after a restart of the pass: not again.
+    pass("2026-11-30T10:05:00Z").await;
+    pass("2026-12-03T10:00:00Z").await;
+    assert_eq!(subjects("Weekly digest").len(), 1);
+    assert_eq!(subjects("Reminder").len(), 1);
+    // Next Monday: next week's digest, still listing it.
+    pass("2026-12-07T09:00:00Z").await;
+    let digests = subjects("Weekly digest");
+    assert_eq!(digests.len(), 2);
+    assert!(
+        digests
+            .iter()
+            .any(|(s, _, _)| s.contains("2026-W50: 1 untriaged report(s), 0 filed as spam")),
+        "{digests:?}"
+    );
+    // Spam had nothing: no reminder, no copy, no acknowledgement.
+    assert!(
+        !site
+            .outbox()
+            .iter()
+            .any(|m| m.envelope_to.iter().any(|t| t.contains("lottery"))
+                || m.subject.contains("You have won")),
+        "spam is never mailed about"
+    );
+}

@@ -364,6 +364,7 @@ fn advance_notice(days: u32) -> SignedDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::sender_auth::SpamHeader;
 
     #[test]
     fn advisory_settings_the_formats_would_refuse_are_errors_that_say_the_fix() {
@@ -395,5 +396,106 @@ mod tests {
             .unwrap();
         assert_eq!(d.0.len(), 1, "{d}");
         assert!(d.to_string().contains("not valid TOML"), "{d}");
+    }
+
+    /// Every diagnostic about `[acknowledgement]` for the demo config with
+    /// these lines added to it (the demo's files do not exist here).
+    fn acknowledgement_diags(lines: &str) -> Vec<diagnostic::Diagnostic> {
+        let text = crate::demo::CONFIG.replace(
+            "[acknowledgement]\n",
+            &format!("[acknowledgement]\n{lines}\n"),
+        );
+        // The files the demo config names, so that the rest is checked.
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["keys", "maildir/new", "maildir/cur", "maildir/tmp"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::write(dir.path().join("list-key.asc"), "").unwrap();
+        let diags = match load_str(&text, dir.path(), Path::new("embargo.toml")) {
+            Ok(loaded) => loaded.warnings,
+            Err(d) => d.0,
+        };
+        diags
+            .into_iter()
+            .filter(|d| d.path.starts_with("acknowledgement"))
+            .collect()
+    }
+
+    fn spam_headers_of(lines: &str) -> (Vec<SpamHeader>, Diagnostics) {
+        let ack: file::AcknowledgementSection = toml::from_str(lines).unwrap();
+        let mut diags = Diagnostics::default();
+        (validate::spam_headers(&ack, &mut diags), diags)
+    }
+
+    #[test]
+    fn without_a_trusted_mta_check_config_says_what_it_lets_through() {
+        let w = acknowledgement_diags("");
+        assert!(
+            w.iter().any(|d| d.severity == diagnostic::Severity::Warning
+                && d.path == "acknowledgement.trusted_authserv_id"
+                && d.message.contains("forged sender")
+                && d.message.contains("backscatter")),
+            "{w:?}"
+        );
+        assert!(
+            acknowledgement_diags("trusted_authserv_id = \"mx.example.org\"").is_empty(),
+            "set: no warning"
+        );
+        assert_eq!(spam_headers_of("").0, SpamHeader::defaults());
+        assert_eq!(file::ScheduleSection::default().untriaged_reminders_max, 3);
+    }
+
+    #[test]
+    fn spam_headers_are_read_and_bad_ones_refused_saying_how_to_write_them() {
+        let (read, diags) = spam_headers_of(
+            "spam_headers = [{ header = \"X-Rspamd-Spam\", yes = \"true\" }, \
+             { header = \" X-Spam-Flag \", yes = \"YES\" }]",
+        );
+        assert!(diags.0.is_empty(), "{diags}");
+        assert_eq!(
+            read,
+            [
+                SpamHeader {
+                    header: "X-Rspamd-Spam".into(),
+                    yes: "true".into()
+                },
+                SpamHeader {
+                    header: "X-Spam-Flag".into(),
+                    yes: "YES".into()
+                }
+            ]
+        );
+        for (entry, want) in [
+            (
+                "{ header = \"X-Spam-Flag:\", yes = \"YES\" }",
+                "without the colon",
+            ),
+            (
+                "{ header = \"X-Junk\", yes = \"YES\" }",
+                "does not contain \"spam\"",
+            ),
+            (
+                "{ header = \"X-Spam-Status\", yes = \"Yes, score\" }",
+                "must be one word",
+            ),
+            ("{ header = \"X-Spam\" }", "yes"),
+        ] {
+            let d = acknowledgement_diags(&format!("spam_headers = [{entry}]"));
+            assert!(
+                d.iter().any(|d| d.severity == diagnostic::Severity::Error
+                    && d.path.starts_with("acknowledgement")
+                    && d.message.contains(want)),
+                "{entry}: {d:?}"
+            );
+        }
+        let (empty, diags) = spam_headers_of("spam_headers = []");
+        assert!(empty.is_empty());
+        assert!(
+            diags
+                .0
+                .iter()
+                .any(|d| d.path == "acknowledgement.spam_headers"),
+            "an empty list is allowed, and warned of"
+        );
     }
 }

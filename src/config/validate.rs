@@ -384,7 +384,7 @@ fn advisory(
 
 /// The headers that file a new report as spam. The parser keeps only
 /// headers whose name contains "spam": one without it would never match.
-fn spam_headers(
+pub(super) fn spam_headers(
     ack: &super::file::AcknowledgementSection,
     diags: &mut Diagnostics,
 ) -> Vec<crate::core::sender_auth::SpamHeader> {

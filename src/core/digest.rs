@@ -27,7 +27,7 @@ pub struct Digest {
     /// `2026-W49`: one digest per ISO week, whatever restarts or replicas.
     pub week: String,
     pub untriaged: Vec<Untriaged>,
-    /// Incidents filed as spam in the seven days before.
+    /// Incidents filed as spam in the seven days before the digest time.
     pub spam: usize,
 }
 
@@ -75,7 +75,7 @@ impl Digest {
         }
         let _ = writeln!(
             o,
-            "\n{} mail(s) were filed as spam in the last 7 days: nobody was told or answered.\n\
+            "\n{} mail(s) were filed as spam in the 7 days before: nobody was told or answered.\n\
              `embargo incidents --spam` lists them; a real report among them is restored with a\n\
              signed /not-spam {prefix}-YYYY-NNNN in its thread.",
             self.spam
@@ -84,17 +84,38 @@ impl Digest {
     }
 }
 
-/// The ISO week `now` falls in, as `2026-W49` (UTC).
-pub fn iso_week(now: Timestamp) -> String {
-    let date = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+/// The ISO week `t` falls in, as `2026-W49` (UTC).
+pub fn iso_week(t: Timestamp) -> String {
+    let date = t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let week = date.iso_week_date();
     format!("{:04}-W{:02}", week.year(), week.week())
 }
 
-/// The digest due at `now`, from every incident not in a final state;
-/// `None` when there is nothing to tell (no untriaged report, no spam).
+/// The hour (UTC) on Monday the digest is made at.
+pub const DIGEST_HOUR: i8 = 9;
+
+/// The last digest time at or before `now`: Monday 09:00 UTC. What
+/// arrived after it waits for the next week's digest, so the digest says
+/// the same whenever in the week it is made (after a restart, say).
+pub fn digest_time(now: Timestamp) -> Timestamp {
+    let utc = now.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let back = i64::from(utc.weekday().to_monday_zero_offset());
+    let monday = utc.date() - jiff::Span::new().days(back);
+    let mut at = jiff::tz::TimeZone::UTC
+        .to_timestamp(monday.to_datetime(jiff::civil::Time::constant(DIGEST_HOUR, 0, 0, 0)))
+        .expect("a UTC time exists");
+    if at > now {
+        at -= SignedDuration::from_hours(7 * 24);
+    }
+    at
+}
+
+/// The digest of the week `now` is in, from every incident not in a final
+/// state: the reports untriaged at its time, and the spam of the seven
+/// days before it. `None` when there is nothing to tell.
 pub fn due(incidents: &[Incident], now: Timestamp) -> Option<Digest> {
-    let week_ago = now - SignedDuration::from_hours(7 * 24);
+    let at = digest_time(now);
+    let week_before = at - SignedDuration::from_hours(7 * 24);
     let mut untriaged: Vec<Untriaged> = incidents
         .iter()
         .filter(|i| i.state == State::Reported)
@@ -105,17 +126,18 @@ pub fn due(incidents: &[Incident], now: Timestamp) -> Option<Digest> {
             sender: i.reporter.as_ref().map(|r| r.email.clone()),
             reminders: i.details.reminded.len(),
         })
+        .filter(|u| u.since < at)
         .collect();
     untriaged.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
     let spam = incidents
         .iter()
-        .filter(|i| i.state == State::Spam && i.opened_at > week_ago && i.opened_at <= now)
+        .filter(|i| i.state == State::Spam && i.opened_at >= week_before && i.opened_at < at)
         .count();
     if untriaged.is_empty() && spam == 0 {
         return None;
     }
     Some(Digest {
-        week: iso_week(now),
+        week: iso_week(at),
         untriaged,
         spam,
     })
@@ -202,6 +224,39 @@ mod tests {
             !text.contains("EMB-2026-0003"),
             "an accepted report is not listed"
         );
+    }
+
+    #[test]
+    fn the_digest_is_of_monday_nine_whenever_it_is_made() {
+        let monday = t("2026-12-07T09:00:00Z");
+        assert_eq!(digest_time(monday), monday);
+        assert_eq!(digest_time(t("2026-12-10T15:00:00Z")), monday);
+        assert_eq!(digest_time(t("2026-12-13T23:59:59Z")), monday);
+        assert_eq!(
+            digest_time(t("2026-12-07T08:59:59Z")),
+            t("2026-11-30T09:00:00Z"),
+            "before nine on Monday: last week's"
+        );
+        // What arrived after the digest time waits for next week's, so
+        // the same week's digest says the same on Monday or on Thursday.
+        let before = incident(1, "2026-12-06T10:00:00Z");
+        let after = incident(2, "2026-12-07T09:30:00Z");
+        let mut spam_after = incident(3, "2026-12-08T10:00:00Z");
+        spam_after.apply(
+            &Change::MarkedSpam {
+                header: "X-Spam: Yes".into(),
+            },
+            t("2026-12-08T10:00:00Z"),
+        );
+        let all = [before, after, spam_after];
+        let on_monday = due(&all, t("2026-12-07T10:00:00Z")).unwrap();
+        let on_thursday = due(&all, t("2026-12-10T10:00:00Z")).unwrap();
+        assert_eq!(on_monday.untriaged, on_thursday.untriaged);
+        assert_eq!((on_monday.spam, on_thursday.spam), (0, 0));
+        assert_eq!(on_thursday.key(), "digest/2026-W50");
+        assert_eq!(on_thursday.untriaged.len(), 1);
+        // A report that just came in is for the reminders, not a digest.
+        assert_eq!(due(&all[1..], t("2026-12-10T10:00:00Z")), None);
     }
 
     #[test]
