@@ -611,11 +611,12 @@ async fn two_replicas_that_lose_the_lease_file_each_real_mail_once() {
     );
 }
 
-/// The SpamAssassin corpora with their real headers, and two mails of our
-/// own, through `run --once` with the receiving MTA's name set: only the
-/// sender that MTA authenticated is acknowledged, and not when it also
-/// says spam. Nothing else is (no backscatter); every mail still reaches
-/// the SRC.
+/// The SpamAssassin corpora with their real headers, and three mails of
+/// our own, through `run --once` with the receiving MTA's name set: only
+/// the sender that MTA authenticated is acknowledged, and not when it also
+/// says spam. Nothing else is (no backscatter). Mail marked as spam opens
+/// an incident in the spam state that nobody hears of; every other report
+/// reaches the SRC.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the shared fixtures; .ci/run runs it"]
 async fn only_senders_the_mta_authenticated_are_acknowledged_in_the_spam_corpora() {
@@ -634,7 +635,7 @@ async fn only_senders_the_mta_authenticated_are_acknowledged_in_the_spam_corpora
         &(BASE_CONFIG.to_owned()
             + "\n[acknowledgement]\ntrusted_authserv_id = \"mx.embargo.test\"\n"),
     );
-    deliver_all(&site, &corpora);
+    let by_key = deliver_all(&site, &corpora);
     // Our MTA's headers on top (`ours`, above its Received), then what the
     // sender wrote (`theirs`).
     let own = |from: &str, id: &str, ours: &str, theirs: &str| {
@@ -679,23 +680,97 @@ async fn only_senders_the_mta_authenticated_are_acknowledged_in_the_spam_corpora
         .iter()
         .filter(|m| m.message_id.contains(".acknowledgement."))
         .collect();
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(acks[0].envelope_to, ["jane@finder.example"]);
+
+    // Each incident by the corpus of the mail that opened it (ours: the
+    // three above), with what the one parser reads of that mail's spam
+    // headers.
+    use embargo::core::incident::State;
+    use embargo::core::mail_kind::MailKind;
+    use embargo::core::sender_auth::{SpamHeader, marked_spam_by};
     let store = SqliteStore::open(&site.path("embargo.db")).await.unwrap();
+    let row_key: HashMap<i64, String> = store
+        .deliveries(&source_of(&site))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.message, d.key))
+        .collect();
+    #[derive(Default, Debug)]
+    struct Tally {
+        incidents: usize,
+        spam: usize,
+        acknowledged: usize,
+        src_copies: usize,
+    }
+    let mut per: BTreeMap<String, Tally> = BTreeMap::new();
+    let defaults = SpamHeader::defaults();
+    for summary in store.incidents().await.unwrap() {
+        let id = &summary.incident.id;
+        let rec = store.incident(id).await.unwrap().unwrap();
+        let opening = &rec.messages[0];
+        let file = row_key.get(&opening.id).and_then(|k| by_key.get(k));
+        let corpus = file.map_or("ours".to_owned(), |f| {
+            f.strip_prefix(root.join("mail"))
+                .unwrap()
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .into_owned()
+        });
+        let raw = store.raw_message(opening.id).await.unwrap().unwrap();
+        let marked = embargo::parse::parse(raw, 64 << 20, None)
+            .ok()
+            .and_then(|m| marked_spam_by(&m.auto_reply.verdicts, &defaults));
+        let kinds: Vec<MailKind> = rec.outbox.iter().map(|m| m.kind).collect();
+        let is_spam = rec.incident.state == State::Spam;
+        assert_eq!(
+            is_spam,
+            marked.is_some(),
+            "{id} ({corpus}): spam state iff its opening mail is marked ({marked:?})"
+        );
+        if is_spam {
+            assert!(
+                !kinds.contains(&MailKind::SrcCopy) && !kinds.contains(&MailKind::Acknowledgement),
+                "{id}: spam owes nobody anything: {kinds:?}"
+            );
+        } else {
+            assert!(
+                kinds.contains(&MailKind::SrcCopy),
+                "{id}: every report reaches the SRC"
+            );
+        }
+        let t = per.entry(corpus).or_default();
+        t.incidents += 1;
+        t.spam += usize::from(is_spam);
+        t.acknowledged += usize::from(kinds.contains(&MailKind::Acknowledgement));
+        t.src_copies += usize::from(kinds.contains(&MailKind::SrcCopy));
+    }
+    println!("{} corpus mails and 3 of ours:", corpora.len());
+    for (corpus, t) in &per {
+        println!(
+            "  {corpus:<28} {:>5} incidents, {:>3} in the spam state, {:>5} SRC copies, {} acknowledged",
+            t.incidents, t.spam, t.src_copies, t.acknowledged
+        );
+    }
+    let ours = &per["ours"];
+    assert_eq!(
+        (ours.incidents, ours.spam, ours.acknowledged),
+        (3, 1, 1),
+        "Joe's authenticated mail marked X-Spam-Flag: YES is spam; only Jane is acknowledged"
+    );
     let counts = store.counts().await.unwrap();
     let copies = sent
         .iter()
         .filter(|m| m.message_id.contains(".src-copy."))
         .count();
-    println!(
-        "{} corpus mails and 3 of ours: {} incidents, {} SRC copies, {} acknowledgement(s)",
-        corpora.len(),
-        counts.incidents,
-        copies,
-        acks.len()
-    );
-    assert_eq!(acks.len(), 1, "{acks:?}");
-    assert_eq!(acks[0].envelope_to, ["jane@finder.example"]);
+    let spam: usize = per.values().map(|t| t.spam).sum();
     assert_eq!(
-        copies as u64, counts.incidents,
-        "every report reaches the SRC"
+        copies as u64 + spam as u64,
+        counts.incidents,
+        "every report but spam reaches the SRC"
     );
 }
