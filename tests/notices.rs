@@ -175,6 +175,22 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
             .undecryptable(&incident.id, &report, "not for the list key", now)
             .unwrap(),
         composer
+            .digest(
+                &embargo::core::digest::Digest {
+                    week: "2026-W49".into(),
+                    untriaged: vec![embargo::core::digest::Untriaged {
+                        id: incident.id.clone(),
+                        since: incident.opened_at,
+                        title: incident.title.clone(),
+                        sender: incident.reporter.as_ref().map(|r| r.email.clone()),
+                        reminders: 3,
+                    }],
+                    spam: 2,
+                },
+                now,
+            )
+            .unwrap(),
+        composer
             .command_reply(
                 &incident.id,
                 &report,

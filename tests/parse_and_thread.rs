@@ -345,3 +345,40 @@ fn nul_bytes_in_a_mails_text_are_shown_as_replacement_characters() {
             .all(|p| !p.contains("NUL"))
     );
 }
+
+/// Any filter's verdict header is kept for `spam_headers` to name, as the
+/// mail wrote it; one mail cannot make its record grow with hundreds.
+#[test]
+fn spam_verdicts_of_any_filter_are_read_once_and_bounded() {
+    use embargo::core::sender_auth::{SpamHeader, marked_spam_by};
+    let mut text = String::from(
+        "From: a@example.net\r\nTo: security@example.org\r\nSubject: hi\r\n\
+         Message-ID: <v1@example.net>\r\nX-Barracuda-Spam-Status: Yes, score=9\r\n\
+         x-spam-flag: NO\r\n",
+    );
+    for n in 0..100 {
+        text.push_str(&format!("X-Spam-Junk-{n}: Yes\r\n"));
+    }
+    text.push_str("\r\nbody\r\n");
+    let m = parse::parse(text.into_bytes(), 1 << 20, None).unwrap();
+    let spam = &m.auto_reply.verdicts.spam;
+    assert!(spam.len() <= 17, "{}", spam.len());
+    assert_eq!(
+        spam[0],
+        (
+            "X-Barracuda-Spam-Status".to_owned(),
+            "Yes, score=9".to_owned()
+        )
+    );
+    assert!(spam.contains(&("X-Spam-Flag".to_owned(), "NO".to_owned())));
+    let defaults = SpamHeader::defaults();
+    assert_eq!(marked_spam_by(&m.auto_reply.verdicts, &defaults), None);
+    let barracuda = [SpamHeader {
+        header: "X-Barracuda-Spam-Status".into(),
+        yes: "yes".into(),
+    }];
+    assert_eq!(
+        marked_spam_by(&m.auto_reply.verdicts, &barracuda).as_deref(),
+        Some("X-Barracuda-Spam-Status: Yes, score=9")
+    );
+}

@@ -344,7 +344,8 @@ fn date_change(i: &Incident, rules: &Rules<'_>) -> Option<Due> {
 /// What is due on `incident` at `now`, in the order to queue it.
 pub fn due(i: &Incident, rules: &Rules<'_>, now: Timestamp) -> Vec<Due> {
     let d = &i.details;
-    if i.state.is_final() {
+    // Spam owes nobody a notice; `/not-spam` makes it a report first.
+    if i.state.is_final() || i.state == State::Spam {
         return Vec::new();
     }
     // A hold pauses what the SRC controls, never the news that the date

@@ -409,8 +409,9 @@ fn mailboxes(addr: Option<&Address<'_>>) -> Vec<Mailbox> {
     .unwrap_or_default()
 }
 
-/// Headers named like a spam verdict kept beyond the three known ones: a
-/// mail cannot make its record grow without bound this way.
+/// Headers named like a spam verdict kept beyond the three known ones (and
+/// four times as many of those): a mail cannot make its record grow
+/// without bound this way. The MTA writes its verdict on top, first.
 const MAX_SPAM_HEADERS: usize = 16;
 
 /// Every Authentication-Results header, top first, and the spam verdicts.
@@ -426,7 +427,9 @@ fn verdicts(msg: &Message<'_>) -> AuthHeaders {
                 received_above: received,
                 value: value.to_owned(),
             });
-        } else if let Some(known) = SPAM_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+        } else if let Some(known) = SPAM_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name))
+            && found.spam.len() < 4 * MAX_SPAM_HEADERS
+        {
             found.spam.push(((*known).to_owned(), value.to_owned()));
         } else if name.to_ascii_lowercase().contains(SPAM_HEADER_MARK)
             && found.spam.len() < MAX_SPAM_HEADERS
