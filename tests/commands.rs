@@ -819,3 +819,41 @@ fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
         .count();
     assert_eq!(copies, 1);
 }
+
+/// Spam and the `/not-spam` restoring it taken in by one pass (one batch,
+/// one transaction): the report is not stored yet when the command is
+/// decided, and its SRC copy still goes out, once.
+#[test]
+fn not_spam_in_the_same_pass_as_the_spam_still_sends_the_src_copy() {
+    let t = team();
+    let site = &t.site;
+    site.deliver(&mail(
+        "Prize Desk <winner@lottery.example>",
+        "You have won",
+        "s1@lottery.example",
+        "X-Spam-Flag: YES\r\n",
+    ));
+    let year = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .year();
+    let id = format!("EMB-{year}-0001");
+    let answer = alice_says(
+        &t,
+        &id,
+        "s1@lottery.example",
+        "b1",
+        &format!("/not-spam {id}\r\n"),
+    );
+    assert!(answer.text.contains("spam → reported"), "{}", answer.text);
+    let copies: Vec<Sent> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| m.message_id.contains(".src-copy."))
+        .collect();
+    assert_eq!(copies.len(), 1);
+    assert!(
+        copies[0].text.contains("Body of s1@lottery.example"),
+        "{}",
+        copies[0].text
+    );
+}

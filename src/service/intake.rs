@@ -172,7 +172,7 @@ impl Intake {
                 Ok(mail) => self.file(mail, source_ref, &known, now),
                 Err(unparsed) => self.quarantine(unparsed, source_ref, &known, now),
             };
-            self.restore(&mut record, now).await?;
+            self.restore(&mut record, &records, now).await?;
             absorb(&mut known, &record, now);
             records.push(record);
         }
@@ -353,7 +353,12 @@ impl Intake {
     /// opened it (and its acknowledgement, when owed) join the record. That
     /// mail is read back from the store and parsed by the one parser, as it
     /// was on arrival.
-    async fn restore(&self, record: &mut Record, now: Timestamp) -> Result<(), ServiceError> {
+    async fn restore(
+        &self,
+        record: &mut Record,
+        earlier: &[Record],
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
         let IntakeRecord::Filed {
             filing,
             events,
@@ -378,38 +383,20 @@ impl Intake {
         {
             return Ok(());
         }
-        let store = self.shared.store.as_ref();
-        let Some(stored) = store.incident(id).await? else {
-            return Ok(());
-        };
-        let opening = stored
-            .events
-            .iter()
-            .find(|e| e.kind == EventKind::Reported)
-            .and_then(|e| e.message_id.as_deref());
-        let Some(message) = stored
-            .messages
-            .iter()
-            .find(|m| Some(m.message_id.as_str()) == opening)
-            .or(stored.messages.first())
-        else {
-            tracing::error!(incident = %id, "restored from spam, but its report is not stored: no SRC copy");
-            return Ok(());
-        };
-        let Some(raw) = store.raw_message(message.id).await? else {
-            tracing::error!(incident = %id, "restored from spam, but its report's bytes are gone: no SRC copy");
-            return Ok(());
-        };
-        let keys = parse::Keys {
-            opener: self.shared.crypto.opener.as_ref(),
-            now,
-        };
-        let report = match parse::parse(raw, self.shared.settings.max_message_bytes, Some(keys)) {
-            Ok(report) => report,
-            Err(e) => {
-                tracing::error!(incident = %id, reason = %e.reason, "restored from spam, but its report cannot be read again: no SRC copy");
-                return Ok(());
-            }
+        // Opened earlier in this very batch: not stored yet, and parsed.
+        let in_batch = earlier.iter().find_map(|r| match &r.record {
+            IntakeRecord::Filed { mail, filing, .. } => match filing.as_ref() {
+                Filing::Opened(inc) if inc.id == *id => Some(mail.as_ref().clone()),
+                _ => None,
+            },
+            _ => None,
+        });
+        let report = match in_batch {
+            Some(report) => report,
+            None => match self.stored_report(id, now).await? {
+                Some(report) => report,
+                None => return Ok(()),
+            },
         };
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
@@ -439,6 +426,49 @@ impl Intake {
         }
         events.extend(owed_events);
         Ok(())
+    }
+
+    /// The mail that opened incident `id`, read back from the store and
+    /// parsed again by the one parser; `None` (logged) when it cannot be.
+    async fn stored_report(
+        &self,
+        id: &crate::core::incident_id::IncidentId,
+        now: Timestamp,
+    ) -> Result<Option<Inbound>, ServiceError> {
+        let store = self.shared.store.as_ref();
+        let Some(stored) = store.incident(id).await? else {
+            tracing::error!(incident = %id, "restored from spam, but it is not stored: no SRC copy");
+            return Ok(None);
+        };
+        let opening = stored
+            .events
+            .iter()
+            .find(|e| e.kind == EventKind::Reported)
+            .and_then(|e| e.message_id.as_deref());
+        let Some(message) = stored
+            .messages
+            .iter()
+            .find(|m| Some(m.message_id.as_str()) == opening)
+            .or(stored.messages.first())
+        else {
+            tracing::error!(incident = %id, "restored from spam, but its report is not stored: no SRC copy");
+            return Ok(None);
+        };
+        let Some(raw) = store.raw_message(message.id).await? else {
+            tracing::error!(incident = %id, "restored from spam, but its report's bytes are gone: no SRC copy");
+            return Ok(None);
+        };
+        let keys = parse::Keys {
+            opener: self.shared.crypto.opener.as_ref(),
+            now,
+        };
+        match parse::parse(raw, self.shared.settings.max_message_bytes, Some(keys)) {
+            Ok(report) => Ok(Some(report)),
+            Err(e) => {
+                tracing::error!(incident = %id, reason = %e.reason, "restored from spam, but its report cannot be read again: no SRC copy");
+                Ok(None)
+            }
+        }
     }
 
     /// The mail a decision owes, rendered; `None` for a duplicate.
