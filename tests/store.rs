@@ -1170,3 +1170,33 @@ async fn a_holder_that_lost_the_ingest_lease_writes_nothing() {
         assert!(e.is_fenced(), "{name}: {e:?}");
     }
 }
+
+/// The weekly digest belongs to no incident: queued once per key, and the
+/// scheduler can ask whether it was, on either backend.
+#[tokio::test]
+async fn mail_of_no_incident_is_queued_once_per_key() {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
+        let now = t("2026-12-07T09:00:00Z");
+        assert!(
+            !store.outbox_has("digest/2026-W50").await.unwrap(),
+            "{name}"
+        );
+        let mut digest = outbox_mail("digest/2026-W50", None, now);
+        digest.kind = MailKind::Digest;
+        store.enqueue(&[digest.clone()], now).await.unwrap();
+        store.enqueue(&[digest], now).await.unwrap();
+        assert!(store.outbox_has("digest/2026-W50").await.unwrap(), "{name}");
+        assert!(
+            !store.outbox_has("digest/2026-W51").await.unwrap(),
+            "{name}"
+        );
+        let rows = store.outbox().await.unwrap();
+        assert_eq!(rows.len(), 1, "{name}");
+        assert_eq!(
+            (rows[0].kind, rows[0].incident.as_ref()),
+            (MailKind::Digest, None),
+            "{name}"
+        );
+    }
+}
