@@ -403,6 +403,7 @@ async fn import(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
 async fn incidents(cli: &Cli, as_json: bool, spam: bool) -> anyhow::Result<()> {
     let settings = load(cli)?;
     let mut list = store::open(&settings.store).await?.incidents().await?;
+    let all = list.len();
     // Spam would bury the reports: it has a listing of its own.
     list.retain(|s| (s.incident.state == embargo::core::incident::State::Spam) == spam);
     if as_json {
@@ -410,7 +411,14 @@ async fn incidents(cli: &Cli, as_json: bool, spam: bool) -> anyhow::Result<()> {
     } else if spam {
         print(&report::spam(&list))
     } else {
-        print(&report::incidents(&list))
+        let mut text = report::incidents(&list);
+        if all > list.len() {
+            text.push_str(&format!(
+                "({} filed as spam are not listed: `embargo incidents --spam`)\n",
+                all - list.len()
+            ));
+        }
+        print(&text)
     }
 }
 

@@ -741,6 +741,11 @@ fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
         site.ok(&["show", &id])
             .contains("spam         marked by X-Spam-Flag: YES")
     );
+    let normal = site.ok(&["incidents"]);
+    assert!(
+        !normal.contains(&id) && normal.contains("1 filed as spam are not listed"),
+        "{normal}"
+    );
 
     // Unsigned, From Alice: filed, and nobody answered (no backscatter).
     site.deliver(
