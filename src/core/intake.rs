@@ -8,6 +8,7 @@ use super::event::{Event, EventKind, SERVICE_ACTOR};
 use super::inbound::{Inbound, Mailbox};
 use super::incident::{Change, Incident};
 use super::incident_id::{IncidentId, IncidentIdError};
+use super::relay::{self, NotRelayed, Relay, RelayPolicy};
 use super::roster::Roster;
 use super::sender_auth;
 use super::signature::{Encryption, SignatureStatus};
@@ -65,6 +66,8 @@ pub enum Reply {
     },
     /// The answer to a mail that carried commands.
     Command(CommandReply),
+    /// A later mail on the incident, for its insiders.
+    Relay(Relay),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +197,34 @@ pub fn decide(
                     replies.push(Reply::Command(outcome.reply));
                     lead_assigned = outcome.lead_assigned;
                 }
+            }
+            let answered = replies.iter().any(|r| matches!(r, Reply::Command(_)));
+            let relay_policy = RelayPolicy {
+                roster: policy.roster,
+                src_address: policy.src_address,
+                own_addresses: policy.own_addresses,
+                trusted_mta: policy.trusted_mta,
+            };
+            // To whom the incident stands after this mail's commands: a
+            // Fix Team member added in it reads it too.
+            match relay::decide(mail, updated.as_ref(), &via, &relay_policy, answered) {
+                Ok(relay) => {
+                    events.push(event(
+                        EventKind::RelayQueued,
+                        SERVICE_ACTOR.to_owned(),
+                        Some(mail.message_id.clone()),
+                        relay.describe(),
+                    ));
+                    replies.push(Reply::Relay(relay));
+                }
+                // The command's own event and reply are its record.
+                Err(NotRelayed::CommandsOnly) => {}
+                Err(why) => events.push(event(
+                    EventKind::RelayWithheld,
+                    SERVICE_ACTOR.to_owned(),
+                    Some(mail.message_id.clone()),
+                    why.to_string(),
+                )),
             }
             Ok(Decision::Join {
                 incident,
@@ -537,8 +568,15 @@ mod tests {
                 ..
             } => {
                 assert_eq!(incident, inc);
-                assert_eq!(kinds(&events), [EventKind::MessageAdded]);
-                assert!(replies.is_empty());
+                assert_eq!(
+                    kinds(&events),
+                    [EventKind::MessageAdded, EventKind::RelayQueued]
+                );
+                // The store gave no state: the list alone hears of it.
+                assert!(
+                    matches!(&replies[..], [Reply::Relay(r)] if r.to.len() == 1 && r.to[0].email == "src@example.org"),
+                    "{replies:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -546,12 +584,17 @@ mod tests {
             detail: "not for us".into(),
         };
         match decide_with(&reply, &ctx) {
-            Decision::Join { replies, .. } => assert_eq!(
-                replies,
-                [Reply::CannotDecrypt {
-                    reason: "not for us".into()
-                }]
-            ),
+            Decision::Join {
+                replies, events, ..
+            } => {
+                assert_eq!(
+                    replies,
+                    [Reply::CannotDecrypt {
+                        reason: "not for us".into()
+                    }]
+                );
+                assert_eq!(events[1].kind, EventKind::RelayWithheld);
+            }
             other => panic!("{other:?}"),
         }
         ctx.already_stored = true;

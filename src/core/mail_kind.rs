@@ -39,10 +39,12 @@ pub enum MailKind {
     /// service holds something back, or cannot move an incident on, until
     /// a person acts.
     Alert,
+    /// To an incident's insiders: a mail filed on it, relayed.
+    Relay,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 16] = [
+    pub const ALL: [MailKind; 17] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
@@ -59,6 +61,7 @@ impl MailKind {
         MailKind::GuardAlert,
         MailKind::DeliveryFailure,
         MailKind::Alert,
+        MailKind::Relay,
     ];
 
     /// Carries embargoed content: the guard keeps it to the SRC, the Fix
@@ -85,6 +88,7 @@ impl MailKind {
             MailKind::GuardAlert => "guard-alert",
             MailKind::DeliveryFailure => "delivery-failure",
             MailKind::Alert => "alert",
+            MailKind::Relay => "relay",
         }
     }
 
@@ -124,10 +128,11 @@ mod tests {
                 | MailKind::Retrospective
                 | MailKind::GuardAlert
                 | MailKind::DeliveryFailure
-                | MailKind::Alert => k,
+                | MailKind::Alert
+                | MailKind::Relay => k,
             };
             assert_eq!(exhaustive, k);
         }
-        assert_eq!(MailKind::ALL.len(), 16);
+        assert_eq!(MailKind::ALL.len(), 17);
     }
 }

@@ -20,6 +20,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod mail_kind;
 pub mod notice_kind;
+pub mod relay;
 pub mod roster;
 pub mod sender_auth;
 pub mod severity;

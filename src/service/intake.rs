@@ -389,6 +389,16 @@ impl Intake {
                             composer.command_reply(&incident, mail, answer, now),
                             &mut outbox,
                         ),
+                        Reply::Relay(relay) => match composer.relay(
+                            &incident,
+                            mail,
+                            &via.to_string(),
+                            relay,
+                            now,
+                        ) {
+                            Ok(copies) => outbox.extend(copies),
+                            Err(e) => build(Err(e), &mut outbox),
+                        },
                         Reply::Acknowledgement { .. } | Reply::SrcCopy { .. } => {}
                     }
                 }
@@ -459,7 +469,7 @@ impl Intake {
                             )
                         }
                         // A new report's SRC copy already says what could not be read.
-                        Reply::CannotDecrypt { .. } | Reply::Command(_) => {}
+                        Reply::CannotDecrypt { .. } | Reply::Command(_) | Reply::Relay(_) => {}
                     }
                 }
                 Some(Filed {
