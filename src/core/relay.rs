@@ -158,7 +158,8 @@ pub fn proven_sender(mail: &Inbound, policy: &RelayPolicy<'_>) -> Option<String>
 /// Whether all the sender wrote (quotes and signature aside) is commands.
 pub fn only_commands(mail: &Inbound) -> bool {
     let text = mail.command_text();
-    let words = |lines: &[&str]| -> usize { lines.iter().map(|l| l.split_whitespace().count()).sum() };
+    let words =
+        |lines: &[&str]| -> usize { lines.iter().map(|l| l.split_whitespace().count()).sum() };
     let written = words(&command::written_lines(text));
     let commands = command::command_lines(text);
     let in_commands = words(&commands.iter().map(String::as_str).collect::<Vec<_>>());
@@ -197,7 +198,12 @@ pub fn decide(
         return Err(NotRelayed::CommandsOnly);
     }
     let sender = proven_sender(mail, policy);
-    let mut to = insiders(incident, policy.roster, policy.src_address, sender.as_deref());
+    let mut to = insiders(
+        incident,
+        policy.roster,
+        policy.src_address,
+        sender.as_deref(),
+    );
     let encrypted = mail.encryption == Encryption::Decrypted;
     if encrypted {
         // The list carries no text of an encrypted mail: each SRC member
@@ -214,9 +220,9 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::inbound::{AutoReplyHeaders, Mailbox, SignedContent, TextSource};
     use crate::core::incident::Change;
     use crate::core::incident_id::IncidentId;
-    use crate::core::inbound::{AutoReplyHeaders, Mailbox, SignedContent, TextSource};
     use crate::core::roster::{Member, Rotation};
     use crate::core::signature::{Made, SignatureStatus};
 
@@ -338,8 +344,12 @@ mod tests {
 
     #[test]
     fn a_reporters_follow_up_reaches_the_list_the_lead_and_the_team_once_each() {
-        let r = decide_for(&mail("jane@researcher.example", "a second vector"), &reply(), false)
-            .unwrap();
+        let r = decide_for(
+            &mail("jane@researcher.example", "a second vector"),
+            &reply(),
+            false,
+        )
+        .unwrap();
         assert!(!r.encrypted);
         // The lead is on the team too (another case): one copy.
         assert_eq!(
@@ -369,8 +379,12 @@ mod tests {
             ["src@example.org", "dev@example.org"],
             "the signer's own mail is not sent back to her; the list still gets it"
         );
-        let forged = decide_for(&mail("alice@example.org", "I can reproduce it."), &reply(), false)
-            .unwrap();
+        let forged = decide_for(
+            &mail("alice@example.org", "I can reproduce it."),
+            &reply(),
+            false,
+        )
+        .unwrap();
         assert_eq!(
             emails(&forged),
             ["src@example.org", "alice@example.org", "dev@example.org"],
@@ -391,9 +405,12 @@ mod tests {
             Err(NotRelayed::Loop(_))
         ));
         let again = mail("jane@researcher.example", "x");
-        let e = decide_for(&again, &Via::MessageId("ours@example.org".into()), false)
-            .unwrap_err();
-        assert!(e.to_string().contains("<ours@example.org> is already filed"), "{e}");
+        let e = decide_for(&again, &Via::MessageId("ours@example.org".into()), false).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("<ours@example.org> is already filed"),
+            "{e}"
+        );
 
         let mut ooo = mail("jane@researcher.example", "I am away");
         ooo.auto_reply.auto_submitted = Some("auto-replied".into());
@@ -433,7 +450,8 @@ mod tests {
 
     #[test]
     fn a_mail_of_commands_alone_is_answered_not_relayed_but_one_with_words_is() {
-        let commands = signed_by_alice("/accept\n/team add dev@example.org\n\n> old quote\n-- \nAlice\n");
+        let commands =
+            signed_by_alice("/accept\n/team add dev@example.org\n\n> old quote\n-- \nAlice\n");
         assert!(only_commands(&commands));
         assert_eq!(
             decide_for(&commands, &reply(), true),
@@ -444,7 +462,10 @@ mod tests {
         let talk = signed_by_alice("Reproduced on 2.4.1; accepting.\n\n/accept\n");
         assert!(!only_commands(&talk));
         assert!(decide_for(&talk, &reply(), true).is_ok());
-        assert!(!only_commands(&mail("jane@researcher.example", "no commands")));
+        assert!(!only_commands(&mail(
+            "jane@researcher.example",
+            "no commands"
+        )));
     }
 
     #[test]

@@ -389,16 +389,12 @@ impl Intake {
                             composer.command_reply(&incident, mail, answer, now),
                             &mut outbox,
                         ),
-                        Reply::Relay(relay) => match composer.relay(
-                            &incident,
-                            mail,
-                            &via.to_string(),
-                            relay,
-                            now,
-                        ) {
-                            Ok(copies) => outbox.extend(copies),
-                            Err(e) => build(Err(e), &mut outbox),
-                        },
+                        Reply::Relay(relay) => {
+                            match composer.relay(&incident, mail, &via.to_string(), relay, now) {
+                                Ok(copies) => outbox.extend(copies),
+                                Err(e) => build(Err(e), &mut outbox),
+                            }
+                        }
                         Reply::Acknowledgement { .. } | Reply::SrcCopy { .. } => {}
                     }
                 }
