@@ -6,6 +6,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use common::gpg::{Gpg, pgp_mime_encrypted, pgp_mime_signed, signed_parts};
 use common::servers::{
     self, MailServers, Served, Tls, Wiring, address, header, message_ids, wait_for,
 };
@@ -685,4 +686,299 @@ async fn a_new_uidvalidity_rereads_the_mailbox_without_processing_anything_twice
     );
     assert_eq!(incidents(&site).len(), 3, "no incident twice");
     assert!(log.contains("duplicate delivery of a stored mail"), "{log}");
+}
+
+/// A site on these servers whose SRC members sign with their own GnuPG
+/// keys (Alice, on call, and Bob), with the list's public key in the same
+/// GnuPG: it reads and writes as every member and the reporter would.
+struct Keyed {
+    site: Site,
+    gpg: Gpg,
+    alice: String,
+    list: String,
+}
+
+fn keyed(servers: &MailServers) -> Keyed {
+    let gpg = Gpg::new();
+    let alice = gpg.gen_key(&format!("Alice <{}>", address("alice")), "ed25519");
+    let bob = gpg.gen_key(&format!("Bob <{}>", address("bob")), "ed25519");
+    let d = servers::DOMAIN;
+    let config = servers::config(servers, &Wiring::tls())
+        .replace(
+            "company = \"A Corp\"\n",
+            &format!("company = \"A Corp\"\nfingerprint = \"{alice}\"\n"),
+        )
+        .replace(
+            "company = \"B Corp\"\n",
+            &format!("company = \"B Corp\"\nfingerprint = \"{bob}\"\n"),
+        )
+        .replace(
+            &format!("[roster.oncall]\nrotation = [\"alice@{d}\", \"bob@{d}\"]"),
+            &format!("[roster]\nkeyring = \"keys\"\n\n[roster.oncall]\nrotation = [\"alice@{d}\"]"),
+        );
+    assert!(
+        config.contains(&bob) && config.contains("keyring"),
+        "{config}"
+    );
+    let site = Site::with_config(&config);
+    std::fs::create_dir(site.path("keys")).unwrap();
+    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
+    std::fs::write(site.path("keys/bob.asc"), gpg.export(&bob)).unwrap();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    let list = gpg.fingerprint("Test Project Security");
+    Keyed {
+        site,
+        gpg,
+        alice,
+        list,
+    }
+}
+
+/// The header block of a mail in a thread, on these servers.
+fn in_thread(from: &str, subject: &str, id: &str, parent: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {s}\r\nSubject: {subject}\r\nDate: Tue, 01 Dec 2026 11:00:00 +0000\r\n\
+         Message-ID: <{id}>\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n",
+        s = address("security"),
+    )
+}
+
+/// Mails in `user`'s inbox that relay the mail with Message-ID `id`.
+fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
+    servers
+        .mailbox(user)
+        .into_iter()
+        .filter(|m| header(m, "In-Reply-To").as_deref() == Some(&format!("<{id}>")))
+        .filter(|m| header(m, "From").is_some_and(|f| f.contains(" via ")))
+        .collect()
+}
+
+/// Opens a report, then makes Bob its Fix Lead and dev its Fix Team with
+/// Alice's signed commands; the incident id.
+fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
+    servers.send(&address("reporter"), &address("security"), &report(1, tag));
+    wait_for(Duration::from_secs(15), || incidents(&k.site).len() == 1)
+        .expect("the report opens an incident");
+    let id = incidents(&k.site)[0]["id"].as_str().unwrap().to_owned();
+    let commands = pgp_mime_signed(
+        &k.gpg,
+        &k.alice,
+        &in_thread(
+            &format!("Alice <{}>", address("alice")),
+            &format!("Re: [{id}] New report"),
+            &format!("lead-{tag}@alice.example"),
+            &format!("report-{tag}-1@reporter.example"),
+        ),
+        &format!(
+            "/lead {bob} {id}\n/team add {dev} {id}\n",
+            bob = address("bob"),
+            dev = address("dev")
+        ),
+    );
+    servers.send(&address("alice"), &address("security"), &commands);
+    wait_for(Duration::from_secs(15), || {
+        let shown = k.site.json(&["show", &id]);
+        shown["lead"] == address("bob").as_str() && shown["team"][0] == address("dev").as_str()
+    })
+    .expect("Alice's signed commands make Bob the Fix Lead and dev the Fix Team");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_signed_and_threaded() {
+    let servers = MailServers::start();
+    let k = keyed(&servers);
+    let _served = serve(&k.site);
+    let id = a_led_incident(&servers, &k, "relay");
+    // Commands alone: answered, not relayed.
+    assert!(relays_of(&servers, "src", "lead-relay@alice.example").is_empty());
+
+    let follow_up = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         I found a second vector: the same overflow through the JSON loader.\r\n",
+        in_thread(
+            &format!("Jane Researcher <{}>", address("reporter")),
+            "Re: Overflow relay 1 in the parser",
+            "follow-up-1@reporter.example",
+            "report-relay-1@reporter.example",
+        )
+    );
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        follow_up.as_bytes(),
+    );
+    let insiders = ["src", "bob", "dev"];
+    wait_for(Duration::from_secs(20), || {
+        insiders
+            .iter()
+            .all(|u| !relays_of(&servers, u, "follow-up-1@reporter.example").is_empty())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the follow-up is not relayed to each insider: {:?}",
+            insiders.map(|u| relays_of(&servers, u, "follow-up-1@reporter.example").len())
+        )
+    });
+    for user in insiders {
+        let relayed = relays_of(&servers, user, "follow-up-1@reporter.example");
+        assert_eq!(relayed.len(), 1, "{user} gets it once");
+        let m = &relayed[0];
+        let (signed, signature) = signed_parts(m);
+        let verified = k.gpg.verify_detached(&signature, &signed);
+        assert!(verified.ok, "{user}: {}", verified.status);
+        assert!(
+            verified.status.contains(&k.list),
+            "signed with the list key"
+        );
+        let from = header(m, "From").unwrap();
+        assert!(
+            from.contains("Jane Researcher via Test Project Security")
+                && from.contains(&address("security")),
+            "{from}"
+        );
+        assert_eq!(
+            header(m, "Reply-To").unwrap(),
+            address("security"),
+            "answers come back to the list"
+        );
+        let references = header(m, "References").unwrap();
+        assert!(
+            references.contains("<report-relay-1@reporter.example>")
+                && references.contains("<follow-up-1@reporter.example>"),
+            "{references}"
+        );
+        let subject = header(m, "Subject").unwrap();
+        assert_eq!(subject.matches(&id).count(), 1, "{subject}");
+        let parsed = mail_parser::MessageParser::default().parse(m).unwrap();
+        let text = parsed.body_text(0).unwrap();
+        assert!(text.contains("I found a second vector"), "{text}");
+        assert!(text.contains("not signed"), "the parser's verdict: {text}");
+        // The original as received, for its own signature to be checked.
+        let raw = String::from_utf8_lossy(m);
+        assert!(raw.contains("Content-Type: message/rfc822"), "{raw}");
+        assert!(raw.contains("Message-ID: <follow-up-1@reporter.example>"));
+        // Bob, its Fix Lead, answers the relay from his mail client: it
+        // threads onto the incident, and reaches the list and dev, not Bob.
+        if user == "bob" {
+            let relay_id = header(m, "Message-ID").unwrap();
+            let answer = format!(
+                "From: Bob <{bob}>\r\nTo: {security}\r\nSubject: Re: {subject}\r\n\
+                 Date: Tue, 01 Dec 2026 12:00:00 +0000\r\nMessage-ID: <bob-answer@bob.example>\r\n\
+                 In-Reply-To: {relay_id}\r\nReferences: {references} {relay_id}\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Confirmed, fixing both.\r\n",
+                bob = address("bob"),
+                security = address("security"),
+            );
+            servers.send(&address("bob"), &address("security"), answer.as_bytes());
+        }
+    }
+    wait_for(Duration::from_secs(20), || {
+        !relays_of(&servers, "src", "bob-answer@bob.example").is_empty()
+            && !relays_of(&servers, "dev", "bob-answer@bob.example").is_empty()
+    })
+    .expect("Bob's answer is relayed to the list and the Fix Team");
+    let shown = k.site.json(&["show", &id]);
+    assert_eq!(
+        shown["messages"].as_array().unwrap().len(),
+        4,
+        "report, commands, follow-up and answer on one incident: {shown:#}"
+    );
+    assert_eq!(incidents(&k.site).len(), 1, "no incident from the answer");
+    // An unsigned From: proves nothing: Bob gets his answer too.
+    assert_eq!(
+        relays_of(&servers, "bob", "bob-answer@bob.example").len(),
+        1
+    );
+    // Nothing relayed reached the reporter.
+    assert!(
+        servers
+            .mailbox("reporter")
+            .iter()
+            .all(|m| !header(m, "From").unwrap().contains(" via ")),
+        "the reporter gets no relay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_follow_up_reaches_each_keyed_member_encrypted_and_nobody_in_clear() {
+    const SECRET: &str = "the exploit needs only a 17-byte anchor chain";
+    let servers = MailServers::start();
+    let k = keyed(&servers);
+    let _served = serve(&k.site);
+    let id = a_led_incident(&servers, &k, "sealed");
+    let encrypted = pgp_mime_encrypted(
+        &k.gpg,
+        &k.list,
+        None,
+        &in_thread(
+            &format!("Jane Researcher <{}>", address("reporter")),
+            "Re: Overflow sealed 1 in the parser",
+            "sealed-1@reporter.example",
+            "report-sealed-1@reporter.example",
+        ),
+        &format!("Content-Type: text/plain; charset=utf-8\r\n\r\nDetails: {SECRET}.\r\n"),
+    );
+    servers.send(&address("reporter"), &address("security"), &encrypted);
+    // Alice and Bob have keys; the list and dev (no key) get word only.
+    let everyone = ["src", "alice", "bob", "dev"];
+    wait_for(Duration::from_secs(20), || {
+        everyone
+            .iter()
+            .all(|u| !relays_of(&servers, u, "sealed-1@reporter.example").is_empty())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "not relayed to each: {:?}",
+            everyone.map(|u| relays_of(&servers, u, "sealed-1@reporter.example").len())
+        )
+    });
+    for user in ["alice", "bob"] {
+        let relayed = relays_of(&servers, user, "sealed-1@reporter.example");
+        assert_eq!(relayed.len(), 1, "{user}");
+        let m = &relayed[0];
+        assert_eq!(
+            header(m, "Subject").unwrap(),
+            "[EMBARGOED] encrypted mail",
+            "{user}: the subject travels inside"
+        );
+        let opened = k.gpg.decrypt(m);
+        assert!(opened.ok, "{user}: GnuPG decrypts it: {}", opened.status);
+        assert!(
+            opened.status.contains("GOODSIG"),
+            "{user}: signed by the list key inside: {}",
+            opened.status
+        );
+        let inside = String::from_utf8_lossy(&opened.stdout);
+        assert!(inside.contains(SECRET), "{user}: {inside}");
+        assert!(inside.contains(&id));
+        assert!(
+            inside.contains("Content-Type: message/rfc822") && inside.contains("BEGIN PGP MESSAGE"),
+            "the original, as it came (encrypted), inside only: {inside}"
+        );
+    }
+    for user in ["src", "dev"] {
+        let relayed = relays_of(&servers, user, "sealed-1@reporter.example");
+        assert_eq!(relayed.len(), 1, "{user}");
+        let (signed, signature) = signed_parts(&relayed[0]);
+        assert!(k.gpg.verify_detached(&signature, &signed).ok, "{user}");
+        let text = String::from_utf8_lossy(&relayed[0]);
+        assert!(
+            text.contains("came encrypted, so its text is not in this mail")
+                && !text.contains("message/rfc822"),
+            "{user}: word that it came, no text and no original: {text}"
+        );
+    }
+    // Over every mailbox's raw bytes: the secret only ever travels encrypted.
+    for user in [
+        "security", "src", "reporter", "alice", "bob", "dev", "distro1", "distro2", "announce",
+    ] {
+        for m in servers.mailbox(user) {
+            assert!(
+                !String::from_utf8_lossy(&m).contains("17-byte anchor"),
+                "{user} got the secret in clear"
+            );
+        }
+    }
 }

@@ -69,7 +69,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("11 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
+        stdout.contains("12 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
         "{stdout}"
     );
     for id in [
@@ -265,6 +265,43 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         3
     );
 
+    // Jane's follow-up, once the incident has a Fix Lead and a Fix Team,
+    // is relayed to each insider: "Jane via the list", in her thread, her
+    // mail attached as it came.
+    let relays: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| m.in_reply_to.as_deref() == Some("9c04d7.jane@researcher.example"))
+        .collect();
+    let mut relayed_to: Vec<&str> = relays.iter().map(|m| m.envelope_to[0].as_str()).collect();
+    relayed_to.sort();
+    assert_eq!(
+        relayed_to,
+        [
+            "alice@example.org",
+            "src@example.org",
+            "yaml-maintainer@example.org"
+        ]
+    );
+    for m in &relays {
+        assert_eq!(
+            m.subject,
+            "[EMB-2026-0001] Re: Heap overflow in the YAML loader"
+        );
+        let raw = String::from_utf8_lossy(&m.raw);
+        assert!(
+            raw.contains(
+                "From: \"Jane Researcher via Example Project Security\" <security@example.org>"
+            ) && raw.contains("Content-Type: message/rfc822")
+                && m.text.contains("A second way in"),
+            "{raw}"
+        );
+    }
+    assert!(
+        stdout.contains("Relayed to the incident's insiders")
+            && stdout.contains("<9c04d7.jane@researcher.example>"),
+        "{stdout}"
+    );
+
     // The reporter gets their acknowledgement, and nothing embargoed.
     let to_jane: Vec<&str> = sent
         .iter()
@@ -405,7 +442,8 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
             "reported",
             "src-copy-queued",
             "acknowledgement-queued",
-            "message-added"
+            "message-added",
+            "relay-queued"
         ]
     );
     let messages = first["messages"].as_array().unwrap();
@@ -413,7 +451,15 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
         messages[1]["joined_via"],
         "In-Reply-To <report-1@finder.example>"
     );
-    assert_eq!(first["outbox"].as_array().unwrap().len(), 2);
+    // The SRC copy, the acknowledgement, and the reply relayed to the list.
+    let outbox = first["outbox"].as_array().unwrap();
+    assert_eq!(outbox.len(), 3, "{outbox:#?}");
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m["kind"] == "relay" && m["recipients"][0] == "src@example.org"),
+        "{outbox:#?}"
+    );
 
     // Exactly one acknowledgement, to the one person who may get one.
     let sent = site.outbox();
@@ -455,7 +501,9 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
     }
     assert!(copies.iter().all(|c| c.envelope_to == ["src@example.org"]
         && c.auto_submitted.as_deref() == Some("auto-generated")));
-    assert_eq!(sent.len(), 1 + 8 + 1);
+    // The acknowledgement, the SRC copies, the quarantine notice and the
+    // reply relayed to the list.
+    assert_eq!(sent.len(), 1 + 8 + 1 + 1);
     let withheld: Vec<String> = ids[1..]
         .iter()
         .map(|id| {
@@ -510,10 +558,21 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
     site.ok(&["run", "--once"]);
     let first = site.json(&["show", &ids[0]]);
     assert_eq!(first["messages"].as_array().unwrap().len(), 3);
+    let after = site.outbox();
+    let new: Vec<&Sent> = after
+        .iter()
+        .filter(|m| !sent.iter().any(|s| s.message_id == m.message_id))
+        .collect();
     assert_eq!(
-        site.outbox().len(),
-        sent.len(),
-        "replies get no acknowledgement"
+        new.iter()
+            .map(|m| m.envelope_to.clone())
+            .collect::<Vec<_>>(),
+        [["src@example.org"]],
+        "replies get no acknowledgement, only the relay to the insiders"
+    );
+    assert_eq!(
+        new[0].in_reply_to.as_deref(),
+        Some("reply-to-ack@finder.example")
     );
 }
 

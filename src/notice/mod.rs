@@ -660,16 +660,21 @@ impl<'a> Composer<'a> {
                 .map(|to| one(to, &full, true, Seal::Sign))
                 .collect();
         }
+        // The list never has a key: it gets word only, and no "not to" line.
         let sealed = encrypted_to_each(
-            relay.to.iter().map(|i| {
-                (
-                    Party {
-                        name: i.name.as_deref(),
-                        email: &i.email,
-                    },
-                    i.fingerprint.as_deref(),
-                )
-            }),
+            relay
+                .to
+                .iter()
+                .filter(|i| i.email != list.src_address)
+                .map(|i| {
+                    (
+                        Party {
+                            name: i.name.as_deref(),
+                            email: &i.email,
+                        },
+                        i.fingerprint.as_deref(),
+                    )
+                }),
             |to, seal| {
                 let insider = relay
                     .to

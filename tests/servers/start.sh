@@ -50,6 +50,8 @@ fi
 for u in security src reporter alice bob distro1 distro2 announce; do
     echo "$u@embargo.test:{PLAIN}secret::::::" >>"$D/dovecot/users"
 done
+# And dev, the Fix Team member of the relay tests.
+echo "dev@embargo.test:{PLAIN}secret::::::" >>"$D/dovecot/users"
 cat >"$D/dovecot/dovecot.conf" <<CONF
 base_dir = $D/dovecot/run
 state_dir = $D/dovecot/state
