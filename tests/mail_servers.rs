@@ -743,6 +743,14 @@ fn in_thread(from: &str, subject: &str, id: &str, parent: &str) -> String {
     )
 }
 
+/// A mail as sent: Dovecot's Maildir keeps it with bare LF line ends.
+fn crlf(mail: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(mail)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes()
+}
+
 /// Mails in `user`'s inbox that relay the mail with Message-ID `id`.
 fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
     servers
@@ -753,12 +761,15 @@ fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Opens a report, then makes Bob its Fix Lead and dev its Fix Team with
-/// Alice's signed commands; the incident id.
+/// Opens a report, then accepts it, makes Bob its Fix Lead and dev its
+/// Fix Team with Alice's signed commands; the incident id.
 fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
     servers.send(&address("reporter"), &address("security"), &report(1, tag));
-    wait_for(Duration::from_secs(15), || incidents(&k.site).len() == 1)
-        .expect("the report opens an incident");
+    // Acknowledged: the service is up, its store ready for the CLI.
+    wait_for(Duration::from_secs(15), || {
+        !answers(servers, "reporter").is_empty()
+    })
+    .expect("the report is acknowledged");
     let id = incidents(&k.site)[0]["id"].as_str().unwrap().to_owned();
     let commands = pgp_mime_signed(
         &k.gpg,
@@ -770,7 +781,7 @@ fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
             &format!("report-{tag}-1@reporter.example"),
         ),
         &format!(
-            "/lead {bob} {id}\n/team add {dev} {id}\n",
+            "/accept {id}\n/lead {bob} {id}\n/team add {dev} {id}\n",
             bob = address("bob"),
             dev = address("dev")
         ),
@@ -824,7 +835,7 @@ async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_sig
         let relayed = relays_of(&servers, user, "follow-up-1@reporter.example");
         assert_eq!(relayed.len(), 1, "{user} gets it once");
         let m = &relayed[0];
-        let (signed, signature) = signed_parts(m);
+        let (signed, signature) = signed_parts(&crlf(m));
         let verified = k.gpg.verify_detached(&signature, &signed);
         assert!(verified.ok, "{user}: {}", verified.status);
         assert!(
@@ -961,7 +972,7 @@ async fn an_encrypted_follow_up_reaches_each_keyed_member_encrypted_and_nobody_i
     for user in ["src", "dev"] {
         let relayed = relays_of(&servers, user, "sealed-1@reporter.example");
         assert_eq!(relayed.len(), 1, "{user}");
-        let (signed, signature) = signed_parts(&relayed[0]);
+        let (signed, signature) = signed_parts(&crlf(&relayed[0]));
         assert!(k.gpg.verify_detached(&signature, &signed).ok, "{user}");
         let text = String::from_utf8_lossy(&relayed[0]);
         assert!(

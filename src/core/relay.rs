@@ -393,6 +393,40 @@ mod tests {
     }
 
     #[test]
+    fn a_from_the_trusted_mta_authenticated_is_proven_one_written_by_anyone_else_is_not() {
+        let roster = roster();
+        let own = vec!["security@example.org".to_owned()];
+        let policy = RelayPolicy {
+            roster: &roster,
+            src_address: "src@example.org",
+            own_addresses: &own,
+            trusted_mta: Some(sender_auth::Trusted {
+                authserv_id: "mx.example.org",
+                received_by_us: 1,
+            }),
+        };
+        let mut dev = mail("dev@example.org", "patch attached");
+        let results = |value: &str| sender_auth::AuthResults {
+            received_above: 0,
+            value: value.into(),
+        };
+        dev.auto_reply.verdicts.results = vec![results(
+            "mx.evil.example; dmarc=pass header.from=example.org",
+        )];
+        assert_eq!(proven_sender(&dev, &policy), None, "another server's word");
+        dev.auto_reply.verdicts.results.insert(
+            0,
+            results("mx.example.org; dmarc=pass header.from=example.org"),
+        );
+        assert_eq!(
+            proven_sender(&dev, &policy).as_deref(),
+            Some("dev@example.org")
+        );
+        let relay = decide(&dev, Some(&incident()), &reply(), &policy, false).unwrap();
+        assert_eq!(emails(&relay), ["src@example.org", "alice@example.org"]);
+    }
+
+    #[test]
     fn loops_automated_mail_and_undecryptable_mail_are_filed_but_not_relayed() {
         let ours = mail("security@example.org", "a relay came back");
         assert!(matches!(
