@@ -366,12 +366,13 @@ pub fn render(s: &Summary) -> String {
         c.quarantined,
         s.sent.sent
     );
-    let relayed: Vec<&crate::core::event::Event> = s
+    let mut relayed: Vec<&crate::core::event::Event> = s
         .incidents
         .iter()
         .flat_map(|rec| &rec.events)
         .filter(|e| e.kind == crate::core::event::EventKind::RelayQueued)
         .collect();
+    relayed.sort_by_key(|e| e.at);
     let _ = writeln!(
         o,
         "Relayed to the incident's insiders (the SRC list, the Fix Lead, the Fix Team), signed,\nthe original attached: {} mails on existing incidents",

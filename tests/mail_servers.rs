@@ -761,6 +761,20 @@ fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Waits until each of `users` has a relay of the mail `id`.
+fn wait_for_relays(servers: &MailServers, users: &[&str], id: &str) {
+    wait_for(Duration::from_secs(20), || {
+        users.iter().all(|u| !relays_of(servers, u, id).is_empty())
+    })
+    .unwrap_or_else(|| {
+        let got: Vec<usize> = users
+            .iter()
+            .map(|u| relays_of(servers, u, id).len())
+            .collect();
+        panic!("<{id}> is not relayed to each of {users:?}: {got:?}")
+    });
+}
+
 /// Opens a report, then accepts it, makes Bob its Fix Lead and dev its
 /// Fix Team with Alice's signed commands; the incident id.
 fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
@@ -820,17 +834,7 @@ async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_sig
         follow_up.as_bytes(),
     );
     let insiders = ["src", "bob", "dev"];
-    wait_for(Duration::from_secs(20), || {
-        insiders
-            .iter()
-            .all(|u| !relays_of(&servers, u, "follow-up-1@reporter.example").is_empty())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "the follow-up is not relayed to each insider: {:?}",
-            insiders.map(|u| relays_of(&servers, u, "follow-up-1@reporter.example").len())
-        )
-    });
+    wait_for_relays(&servers, &insiders, "follow-up-1@reporter.example");
     for user in insiders {
         let relayed = relays_of(&servers, user, "follow-up-1@reporter.example");
         assert_eq!(relayed.len(), 1, "{user} gets it once");
@@ -933,18 +937,11 @@ async fn an_encrypted_follow_up_reaches_each_keyed_member_encrypted_and_nobody_i
     );
     servers.send(&address("reporter"), &address("security"), &encrypted);
     // Alice and Bob have keys; the list and dev (no key) get word only.
-    let everyone = ["src", "alice", "bob", "dev"];
-    wait_for(Duration::from_secs(20), || {
-        everyone
-            .iter()
-            .all(|u| !relays_of(&servers, u, "sealed-1@reporter.example").is_empty())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "not relayed to each: {:?}",
-            everyone.map(|u| relays_of(&servers, u, "sealed-1@reporter.example").len())
-        )
-    });
+    wait_for_relays(
+        &servers,
+        &["src", "alice", "bob", "dev"],
+        "sealed-1@reporter.example",
+    );
     for user in ["alice", "bob"] {
         let relayed = relays_of(&servers, user, "sealed-1@reporter.example");
         assert_eq!(relayed.len(), 1, "{user}");

@@ -518,15 +518,18 @@ fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
         ],
         encrypted: false,
     };
-    let mails = composer
-        .relay(
-            &incident.id,
-            &mail,
-            "In-Reply-To <f1@researcher.example>",
-            &relay,
-            now,
-        )
-        .unwrap();
+    let relayed = |mail: &embargo::core::inbound::Inbound| {
+        composer
+            .relay(
+                &incident.id,
+                mail,
+                "In-Reply-To <f1@researcher.example>",
+                &relay,
+                now,
+            )
+            .unwrap()
+    };
+    let mails = relayed(&mail);
     assert_eq!(
         mails
             .iter()
@@ -539,16 +542,7 @@ fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
     assert_eq!(keys.len(), 2, "an outbox key per recipient: {keys:?}");
     assert!(mails.iter().all(|m| m.kind == MailKind::Relay));
     // The same mail relayed again makes the same keys: the outbox keeps one.
-    let again = composer
-        .relay(
-            &incident.id,
-            &mail,
-            "In-Reply-To <f1@researcher.example>",
-            &relay,
-            now,
-        )
-        .unwrap();
-    assert_eq!(again[0].key, mails[0].key);
+    assert_eq!(relayed(&mail)[0].key, mails[0].key);
 
     let m = &mails[0];
     let parsed = mail_parser::MessageParser::default()
@@ -604,18 +598,14 @@ fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
         None,
     )
     .unwrap();
-    let m = &composer
-        .relay(&incident.id, &untagged, "x", &relay, now)
-        .unwrap()[0];
+    let m = &relayed(&untagged)[0];
     assert_eq!(m.subject, "[EMB-2026-0001] Re: Crash");
 
     // A mail that cannot travel unencoded (8-bit, a long line) is still
     // attached whole, as a base64 file, and the signature still holds.
     let eight_bit = format!("{raw}Grüße, {}\r\n", "x".repeat(1200));
     let mail = embargo::parse::parse(eight_bit.clone().into_bytes(), 1 << 20, None).unwrap();
-    let m = &composer
-        .relay(&incident.id, &mail, "x", &relay, now)
-        .unwrap()[0];
+    let m = &relayed(&mail)[0];
     let parsed = mail_parser::MessageParser::default()
         .parse(&m.bytes)
         .unwrap();
