@@ -96,6 +96,11 @@ pub const MAILS: &[(&str, i64, &[u8])] = &[
         155,
         include_bytes!("../fixtures/demo/13-approve.eml"),
     ),
+    (
+        "14-reply.eml",
+        165,
+        include_bytes!("../fixtures/demo/14-reply.eml"),
+    ),
 ];
 
 /// After the morning's mail, the simulated clock jumps to the moments the

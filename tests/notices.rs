@@ -313,6 +313,29 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
             )
             .unwrap(),
     );
+    let answer = embargo::core::answer::ReporterAnswer {
+        by: "alice@example.org".into(),
+        to: Mailbox::new(Some(INJECTED), "eve@example.net"),
+        text: INJECTED.into(),
+        title: INJECTED.into(),
+        in_reply_to: Some("r1@example.net".into()),
+        references: vec!["r1@example.net".into()],
+        encrypt_to: None,
+        in_clear_because: None,
+        copy_to: vec!["src@example.org".into()],
+        text_in_copy: true,
+    };
+    mails.push(
+        composer
+            .reporter_answer(&incident.id, &report, 1, &answer, now)
+            .unwrap(),
+    );
+    mails.push(
+        composer
+            .reporter_answer_copy(&incident.id, &report, 1, &answer, now)
+            .unwrap()
+            .expect("a copy for the SRC list"),
+    );
     mails
 }
 

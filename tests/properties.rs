@@ -170,6 +170,7 @@ fn inbound(n: usize, text: String, from: &str, signature: SignatureStatus) -> In
         signed,
         signature,
         encryption: Encryption::None,
+        sender_key: None,
         body_digest: format!("body{n}"),
         raw: vec![],
     }

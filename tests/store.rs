@@ -101,6 +101,7 @@ fn inbound(message_id: &str, body: &str) -> Inbound {
         signature: embargo::core::signature::SignatureStatus::Unsigned,
         signed: None,
         encryption: embargo::core::signature::Encryption::None,
+        sender_key: None,
         body_digest: format!("digest-of-{body}"),
         raw: format!("Subject: crash\r\n\r\n{body}").into_bytes(),
     }

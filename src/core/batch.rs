@@ -225,6 +225,7 @@ mod tests {
             signature: SignatureStatus::Unsigned,
             signed: None,
             encryption: Encryption::None,
+            sender_key: None,
             body_digest: format!("d-{id}"),
             raw: vec![],
         }

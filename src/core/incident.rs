@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::inbound::Mailbox;
+use super::inbound::{Mailbox, SenderKey};
 use super::incident_id::IncidentId;
 use super::notice_kind::NoticeKind;
 use super::severity::Severity;
@@ -158,7 +158,17 @@ pub struct Details {
     /// What the advance notice (or its last correction) told the
     /// distributors; `None` before it went, or when an older version sent it.
     pub told_facts: Option<Facts>,
+    /// The Message-IDs of the reporter's own mails on the incident, oldest
+    /// first (the last [`REPORTER_THREAD`]): what an answer to them
+    /// replies to.
+    pub reporter_thread: Vec<String>,
+    /// The key the reporter last sent (Autocrypt or attached) for their
+    /// own address: an answer to them is encrypted to it.
+    pub reporter_key: Option<SenderKey>,
 }
+
+/// How many of the reporter's Message-IDs an incident keeps.
+pub const REPORTER_THREAD: usize = 16;
 
 /// A weakness from the CWE list, as `/cwe` recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,6 +487,12 @@ pub enum Change {
     },
     /// Activity that changes nothing else: a mail on the thread.
     Touched,
+    /// A mail from the reporter's own address: an answer to them replies
+    /// to it, and is encrypted to the key it carried, if any.
+    ReporterWrote {
+        message_id: String,
+        key: Option<SenderKey>,
+    },
 }
 
 impl Incident {
@@ -600,6 +616,16 @@ impl Incident {
                 }
             }
             Change::Touched => {}
+            Change::ReporterWrote { message_id, key } => {
+                if !d.reporter_thread.contains(message_id) {
+                    d.reporter_thread.push(message_id.clone());
+                }
+                let excess = d.reporter_thread.len().saturating_sub(REPORTER_THREAD);
+                d.reporter_thread.drain(..excess);
+                if let Some(key) = key {
+                    d.reporter_key = Some(key.clone());
+                }
+            }
         }
         // What the notices say changed: earlier approvals no longer count.
         if matches!(

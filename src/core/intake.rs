@@ -68,6 +68,8 @@ pub enum Reply {
     Command(CommandReply),
     /// A later mail on the incident, for its insiders.
     Relay(Relay),
+    /// A roster member's `/reply`: to the reporter, and a copy to the insiders.
+    Reporter(Box<super::answer::ReporterAnswer>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +135,31 @@ fn activity(
     }
 }
 
+/// What a mail from the reporter's own address records: its Message-ID,
+/// and the key it carries. Anyone can write the reporter's From: with the
+/// receiving MTA trusted, a key counts only from a sender it
+/// authenticated, so a forged mail cannot make the answers unreadable to
+/// the reporter.
+fn reporter_wrote(
+    mail: &Inbound,
+    reporter: Option<&Mailbox>,
+    policy: &IntakePolicy<'_>,
+) -> Option<Change> {
+    let from = mail.from.as_ref()?;
+    if reporter?.key() != from.key() {
+        return None;
+    }
+    let key = mail.sender_key.clone().filter(|_| {
+        policy.trusted_mta.is_none_or(|mta| {
+            sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email).is_ok()
+        })
+    });
+    Some(Change::ReporterWrote {
+        message_id: mail.message_id.clone(),
+        key,
+    })
+}
+
 pub fn decide(
     mail: &Inbound,
     ctx: &IntakeContext,
@@ -162,6 +189,11 @@ pub fn decide(
             let target = ctx.target.as_ref().filter(|t| t.id == incident);
             added.changes = activity(mail, ctx, target, policy, now)
                 .into_iter()
+                .chain(reporter_wrote(
+                    mail,
+                    target.and_then(|t| t.reporter.as_ref()),
+                    policy,
+                ))
                 .collect();
             let mut events = vec![added];
             // A new report's SRC copy says it could not be read; a later
@@ -195,6 +227,12 @@ pub fn decide(
                     *target = outcome.incident;
                     events.push(outcome.event);
                     replies.push(Reply::Command(outcome.reply));
+                    replies.extend(
+                        outcome
+                            .answers
+                            .into_iter()
+                            .map(|a| Reply::Reporter(Box::new(a))),
+                    );
                     lead_assigned = outcome.lead_assigned;
                 }
             }
@@ -238,8 +276,12 @@ pub fn decide(
         Placement::Open => {
             let id = IncidentId::new(policy.prefix, year_of(now), ctx.next_seq.max(1))?;
             let commander = policy.roster.oncall_at(now).map(|m| m.email.clone());
-            let incident =
+            let mut incident =
                 Incident::open(id, &mail.subject, mail.from.clone(), commander.clone(), now);
+            let wrote = reporter_wrote(mail, incident.reporter.as_ref(), policy);
+            if let Some(c) = &wrote {
+                incident.apply(c, now);
+            }
             let withheld =
                 autoreply::automated(&mail.auto_reply, mail.from.as_ref(), policy.own_addresses)
                     .or_else(|| {
@@ -271,7 +313,7 @@ pub fn decide(
                     commander.as_deref().unwrap_or("nobody on call")
                 ),
             );
-            reported.changes = vec![incident.opening()];
+            reported.changes = std::iter::once(incident.opening()).chain(wrote).collect();
             let mut events = vec![
                 reported,
                 event(
@@ -355,6 +397,7 @@ mod tests {
             signature: crate::core::signature::SignatureStatus::Unsigned,
             signed: None,
             encryption: crate::core::signature::Encryption::None,
+            sender_key: None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }

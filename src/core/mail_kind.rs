@@ -41,10 +41,14 @@ pub enum MailKind {
     Alert,
     /// To an incident's insiders: a mail filed on it, relayed.
     Relay,
+    /// To the reporter alone: a roster member's `/reply`, from the list.
+    ReporterAnswer,
+    /// To the insiders: a copy of what the reporter was answered.
+    ReporterAnswerCopy,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 17] = [
+    pub const ALL: [MailKind; 19] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
@@ -62,6 +66,8 @@ impl MailKind {
         MailKind::DeliveryFailure,
         MailKind::Alert,
         MailKind::Relay,
+        MailKind::ReporterAnswer,
+        MailKind::ReporterAnswerCopy,
     ];
 
     /// Carries embargoed content: the guard keeps it to the SRC, the Fix
@@ -89,6 +95,8 @@ impl MailKind {
             MailKind::DeliveryFailure => "delivery-failure",
             MailKind::Alert => "alert",
             MailKind::Relay => "relay",
+            MailKind::ReporterAnswer => "reporter-answer",
+            MailKind::ReporterAnswerCopy => "reporter-answer-copy",
         }
     }
 
@@ -129,10 +137,12 @@ mod tests {
                 | MailKind::GuardAlert
                 | MailKind::DeliveryFailure
                 | MailKind::Alert
-                | MailKind::Relay => k,
+                | MailKind::Relay
+                | MailKind::ReporterAnswer
+                | MailKind::ReporterAnswerCopy => k,
             };
             assert_eq!(exhaustive, k);
         }
-        assert_eq!(MailKind::ALL.len(), 17);
+        assert_eq!(MailKind::ALL.len(), 19);
     }
 }

@@ -4,6 +4,7 @@
 //! whatever the store knows are arguments, and decisions come back as
 //! values for the edges to carry out.
 
+pub mod answer;
 pub mod authority;
 pub mod autoreply;
 pub mod backoff;

@@ -152,6 +152,7 @@ mod tests {
             signature: crate::core::signature::SignatureStatus::Unsigned,
             signed: None,
             encryption: crate::core::signature::Encryption::None,
+            sender_key: None,
             body_digest: String::new(),
             raw: vec![],
         }

@@ -96,6 +96,9 @@ pub struct KeyPublication<'a> {
 pub enum Seal<'a> {
     Sign,
     SignAndEncryptTo(&'a str),
+    /// Encrypted to a certificate the sender sent (armored), not one the
+    /// config lists.
+    SignAndEncryptToCert(&'a [u8]),
 }
 
 fn text_part(text: &str) -> SinglePart {
@@ -226,7 +229,10 @@ pub fn sealed(
             bytes: sealer.public_key(),
         });
     }
-    let encrypted = matches!(seal, Seal::SignAndEncryptTo(_));
+    let encrypted = matches!(
+        seal,
+        Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_)
+    );
     let inner = if files.is_empty() && !encrypted {
         Inner::Single(text_part(text))
     } else {
@@ -246,8 +252,14 @@ pub fn sealed(
             let sig = sealer.sign(signed_bytes(&entity), h.date)?;
             signed_multipart(inner, sig)
         }
-        Seal::SignAndEncryptTo(recipient) => {
-            let ciphertext = sealer.encrypt(&entity, recipient, h.date)?;
+        Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_) => {
+            let ciphertext = match seal {
+                Seal::SignAndEncryptToCert(cert) => {
+                    sealer.encrypt_to_cert(&entity, cert, h.date)?
+                }
+                Seal::SignAndEncryptTo(recipient) => sealer.encrypt(&entity, recipient, h.date)?,
+                Seal::Sign => unreachable!("matched above"),
+            };
             MultiPart::encrypted("application/pgp-encrypted".to_owned())
                 .singlepart(
                     SinglePart::builder()

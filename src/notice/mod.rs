@@ -4,6 +4,7 @@
 mod disclosure;
 
 pub use disclosure::{Alert, NoticeText, Undelivered, patch_files};
+mod answer;
 mod ics;
 mod mime;
 mod templates;
@@ -533,7 +534,7 @@ impl<'a> Composer<'a> {
         let settings = self.settings;
         let list = &settings.list;
         let message_id = match c.seal {
-            Seal::SignAndEncryptTo(_) => opaque_message_id(&c.key, settings),
+            Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_) => opaque_message_id(&c.key, settings),
             Seal::Sign => message_id(&c.key, settings),
         };
         let recipient = c.to.email.to_owned();

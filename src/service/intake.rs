@@ -379,8 +379,22 @@ impl Intake {
                 lead_assigned,
             } => {
                 let mut outbox = Vec::new();
+                let mut answered = 0;
                 for reply in &replies {
                     match reply {
+                        Reply::Reporter(answer) => {
+                            answered += 1;
+                            build(
+                                composer.reporter_answer(&incident, mail, answered, answer, now),
+                                &mut outbox,
+                            );
+                            match composer
+                                .reporter_answer_copy(&incident, mail, answered, answer, now)
+                            {
+                                Ok(copy) => outbox.extend(copy),
+                                Err(e) => build(Err(e), &mut outbox),
+                            }
+                        }
                         Reply::CannotDecrypt { reason } => build(
                             composer.undecryptable(&incident, mail, reason, now),
                             &mut outbox,
@@ -465,7 +479,10 @@ impl Intake {
                             )
                         }
                         // A new report's SRC copy already says what could not be read.
-                        Reply::CannotDecrypt { .. } | Reply::Command(_) | Reply::Relay(_) => {}
+                        Reply::CannotDecrypt { .. }
+                        | Reply::Command(_)
+                        | Reply::Relay(_)
+                        | Reply::Reporter(_) => {}
                     }
                 }
                 Some(Filed {
