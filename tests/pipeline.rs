@@ -106,7 +106,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 4);
     assert_eq!(kinds.iter().filter(|k| **k == "command-refused").count(), 1);
     assert_eq!(
         kinds.iter().filter(|k| **k == "notice-queued").count(),
@@ -302,17 +302,58 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         "{stdout}"
     );
 
-    // The reporter gets their acknowledgement, and nothing embargoed.
-    let to_jane: Vec<&str> = sent
+    // The reporter gets their acknowledgement and Alice's answer (/reply),
+    // and nothing else embargoed.
+    let to_jane: Vec<&Sent> = sent
         .iter()
         .filter(|m| m.envelope_to.iter().any(|t| t == "jane@researcher.example"))
-        .map(|m| m.message_id.as_str())
         .collect();
-    assert_eq!(to_jane.len(), 1, "{to_jane:?}");
+    let ids: Vec<&str> = to_jane.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(
-        to_jane[0].starts_with("EMB-2026-0001.acknowledgement."),
-        "{to_jane:?}"
+        ids[0].starts_with("EMB-2026-0001.acknowledgement.")
+            && ids[1].starts_with("EMB-2026-0001.reporter-answer."),
+        "{ids:?}"
     );
+    let answer = to_jane[1];
+    assert_eq!(answer.envelope_to, ["jane@researcher.example"]);
+    assert_eq!(answer.from, "security@example.org");
+    assert_eq!(
+        answer.subject,
+        "Re: Heap overflow in the YAML loader [EMB-2026-0001]"
+    );
+    assert_eq!(
+        answer.in_reply_to.as_deref(),
+        Some("77ab01.jane@researcher.example"),
+        "her latest mail on the incident"
+    );
+    assert!(
+        answer.text.contains("Thank you for the report.")
+            && answer.text.contains("Please keep the details private"),
+        "{}",
+        answer.text
+    );
+    for insider in [
+        "alice@",
+        "Alice",
+        "src@",
+        "yaml-maintainer@",
+        "Telling Jane",
+    ] {
+        assert!(
+            !String::from_utf8_lossy(&answer.raw).contains(insider),
+            "{insider} in the answer to the reporter:\n{}",
+            String::from_utf8_lossy(&answer.raw)
+        );
+    }
+    let copy = of("EMB-2026-0001.reporter-answer-copy.");
+    assert_eq!(copy.len(), 1);
+    assert_eq!(
+        copy[0].envelope_to,
+        ["src@example.org", "yaml-maintainer@example.org"],
+        "the insiders but Alice, who wrote it"
+    );
+    assert!(copy[0].text.contains("Thank you for the report."));
 
     // Every mail is signed with the demo's list key, and GnuPG agrees.
     let gpg = common::gpg::Gpg::new();

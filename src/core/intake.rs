@@ -135,8 +135,8 @@ fn activity(
     }
 }
 
-/// What a mail from the reporter's own address records: its Message-ID,
-/// and the key it carries. Anyone can write the reporter's From: with the
+/// What a mail the reporter wrote records: its Message-ID, and the key
+/// it carries. Anyone can write the reporter's From: with the
 /// receiving MTA trusted, a key counts only from a sender it
 /// authenticated, so a forged mail cannot make the answers unreadable to
 /// the reporter.
@@ -147,6 +147,10 @@ fn reporter_wrote(
 ) -> Option<Change> {
     let from = mail.from.as_ref()?;
     if reporter?.key() != from.key() {
+        return None;
+    }
+    // Their out-of-office is not a mail to answer, nor their key.
+    if autoreply::automated(&mail.auto_reply, Some(from), policy.own_addresses).is_some() {
         return None;
     }
     let key = mail.sender_key.clone().filter(|_| {
