@@ -400,4 +400,138 @@ mod tests {
             assert_eq!(out.incident, incident, "{name}: nothing changed");
         }
     }
+
+    /// The key a reporter's own mail carries is recorded on the incident
+    /// when it is filed, report or follow-up, the latest winning; with the
+    /// receiving MTA trusted, only from a sender it authenticated; never
+    /// from someone else's mail, and never from an auto-reply.
+    #[test]
+    fn the_reporters_key_is_recorded_from_their_own_authenticated_mail_only() {
+        use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy};
+        use crate::core::sender_auth::{AuthResults, Trusted};
+        use crate::core::threading::Known;
+
+        let key = |fp: &str| SenderKey {
+            fingerprint: fp.into(),
+            armored: "armored".into(),
+            source: KeySource::Autocrypt,
+            expires_at: None,
+            unusable: None,
+        };
+        let roster = roster();
+        let own = vec!["security@example.org".to_owned()];
+        let decide = |mail: &Inbound, target: Option<&Incident>, mta: Option<Trusted<'_>>| {
+            let policy = IntakePolicy {
+                prefix: "EMB",
+                own_addresses: &own,
+                ack_window: SignedDuration::from_hours(1),
+                roster: &roster,
+                address_ok: |a| a.contains('@'),
+                src_address: "src@example.org",
+                slots: &SlotRules::default(),
+                max_signature_age: SignedDuration::from_hours(7 * 24),
+                announce: &[],
+                trusted_mta: mta,
+                advisory: None,
+            };
+            let mut ctx = IntakeContext {
+                next_seq: 1,
+                ..IntakeContext::default()
+            };
+            if let Some(t) = target {
+                ctx.known = Known {
+                    messages: [("r1@researcher.example".to_owned(), t.id.clone())].into(),
+                    ..Known::default()
+                };
+                ctx.target = Some(t.clone());
+            }
+            match intake::decide(mail, &ctx, &policy, now()).unwrap() {
+                Decision::Open {
+                    incident, events, ..
+                } => {
+                    // The log replays to the same incident.
+                    assert!(
+                        events[0]
+                            .changes
+                            .iter()
+                            .any(|c| matches!(c, Change::ReporterWrote { .. }))
+                    );
+                    incident
+                }
+                Decision::Join { updated, .. } => updated.unwrap(),
+                Decision::Duplicate => panic!("not a duplicate"),
+            }
+        };
+        let from_jane = |id: &str, k: Option<SenderKey>| {
+            let mut m = command_mail("jane@researcher.example", "text", SignatureStatus::Unsigned);
+            m.message_id = id.into();
+            m.in_reply_to = vec!["r1@researcher.example".into()];
+            m.sender_key = k;
+            m
+        };
+
+        let mut report = from_jane("r1@researcher.example", Some(key("K1")));
+        report.in_reply_to.clear();
+        let opened = decide(&report, None, None);
+        assert_eq!(opened.details.reporter_key, Some(key("K1")));
+        assert_eq!(opened.details.reporter_thread, ["r1@researcher.example"]);
+
+        let later = decide(
+            &from_jane("r2@researcher.example", Some(key("K2"))),
+            Some(&opened),
+            None,
+        );
+        assert_eq!(
+            later.details.reporter_key,
+            Some(key("K2")),
+            "the latest wins"
+        );
+        assert_eq!(
+            later.details.reporter_thread,
+            ["r1@researcher.example", "r2@researcher.example"]
+        );
+        let without = decide(
+            &from_jane("r3@researcher.example", None),
+            Some(&later),
+            None,
+        );
+        assert_eq!(
+            without.details.reporter_key,
+            Some(key("K2")),
+            "a mail without a key keeps it"
+        );
+
+        let mut someone = from_jane("m1@evil.example", Some(key("EVIL")));
+        someone.from = Some(Mailbox::new(None, "mallory@evil.example"));
+        let after = decide(&someone, Some(&later), None);
+        assert_eq!(after.details.reporter_key, Some(key("K2")));
+        assert_eq!(after.details.reporter_thread, later.details.reporter_thread);
+
+        let mut ooo = from_jane("ooo@researcher.example", Some(key("OOO")));
+        ooo.auto_reply.auto_submitted = Some("auto-replied".into());
+        let after = decide(&ooo, Some(&later), None);
+        assert_eq!(after.details.reporter_key, Some(key("K2")));
+        assert!(
+            !after
+                .details
+                .reporter_thread
+                .contains(&"ooo@researcher.example".to_owned())
+        );
+
+        // With the MTA trusted, a forged From: cannot plant a key.
+        let mta = Some(Trusted {
+            authserv_id: "mx.example.org",
+            received_by_us: 1,
+        });
+        let forged = from_jane("r4@researcher.example", Some(key("FORGED")));
+        let after = decide(&forged, Some(&later), mta);
+        assert_eq!(after.details.reporter_key, Some(key("K2")));
+        let mut authenticated = from_jane("r5@researcher.example", Some(key("K3")));
+        authenticated.auto_reply.verdicts.results = vec![AuthResults {
+            received_above: 0,
+            value: "mx.example.org; dmarc=pass header.from=researcher.example".into(),
+        }];
+        let after = decide(&authenticated, Some(&later), mta);
+        assert_eq!(after.details.reporter_key, Some(key("K3")));
+    }
 }
