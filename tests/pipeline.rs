@@ -320,7 +320,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     assert_eq!(answer.from, "security@example.org");
     assert_eq!(
         answer.subject,
-        "Re: Heap overflow in the YAML loader [EMB-2026-0001]"
+        "[EMB-2026-0001] Re: Heap overflow in the YAML loader"
     );
     assert_eq!(
         answer.in_reply_to.as_deref(),

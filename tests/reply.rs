@@ -100,7 +100,7 @@ fn a_members_reply_reaches_the_reporter_alone_signed_threaded_and_their_answer_c
     };
     assert_eq!(answer.from, "security@example.org");
     assert_eq!(answer.to, ["r@example.net"]);
-    assert_eq!(answer.subject, format!("Re: Overflow in frob() [{id}]"));
+    assert_eq!(answer.subject, format!("[{id}] Re: Overflow in frob()"));
     assert_eq!(answer.in_reply_to.as_deref(), Some("r2@example.net"));
     let raw = String::from_utf8_lossy(&answer.raw).into_owned();
     assert!(
@@ -247,7 +247,7 @@ fn the_answer_is_encrypted_to_the_key_the_reporters_report_carried() {
     let plain = String::from_utf8_lossy(&opened.stdout);
     assert!(plain.contains("We can reproduce it. Thank you."), "{plain}");
     assert!(
-        plain.contains(&format!("Re: Overflow in frob() [{id}]")),
+        plain.contains(&format!("[{id}] Re: Overflow in frob()")),
         "the real subject inside: {plain}"
     );
     let confirmed = command_reply(site, "c1");

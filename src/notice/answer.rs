@@ -31,12 +31,13 @@ impl Composer<'_> {
         let list = &settings.list;
         let key = format!("{incident}/reporter-answer/{}/{n}", mail_key(command));
         let tag = incident.tag();
+        // As the acknowledgement reads: one thread in the reporter's mail program.
         let subject = reply_subject(&answer.title);
         let subject = header_text(
             &if subject.contains(&tag) {
                 subject
             } else {
-                format!("{subject} {tag}")
+                format!("{tag} {subject}")
             },
             200,
         );
