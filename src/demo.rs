@@ -97,9 +97,9 @@ pub const MAILS: &[(&str, i64, &[u8])] = &[
         include_bytes!("../fixtures/demo/13-approve.eml"),
     ),
     (
-        "14-reply.eml",
+        "15-reply.eml",
         165,
-        include_bytes!("../fixtures/demo/14-reply.eml"),
+        include_bytes!("../fixtures/demo/15-reply.eml"),
     ),
 ];
 

@@ -827,157 +827,6 @@ async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_sig
             "follow-up-1@reporter.example",
             "report-relay-1@reporter.example",
         )
-
-/// The ciphertext of a PGP/MIME encrypted mail, armored.
-fn ciphertext(mail: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(mail);
-    let start = text.find("-----BEGIN PGP MESSAGE-----")?;
-    let end = text.find("-----END PGP MESSAGE-----")? + "-----END PGP MESSAGE-----".len();
-    Some(text[start..end].replace("\r\n", "\n"))
-}
-
-/// `/reply` end to end: a forged answer reaches no one; Alice's signed one
-/// reaches the reporter's mailbox encrypted to the key their report
-/// carried in its Autocrypt header, signed by the list key, in their
-/// thread; the insiders get a copy; the reporter's answer to it comes back
-/// into the same incident.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_back() {
-    use base64::Engine;
-    use common::gpg::{Gpg, headers, pgp_mime_signed};
-
-    let servers = MailServers::start();
-    let gpg = Gpg::new();
-    let alice = gpg.gen_key(&format!("Alice <{}>", address("alice")), "ed25519");
-    let reporter_key = gpg.gen_key(&format!("Reporter <{}>", address("reporter")), "ed25519");
-    let config = servers::config(&servers, &Wiring::tls())
-        .replacen(
-            "company = \"A Corp\"\n",
-            &format!("company = \"A Corp\"\nfingerprint = \"{alice}\"\n"),
-            1,
-        )
-        .replace(
-            "[roster.oncall]",
-            "[roster]\nkeyring = \"keys\"\n\n[roster.oncall]",
-        );
-    let site = Site::with_config(&config);
-    std::fs::create_dir(site.path("keys")).unwrap();
-    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
-    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
-    let _served = serve(&site);
-
-    // The report carries the reporter's key, as Autocrypt mail clients send it.
-    let key = gpg.run(&["--export", &reporter_key], b"").stdout;
-    let keydata = base64::engine::general_purpose::STANDARD.encode(key);
-    let chunks: Vec<&str> = keydata
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let report = String::from_utf8(mail(
-        &format!("Reporter <{}>", address("reporter")),
-        "Overflow in the parser",
-        "report-reply-1@reporter.example",
-        &format!(
-            "Autocrypt: addr={}; prefer-encrypt=mutual; keydata=\r\n {}\r\n",
-            address("reporter"),
-            chunks.join("\r\n ")
-        ),
-    ))
-    .unwrap()
-    .replace("security@example.org", &address("security"));
-    servers.send(
-        &address("reporter"),
-        &address("security"),
-        report.as_bytes(),
-    );
-    wait_for(Duration::from_secs(10), || {
-        !answers(&servers, "reporter").is_empty()
-    })
-    .expect("an acknowledgement");
-    let id = incidents(&site)[0]["id"].as_str().unwrap().to_owned();
-    let to_reporter = |servers: &MailServers| servers.mailbox("reporter").len();
-
-    // Unsigned, with Alice's From: refused, to the SRC, and nothing to the reporter.
-    let alice_from = format!("Alice <{}>", address("alice"));
-    let thread = "In-Reply-To: <report-reply-1@reporter.example>\r\n";
-    let forged = format!(
-        "{}MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n/reply {id}\r\nSend us your exploit.\r\n",
-        headers(&alice_from, &format!("Re: [{id}] Overflow"), "forged-1@evil.example", thread)
-    )
-    .replace("security@example.org", &address("security"));
-    servers.send(&address("alice"), &address("security"), forged.as_bytes());
-    wait_for(Duration::from_secs(10), || {
-        servers
-            .mailbox("src")
-            .iter()
-            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("Not applied")))
-    })
-    .expect("the forged /reply is refused to the SRC");
-
-    let signed = String::from_utf8(pgp_mime_signed(
-        &gpg,
-        &alice,
-        &headers(
-            &alice_from,
-            &format!("Re: [{id}] Overflow"),
-            "c1@alice.example",
-            thread,
-        ),
-        &format!("/reply {id}\r\nThank you; we reproduced it and are working on a fix.\r\n"),
-    ))
-    .unwrap()
-    .replace("security@example.org", &address("security"));
-    servers.send(&address("alice"), &address("security"), signed.as_bytes());
-    wait_for(Duration::from_secs(15), || to_reporter(&servers) == 2)
-        .expect("the answer reaches the reporter");
-    assert_eq!(
-        to_reporter(&servers),
-        2,
-        "the acknowledgement and the one answer"
-    );
-    let answer = servers
-        .mailbox("reporter")
-        .into_iter()
-        .find(|m| ciphertext(m).is_some())
-        .expect("the answer is encrypted");
-    assert_eq!(
-        header(&answer, "In-Reply-To").as_deref(),
-        Some("<report-reply-1@reporter.example>")
-    );
-    assert!(
-        header(&answer, "From")
-            .unwrap()
-            .contains(&address("security"))
-    );
-    let opened = gpg.decrypt(ciphertext(&answer).unwrap().as_bytes());
-    assert!(opened.ok, "{}", opened.status);
-    assert!(
-        opened.status.contains("GOODSIG"),
-        "signed by the list key: {}",
-        opened.status
-    );
-    let plain = String::from_utf8_lossy(&opened.stdout).into_owned();
-    assert!(plain.contains("we reproduced it"), "{plain}");
-    assert!(!plain.contains(&address("alice")) && !plain.contains(&address("src")));
-    assert!(!String::from_utf8_lossy(&answer).contains("exploit"));
-    wait_for(Duration::from_secs(10), || {
-        servers
-            .mailbox("src")
-            .iter()
-            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("Answered the reporter")))
-    })
-    .expect("the SRC list gets a copy");
-
-    // The reporter answers from their mail client: it joins the incident.
-    let answer_id = header(&answer, "Message-ID").unwrap();
-    let theirs = format!(
-        "From: Reporter <{r}>\r\nTo: {s}\r\nSubject: Re: Overflow in the parser\r\n\
-         Date: Tue, 01 Dec 2026 11:00:00 +0000\r\nMessage-ID: <reply-2@reporter.example>\r\n\
-         In-Reply-To: {answer_id}\r\nReferences: <report-reply-1@reporter.example> {answer_id}\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\nGreat, thanks. Here is a second input.\r\n",
-        r = address("reporter"),
-        s = address("security"),
     );
     servers.send(
         &address("reporter"),
@@ -1140,7 +989,162 @@ async fn an_encrypted_follow_up_reaches_each_keyed_member_encrypted_and_nobody_i
             );
         }
     }
+}
 
+/// The ciphertext of a PGP/MIME encrypted mail, armored.
+fn ciphertext(mail: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(mail);
+    let start = text.find("-----BEGIN PGP MESSAGE-----")?;
+    let end = text.find("-----END PGP MESSAGE-----")? + "-----END PGP MESSAGE-----".len();
+    Some(text[start..end].replace("\r\n", "\n"))
+}
+
+/// `/reply` end to end: a forged answer reaches no one; Alice's signed one
+/// reaches the reporter's mailbox encrypted to the key their report
+/// carried in its Autocrypt header, signed by the list key, in their
+/// thread; the insiders get a copy; the reporter's answer to it comes back
+/// into the same incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_back() {
+    use base64::Engine;
+    use common::gpg::{Gpg, headers, pgp_mime_signed};
+
+    let servers = MailServers::start();
+    let gpg = Gpg::new();
+    let alice = gpg.gen_key(&format!("Alice <{}>", address("alice")), "ed25519");
+    let reporter_key = gpg.gen_key(&format!("Reporter <{}>", address("reporter")), "ed25519");
+    let config = servers::config(&servers, &Wiring::tls())
+        .replacen(
+            "company = \"A Corp\"\n",
+            &format!("company = \"A Corp\"\nfingerprint = \"{alice}\"\n"),
+            1,
+        )
+        .replace(
+            "[roster.oncall]",
+            "[roster]\nkeyring = \"keys\"\n\n[roster.oncall]",
+        );
+    let site = Site::with_config(&config);
+    std::fs::create_dir(site.path("keys")).unwrap();
+    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    let _served = serve(&site);
+
+    // The report carries the reporter's key, as Autocrypt mail clients send it.
+    let key = gpg.run(&["--export", &reporter_key], b"").stdout;
+    let keydata = base64::engine::general_purpose::STANDARD.encode(key);
+    let chunks: Vec<&str> = keydata
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let report = String::from_utf8(mail(
+        &format!("Reporter <{}>", address("reporter")),
+        "Overflow in the parser",
+        "report-reply-1@reporter.example",
+        &format!(
+            "Autocrypt: addr={}; prefer-encrypt=mutual; keydata=\r\n {}\r\n",
+            address("reporter"),
+            chunks.join("\r\n ")
+        ),
+    ))
+    .unwrap()
+    .replace("security@example.org", &address("security"));
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        report.as_bytes(),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("an acknowledgement");
+    let id = incidents(&site)[0]["id"].as_str().unwrap().to_owned();
+    let to_reporter = |servers: &MailServers| servers.mailbox("reporter").len();
+
+    // Unsigned, with Alice's From: refused, to the SRC, and nothing to the reporter.
+    let alice_from = format!("Alice <{}>", address("alice"));
+    let thread = "In-Reply-To: <report-reply-1@reporter.example>\r\n";
+    let forged = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n/reply {id}\r\nSend us your exploit.\r\n",
+        headers(&alice_from, &format!("Re: [{id}] Overflow"), "forged-1@evil.example", thread)
+    )
+    .replace("security@example.org", &address("security"));
+    servers.send(&address("alice"), &address("security"), forged.as_bytes());
+    wait_for(Duration::from_secs(10), || {
+        servers
+            .mailbox("src")
+            .iter()
+            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("Not applied")))
+    })
+    .expect("the forged /reply is refused to the SRC");
+
+    let signed = String::from_utf8(pgp_mime_signed(
+        &gpg,
+        &alice,
+        &headers(
+            &alice_from,
+            &format!("Re: [{id}] Overflow"),
+            "c1@alice.example",
+            thread,
+        ),
+        &format!("/reply {id}\r\nThank you; we reproduced it and are working on a fix.\r\n"),
+    ))
+    .unwrap()
+    .replace("security@example.org", &address("security"));
+    servers.send(&address("alice"), &address("security"), signed.as_bytes());
+    wait_for(Duration::from_secs(15), || to_reporter(&servers) == 2)
+        .expect("the answer reaches the reporter");
+    assert_eq!(
+        to_reporter(&servers),
+        2,
+        "the acknowledgement and the one answer"
+    );
+    let answer = servers
+        .mailbox("reporter")
+        .into_iter()
+        .find(|m| ciphertext(m).is_some())
+        .expect("the answer is encrypted");
+    assert_eq!(
+        header(&answer, "In-Reply-To").as_deref(),
+        Some("<report-reply-1@reporter.example>")
+    );
+    assert!(
+        header(&answer, "From")
+            .unwrap()
+            .contains(&address("security"))
+    );
+    let opened = gpg.decrypt(ciphertext(&answer).unwrap().as_bytes());
+    assert!(opened.ok, "{}", opened.status);
+    assert!(
+        opened.status.contains("GOODSIG"),
+        "signed by the list key: {}",
+        opened.status
+    );
+    let plain = String::from_utf8_lossy(&opened.stdout).into_owned();
+    assert!(plain.contains("we reproduced it"), "{plain}");
+    assert!(!plain.contains(&address("alice")) && !plain.contains(&address("src")));
+    assert!(!String::from_utf8_lossy(&answer).contains("exploit"));
+    wait_for(Duration::from_secs(10), || {
+        servers
+            .mailbox("src")
+            .iter()
+            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("Answered the reporter")))
+    })
+    .expect("the SRC list gets a copy");
+
+    // The reporter answers from their mail client: it joins the incident.
+    let answer_id = header(&answer, "Message-ID").unwrap();
+    let theirs = format!(
+        "From: Reporter <{r}>\r\nTo: {s}\r\nSubject: Re: Overflow in the parser\r\n\
+         Date: Tue, 01 Dec 2026 11:00:00 +0000\r\nMessage-ID: <reply-2@reporter.example>\r\n\
+         In-Reply-To: {answer_id}\r\nReferences: <report-reply-1@reporter.example> {answer_id}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nGreat, thanks. Here is a second input.\r\n",
+        r = address("reporter"),
+        s = address("security"),
+    );
+    servers.send(
+        &address("reporter"),
+        &address("security"),
         theirs.as_bytes(),
     );
     wait_for(Duration::from_secs(10), || {

@@ -69,7 +69,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("12 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
+        stdout.contains("13 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
         "{stdout}"
     );
     for id in [
@@ -271,6 +271,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     let relays: Vec<&Sent> = sent
         .iter()
         .filter(|m| m.in_reply_to.as_deref() == Some("9c04d7.jane@researcher.example"))
+        .filter(|m| m.message_id.starts_with("EMB-2026-0001.relay."))
         .collect();
     let mut relayed_to: Vec<&str> = relays.iter().map(|m| m.envelope_to[0].as_str()).collect();
     relayed_to.sort();
@@ -324,8 +325,8 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     );
     assert_eq!(
         answer.in_reply_to.as_deref(),
-        Some("77ab01.jane@researcher.example"),
-        "her latest mail on the incident"
+        Some("9c04d7.jane@researcher.example"),
+        "her latest mail on the incident: her follow-up"
     );
     assert!(
         answer.text.contains("Thank you for the report.")

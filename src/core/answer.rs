@@ -59,22 +59,6 @@ impl ReporterAnswer {
     }
 }
 
-/// This incident's insiders minus the sender: the SRC list, the Fix Lead,
-/// the Fix Team. (The relay's own helper replaces this one at the merge.)
-fn insiders(incident: &Incident, src_address: &str, except: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let d = &incident.details;
-    for a in std::iter::once(src_address)
-        .chain(d.lead.as_deref())
-        .chain(d.team.iter().map(String::as_str))
-    {
-        if !a.eq_ignore_ascii_case(except) && !out.iter().any(|o| o.eq_ignore_ascii_case(a)) {
-            out.push(a.to_owned());
-        }
-    }
-    out
-}
-
 /// The answer `by` asks to send with `/reply`, or why it cannot go.
 pub fn plan(
     incident: &Incident,
@@ -118,7 +102,7 @@ pub fn plan(
         references: d.reporter_thread.clone(),
         encrypt_to,
         in_clear_because,
-        copy_to: insiders(incident, src_address, by),
+        copy_to: super::relay::insider_addresses(Some(incident), src_address, Some(by)),
         text_in_copy: true,
     })
 }

@@ -249,7 +249,14 @@ pub fn decide(
             };
             // To whom the incident stands after this mail's commands: a
             // Fix Team member added in it reads it too.
-            match relay::decide(mail, updated.as_ref(), &via, &relay_policy, answered) {
+            let relayed = if replies.iter().any(|r| matches!(r, Reply::Reporter(_))) {
+                // A `/reply` mail: the insiders get the answer's copy, which
+                // says what the reporter was sent; a relay would repeat it.
+                Err(NotRelayed::CommandsOnly)
+            } else {
+                relay::decide(mail, updated.as_ref(), &via, &relay_policy, answered)
+            };
+            match relayed {
                 Ok(relay) => {
                     events.push(event(
                         EventKind::RelayQueued,

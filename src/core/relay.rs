@@ -48,19 +48,28 @@ pub fn insiders(
     src_address: &str,
     except: Option<&str>,
 ) -> Vec<Insider> {
-    let mut out = vec![Insider {
-        email: src_address.to_owned(),
-        name: None,
-        fingerprint: None,
-    }];
+    let mut out = Vec::new();
+    for email in insider_addresses(incident, src_address, except) {
+        push(&mut out, &email, roster);
+    }
+    out
+}
+
+/// The addresses of [`insiders`], in the same order.
+pub fn insider_addresses(
+    incident: Option<&Incident>,
+    src_address: &str,
+    except: Option<&str>,
+) -> Vec<String> {
+    let mut out = vec![src_address.to_owned()];
     let (lead, team) = incident.map_or((None, &[][..]), |i| {
         (i.details.lead.as_deref(), i.details.team.as_slice())
     });
     for email in lead.into_iter().chain(team.iter().map(String::as_str)) {
-        if except.is_some_and(|x| same(x, email)) {
+        if except.is_some_and(|x| same(x, email)) || out.iter().any(|o| same(o, email)) {
             continue;
         }
-        push(&mut out, email, roster);
+        out.push(email.to_owned());
     }
     out
 }
@@ -298,6 +307,7 @@ mod tests {
             signature: SignatureStatus::Unsigned,
             signed: None,
             encryption: Encryption::None,
+            sender_key: None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }

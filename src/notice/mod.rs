@@ -534,7 +534,9 @@ impl<'a> Composer<'a> {
         let settings = self.settings;
         let list = &settings.list;
         let message_id = match c.seal {
-            Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_) => opaque_message_id(&c.key, settings),
+            Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_) => {
+                opaque_message_id(&c.key, settings)
+            }
             Seal::Sign => message_id(&c.key, settings),
         };
         let recipient = c.to.email.to_owned();
