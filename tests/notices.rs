@@ -155,6 +155,8 @@ fn outbox_row(m: &NewMail) -> OutboxMail {
         last_error: None,
         sent_at: None,
         transport_id: None,
+        bounce_token: None,
+        bounced_at: None,
     }
 }
 

@@ -171,6 +171,7 @@ fn inbound(n: usize, text: String, from: &str, signature: SignatureStatus) -> In
         signature,
         encryption: Encryption::None,
         sender_key: None,
+        bounce: None,
         body_digest: format!("body{n}"),
         raw: vec![],
     }
@@ -204,6 +205,7 @@ proptest! {
             announce: &[],
             trusted_mta: None,
             advisory: None,
+            verp: true,
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let report = inbound(0, "a bug".into(), "reporter@example.net", SignatureStatus::Unsigned);

@@ -177,6 +177,9 @@ pub struct Inbound {
     /// The sender's own key, from an `Autocrypt:` header or an attached
     /// `application/pgp-keys` part, when it names the From address.
     pub sender_key: Option<SenderKey>,
+    /// A bounce (a delivery status report, or mail to an outbox mail's
+    /// return path): read once here, so no decision reads the bytes again.
+    pub bounce: Option<super::bounce::BounceReport>,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.
     pub body_digest: String,

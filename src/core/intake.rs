@@ -3,6 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::autoreply::{self, Withhold};
+use super::bounce;
 use super::command_mail::{self, CommandFacts, CommandPolicy, CommandReply};
 use super::event::{Event, EventKind, SERVICE_ACTOR};
 use super::inbound::{Inbound, Mailbox};
@@ -34,6 +35,10 @@ pub struct IntakePolicy<'a> {
     /// `[advisory]`, when the notices carry advisories: a command's reply
     /// then says what they still need.
     pub advisory: Option<&'a crate::advisory::Publisher>,
+    /// Outbox mail goes out with its own return path (`[outbox] verp`):
+    /// then a bounce of it must come there, and naming its Message-ID
+    /// (which an outsider may guess) is not enough.
+    pub verp: bool,
 }
 
 /// What the store knows that the decision needs.
@@ -49,6 +54,8 @@ pub struct IntakeContext {
     /// threading has placed the mail.
     pub target: Option<Incident>,
     pub commands: CommandFacts,
+    /// The outbox mail a bounce names (by its token or Message-ID).
+    pub sent: Vec<bounce::SentMail>,
 }
 
 /// A mail the service owes because of this one.
@@ -89,6 +96,13 @@ pub enum Decision {
         /// The incident afterwards, when the store gave its state.
         updated: Option<Incident>,
         lead_assigned: Option<String>,
+    },
+    /// A bounce of the service's own mail, or a mail claiming to be one:
+    /// never opens an incident, never acknowledged, never relayed.
+    Bounce {
+        outcome: bounce::Outcome,
+        /// On the incident of the mail that bounced, when it has one.
+        event: Option<(IncidentId, Event)>,
     },
 }
 
@@ -182,6 +196,28 @@ pub fn decide(
         changes: Vec::new(),
     };
     let message_id = Some(mail.message_id.clone());
+    if let Some(report) = &mail.bounce {
+        let outcome = bounce::decide(report, &ctx.sent, !policy.verp);
+        let event = match &outcome {
+            bounce::Outcome::Bounced {
+                mail: sent, words, ..
+            } => sent.incident.clone().map(|inc| {
+                let e = event(
+                    EventKind::DeliveryFailed,
+                    SERVICE_ACTOR.to_owned(),
+                    message_id.clone(),
+                    format!(
+                        "the {} to {} bounced: {words}",
+                        sent.kind,
+                        sent.recipients.join(", ")
+                    ),
+                );
+                (inc, e)
+            }),
+            _ => None,
+        };
+        return Ok(Decision::Bounce { outcome, event });
+    }
     match threading::place(mail, policy.prefix, &ctx.known) {
         Placement::Join(incident, via) => {
             let mut added = event(
@@ -409,6 +445,7 @@ mod tests {
             signed: None,
             encryption: crate::core::signature::Encryption::None,
             sender_key: None,
+            bounce: None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }
@@ -441,6 +478,7 @@ mod tests {
             announce: &[],
             trusted_mta: mta,
             advisory: None,
+            verp: true,
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }
@@ -653,6 +691,60 @@ mod tests {
         }
         ctx.already_stored = true;
         assert_eq!(decide_with(&reply, &ctx), Decision::Duplicate);
+    }
+
+    /// A bounce never opens an incident nor gets an answer, not even when
+    /// it threads onto one (a bounce that quotes our Message-ID) and
+    /// whether or not it names a mail the service sent.
+    #[test]
+    fn a_bounce_opens_nothing_joins_nothing_and_is_not_answered() {
+        let mut dsn = report("MAILER-DAEMON@mx.vendor.example");
+        dsn.in_reply_to = vec!["r1@researcher.example".into()];
+        dsn.bounce = Some(bounce::BounceReport {
+            delivered_to: Some("security+bounce-0123456789abcdef01234567@example.org".into()),
+            token: Some("0123456789abcdef01234567".into()),
+            report: None,
+            null_sender: true,
+        });
+        let inc = IncidentId::new("EMB", 2026, 1).unwrap();
+        let mut ctx = IntakeContext::default();
+        ctx.known
+            .messages
+            .insert("r1@researcher.example".into(), inc.clone());
+        let Decision::Bounce { outcome, event } = decide_with(&dsn, &ctx) else {
+            panic!("a bounce is a bounce")
+        };
+        assert!(
+            matches!(outcome, bounce::Outcome::Unmatched { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(event, None);
+        ctx.sent = vec![bounce::SentMail {
+            id: 4,
+            kind: crate::core::mail_kind::MailKind::Warning,
+            incident: Some(inc.clone()),
+            message_id: "w@example.org".into(),
+            recipients: vec!["distro@vendor.example".into()],
+            subject: "warning".into(),
+            token: Some("0123456789abcdef01234567".into()),
+            bounced: false,
+        }];
+        let Decision::Bounce { outcome, event } = decide_with(&dsn, &ctx) else {
+            panic!("a bounce is a bounce")
+        };
+        assert!(
+            matches!(outcome, bounce::Outcome::Bounced { tell_src: true, .. }),
+            "{outcome:?}"
+        );
+        let (on, e) = event.expect("recorded on the incident");
+        assert_eq!(on, inc);
+        assert_eq!(e.kind, EventKind::DeliveryFailed);
+        assert!(
+            e.detail
+                .contains("warning to distro@vendor.example bounced"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod authority;
 pub mod autoreply;
 pub mod backoff;
 pub mod batch;
+pub mod bounce;
 pub mod command;
 pub mod command_mail;
 pub mod deadline;

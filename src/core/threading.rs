@@ -153,6 +153,7 @@ mod tests {
             signed: None,
             encryption: crate::core::signature::Encryption::None,
             sender_key: None,
+            bounce: None,
             body_digest: String::new(),
             raw: vec![],
         }

@@ -6,6 +6,7 @@
 //! [`Unparsed`] with its bytes, so the caller can keep them.
 
 mod autocrypt;
+pub mod bounce;
 pub mod entity;
 mod flowed;
 mod html;
@@ -153,6 +154,7 @@ struct Parsed {
     /// the Autocrypt header's, then attached ones.
     offered_keys: Vec<(KeySource, Result<Vec<u8>, String>)>,
     sender_key: Option<SenderKey>,
+    bounce: Option<crate::core::bounce::BounceReport>,
 }
 
 /// What verified bytes say, read the same way whatever carried them (a
@@ -588,7 +590,9 @@ impl Parsed {
     fn from(msg: &Message<'_>) -> Parsed {
         let (text, text_source) = readable_text(msg);
         let header_bytes = |name: &str| msg.header_raw(name).unwrap_or("").as_bytes().to_vec();
+        let return_path = raw_header(msg, "Return-Path");
         Parsed {
+            bounce: bounce::read(msg, return_path.as_deref()),
             message_id: msg
                 .message_id()
                 .map(|id| id.trim().trim_matches(['<', '>']).trim().to_owned())
@@ -609,7 +613,7 @@ impl Parsed {
                 auto_submitted: raw_header(msg, "Auto-Submitted"),
                 precedence: raw_header(msg, "Precedence"),
                 list_id: raw_header(msg, "List-Id"),
-                return_path: raw_header(msg, "Return-Path"),
+                return_path,
                 verdicts: verdicts(msg),
             },
             body_offset: msg.root_part().raw_body_offset() as usize,
@@ -659,6 +663,7 @@ impl Parsed {
             signed: self.signed,
             encryption: self.encryption,
             sender_key: self.sender_key,
+            bounce: self.bounce,
             body_digest,
             raw,
         };

@@ -13,12 +13,14 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::core::batch::{Batch, BatchQuery};
+use crate::core::bounce;
 use crate::core::event::{Event, EventKind};
 use crate::core::inbound::Inbound;
 use crate::core::incident::Change;
 use crate::core::intake::{self, Decision, IntakePolicy, Reply};
 use crate::core::timeline;
 use crate::guard::catch_panic;
+use crate::notice::Undelivered;
 use crate::parse::{self, Unparsed};
 use crate::source::{Delivered, Source};
 use crate::store::{
@@ -214,6 +216,7 @@ impl Intake {
                 let raw = match record.record {
                     IntakeRecord::Filed { mail, .. } => mail.raw,
                     IntakeRecord::Quarantined { raw, .. } => raw,
+                    IntakeRecord::Bounced { mail, .. } => mail.raw,
                     IntakeRecord::Duplicate { .. } => return Err(e.into()),
                 };
                 let aside = self.quarantine(
@@ -289,7 +292,7 @@ impl Intake {
         let _enter = span.enter();
         let prefix = &self.shared.settings.list.incident_prefix;
         let ctx = known.context(&mail, prefix, now);
-        let decided = match catch_panic(|| self.decide(&mail, &ctx, now)) {
+        let decided = match catch_panic(|| self.decide(&mail, &ctx, known, now)) {
             Ok(decided) => decided,
             Err(panic) => {
                 tracing::error!(%panic, "embargo failed on this mail (a bug); it is to be kept in quarantine");
@@ -310,13 +313,25 @@ impl Intake {
                 message_id: mail.message_id,
                 body_digest: mail.body_digest,
             },
-            Some(Filed {
+            Some(Err(BounceFiling {
+                reason,
+                bounced,
+                events,
+                outbox,
+            })) => IntakeRecord::Bounced {
+                mail: Box::new(mail),
+                reason,
+                bounced,
+                events,
+                outbox,
+            },
+            Some(Ok(Filed {
                 filing,
                 events,
                 outbox,
                 auto_reply_to,
                 lead_assigned,
-            }) => IntakeRecord::Filed {
+            })) => IntakeRecord::Filed {
                 mail: Box::new(mail),
                 filing: Box::new(filing),
                 events,
@@ -337,8 +352,9 @@ impl Intake {
         &self,
         mail: &Inbound,
         ctx: &crate::core::intake::IntakeContext,
+        known: &Batch,
         now: Timestamp,
-    ) -> Option<Filed> {
+    ) -> Option<Result<Filed, BounceFiling>> {
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
         let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
@@ -359,6 +375,7 @@ impl Intake {
                 }
             }),
             advisory: s.advisory.as_ref(),
+            verp: s.outbox.verp,
         };
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
@@ -370,6 +387,9 @@ impl Intake {
         };
         match decision {
             Decision::Duplicate => None,
+            Decision::Bounce { outcome, event } => {
+                Some(Err(self.bounce(outcome, event, known, now)))
+            }
             Decision::Join {
                 incident,
                 via,
@@ -444,7 +464,7 @@ impl Intake {
                         Err(e) => build(Err(e), &mut outbox),
                     }
                 }
-                Some(Filed {
+                Some(Ok(Filed {
                     filing: Filing::Joined {
                         incident,
                         via: via.to_string(),
@@ -454,7 +474,7 @@ impl Intake {
                     outbox,
                     auto_reply_to: None,
                     lead_assigned,
-                })
+                }))
             }
             Decision::Open {
                 incident,
@@ -485,14 +505,93 @@ impl Intake {
                         | Reply::Reporter(_) => {}
                     }
                 }
-                Some(Filed {
+                Some(Ok(Filed {
                     filing: Filing::Opened(incident),
                     events,
                     outbox,
                     auto_reply_to,
                     lead_assigned: None,
-                })
+                }))
             }
+        }
+    }
+
+    /// A bounce: kept without an incident, the mail it bounced marked,
+    /// the SRC told when the recipient mattered. Nobody else hears of it.
+    fn bounce(
+        &self,
+        outcome: bounce::Outcome,
+        event: Option<(crate::core::incident_id::IncidentId, Event)>,
+        known: &Batch,
+        now: Timestamp,
+    ) -> BounceFiling {
+        let mut outbox = Vec::new();
+        let (reason, bounced) = match outcome {
+            bounce::Outcome::Bounced {
+                mail: sent,
+                by,
+                words,
+                tell_src,
+            } => {
+                tracing::warn!(outbox = sent.id, kind = %sent.kind, to = ?sent.recipients, %words, "a mail the service sent bounced");
+                let incident = sent.incident.as_ref().and_then(|i| known.incidents.get(i));
+                if let Some(i) = incident.filter(|_| tell_src) {
+                    let built = self.shared.composer().delivery_failure(
+                        i,
+                        &Undelivered {
+                            key: &format!("bounce-{}", sent.id),
+                            kind: sent.kind.as_str(),
+                            to: &sent.recipients.join(", "),
+                            subject: &sent.subject,
+                            error: &format!("it bounced: {words}"),
+                        },
+                        now,
+                    );
+                    match built {
+                        Ok(m) => outbox.push(m),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not build the bounce notice to the SRC")
+                        }
+                    }
+                }
+                let how = match by {
+                    bounce::MatchedBy::ReturnPath => "its return path",
+                    bounce::MatchedBy::MessageId => "the Message-ID and recipient it returns",
+                };
+                (
+                    format!(
+                        "a bounce of outbox mail {} ({} to {}), matched by {how}: {words}",
+                        sent.id,
+                        sent.kind,
+                        sent.recipients.join(", ")
+                    ),
+                    Some((sent.id, words)),
+                )
+            }
+            bounce::Outcome::Noted {
+                mail: sent, words, ..
+            } => {
+                tracing::info!(outbox = sent.id, %words, "a delivery report that is not a failure");
+                (
+                    format!(
+                        "a delivery report on outbox mail {} ({} to {}), not a failure: {words}",
+                        sent.id,
+                        sent.kind,
+                        sent.recipients.join(", ")
+                    ),
+                    None,
+                )
+            }
+            bounce::Outcome::Unmatched { why } => {
+                tracing::warn!(%why, "a bounce that names no mail the service sent; kept aside");
+                (format!("a bounce not matched to any mail: {why}"), None)
+            }
+        };
+        BounceFiling {
+            reason,
+            bounced,
+            events: event.into_iter().collect(),
+            outbox,
         }
     }
 
@@ -554,6 +653,14 @@ impl Intake {
     }
 }
 
+/// What `file` decided for a bounce, before the mail moves into the record.
+struct BounceFiling {
+    reason: String,
+    bounced: Option<(i64, String)>,
+    events: Vec<(crate::core::incident_id::IncidentId, Event)>,
+    outbox: Vec<NewMail>,
+}
+
 /// What `file` decided for a mail that is not a duplicate, before the
 /// mail itself moves into the record.
 struct Filed {
@@ -582,6 +689,12 @@ fn absorb(known: &mut Batch, record: &Record, now: Timestamp) {
             body_digest,
             ..
         } => known.stored(message_id, body_digest),
+        IntakeRecord::Bounced { mail, bounced, .. } => {
+            known.stored(&mail.message_id, &mail.body_digest);
+            if let Some((id, _)) = bounced {
+                known.bounced(*id);
+            }
+        }
         IntakeRecord::Filed {
             mail,
             filing,
@@ -633,6 +746,11 @@ fn count(record: &Record, report: &mut IngestReport) {
                     span.in_scope(|| tracing::info!(%incident, %via, "joined"))
                 }
             }
+        }
+        IntakeRecord::Bounced { mail, reason, .. } => {
+            span.record("message_id", mail.message_id.as_str());
+            span.in_scope(|| tracing::info!(%reason, "a bounce, kept without an incident"));
+            report.bounces += 1;
         }
         IntakeRecord::Quarantined { reason, .. } => {
             span.in_scope(|| tracing::warn!(%reason, "kept in quarantine"));
