@@ -41,6 +41,43 @@ fn bounce_of(raw: Vec<u8>) -> BounceReport {
 }
 
 #[test]
+fn a_real_postfix_bounce_names_the_return_path_and_the_server_words() {
+    let b = bounce_of(fixture("mail/postfix-bounce.eml"));
+    assert_eq!(
+        b.delivered_to.as_deref(),
+        Some("security+bounce-4848a538ef072b52bf7bd476@embargo.test")
+    );
+    assert_eq!(b.token.as_deref(), Some("4848a538ef072b52bf7bd476"));
+    assert!(b.null_sender);
+    let r = b.report.unwrap();
+    assert_eq!(r.reporting_mta.as_deref(), Some("dns; mx.embargo.test"));
+    assert_eq!(
+        r.original_message_id.as_deref(),
+        Some("advance-notice.EMB-2026-0001.test@embargo.test")
+    );
+    assert_eq!(r.recipients.len(), 1);
+    let gone = &r.recipients[0];
+    assert_eq!(
+        (
+            gone.final_recipient.as_str(),
+            gone.original_recipient.as_deref(),
+            gone.action.as_str(),
+            gone.status.as_str()
+        ),
+        (
+            "gone@embargo.test",
+            Some("gone@embargo.test"),
+            "failed",
+            "5.1.1"
+        )
+    );
+    assert_eq!(
+        gone.diagnostic.as_deref(),
+        Some("smtp; 550 5.1.1 <gone@embargo.test> User doesn't exist: gone@embargo.test")
+    );
+}
+
+#[test]
 fn an_exim_report_names_its_failed_recipient() {
     let b = bounce_of(shared("mimekit/00015.eml"));
     let r = b.report.expect("a delivery status report");

@@ -1158,3 +1158,165 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
     .expect("the reporter's answer joins the incident");
     assert_eq!(incidents(&site).len(), 1, "no second incident");
 }
+
+/// `embargo run --once` against the servers.
+fn run_once(site: &Site) {
+    let out = std::process::Command::new(common::BIN)
+        .args(["--config", site.config().to_str().unwrap(), "run", "--once"])
+        .env("EMBARGO_TEST_PASSWORD", servers::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "run --once failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A distributor notice to an address Postfix cannot deliver comes back as
+/// Postfix's own bounce, to the notice's return path: the notice is marked
+/// bounced with Postfix's words, the SRC is told, and no incident opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_notice_postfix_bounces_is_marked_bounced_and_opens_no_incident() {
+    use embargo::core::mail_kind::MailKind;
+    use embargo::store::{NewMail, OutboxState, SqliteStore, Store};
+
+    let servers = MailServers::start();
+    let gone = address("gone");
+    let site = Site::with_config(&format!(
+        "{}\n[[distributors]]\nname = \"Gone Distro\"\nemail = \"{gone}\"\n",
+        servers::config(&servers, &Wiring::tls())
+    ));
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "bounce"),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !servers.mailbox("security").is_empty()
+    })
+    .expect("the report reaches the security mailbox");
+    run_once(&site);
+    let list = incidents(&site);
+    assert_eq!(list.len(), 1);
+    let id: embargo::core::incident_id::IncidentId =
+        list[0]["id"].as_str().unwrap().parse().unwrap();
+
+    // A notice to a distributor address no mailbox has.
+    let store = SqliteStore::open(&site.path("embargo.db")).await.unwrap();
+    let now = jiff::Timestamp::now();
+    let message_id = format!("advance-notice.{id}.test@embargo.test");
+    let bytes = String::from_utf8(mail(
+        &format!("Test Project Security <{}>", address("security")),
+        &format!("[{id}] Advance notice"),
+        &message_id,
+        "",
+    ))
+    .unwrap()
+    .replace("To: security@example.org", &format!("To: {gone}"));
+    store
+        .append(
+            &id,
+            &[],
+            &[NewMail {
+                key: format!("{id}/advance-notice/test"),
+                kind: MailKind::AdvanceNotice,
+                incident: Some(id.clone()),
+                message_id: message_id.clone(),
+                from: address("security"),
+                recipients: vec![gone.clone()],
+                subject: format!("[{id}] Advance notice"),
+                bytes: bytes.into_bytes(),
+                due_at: now,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    run_once(&site);
+    async fn notice(store: &SqliteStore) -> embargo::store::OutboxMail {
+        store
+            .outbox()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.kind == MailKind::AdvanceNotice)
+            .unwrap()
+    }
+    let sent = notice(&store).await;
+    assert_eq!(sent.state, OutboxState::Sent, "{sent:?}");
+
+    // Postfix's bounce, sent to the notice's own return path, lands in
+    // the security mailbox.
+    let return_path =
+        embargo::core::bounce::return_path(&address("security"), sent.bounce_token.as_deref());
+    let bounced_back = wait_for(Duration::from_secs(30), || {
+        servers
+            .mailbox("security")
+            .iter()
+            .any(|m| header(m, "Content-Type").is_some_and(|c| c.contains("multipart/report")))
+    });
+    assert!(
+        bounced_back.is_some(),
+        "no bounce in the security mailbox; it has {} mail(s)",
+        servers.mailbox("security").len()
+    );
+    let dsn = servers
+        .mailbox("security")
+        .into_iter()
+        .find(|m| header(m, "Content-Type").is_some_and(|c| c.contains("multipart/report")))
+        .unwrap();
+    if let Some(keep) = std::env::var_os("EMBARGO_KEEP_DSN") {
+        std::fs::write(keep, &dsn).unwrap();
+    }
+    // Read by the one parser as Postfix wrote it.
+    let read = embargo::parse::parse(dsn.clone(), usize::MAX, None)
+        .unwrap()
+        .bounce
+        .expect("a bounce");
+    assert_eq!(read.token, sent.bounce_token);
+    assert!(read.null_sender, "Postfix bounces from the null sender");
+    let report = read.report.expect("a delivery status report");
+    assert_eq!(
+        report.original_message_id.as_deref(),
+        Some(message_id.as_str())
+    );
+    assert_eq!(report.recipients.len(), 1, "{report:?}");
+    assert_eq!(report.recipients[0].final_recipient, gone);
+    assert!(report.recipients[0].failed(), "{report:?}");
+    assert!(
+        header(&dsn, "Delivered-To").is_some_and(|d| d.eq_ignore_ascii_case(&return_path)),
+        "delivered to {:?}, not {return_path}",
+        header(&dsn, "Delivered-To")
+    );
+
+    run_once(&site);
+    let row = notice(&store).await;
+    assert_eq!(row.state, OutboxState::Bounced, "{row:?}");
+    let words = row.last_error.clone().unwrap_or_default();
+    assert!(
+        words.contains(&gone) && words.contains("Action: failed") && words.contains("Status: 5."),
+        "Postfix's words: {words}"
+    );
+    assert_eq!(incidents(&site).len(), 1, "a bounce opens no incident");
+
+    // The SRC hears of it, signed like every notice.
+    let told = wait_for(Duration::from_secs(10), || {
+        servers.mailbox("src").iter().any(|m| {
+            header(m, "Subject")
+                .is_some_and(|s| s.contains(&format!("Could not deliver a mail to {gone}")))
+        })
+    });
+    assert!(told.is_some(), "the SRC is not told");
+    let src = servers.mailbox("src");
+    let notice_to_src = src
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.contains("Could not deliver")))
+        .unwrap();
+    assert!(
+        header(notice_to_src, "Content-Type").is_some_and(|c| c.contains("multipart/signed")),
+        "signed"
+    );
+    // Nobody else: the reporter got only the acknowledgement.
+    assert_eq!(servers.mailbox("reporter").len(), 1);
+}
