@@ -11,6 +11,9 @@ use super::mail_kind::MailKind;
 /// What marks a return path as one outbox mail's: `<local>+bounce-<token>@<domain>`.
 pub const VERP_MARK: &str = "+bounce-";
 
+/// Characters of a bounce's words kept on the outbox row.
+const MAX_WORDS: usize = 2000;
+
 /// Bytes of randomness in a return-path token (96 bits, 24 hex digits):
 /// a token is the only proof that a bounce is about that mail.
 pub const TOKEN_BYTES: usize = 12;
@@ -190,12 +193,18 @@ pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: boo
         .flat_map(|r| &r.recipients)
         .filter(|r| r.failed())
         .collect();
+    // A report may list a hundred recipients: the row keeps the first
+    // words, enough to act on.
     let all_words = |entries: &[&RecipientStatus]| {
-        entries
+        let all = entries
             .iter()
             .map(|r| r.words())
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        match all.char_indices().nth(MAX_WORDS) {
+            Some((cut, _)) => format!("{}…", &all[..cut]),
+            None => all,
+        }
     };
     if let Some(token) = &bounce.token {
         let Some(mail) = candidates.iter().find(|m| {

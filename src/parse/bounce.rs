@@ -212,6 +212,35 @@ fn fields(body: &str) -> DeliveryReport {
 mod tests {
     use super::*;
 
+    fn read_raw(raw: &str) -> Option<BounceReport> {
+        let m = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        read(&m, None)
+    }
+
+    /// The receiving server writes the envelope recipient on top: a
+    /// Delivered-To or To written by the sender below it is not read.
+    #[test]
+    fn the_top_envelope_header_decides_and_to_counts_only_without_one() {
+        let token = "0123456789abcdef01234567";
+        let forged = format!(
+            "Delivered-To: security@example.org\r\nDelivered-To: security+bounce-{token}@example.org\r\n\
+             To: security+bounce-{token}@example.org\r\nSubject: hi\r\n\r\nreport\r\n"
+        );
+        assert_eq!(read_raw(&forged), None, "an ordinary mail, not a bounce");
+        let ours = format!(
+            "Delivered-To: SECURITY+bounce-{token}@example.org\r\nReturn-Path: <>\r\nSubject: x\r\n\r\nx\r\n"
+        );
+        let b = read_raw(&ours).unwrap();
+        assert_eq!(b.token.as_deref(), Some(token));
+        assert_eq!(b.report, None);
+        let no_server = format!(
+            "To: Security <security+bounce-{token}@example.org>\r\nSubject: x\r\n\r\nx\r\n"
+        );
+        assert_eq!(read_raw(&no_server).unwrap().token.as_deref(), Some(token));
+    }
+
     #[test]
     fn postfix_and_exim_orders_read_alike_without_blank_lines() {
         for body in [
