@@ -205,6 +205,7 @@ mod tests {
             signed,
             encryption: Encryption::None,
             sender_key: None,
+            bounce: None,
             body_digest: "d".into(),
             raw: vec![],
         }
@@ -417,6 +418,7 @@ mod tests {
                 announce: &[],
                 trusted_mta: mta,
                 advisory: None,
+                verp: true,
             };
             let mut ctx = IntakeContext {
                 next_seq: 1,
@@ -443,7 +445,9 @@ mod tests {
                     incident
                 }
                 Decision::Join { updated, .. } => updated.unwrap(),
-                Decision::Duplicate => panic!("not a duplicate"),
+                Decision::Duplicate | Decision::Bounce { .. } => {
+                    panic!("neither a duplicate nor a bounce")
+                }
             }
         };
         let from_jane = |id: &str, k: Option<SenderKey>| {

@@ -135,7 +135,8 @@ pub fn worth_telling(kind: MailKind) -> bool {
         | MailKind::Cancellation
         | MailKind::Warning
         | MailKind::Announcement
-        | MailKind::Acknowledgement => true,
+        | MailKind::Acknowledgement
+        | MailKind::ReporterAnswer => true,
         MailKind::SrcCopy
         | MailKind::Quarantine
         | MailKind::Undecryptable
@@ -145,7 +146,10 @@ pub fn worth_telling(kind: MailKind) -> bool {
         | MailKind::Retrospective
         | MailKind::GuardAlert
         | MailKind::DeliveryFailure
-        | MailKind::Alert => false,
+        | MailKind::Alert
+        // To insiders, one row each: a bounce is recorded on the row.
+        | MailKind::Relay
+        | MailKind::ReporterAnswerCopy => false,
     }
 }
 

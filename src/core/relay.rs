@@ -308,6 +308,7 @@ mod tests {
             signed: None,
             encryption: Encryption::None,
             sender_key: None,
+            bounce: None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }
