@@ -50,6 +50,20 @@ pub trait Sealer: Send + Sync {
         recipient: &str,
         now: Timestamp,
     ) -> Result<Vec<u8>, CryptoError>;
+
+    /// The same, encrypted to a certificate given as bytes: one a sender
+    /// sent with their mail, which the config does not list.
+    fn encrypt_to_cert(
+        &self,
+        _plaintext: &[u8],
+        _cert: &[u8],
+        _now: Timestamp,
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::Encrypt {
+            recipient: "the sender's key".to_owned(),
+            detail: "this backend encrypts only to configured keys".to_owned(),
+        })
+    }
 }
 
 /// Checking and opening what the service receives.

@@ -84,10 +84,22 @@ pub const MAILS: &[(&str, i64, &[u8])] = &[
         120,
         include_bytes!("../fixtures/demo/12-forged-command.eml"),
     ),
+    // The reporter follows up once the incident has a Fix Lead and a Fix
+    // Team: the relay brings it to the SRC list, Alice and the maintainer.
+    (
+        "14-follow-up.eml",
+        133,
+        include_bytes!("../fixtures/demo/14-follow-up.eml"),
+    ),
     (
         "13-approve.eml",
         155,
         include_bytes!("../fixtures/demo/13-approve.eml"),
+    ),
+    (
+        "15-reply.eml",
+        165,
+        include_bytes!("../fixtures/demo/15-reply.eml"),
     ),
 ];
 
@@ -359,6 +371,28 @@ pub fn render(s: &Summary) -> String {
         c.quarantined,
         s.sent.sent
     );
+    let mut relayed: Vec<&crate::core::event::Event> = s
+        .incidents
+        .iter()
+        .flat_map(|rec| &rec.events)
+        .filter(|e| e.kind == crate::core::event::EventKind::RelayQueued)
+        .collect();
+    relayed.sort_by_key(|e| e.at);
+    let _ = writeln!(
+        o,
+        "Relayed to the incident's insiders (the SRC list, the Fix Lead, the Fix Team), signed,\nthe original attached: {} mails on existing incidents",
+        relayed.len()
+    );
+    for e in &relayed {
+        let _ = writeln!(
+            o,
+            "  {}  <{}>\n      {}",
+            e.at.strftime("%m-%d %H:%M"),
+            e.message_id.as_deref().unwrap_or(""),
+            e.detail
+        );
+    }
+    o.push('\n');
     for rec in &s.incidents {
         let inc = &rec.incident;
         o.push_str(&crate::core::status::status_text(inc));

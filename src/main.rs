@@ -707,7 +707,9 @@ fn cvss(vector: &str, as_json: bool) -> anyhow::Result<()> {
 
 /// Every problem in the config and in the keys it names, at once.
 fn check_config(cli: &Cli) -> ExitCode {
+    let mut return_paths = None;
     let checked = config::load(&cli.config).and_then(|Loaded { settings, warnings }| {
+        return_paths = Some(settings.return_path_note());
         let passwords = settings.password_problems();
         match keyring::load(&settings, jiff::Timestamp::now()) {
             Ok(keys) if passwords.is_empty() => Ok(warnings
@@ -732,6 +734,9 @@ fn check_config(cli: &Cli) -> ExitCode {
         Ok(warnings) => {
             for w in &warnings {
                 println!("{w}");
+            }
+            if let Some(note) = &return_paths {
+                println!("{note}");
             }
             println!(
                 "{}: OK ({} warning(s))",

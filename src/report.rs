@@ -174,6 +174,10 @@ pub fn incident(r: &IncidentRecord) -> String {
     }
     for m in &r.outbox {
         let when = match (m.sent_at, &m.last_error) {
+            // Bounced: the remote server's words are what matters.
+            (_, Some(e)) if m.state == crate::store::OutboxState::Bounced => {
+                format!("bounced {}: {e}", m.bounced_at.map(utc).unwrap_or_default())
+            }
             (Some(t), _) => format!("sent {}", utc(t)),
             (None, Some(e)) => format!("{} after {} attempts: {e}", m.state.as_str(), m.attempts),
             (None, None) => format!("{}, due {}", m.state.as_str(), utc(m.due_at)),
@@ -300,7 +304,16 @@ pub fn delivery(incident: &str, key: &str, outbox: &[crate::store::OutboxMail]) 
         .iter()
         .filter(|m| m.state == OutboxState::Failed)
         .count();
-    Some(if failed > 0 {
+    let bounced = rows
+        .iter()
+        .filter(|m| m.state == OutboxState::Bounced)
+        .count();
+    Some(if bounced > 0 {
+        format!(
+            "{} of {n} sent, {bounced} bounced, {failed} failed: see `embargo show {incident}`",
+            sent + bounced
+        )
+    } else if failed > 0 {
         format!("{sent} of {n} sent, {failed} failed: see `embargo show {incident}`")
     } else if sent == n {
         let last = rows.iter().filter_map(|m| m.sent_at).max();

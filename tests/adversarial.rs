@@ -115,10 +115,13 @@ fn account(site: &Site, id: &str, message_id: &str) -> (bool, String) {
     (refused, text)
 }
 
+/// Who was answered about a mail (RFC 3834 `auto-replied`); its relay
+/// to the insiders is no answer.
 fn told(site: &Site, message_id: &str) -> Vec<String> {
     site.outbox()
         .into_iter()
         .filter(|m| m.in_reply_to.as_deref() == Some(message_id))
+        .filter(|m| m.auto_submitted.as_deref() == Some("auto-replied"))
         .flat_map(|m| m.envelope_to)
         .collect()
 }

@@ -90,6 +90,8 @@ fn signed_commands_drive_a_report_to_disclosure_planned() {
             "acknowledgement-queued",
             "message-added",
             "command",
+            // "Thanks, accepted." is more than commands: the insiders read it.
+            "relay-queued",
             "notice-queued"
         ]
     );

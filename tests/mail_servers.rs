@@ -6,6 +6,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use common::gpg::{Gpg, pgp_mime_encrypted, pgp_mime_signed, signed_parts};
 use common::servers::{
     self, MailServers, Served, Tls, Wiring, address, header, message_ids, wait_for,
 };
@@ -685,4 +686,637 @@ async fn a_new_uidvalidity_rereads_the_mailbox_without_processing_anything_twice
     );
     assert_eq!(incidents(&site).len(), 3, "no incident twice");
     assert!(log.contains("duplicate delivery of a stored mail"), "{log}");
+}
+
+/// A site on these servers whose SRC members sign with their own GnuPG
+/// keys (Alice, on call, and Bob), with the list's public key in the same
+/// GnuPG: it reads and writes as every member and the reporter would.
+struct Keyed {
+    site: Site,
+    gpg: Gpg,
+    alice: String,
+    list: String,
+}
+
+fn keyed(servers: &MailServers) -> Keyed {
+    let gpg = Gpg::new();
+    let alice = gpg.gen_key(&format!("Alice <{}>", address("alice")), "ed25519");
+    let bob = gpg.gen_key(&format!("Bob <{}>", address("bob")), "ed25519");
+    let d = servers::DOMAIN;
+    let config = servers::config(servers, &Wiring::tls())
+        .replace(
+            "company = \"A Corp\"\n",
+            &format!("company = \"A Corp\"\nfingerprint = \"{alice}\"\n"),
+        )
+        .replace(
+            "company = \"B Corp\"\n",
+            &format!("company = \"B Corp\"\nfingerprint = \"{bob}\"\n"),
+        )
+        .replace(
+            &format!("[roster.oncall]\nrotation = [\"alice@{d}\", \"bob@{d}\"]"),
+            &format!("[roster]\nkeyring = \"keys\"\n\n[roster.oncall]\nrotation = [\"alice@{d}\"]"),
+        );
+    assert!(
+        config.contains(&bob) && config.contains("keyring"),
+        "{config}"
+    );
+    let site = Site::with_config(&config);
+    std::fs::create_dir(site.path("keys")).unwrap();
+    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
+    std::fs::write(site.path("keys/bob.asc"), gpg.export(&bob)).unwrap();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    let list = gpg.fingerprint("Test Project Security");
+    Keyed {
+        site,
+        gpg,
+        alice,
+        list,
+    }
+}
+
+/// The header block of a mail in a thread, on these servers.
+fn in_thread(from: &str, subject: &str, id: &str, parent: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {s}\r\nSubject: {subject}\r\nDate: Tue, 01 Dec 2026 11:00:00 +0000\r\n\
+         Message-ID: <{id}>\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n",
+        s = address("security"),
+    )
+}
+
+/// A mail as sent: Dovecot's Maildir keeps it with bare LF line ends.
+fn crlf(mail: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(mail)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes()
+}
+
+/// Mails in `user`'s inbox that relay the mail with Message-ID `id`.
+fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
+    servers
+        .mailbox(user)
+        .into_iter()
+        .filter(|m| header(m, "In-Reply-To").as_deref() == Some(&format!("<{id}>")))
+        .filter(|m| header(m, "From").is_some_and(|f| f.contains(" via ")))
+        .collect()
+}
+
+/// Waits until each of `users` has a relay of the mail `id`.
+fn wait_for_relays(servers: &MailServers, users: &[&str], id: &str) {
+    wait_for(Duration::from_secs(20), || {
+        users.iter().all(|u| !relays_of(servers, u, id).is_empty())
+    })
+    .unwrap_or_else(|| {
+        let got: Vec<usize> = users
+            .iter()
+            .map(|u| relays_of(servers, u, id).len())
+            .collect();
+        panic!("<{id}> is not relayed to each of {users:?}: {got:?}")
+    });
+}
+
+/// Opens a report, then accepts it, makes Bob its Fix Lead and dev its
+/// Fix Team with Alice's signed commands; the incident id.
+fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
+    servers.send(&address("reporter"), &address("security"), &report(1, tag));
+    // Acknowledged: the service is up, its store ready for the CLI.
+    wait_for(Duration::from_secs(15), || {
+        !answers(servers, "reporter").is_empty()
+    })
+    .expect("the report is acknowledged");
+    let id = incidents(&k.site)[0]["id"].as_str().unwrap().to_owned();
+    let commands = pgp_mime_signed(
+        &k.gpg,
+        &k.alice,
+        &in_thread(
+            &format!("Alice <{}>", address("alice")),
+            &format!("Re: [{id}] New report"),
+            &format!("lead-{tag}@alice.example"),
+            &format!("report-{tag}-1@reporter.example"),
+        ),
+        &format!(
+            "/accept {id}\n/lead {bob} {id}\n/team add {dev} {id}\n",
+            bob = address("bob"),
+            dev = address("dev")
+        ),
+    );
+    servers.send(&address("alice"), &address("security"), &commands);
+    wait_for(Duration::from_secs(15), || {
+        let shown = k.site.json(&["show", &id]);
+        shown["lead"] == address("bob").as_str() && shown["team"][0] == address("dev").as_str()
+    })
+    .expect("Alice's signed commands make Bob the Fix Lead and dev the Fix Team");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_signed_and_threaded() {
+    let servers = MailServers::start();
+    let k = keyed(&servers);
+    let _served = serve(&k.site);
+    let id = a_led_incident(&servers, &k, "relay");
+    // Commands alone: answered, not relayed.
+    assert!(relays_of(&servers, "src", "lead-relay@alice.example").is_empty());
+
+    let follow_up = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         I found a second vector: the same overflow through the JSON loader.\r\n",
+        in_thread(
+            &format!("Jane Researcher <{}>", address("reporter")),
+            "Re: Overflow relay 1 in the parser",
+            "follow-up-1@reporter.example",
+            "report-relay-1@reporter.example",
+        )
+    );
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        follow_up.as_bytes(),
+    );
+    let insiders = ["src", "bob", "dev"];
+    wait_for_relays(&servers, &insiders, "follow-up-1@reporter.example");
+    for user in insiders {
+        let relayed = relays_of(&servers, user, "follow-up-1@reporter.example");
+        assert_eq!(relayed.len(), 1, "{user} gets it once");
+        let m = &relayed[0];
+        let (signed, signature) = signed_parts(&crlf(m));
+        let verified = k.gpg.verify_detached(&signature, &signed);
+        assert!(verified.ok, "{user}: {}", verified.status);
+        assert!(
+            verified.status.contains(&k.list),
+            "signed with the list key"
+        );
+        let from = header(m, "From").unwrap();
+        assert!(
+            from.contains("Jane Researcher via Test Project Security")
+                && from.contains(&address("security")),
+            "{from}"
+        );
+        assert_eq!(
+            header(m, "Reply-To").unwrap(),
+            address("security"),
+            "answers come back to the list"
+        );
+        let references = header(m, "References").unwrap();
+        assert!(
+            references.contains("<report-relay-1@reporter.example>")
+                && references.contains("<follow-up-1@reporter.example>"),
+            "{references}"
+        );
+        let subject = header(m, "Subject").unwrap();
+        assert_eq!(subject.matches(&id).count(), 1, "{subject}");
+        let parsed = mail_parser::MessageParser::default().parse(m).unwrap();
+        let text = parsed.body_text(0).unwrap();
+        assert!(text.contains("I found a second vector"), "{text}");
+        assert!(text.contains("not signed"), "the parser's verdict: {text}");
+        // The original as received, for its own signature to be checked.
+        let raw = String::from_utf8_lossy(m);
+        assert!(raw.contains("Content-Type: message/rfc822"), "{raw}");
+        assert!(raw.contains("Message-ID: <follow-up-1@reporter.example>"));
+        // Bob, its Fix Lead, answers the relay from his mail client: it
+        // threads onto the incident, and reaches the list and dev, not Bob.
+        if user == "bob" {
+            let relay_id = header(m, "Message-ID").unwrap();
+            let answer = format!(
+                "From: Bob <{bob}>\r\nTo: {security}\r\nSubject: Re: {subject}\r\n\
+                 Date: Tue, 01 Dec 2026 12:00:00 +0000\r\nMessage-ID: <bob-answer@bob.example>\r\n\
+                 In-Reply-To: {relay_id}\r\nReferences: {references} {relay_id}\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Confirmed, fixing both.\r\n",
+                bob = address("bob"),
+                security = address("security"),
+            );
+            servers.send(&address("bob"), &address("security"), answer.as_bytes());
+        }
+    }
+    wait_for(Duration::from_secs(20), || {
+        !relays_of(&servers, "src", "bob-answer@bob.example").is_empty()
+            && !relays_of(&servers, "dev", "bob-answer@bob.example").is_empty()
+    })
+    .expect("Bob's answer is relayed to the list and the Fix Team");
+    let shown = k.site.json(&["show", &id]);
+    assert_eq!(
+        shown["messages"].as_array().unwrap().len(),
+        4,
+        "report, commands, follow-up and answer on one incident: {shown:#}"
+    );
+    assert_eq!(incidents(&k.site).len(), 1, "no incident from the answer");
+    // An unsigned From: proves nothing: Bob gets his answer too.
+    assert_eq!(
+        relays_of(&servers, "bob", "bob-answer@bob.example").len(),
+        1
+    );
+    // Nothing relayed reached the reporter.
+    assert!(
+        servers
+            .mailbox("reporter")
+            .iter()
+            .all(|m| !header(m, "From").unwrap().contains(" via ")),
+        "the reporter gets no relay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_follow_up_reaches_each_keyed_member_encrypted_and_nobody_in_clear() {
+    const SECRET: &str = "the exploit needs only a 17-byte anchor chain";
+    let servers = MailServers::start();
+    let k = keyed(&servers);
+    let _served = serve(&k.site);
+    let id = a_led_incident(&servers, &k, "sealed");
+    let encrypted = pgp_mime_encrypted(
+        &k.gpg,
+        &k.list,
+        None,
+        &in_thread(
+            &format!("Jane Researcher <{}>", address("reporter")),
+            "Re: Overflow sealed 1 in the parser",
+            "sealed-1@reporter.example",
+            "report-sealed-1@reporter.example",
+        ),
+        &format!("Content-Type: text/plain; charset=utf-8\r\n\r\nDetails: {SECRET}.\r\n"),
+    );
+    servers.send(&address("reporter"), &address("security"), &encrypted);
+    // Alice and Bob have keys; the list and dev (no key) get word only.
+    wait_for_relays(
+        &servers,
+        &["src", "alice", "bob", "dev"],
+        "sealed-1@reporter.example",
+    );
+    for user in ["alice", "bob"] {
+        let relayed = relays_of(&servers, user, "sealed-1@reporter.example");
+        assert_eq!(relayed.len(), 1, "{user}");
+        let m = &relayed[0];
+        assert_eq!(
+            header(m, "Subject").unwrap(),
+            "[EMBARGOED] encrypted mail",
+            "{user}: the subject travels inside"
+        );
+        let opened = k.gpg.decrypt(m);
+        assert!(opened.ok, "{user}: GnuPG decrypts it: {}", opened.status);
+        assert!(
+            opened.status.contains("GOODSIG"),
+            "{user}: signed by the list key inside: {}",
+            opened.status
+        );
+        let inside = String::from_utf8_lossy(&opened.stdout);
+        assert!(inside.contains(SECRET), "{user}: {inside}");
+        assert!(inside.contains(&id));
+        assert!(
+            inside.contains("Content-Type: message/rfc822") && inside.contains("BEGIN PGP MESSAGE"),
+            "the original, as it came (encrypted), inside only: {inside}"
+        );
+    }
+    for user in ["src", "dev"] {
+        let relayed = relays_of(&servers, user, "sealed-1@reporter.example");
+        assert_eq!(relayed.len(), 1, "{user}");
+        let (signed, signature) = signed_parts(&crlf(&relayed[0]));
+        assert!(k.gpg.verify_detached(&signature, &signed).ok, "{user}");
+        let text = String::from_utf8_lossy(&relayed[0]);
+        assert!(
+            text.contains("came encrypted, so its text is not in this mail")
+                && !text.contains("message/rfc822"),
+            "{user}: word that it came, no text and no original: {text}"
+        );
+    }
+    // Over every mailbox's raw bytes: the secret only ever travels encrypted.
+    for user in [
+        "security", "src", "reporter", "alice", "bob", "dev", "distro1", "distro2", "announce",
+    ] {
+        for m in servers.mailbox(user) {
+            assert!(
+                !String::from_utf8_lossy(&m).contains("17-byte anchor"),
+                "{user} got the secret in clear"
+            );
+        }
+    }
+}
+
+/// The ciphertext of a PGP/MIME encrypted mail, armored.
+fn ciphertext(mail: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(mail);
+    let start = text.find("-----BEGIN PGP MESSAGE-----")?;
+    let end = text.find("-----END PGP MESSAGE-----")? + "-----END PGP MESSAGE-----".len();
+    Some(text[start..end].replace("\r\n", "\n"))
+}
+
+/// `/reply` end to end: a forged answer reaches no one; Alice's signed one
+/// reaches the reporter's mailbox encrypted to the key their report
+/// carried in its Autocrypt header, signed by the list key, in their
+/// thread; the insiders get a copy; the reporter's answer to it comes back
+/// into the same incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_back() {
+    use base64::Engine;
+    use common::gpg::{Gpg, headers, pgp_mime_signed};
+
+    let servers = MailServers::start();
+    let gpg = Gpg::new();
+    let alice = gpg.gen_key(&format!("Alice <{}>", address("alice")), "ed25519");
+    let reporter_key = gpg.gen_key(&format!("Reporter <{}>", address("reporter")), "ed25519");
+    let config = servers::config(&servers, &Wiring::tls())
+        .replacen(
+            "company = \"A Corp\"\n",
+            &format!("company = \"A Corp\"\nfingerprint = \"{alice}\"\n"),
+            1,
+        )
+        .replace(
+            "[roster.oncall]",
+            "[roster]\nkeyring = \"keys\"\n\n[roster.oncall]",
+        );
+    let site = Site::with_config(&config);
+    std::fs::create_dir(site.path("keys")).unwrap();
+    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    let _served = serve(&site);
+
+    // The report carries the reporter's key, as Autocrypt mail clients send it.
+    let key = gpg.run(&["--export", &reporter_key], b"").stdout;
+    let keydata = base64::engine::general_purpose::STANDARD.encode(key);
+    let chunks: Vec<&str> = keydata
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let report = String::from_utf8(mail(
+        &format!("Reporter <{}>", address("reporter")),
+        "Overflow in the parser",
+        "report-reply-1@reporter.example",
+        &format!(
+            "Autocrypt: addr={}; prefer-encrypt=mutual; keydata=\r\n {}\r\n",
+            address("reporter"),
+            chunks.join("\r\n ")
+        ),
+    ))
+    .unwrap()
+    .replace("security@example.org", &address("security"));
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        report.as_bytes(),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("an acknowledgement");
+    let id = incidents(&site)[0]["id"].as_str().unwrap().to_owned();
+    let to_reporter = |servers: &MailServers| servers.mailbox("reporter").len();
+
+    // Unsigned, with Alice's From: refused, to the SRC, and nothing to the reporter.
+    let alice_from = format!("Alice <{}>", address("alice"));
+    let thread = "In-Reply-To: <report-reply-1@reporter.example>\r\n";
+    let forged = format!(
+        "{}MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n/reply {id}\r\nSend us your exploit.\r\n",
+        headers(&alice_from, &format!("Re: [{id}] Overflow"), "forged-1@evil.example", thread)
+    )
+    .replace("security@example.org", &address("security"));
+    servers.send(&address("alice"), &address("security"), forged.as_bytes());
+    wait_for(Duration::from_secs(10), || {
+        servers
+            .mailbox("src")
+            .iter()
+            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("Not applied")))
+    })
+    .expect("the forged /reply is refused to the SRC");
+
+    let signed = String::from_utf8(pgp_mime_signed(
+        &gpg,
+        &alice,
+        &headers(
+            &alice_from,
+            &format!("Re: [{id}] Overflow"),
+            "c1@alice.example",
+            thread,
+        ),
+        &format!("/reply {id}\r\nThank you; we reproduced it and are working on a fix.\r\n"),
+    ))
+    .unwrap()
+    .replace("security@example.org", &address("security"));
+    servers.send(&address("alice"), &address("security"), signed.as_bytes());
+    wait_for(Duration::from_secs(15), || to_reporter(&servers) == 2)
+        .expect("the answer reaches the reporter");
+    assert_eq!(
+        to_reporter(&servers),
+        2,
+        "the acknowledgement and the one answer"
+    );
+    let answer = servers
+        .mailbox("reporter")
+        .into_iter()
+        .find(|m| ciphertext(m).is_some())
+        .expect("the answer is encrypted");
+    assert_eq!(
+        header(&answer, "In-Reply-To").as_deref(),
+        Some("<report-reply-1@reporter.example>")
+    );
+    assert!(
+        header(&answer, "From")
+            .unwrap()
+            .contains(&address("security"))
+    );
+    let opened = gpg.decrypt(ciphertext(&answer).unwrap().as_bytes());
+    assert!(opened.ok, "{}", opened.status);
+    assert!(
+        opened.status.contains("GOODSIG"),
+        "signed by the list key: {}",
+        opened.status
+    );
+    let plain = String::from_utf8_lossy(&opened.stdout).into_owned();
+    assert!(plain.contains("we reproduced it"), "{plain}");
+    assert!(!plain.contains(&address("alice")) && !plain.contains(&address("src")));
+    assert!(!String::from_utf8_lossy(&answer).contains("exploit"));
+    wait_for(Duration::from_secs(10), || {
+        servers
+            .mailbox("src")
+            .iter()
+            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("Answered the reporter")))
+    })
+    .expect("the SRC list gets a copy");
+
+    // The reporter answers from their mail client: it joins the incident.
+    let answer_id = header(&answer, "Message-ID").unwrap();
+    let theirs = format!(
+        "From: Reporter <{r}>\r\nTo: {s}\r\nSubject: Re: Overflow in the parser\r\n\
+         Date: Tue, 01 Dec 2026 11:00:00 +0000\r\nMessage-ID: <reply-2@reporter.example>\r\n\
+         In-Reply-To: {answer_id}\r\nReferences: <report-reply-1@reporter.example> {answer_id}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nGreat, thanks. Here is a second input.\r\n",
+        r = address("reporter"),
+        s = address("security"),
+    );
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        theirs.as_bytes(),
+    );
+    wait_for(Duration::from_secs(10), || {
+        site.json(&["show", &id])["messages"]
+            .as_array()
+            .is_some_and(|m| {
+                m.iter()
+                    .any(|m| m["message_id"] == "reply-2@reporter.example")
+            })
+    })
+    .expect("the reporter's answer joins the incident");
+    assert_eq!(incidents(&site).len(), 1, "no second incident");
+}
+
+/// `embargo run --once` against the servers.
+fn run_once(site: &Site) {
+    let out = std::process::Command::new(common::BIN)
+        .args(["--config", site.config().to_str().unwrap(), "run", "--once"])
+        .env("EMBARGO_TEST_PASSWORD", servers::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "run --once failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A distributor notice to an address Postfix cannot deliver comes back as
+/// Postfix's own bounce, to the notice's return path: the notice is marked
+/// bounced with Postfix's words, the SRC is told, and no incident opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_notice_postfix_bounces_is_marked_bounced_and_opens_no_incident() {
+    use embargo::core::mail_kind::MailKind;
+    use embargo::store::{NewMail, OutboxState, SqliteStore, Store};
+
+    let servers = MailServers::start();
+    let gone = address("gone");
+    let site = Site::with_config(&format!(
+        "{}\n[[distributors]]\nname = \"Gone Distro\"\nemail = \"{gone}\"\n",
+        servers::config(&servers, &Wiring::tls())
+    ));
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "bounce"),
+    );
+    wait_for(Duration::from_secs(10), || {
+        !servers.mailbox("security").is_empty()
+    })
+    .expect("the report reaches the security mailbox");
+    run_once(&site);
+    let list = incidents(&site);
+    assert_eq!(list.len(), 1);
+    let id: embargo::core::incident_id::IncidentId =
+        list[0]["id"].as_str().unwrap().parse().unwrap();
+
+    // A notice to a distributor address no mailbox has.
+    let store = SqliteStore::open(&site.path("embargo.db")).await.unwrap();
+    let now = jiff::Timestamp::now();
+    let message_id = format!("advance-notice.{id}.test@embargo.test");
+    let bytes = String::from_utf8(mail(
+        &format!("Test Project Security <{}>", address("security")),
+        &format!("[{id}] Advance notice"),
+        &message_id,
+        "",
+    ))
+    .unwrap()
+    .replace("To: security@example.org", &format!("To: {gone}"));
+    store
+        .append(
+            &id,
+            &[],
+            &[NewMail {
+                key: format!("{id}/advance-notice/test"),
+                kind: MailKind::AdvanceNotice,
+                incident: Some(id.clone()),
+                message_id: message_id.clone(),
+                from: address("security"),
+                recipients: vec![gone.clone()],
+                subject: format!("[{id}] Advance notice"),
+                bytes: bytes.into_bytes(),
+                due_at: now,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    run_once(&site);
+    async fn notice(store: &SqliteStore) -> embargo::store::OutboxMail {
+        store
+            .outbox()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.kind == MailKind::AdvanceNotice)
+            .unwrap()
+    }
+    let sent = notice(&store).await;
+    assert_eq!(sent.state, OutboxState::Sent, "{sent:?}");
+
+    // Postfix's bounce, sent to the notice's own return path, lands in
+    // the security mailbox.
+    let return_path =
+        embargo::core::bounce::return_path(&address("security"), sent.bounce_token.as_deref());
+    let bounced_back = wait_for(Duration::from_secs(30), || {
+        servers
+            .mailbox("security")
+            .iter()
+            .any(|m| header(m, "Content-Type").is_some_and(|c| c.contains("multipart/report")))
+    });
+    assert!(
+        bounced_back.is_some(),
+        "no bounce in the security mailbox; it has {} mail(s)",
+        servers.mailbox("security").len()
+    );
+    let dsn = servers
+        .mailbox("security")
+        .into_iter()
+        .find(|m| header(m, "Content-Type").is_some_and(|c| c.contains("multipart/report")))
+        .unwrap();
+    if let Some(keep) = std::env::var_os("EMBARGO_KEEP_DSN") {
+        std::fs::write(keep, &dsn).unwrap();
+    }
+    // Read by the one parser as Postfix wrote it.
+    let read = embargo::parse::parse(dsn.clone(), usize::MAX, None)
+        .unwrap()
+        .bounce
+        .expect("a bounce");
+    assert_eq!(read.token, sent.bounce_token);
+    assert!(read.null_sender, "Postfix bounces from the null sender");
+    let report = read.report.expect("a delivery status report");
+    assert_eq!(
+        report.original_message_id.as_deref(),
+        Some(message_id.as_str())
+    );
+    assert_eq!(report.recipients.len(), 1, "{report:?}");
+    assert_eq!(report.recipients[0].final_recipient, gone);
+    assert!(report.recipients[0].failed(), "{report:?}");
+    assert!(
+        header(&dsn, "Delivered-To").is_some_and(|d| d.eq_ignore_ascii_case(&return_path)),
+        "delivered to {:?}, not {return_path}",
+        header(&dsn, "Delivered-To")
+    );
+
+    run_once(&site);
+    let row = notice(&store).await;
+    assert_eq!(row.state, OutboxState::Bounced, "{row:?}");
+    let words = row.last_error.clone().unwrap_or_default();
+    assert!(
+        words.contains(&gone) && words.contains("Action: failed") && words.contains("Status: 5."),
+        "Postfix's words: {words}"
+    );
+    assert_eq!(incidents(&site).len(), 1, "a bounce opens no incident");
+
+    // The SRC hears of it, signed like every notice.
+    let told = wait_for(Duration::from_secs(10), || {
+        servers.mailbox("src").iter().any(|m| {
+            header(m, "Subject")
+                .is_some_and(|s| s.contains(&format!("Could not deliver a mail to {gone}")))
+        })
+    });
+    assert!(told.is_some(), "the SRC is not told");
+    let src = servers.mailbox("src");
+    let notice_to_src = src
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.contains("Could not deliver")))
+        .unwrap();
+    assert!(
+        header(notice_to_src, "Content-Type").is_some_and(|c| c.contains("multipart/signed")),
+        "signed"
+    );
+    // Nobody else: the reporter got only the acknowledgement.
+    assert_eq!(servers.mailbox("reporter").len(), 1);
 }

@@ -15,6 +15,7 @@ use embargo::core::incident::{Change, Field, Incident, Patch, State};
 use embargo::core::incident_id::IncidentId;
 use embargo::core::mail_kind::MailKind;
 use embargo::core::notice_kind::NoticeKind;
+use embargo::core::relay::{Insider, Relay};
 use embargo::core::severity;
 use embargo::crypto::Crypto;
 use embargo::notice::{Composer, Undelivered};
@@ -22,6 +23,21 @@ use embargo::store::{NewMail, OutboxMail, OutboxState};
 use jiff::Timestamp;
 
 const INJECTED: &str = "Crash\r\nBcc: evil@attacker.example\r\nX-Injected: yes";
+
+/// The site's settings and its keys, as the service reads them at `at`.
+fn keyed_settings(site: &Site, at: Timestamp) -> (embargo::config::Settings, Crypto) {
+    let settings = embargo::config::load(&site.config()).unwrap().settings;
+    let keys = embargo::keyring::load(&settings, at).unwrap();
+    (settings, Crypto::new(keys.pgp))
+}
+
+fn insider(email: &str, fingerprint: Option<&str>) -> Insider {
+    Insider {
+        email: email.into(),
+        name: None,
+        fingerprint: fingerprint.map(str::to_owned),
+    }
+}
 
 fn t(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -139,6 +155,8 @@ fn outbox_row(m: &NewMail) -> OutboxMail {
         last_error: None,
         sent_at: None,
         transport_id: None,
+        bounce_token: None,
+        bounced_at: None,
     }
 }
 
@@ -153,7 +171,23 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
         "the injection survives parsing: {:?}",
         report.subject
     );
-    let mut mails = vec![
+    let relay = Relay {
+        to: vec![
+            insider("src@example.org", None),
+            insider("alice@example.org", None),
+        ],
+        encrypted: false,
+    };
+    let mut mails = composer
+        .relay(
+            &incident.id,
+            &report,
+            "In-Reply-To <r0@example.net>",
+            &relay,
+            now,
+        )
+        .unwrap();
+    mails.extend([
         composer
             .acknowledgement(incident, &report, report.from.as_ref().unwrap(), now)
             .unwrap(),
@@ -227,7 +261,7 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
                 now,
             )
             .unwrap(),
-    ];
+    ]);
     mails.extend(
         composer
             .drafts(incident, &[], &NoticeKind::ALL, now)
@@ -296,6 +330,29 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
                 now,
             )
             .unwrap(),
+    );
+    let answer = embargo::core::answer::ReporterAnswer {
+        by: "alice@example.org".into(),
+        to: Mailbox::new(Some(INJECTED), "eve@example.net"),
+        text: INJECTED.into(),
+        title: INJECTED.into(),
+        in_reply_to: Some("r1@example.net".into()),
+        references: vec!["r1@example.net".into()],
+        encrypt_to: None,
+        in_clear_because: None,
+        copy_to: vec!["src@example.org".into()],
+        text_in_copy: true,
+    };
+    mails.push(
+        composer
+            .reporter_answer(&incident.id, &report, 1, &answer, now)
+            .unwrap(),
+    );
+    mails.push(
+        composer
+            .reporter_answer_copy(&incident.id, &report, 1, &answer, now)
+            .unwrap()
+            .expect("a copy for the SRC list"),
     );
     mails
 }
@@ -473,5 +530,205 @@ fn an_approval_with_text_sends_that_text() {
             .attachments
             .iter()
             .any(|a| a.name == "disclosure.ics")
+    );
+}
+
+/// What the insiders get of a mail on an incident: "Jane via the list",
+/// answers to the list, in the sender's thread, the tag once, a text part
+/// saying who and how it was signed, and the original byte for byte as a
+/// `message/rfc822` part inside what the list key signs.
+#[test]
+fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
+    let site = Site::with_config(&config());
+    let (settings, crypto) = keyed_settings(&site, t("2026-11-10T09:00:00Z"));
+    let composer = Composer::new(&settings, crypto.sealer.as_ref());
+    let gpg = Gpg::new();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    let now = t("2026-11-30T16:00:00Z");
+    let incident = minimal("Crash");
+    let raw = "From: Jane Researcher <jane@researcher.example>\r\nTo: security@example.org\r\n\
+               Subject: Re: [EMB-2026-0001] Crash\r\nMessage-ID: <f2@researcher.example>\r\n\
+               In-Reply-To: <f1@researcher.example>\r\n\
+               References: <r1@researcher.example> <f1@researcher.example>\r\n\r\n\
+               A second vector.\r\n";
+    let mail = embargo::parse::parse(raw.as_bytes().to_vec(), 1 << 20, None).unwrap();
+    let relay = Relay {
+        to: vec![
+            insider("src@example.org", None),
+            insider("dev@example.org", None),
+        ],
+        encrypted: false,
+    };
+    let relayed = |mail: &embargo::core::inbound::Inbound| {
+        composer
+            .relay(
+                &incident.id,
+                mail,
+                "In-Reply-To <f1@researcher.example>",
+                &relay,
+                now,
+            )
+            .unwrap()
+    };
+    let mails = relayed(&mail);
+    assert_eq!(
+        mails
+            .iter()
+            .map(|m| m.recipients.clone())
+            .collect::<Vec<_>>(),
+        [["src@example.org"], ["dev@example.org"]],
+        "one mail per insider"
+    );
+    let keys: std::collections::HashSet<&str> = mails.iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(keys.len(), 2, "an outbox key per recipient: {keys:?}");
+    assert!(mails.iter().all(|m| m.kind == MailKind::Relay));
+    // The same mail relayed again makes the same keys: the outbox keeps one.
+    assert_eq!(relayed(&mail)[0].key, mails[0].key);
+
+    let m = &mails[0];
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&m.bytes)
+        .unwrap();
+    let header = |name: &str| {
+        parsed
+            .header_raw(name)
+            .map(|v| v.trim().replace("\r\n", ""))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header("From"),
+        "\"Jane Researcher via Test Project Security\" <security@example.org>"
+    );
+    assert_eq!(header("Reply-To"), "security@example.org");
+    assert_eq!(header("In-Reply-To"), "<f2@researcher.example>");
+    assert_eq!(
+        header("References"),
+        "<r1@researcher.example> <f1@researcher.example> <f2@researcher.example>"
+    );
+    assert_eq!(m.subject, "Re: [EMB-2026-0001] Crash", "the tag once");
+    assert_eq!(header("Auto-Submitted"), "auto-generated");
+    let text = parsed.body_text(0).unwrap();
+    for fact in [
+        "Jane Researcher <jane@researcher.example> wrote on EMB-2026-0001",
+        "Signature:   not signed",
+        "Filed by:    In-Reply-To <f1@researcher.example>",
+        "Relayed to:  src@example.org, dev@example.org",
+        "A second vector.",
+        "original.eml",
+    ] {
+        assert!(text.contains(fact), "{fact:?} missing from:\n{text}");
+    }
+    // The original, byte for byte, inside the signed part.
+    let bytes = String::from_utf8_lossy(&m.bytes);
+    let at = bytes
+        .find("Content-Type: message/rfc822")
+        .expect("an rfc822 part");
+    let part = &bytes[at..];
+    let body = &part[part.find("\r\n\r\n").unwrap() + 4..];
+    assert!(body.starts_with(raw), "{body}");
+    let (signed, signature) = signed_parts(&m.bytes);
+    assert!(String::from_utf8_lossy(&signed).contains("message/rfc822"));
+    let verified = gpg.verify_detached(&signature, &signed);
+    assert!(verified.ok, "{}", verified.status);
+
+    // A subject without the tag gets it, once.
+    let untagged = embargo::parse::parse(
+        raw.replace("Re: [EMB-2026-0001] Crash", "Re: Crash")
+            .into_bytes(),
+        1 << 20,
+        None,
+    )
+    .unwrap();
+    let m = &relayed(&untagged)[0];
+    assert_eq!(m.subject, "[EMB-2026-0001] Re: Crash");
+
+    // A mail that cannot travel unencoded (8-bit, a long line) is still
+    // attached whole, as a base64 file, and the signature still holds.
+    let eight_bit = format!("{raw}Grüße, {}\r\n", "x".repeat(1200));
+    let mail = embargo::parse::parse(eight_bit.clone().into_bytes(), 1 << 20, None).unwrap();
+    let m = &relayed(&mail)[0];
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&m.bytes)
+        .unwrap();
+    let original = parsed
+        .attachments()
+        .find(|a| mail_parser::MimeHeaders::attachment_name(*a) == Some("original.eml"))
+        .expect("the original attached");
+    assert_eq!(original.contents(), eight_bit.as_bytes());
+    let (signed, signature) = signed_parts(&m.bytes);
+    assert!(gpg.verify_detached(&signature, &signed).ok);
+}
+
+/// An encrypted mail's relay: its text and original only inside the
+/// mail encrypted to an insider's key; everyone else hears that it came.
+#[test]
+fn an_encrypted_mails_relay_carries_its_text_only_encrypted() {
+    let gpg = Gpg::new();
+    let alice = gpg.gen_key("Alice <alice@example.org>", "ed25519");
+    let site = Site::with_config(
+        &config()
+            .replace("6A2F0B2E9C417D358E901B4C2D6E8F01A3B5C7D9", &alice)
+            .replace(
+                "[roster.oncall]",
+                "[roster]\nkeyring = \"keys\"\n\n[roster.oncall]",
+            ),
+    );
+    std::fs::create_dir(site.path("keys")).unwrap();
+    std::fs::write(site.path("keys/alice.asc"), gpg.export(&alice)).unwrap();
+    gpg.import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    // The keys are made now: the keyring is read, and mail sealed, after.
+    let now = Timestamp::now();
+    let (settings, crypto) = keyed_settings(&site, now);
+    let composer = Composer::new(&settings, crypto.sealer.as_ref());
+    // A key the service does not have: that copy cannot be encrypted.
+    let stranger = gpg.gen_key("Dev <dev@example.org>", "ed25519");
+    let raw = "From: Jane <jane@researcher.example>\r\nSubject: Re: Crash\r\n\
+               Message-ID: <s1@researcher.example>\r\n\r\nTOP SECRET DETAIL\r\n";
+    let mut mail = embargo::parse::parse(raw.as_bytes().to_vec(), 1 << 20, None).unwrap();
+    mail.encryption = embargo::core::signature::Encryption::Decrypted;
+    let relay = Relay {
+        to: vec![
+            insider("src@example.org", None),
+            insider("alice@example.org", Some(&alice)),
+            insider("dev@example.org", Some(&stranger)),
+        ],
+        encrypted: true,
+    };
+    let mails = composer
+        .relay(&minimal("Crash").id, &mail, "x", &relay, now)
+        .unwrap();
+    let encrypted = |m: &NewMail| String::from_utf8_lossy(&m.bytes).contains("multipart/encrypted");
+    let to = |m: &NewMail| m.recipients[0].clone();
+    let sealed: Vec<String> = mails.iter().filter(|m| encrypted(m)).map(to).collect();
+    assert_eq!(sealed, ["alice@example.org"]);
+    let word_only: Vec<String> = mails.iter().filter(|m| !encrypted(m)).map(to).collect();
+    assert_eq!(
+        word_only,
+        ["src@example.org", "dev@example.org"],
+        "a key the service cannot use: word only, never the text in clear"
+    );
+    for m in &mails {
+        let bytes = String::from_utf8_lossy(&m.bytes);
+        assert!(
+            !bytes.contains("TOP SECRET"),
+            "in clear to {:?}",
+            m.recipients
+        );
+        if !encrypted(m) {
+            assert!(!bytes.contains("message/rfc822"), "{bytes}");
+            assert!(
+                bytes.contains("came encrypted, so its text is not in this mail")
+                    && bytes.contains("Not to: dev@example.org"),
+                "{bytes}"
+            );
+        }
+    }
+    let sealed = mails.iter().find(|m| encrypted(m)).unwrap();
+    let opened = gpg.decrypt(sealed.bytes.as_slice());
+    assert!(opened.ok, "{}", opened.status);
+    let inside = String::from_utf8_lossy(&opened.stdout);
+    assert!(
+        inside.contains("TOP SECRET DETAIL") && inside.contains("message/rfc822"),
+        "{inside}"
     );
 }

@@ -407,11 +407,30 @@ fn reports_encrypted_to_the_list_key_are_decrypted_and_threaded() {
         .outbox()
         .into_iter()
         .filter(|m| {
-            m.message_id.starts_with(&format!("{first_id}.src-copy"))
-                || m.subject == "[EMBARGOED] encrypted mail"
+            (m.message_id.starts_with(&format!("{first_id}.src-copy"))
+                || m.subject == "[EMBARGOED] encrypted mail")
+                && m.in_reply_to.as_deref() == Some("enc-1@example.net")
         })
         .collect();
     assert_eq!(copies.len(), 3, "the list, Alice and Bob");
+    // Alice's encrypted reply is relayed encrypted to Bob, and as word
+    // only to the list; Alice, who signed it, does not get it back.
+    let relays: Vec<_> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| m.in_reply_to.as_deref() == Some("enc-2@example.net"))
+        .collect();
+    let mut relayed_to: Vec<&str> = relays.iter().map(|m| m.envelope_to[0].as_str()).collect();
+    relayed_to.sort();
+    assert_eq!(relayed_to, ["bob@example.net", "src@example.org"]);
+    for m in &relays {
+        let raw = String::from_utf8_lossy(&std::fs::read(&m.file).unwrap()).into_owned();
+        assert!(
+            !raw.contains("also in 2.3"),
+            "in clear to {:?}",
+            m.envelope_to
+        );
+    }
     let list_copy = copies
         .iter()
         .find(|m| m.envelope_to == ["src@example.org"])

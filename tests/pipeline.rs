@@ -69,7 +69,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("11 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
+        stdout.contains("13 filed on 4 incidents, 1 duplicate delivery, 1 kept in quarantine"),
         "{stdout}"
     );
     for id in [
@@ -106,7 +106,7 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| **k == "command").count(), 4);
     assert_eq!(kinds.iter().filter(|k| **k == "command-refused").count(), 1);
     assert_eq!(
         kinds.iter().filter(|k| **k == "notice-queued").count(),
@@ -265,17 +265,96 @@ fn demo_runs_the_whole_lifecycle_and_writes_only_signed_mail() {
         3
     );
 
-    // The reporter gets their acknowledgement, and nothing embargoed.
-    let to_jane: Vec<&str> = sent
+    // Jane's follow-up, once the incident has a Fix Lead and a Fix Team,
+    // is relayed to each insider: "Jane via the list", in her thread, her
+    // mail attached as it came.
+    let relays: Vec<&Sent> = sent
+        .iter()
+        .filter(|m| m.in_reply_to.as_deref() == Some("9c04d7.jane@researcher.example"))
+        .filter(|m| m.message_id.starts_with("EMB-2026-0001.relay."))
+        .collect();
+    let mut relayed_to: Vec<&str> = relays.iter().map(|m| m.envelope_to[0].as_str()).collect();
+    relayed_to.sort();
+    assert_eq!(
+        relayed_to,
+        [
+            "alice@example.org",
+            "src@example.org",
+            "yaml-maintainer@example.org"
+        ]
+    );
+    for m in &relays {
+        assert_eq!(
+            m.subject,
+            "[EMB-2026-0001] Re: Heap overflow in the YAML loader"
+        );
+        let raw = String::from_utf8_lossy(&m.raw);
+        assert!(
+            raw.contains(
+                "From: \"Jane Researcher via Example Project Security\" <security@example.org>"
+            ) && raw.contains("Content-Type: message/rfc822")
+                && m.text.contains("A second way in"),
+            "{raw}"
+        );
+    }
+    assert!(
+        stdout.contains("Relayed to the incident's insiders")
+            && stdout.contains("<9c04d7.jane@researcher.example>"),
+        "{stdout}"
+    );
+
+    // The reporter gets their acknowledgement and Alice's answer (/reply),
+    // and nothing else embargoed.
+    let to_jane: Vec<&Sent> = sent
         .iter()
         .filter(|m| m.envelope_to.iter().any(|t| t == "jane@researcher.example"))
-        .map(|m| m.message_id.as_str())
         .collect();
-    assert_eq!(to_jane.len(), 1, "{to_jane:?}");
+    let ids: Vec<&str> = to_jane.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(
-        to_jane[0].starts_with("EMB-2026-0001.acknowledgement."),
-        "{to_jane:?}"
+        ids[0].starts_with("EMB-2026-0001.acknowledgement.")
+            && ids[1].starts_with("EMB-2026-0001.reporter-answer."),
+        "{ids:?}"
     );
+    let answer = to_jane[1];
+    assert_eq!(answer.envelope_to, ["jane@researcher.example"]);
+    assert_eq!(answer.from, "security@example.org");
+    assert_eq!(
+        answer.subject,
+        "[EMB-2026-0001] Re: Heap overflow in the YAML loader"
+    );
+    assert_eq!(
+        answer.in_reply_to.as_deref(),
+        Some("9c04d7.jane@researcher.example"),
+        "her latest mail on the incident: her follow-up"
+    );
+    assert!(
+        answer.text.contains("Thank you for the report.")
+            && answer.text.contains("Please keep the details private"),
+        "{}",
+        answer.text
+    );
+    for insider in [
+        "alice@",
+        "Alice",
+        "src@",
+        "yaml-maintainer@",
+        "Telling Jane",
+    ] {
+        assert!(
+            !String::from_utf8_lossy(&answer.raw).contains(insider),
+            "{insider} in the answer to the reporter:\n{}",
+            String::from_utf8_lossy(&answer.raw)
+        );
+    }
+    let copy = of("EMB-2026-0001.reporter-answer-copy.");
+    assert_eq!(copy.len(), 1);
+    assert_eq!(
+        copy[0].envelope_to,
+        ["src@example.org", "yaml-maintainer@example.org"],
+        "the insiders but Alice, who wrote it"
+    );
+    assert!(copy[0].text.contains("Thank you for the report."));
 
     // Every mail is signed with the demo's list key, and GnuPG agrees.
     let gpg = common::gpg::Gpg::new();
@@ -405,7 +484,8 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
             "reported",
             "src-copy-queued",
             "acknowledgement-queued",
-            "message-added"
+            "message-added",
+            "relay-queued"
         ]
     );
     let messages = first["messages"].as_array().unwrap();
@@ -413,7 +493,15 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
         messages[1]["joined_via"],
         "In-Reply-To <report-1@finder.example>"
     );
-    assert_eq!(first["outbox"].as_array().unwrap().len(), 2);
+    // The SRC copy, the acknowledgement, and the reply relayed to the list.
+    let outbox = first["outbox"].as_array().unwrap();
+    assert_eq!(outbox.len(), 3, "{outbox:#?}");
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m["kind"] == "relay" && m["recipients"][0] == "src@example.org"),
+        "{outbox:#?}"
+    );
 
     // Exactly one acknowledgement, to the one person who may get one.
     let sent = site.outbox();
@@ -455,7 +543,9 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
     }
     assert!(copies.iter().all(|c| c.envelope_to == ["src@example.org"]
         && c.auto_submitted.as_deref() == Some("auto-generated")));
-    assert_eq!(sent.len(), 1 + 8 + 1);
+    // The acknowledgement, the SRC copies, the quarantine notice and the
+    // reply relayed to the list.
+    assert_eq!(sent.len(), 1 + 8 + 1 + 1);
     let withheld: Vec<String> = ids[1..]
         .iter()
         .map(|id| {
@@ -510,10 +600,21 @@ fn run_once_files_threads_acknowledges_and_keeps_everything() {
     site.ok(&["run", "--once"]);
     let first = site.json(&["show", &ids[0]]);
     assert_eq!(first["messages"].as_array().unwrap().len(), 3);
+    let after = site.outbox();
+    let new: Vec<&Sent> = after
+        .iter()
+        .filter(|m| !sent.iter().any(|s| s.message_id == m.message_id))
+        .collect();
     assert_eq!(
-        site.outbox().len(),
-        sent.len(),
-        "replies get no acknowledgement"
+        new.iter()
+            .map(|m| m.envelope_to.clone())
+            .collect::<Vec<_>>(),
+        [["src@example.org"]],
+        "replies get no acknowledgement, only the relay to the insiders"
+    );
+    assert_eq!(
+        new[0].in_reply_to.as_deref(),
+        Some("reply-to-ack@finder.example")
     );
 }
 

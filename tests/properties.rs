@@ -170,6 +170,8 @@ fn inbound(n: usize, text: String, from: &str, signature: SignatureStatus) -> In
         signed,
         signature,
         encryption: Encryption::None,
+        sender_key: None,
+        bounce: None,
         body_digest: format!("body{n}"),
         raw: vec![],
     }
@@ -204,6 +206,7 @@ proptest! {
             trusted_mta: None,
             advisory: None,
             spam_headers: &embargo::core::sender_auth::SpamHeader::defaults(),
+            verp: true,
         };
         let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let report = inbound(0, "a bug".into(), "reporter@example.net", SignatureStatus::Unsigned);

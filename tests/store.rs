@@ -101,6 +101,8 @@ fn inbound(message_id: &str, body: &str) -> Inbound {
         signature: embargo::core::signature::SignatureStatus::Unsigned,
         signed: None,
         encryption: embargo::core::signature::Encryption::None,
+        sender_key: None,
+        bounce: None,
         body_digest: format!("digest-of-{body}"),
         raw: format!("Subject: crash\r\n\r\n{body}").into_bytes(),
     }
@@ -140,6 +142,7 @@ fn query(message_id: &str, body: &str, mentioned: &[&str]) -> BatchQuery {
         prefix: "EMB".into(),
         years: vec![2026],
         signatures: Vec::new(),
+        ..BatchQuery::default()
     }
 }
 
@@ -1198,5 +1201,161 @@ async fn mail_of_no_incident_is_queued_once_per_key() {
             (MailKind::Digest, None),
             "{name}"
         );
+    }
+}
+
+/// A bounce marks the mail it is about, whatever the sender is doing with
+/// it at that moment, and that mail is never claimed again; the bounce
+/// itself is kept outside any incident, and the incident's log says so.
+#[tokio::test]
+async fn a_bounced_mail_is_marked_kept_and_never_sent_again() {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
+        let now = t("2026-12-01T09:00:00Z");
+        open_first(store.as_ref(), now).await;
+        let ack = NewMail {
+            kind: MailKind::Acknowledgement,
+            recipients: vec!["ana@finder.example".into()],
+            ..outbox_mail("EMB-2026-0001/ack", Some(id(1)), now)
+        };
+        store.append(&id(1), &[], &[ack], now).await.unwrap();
+        let rows = store.outbox().await.unwrap();
+        let tokens: Vec<&str> = rows
+            .iter()
+            .map(|m| m.bounce_token.as_deref().expect("every row has a token"))
+            .collect();
+        assert!(
+            tokens
+                .iter()
+                .all(|t| t.len() == 24 && t.bytes().all(|c| c.is_ascii_hexdigit())),
+            "{name}: {tokens:?}"
+        );
+        assert_ne!(tokens[0], tokens[1], "{name}");
+        let (copy, ack) = (rows[0].clone(), rows[1].clone());
+
+        // What matching needs: the rows by token and by Message-ID, and
+        // their incident.
+        let known = store
+            .batch(&BatchQuery {
+                bounce_tokens: vec![tokens[1].to_owned()],
+                bounced_ids: vec![copy.message_id.clone()],
+                ..BatchQuery::default()
+            })
+            .await
+            .unwrap();
+        let mut found: Vec<(i64, MailKind, bool)> = known
+            .sent
+            .iter()
+            .map(|s| (s.id, s.kind, s.bounced))
+            .collect();
+        found.sort_by_key(|f| f.0);
+        assert_eq!(
+            found,
+            [
+                (copy.id, MailKind::SrcCopy, false),
+                (ack.id, MailKind::Acknowledgement, false)
+            ],
+            "{name}"
+        );
+        assert!(known.incidents.contains_key(&id(1)), "{name}");
+
+        // Both claimed; the SRC copy fails for now and waits for a retry.
+        let lease = SignedDuration::from_mins(5);
+        assert_eq!(store.claim_due(now, lease, 10).await.unwrap().len(), 2);
+        store
+            .mark_retry(
+                copy.id,
+                "421 try later",
+                now + SignedDuration::from_secs(30),
+            )
+            .await
+            .unwrap();
+        let bounce = |n: u32, row: i64, words: &str| Intake {
+            source: SourceRef {
+                source: "test".into(),
+                key: format!("bounce{n}"),
+            },
+            received_at: now + SignedDuration::from_mins(i64::from(n)),
+            record: IntakeRecord::Bounced {
+                mail: Box::new(Inbound {
+                    from: Some(Mailbox::new(None, "MAILER-DAEMON@mx.finder.example")),
+                    ..inbound(&format!("dsn{n}@mx.finder.example"), &format!("dsn {n}"))
+                }),
+                reason: format!("a bounce of outbox mail {row}: {words}"),
+                bounced: Some((row, words.to_owned())),
+                events: vec![(id(1), event(now, EventKind::DeliveryFailed))],
+                outbox: vec![outbox_mail(
+                    &format!("undelivered/bounce-{n}"),
+                    Some(id(1)),
+                    now,
+                )],
+            },
+        };
+        store
+            .record_batch(&[
+                bounce(1, ack.id, "550 5.1.1 user unknown"),
+                bounce(2, copy.id, "550 mailbox full"),
+            ])
+            .await
+            .unwrap();
+        // The sender finishes the send it had in hand: still bounced.
+        store.mark_sent(ack.id, now, "queued as 1").await.unwrap();
+        store
+            .record(&bounce(3, ack.id, "550 5.1.1 still unknown"))
+            .await
+            .unwrap();
+
+        let rows = store.outbox().await.unwrap();
+        let row = |rid: i64| rows.iter().find(|m| m.id == rid).unwrap();
+        assert_eq!(row(ack.id).state, OutboxState::Bounced, "{name}");
+        assert_eq!(row(copy.id).state, OutboxState::Bounced, "{name}");
+        assert_eq!(
+            row(ack.id).last_error.as_deref(),
+            Some("550 5.1.1 user unknown; 550 5.1.1 still unknown"),
+            "{name}: a second bounce adds its words"
+        );
+        assert_eq!(
+            row(ack.id).bounced_at,
+            Some(now + SignedDuration::from_mins(1))
+        );
+        // Never claimed again, however late.
+        let later = now + SignedDuration::from_hours(24);
+        let claimed = store.claim_due(later, lease, 10).await.unwrap();
+        assert!(
+            claimed.iter().all(|m| m.id != ack.id && m.id != copy.id),
+            "{name}: {claimed:?}"
+        );
+        // The bounces: kept, outside the incident; on its log.
+        let kept = store.quarantined().await.unwrap();
+        assert_eq!(kept.len(), 3, "{name}");
+        assert!(kept.iter().all(|m| {
+            m.incident.is_none()
+                && m.quarantine_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("a bounce of outbox mail"))
+        }));
+        assert_eq!(
+            kept[0].from.as_ref().unwrap().email,
+            "MAILER-DAEMON@mx.finder.example"
+        );
+        let record = store.incident(&id(1)).await.unwrap().unwrap();
+        assert_eq!(
+            record
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::DeliveryFailed)
+                .count(),
+            3,
+            "{name}"
+        );
+        assert_eq!(store.counts().await.unwrap().incidents, 1, "{name}");
+        let bounced_now = store
+            .batch(&BatchQuery {
+                bounce_tokens: vec![tokens[1].to_owned()],
+                ..BatchQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(bounced_now.sent[0].bounced, "{name}");
     }
 }

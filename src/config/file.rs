@@ -393,6 +393,15 @@ pub struct OutboxSection {
     /// The first wait after a temporary failure; it doubles up to an hour.
     #[serde(default = "default_retry_seconds")]
     pub retry_seconds: u32,
+    /// Each mail goes out with its own return path
+    /// (`<local>+bounce-<token>@<domain>` of the security address), so a
+    /// bounce names the mail it is about.
+    #[serde(default = "default_verp")]
+    pub verp: bool,
+}
+
+fn default_verp() -> bool {
+    true
 }
 
 fn default_retry_seconds() -> u32 {
@@ -408,6 +417,7 @@ impl Default for OutboxSection {
         OutboxSection {
             lease_seconds: default_lease_seconds(),
             retry_seconds: default_retry_seconds(),
+            verp: default_verp(),
         }
     }
 }

@@ -255,6 +255,8 @@ pub struct OutboxSettings {
     pub pause_after_claim: Option<Duration>,
     /// The first wait after a temporary sending failure; it doubles up to an hour.
     pub retry: SignedDuration,
+    /// Each mail goes out with its own return path, so a bounce names it.
+    pub verp: bool,
 }
 
 /// Settings that can run, and the warnings found on the way.
@@ -330,6 +332,26 @@ pub fn load_str(text: &str, base: &Path, origin: &Path) -> Result<Loaded, Diagno
 }
 
 impl Settings {
+    /// What `check-config` says about return paths (`[outbox] verp`): what
+    /// the mail server has to do for them, or what is lost without them.
+    pub fn return_path_note(&self) -> String {
+        let example =
+            crate::core::bounce::return_path(&self.list.security_address, Some("<token>"));
+        if self.outbox.verp {
+            format!(
+                "note: outbox.verp: each mail goes out with its own return path ({example}), \
+                 so a bounce names the mail it is about; your mail server must deliver those \
+                 addresses to the security mailbox (Postfix: recipient_delimiter = +; Dovecot: \
+                 recipient_delimiter = +, its default). If it cannot, set [outbox] verp = false."
+            )
+        } else {
+            "note: outbox.verp = false: mail goes out from the security address itself; a bounce \
+             is matched by the Message-ID and recipient it returns, which a forger who knows \
+             them can name too"
+                .to_owned()
+        }
+    }
+
     /// Every password the config points at that cannot be read, as
     /// `check-config` reports them.
     pub fn password_problems(&self) -> Vec<String> {

@@ -799,6 +799,7 @@ pub fn validate(
             lease: SignedDuration::from_secs(i64::from(s.outbox.lease_seconds.max(1))),
             pause_after_claim: None,
             retry: SignedDuration::from_secs(i64::from(s.outbox.retry_seconds.max(1))),
+            verp: s.outbox.verp,
         },
         advisory,
     })

@@ -75,7 +75,9 @@ pub fn allowed(command: &Command) -> &'static [Role] {
         | Command::Resume => &[SrcMember, Commander, FixLead],
         Command::Disclose { .. } | Command::Close => &[Commander, FixLead],
         Command::Approve { .. } => &[Commander, FixLead, ReleaseManager],
-        Command::Status => &[SrcMember, Commander, FixLead, FixTeam, ReleaseManager],
+        Command::Status | Command::Reply { .. } => {
+            &[SrcMember, Commander, FixLead, FixTeam, ReleaseManager]
+        }
     }
 }
 

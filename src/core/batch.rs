@@ -33,6 +33,10 @@ pub struct BatchQuery {
     pub years: Vec<i16>,
     /// Replay keys of the signatures the mails carry.
     pub signatures: Vec<String>,
+    /// Return-path tokens bounces came to: which outbox mail is each?
+    pub bounce_tokens: Vec<String>,
+    /// Message-IDs bounces return: which outbox mail has each?
+    pub bounced_ids: Vec<String>,
 }
 
 impl BatchQuery {
@@ -77,6 +81,14 @@ impl BatchQuery {
             if let Some(made) = mail.signature.made() {
                 q.signatures.extend(made.digests().cloned());
             }
+            if let Some(b) = &mail.bounce {
+                q.bounce_tokens.extend(b.token.clone());
+                q.bounced_ids.extend(
+                    b.report
+                        .as_ref()
+                        .and_then(|r| r.original_message_id.clone()),
+                );
+            }
         }
         q
     }
@@ -113,6 +125,8 @@ pub struct Batch {
     /// Replay keys of signatures already seen.
     pub spent: HashSet<String>,
     pub last_lead: Option<String>,
+    /// Outbox mail the batch's bounces name, by token or Message-ID.
+    pub sent: Vec<super::bounce::SentMail>,
 }
 
 impl Batch {
@@ -157,6 +171,27 @@ impl Batch {
                     .filter(|id| self.incidents.contains_key(id))
                     .collect(),
             },
+            sent: mail.bounce.as_ref().map_or_else(Vec::new, |b| {
+                let original = b
+                    .report
+                    .as_ref()
+                    .and_then(|r| r.original_message_id.as_ref());
+                self.sent
+                    .iter()
+                    .filter(|s| {
+                        s.token.is_some() && s.token == b.token || Some(&s.message_id) == original
+                    })
+                    .cloned()
+                    .collect()
+            }),
+        }
+    }
+
+    /// A bounce of outbox mail `id` was stored: the next one of the batch
+    /// does not tell the SRC again.
+    pub fn bounced(&mut self, id: i64) {
+        for s in self.sent.iter_mut().filter(|s| s.id == id) {
+            s.bounced = true;
         }
     }
 
@@ -225,6 +260,8 @@ mod tests {
             signature: SignatureStatus::Unsigned,
             signed: None,
             encryption: Encryption::None,
+            sender_key: None,
+            bounce: None,
             body_digest: format!("d-{id}"),
             raw: vec![],
         }

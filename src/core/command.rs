@@ -84,6 +84,10 @@ pub enum Command {
     Close,
     /// The incident was filed as spam by mistake: restore it as a report.
     NotSpam,
+    /// The text on the line and the lines under it goes to the reporter.
+    Reply {
+        text: String,
+    },
 }
 
 /// Each command: its name, its correct form, and what it does.
@@ -166,6 +170,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("hold", "/hold", "pause reminders and scheduled sends"),
     ("resume", "/resume", "resume after /hold"),
     ("status", "/status", "reply with the incident's status"),
+    (
+        "reply",
+        "/reply [ID], then the text on the lines below",
+        "answer the reporter through the list: the lines under it, up to the next command, go to them signed with the list key (encrypted to their key if they sent one); the insiders get a copy",
+    ),
     (
         "close",
         "/close",
@@ -530,6 +539,9 @@ fn parse_line(name: &str, args: &[&str], rest: &str) -> Result<Command, String> 
         "status" => none(Command::Status),
         "close" => none(Command::Close),
         "not-spam" => none(Command::NotSpam),
+        "reply" => Ok(Command::Reply {
+            text: rest.trim().to_owned(),
+        }),
         _ => Err(format!("/{name} is not a command")),
     }
 }
@@ -608,12 +620,24 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
         if body.trim().is_empty() {
             return;
         }
-        if let Some(CommandLine {
-            command: Command::Approve { text, .. },
-            ..
-        }) = commands.last_mut()
-        {
-            *text = Some(format!("{}\n", body.trim_end()));
+        match commands.last_mut() {
+            Some(CommandLine {
+                command: Command::Approve { text, .. },
+                ..
+            }) => *text = Some(format!("{}\n", body.trim_end())),
+            // The words on the line itself come first.
+            Some(CommandLine {
+                command: Command::Reply { text },
+                ..
+            }) => {
+                let first = std::mem::take(text);
+                *text = if first.is_empty() {
+                    format!("{}\n", body.trim_end())
+                } else {
+                    format!("{first}\n{}\n", body.trim_end())
+                };
+            }
+            _ => {}
         }
     };
     let lines = written_lines(text);
@@ -693,7 +717,7 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
         };
         match parse_line(&name, &args, rest) {
             Ok(command) => {
-                if matches!(command, Command::Approve { .. }) {
+                if matches!(command, Command::Approve { .. } | Command::Reply { .. }) {
                     approve_text = Some(Vec::new());
                 }
                 commands.push(CommandLine {
@@ -710,6 +734,19 @@ pub fn parse(text: &str, prefix: &str) -> (Vec<CommandLine>, Vec<ParseError>) {
         }
     }
     finish(&mut commands, approve_text.take());
+    // An answer without words is a mistake, not a blank mail to the reporter.
+    commands.retain(|c| match &c.command {
+        Command::Reply { text } if text.trim().is_empty() => {
+            errors.push(ParseError {
+                line: c.line.clone(),
+                problem: "has no text: write what the reporter should read on the lines under it"
+                    .to_owned(),
+                usage: Some(usage("reply")),
+            });
+            false
+        }
+        _ => true,
+    });
     (commands, errors)
 }
 
@@ -901,8 +938,61 @@ mod tests {
                 as_is: false,
             }
         );
-        // Every documented command but /set has a case above; /set has its own test.
-        assert_eq!(COMMANDS.len(), 20);
+        // Every documented command but /set and /reply has a case above;
+        // they have their own tests.
+        assert_eq!(COMMANDS.len(), 21);
+    }
+
+    #[test]
+    fn reply_takes_the_text_under_it_up_to_the_next_command() {
+        let text = "Telling the reporter.\n\n/reply EMB-2026-0001\nThanks for the report.\n\n  We reproduced it.\n> what they wrote\n/status\nnot for them\n-- \nAlice\n";
+        let (got, errors) = parse(text, "EMB");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            got[0].command,
+            Command::Reply {
+                text: "Thanks for the report.\n\n  We reproduced it.\n".into()
+            }
+        );
+        assert_eq!(got[0].names, Some("EMB-2026-0001".parse().unwrap()));
+        assert_eq!(got[1].command, Command::Status);
+        // The words on its own line come first; a signature never goes.
+        assert_eq!(
+            cmds("/reply Thanks. EMB-2026-0001\nMore below.\n-- \nAlice\n"),
+            [Command::Reply {
+                text: "Thanks.\nMore below.\n".into()
+            }]
+        );
+        assert_eq!(
+            cmds("/reply Thanks, fixed.\n"),
+            [Command::Reply {
+                text: "Thanks, fixed.".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_reply_without_text_is_refused_not_sent_blank() {
+        for text in [
+            "/reply EMB-2026-0001\n",
+            "/reply EMB-2026-0001\n\n\n/status\n",
+            "/reply EMB-2026-0001\n-- \nAlice, whose signature is not an answer\n",
+            "/reply\n> only a quote\n",
+        ] {
+            let (got, errors) = parse(text, "EMB");
+            assert!(
+                !got.iter()
+                    .any(|c| matches!(c.command, Command::Reply { .. })),
+                "{text:?}: {got:?}"
+            );
+            assert_eq!(errors.len(), 1, "{text:?}: {errors:?}");
+            assert!(errors[0].problem.contains("has no text"), "{}", errors[0]);
+            assert!(
+                errors[0].to_string().contains("/reply [ID]"),
+                "{}",
+                errors[0]
+            );
+        }
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct CommandOutcome {
     pub reply: CommandReply,
     /// The Fix Lead the round-robin assigned, to continue from next time.
     pub lead_assigned: Option<String>,
+    /// Answers to the reporter (`/reply`), when the commands applied.
+    pub answers: Vec<super::answer::ReporterAnswer>,
 }
 
 /// A future-dated signature is accepted within this much clock skew.
@@ -133,6 +135,7 @@ pub fn handle(
             text: format!("Nothing was changed on {id}: {why}\n"),
         },
         lead_assigned: None,
+        answers: Vec::new(),
     };
 
     // Authentic: a valid signature over the whole mail by a roster key.
@@ -302,6 +305,7 @@ pub fn handle(
     let mut changes = Vec::new();
     let mut summaries = Vec::new();
     let mut lead_assigned = None;
+    let mut answers = Vec::new();
     for line in &lines {
         let roles = authority::roles(&signer.email, &working, policy.roster);
         if !authority::may(&roles, &line.command) {
@@ -328,6 +332,29 @@ pub fn handle(
             now,
         ) {
             Ok(applied) => {
+                if let command::Command::Reply { text } = &line.command {
+                    match super::answer::plan(
+                        &working,
+                        text,
+                        &signer.email,
+                        policy.src_address,
+                        policy.address_ok,
+                        now,
+                    ) {
+                        Ok(mut answer) => {
+                            answer.text_in_copy =
+                                mail.encryption != super::signature::Encryption::Decrypted;
+                            answers.push(answer);
+                        }
+                        Err(why) => {
+                            return Some(refuse(
+                                to_signer,
+                                actor,
+                                format!("{:?} cannot be applied: {why}", line.line),
+                            ));
+                        }
+                    }
+                }
                 for c in &applied.changes {
                     if let (
                         command::Command::Accept,
@@ -379,6 +406,7 @@ pub fn handle(
             text,
         },
         lead_assigned,
+        answers,
     })
 }
 

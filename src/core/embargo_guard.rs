@@ -62,6 +62,25 @@ pub fn check(
                 Some(r) => Err(format!("{r} is not the reporter of {}", incident.id)),
             }
         }
+        // A member's answer goes to the reporter of this incident and to
+        // no one else, not even an insider: their copy is a mail of its own.
+        MailKind::ReporterAnswer => {
+            let reporter = incident.reporter.as_ref().map(|m| m.email.as_str());
+            match recipients
+                .iter()
+                .find(|r| !reporter.is_some_and(|p| same(p, r)))
+            {
+                None if !recipients.is_empty() => Ok(()),
+                None => Err(format!(
+                    "an answer to the reporter of {} names no one",
+                    incident.id
+                )),
+                Some(r) => Err(format!(
+                    "{r} is not the reporter of {}: an answer goes to the reporter alone",
+                    incident.id
+                )),
+            }
+        }
         MailKind::Announcement => {
             let d = &incident.details;
             if !(d.public || d.embargo_broken) {
@@ -139,6 +158,88 @@ mod tests {
                 starts: jiff::civil::date(2026, 1, 5),
                 shift_days: 7,
             },
+        }
+    }
+
+    /// The reporter hears what concerns their own report, as a member's
+    /// answer, and nothing more: no answer goes to anyone else, no other
+    /// kind of embargoed mail goes to them, and an answer on one incident
+    /// does not reach the reporter of another.
+    #[test]
+    fn an_answer_goes_to_its_reporter_alone() {
+        let roster = roster();
+        let distributors = vec!["security@distro.example".to_owned()];
+        let audience = Audience {
+            src_address: "src@example.org",
+            roster: &roster,
+            distributors: &distributors,
+            announce: &[],
+            schedule: &SlotRules::default(),
+        };
+        let now = t("2026-11-10T09:00:00Z");
+        let open = |n, reporter: Option<&str>| {
+            Incident::open(
+                IncidentId::new("EMB", 2026, n).unwrap(),
+                "bug",
+                reporter.map(|r| Mailbox::new(None, r)),
+                None,
+                now,
+            )
+        };
+        let i = open(1, Some("jane@researcher.example"));
+        let check_to = |i: &Incident, kind, to: &[&str]| {
+            let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
+            check(kind, &to, Some(i), &audience, now)
+        };
+        assert_eq!(
+            check_to(&i, MailKind::ReporterAnswer, &["Jane@Researcher.example"]),
+            Ok(())
+        );
+        for to in [
+            &["jane@researcher.example", "someone@example.net"][..],
+            &["src@example.org"],
+            &["alice@example.org"],
+            &["security@distro.example"],
+            &[],
+        ] {
+            let refused = check_to(&i, MailKind::ReporterAnswer, to);
+            assert!(refused.is_err(), "{to:?}");
+        }
+        assert!(
+            check_to(
+                &open(2, Some("other@example.net")),
+                MailKind::ReporterAnswer,
+                &["jane@researcher.example"]
+            )
+            .unwrap_err()
+            .contains("is not the reporter of EMB-2026-0002")
+        );
+        assert!(
+            check_to(
+                &open(3, None),
+                MailKind::ReporterAnswer,
+                &["jane@researcher.example"]
+            )
+            .is_err()
+        );
+        // The copy is for the insiders, never the reporter.
+        assert_eq!(
+            check_to(
+                &i,
+                MailKind::ReporterAnswerCopy,
+                &["src@example.org", "alice@example.org"]
+            ),
+            Ok(())
+        );
+        for kind in [
+            MailKind::ReporterAnswerCopy,
+            MailKind::CommandReply,
+            MailKind::Draft,
+        ] {
+            assert!(
+                check_to(&i, kind, &["jane@researcher.example"]).is_err(),
+                "{kind}"
+            );
         }
     }
 

@@ -26,10 +26,14 @@ pub enum EventKind {
     NoticeQueued,
     /// The embargo guard refused to send a mail.
     GuardRefused,
+    /// A mail on the incident went to its insiders; the detail says whom.
+    RelayQueued,
+    /// A mail on the incident was filed but not relayed; the detail says why.
+    RelayWithheld,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::Reported,
         EventKind::MessageAdded,
         EventKind::AcknowledgementQueued,
@@ -41,6 +45,8 @@ impl EventKind {
         EventKind::DeliveryFailed,
         EventKind::NoticeQueued,
         EventKind::GuardRefused,
+        EventKind::RelayQueued,
+        EventKind::RelayWithheld,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +62,8 @@ impl EventKind {
             EventKind::DeliveryFailed => "delivery-failed",
             EventKind::NoticeQueued => "notice-queued",
             EventKind::GuardRefused => "guard-refused",
+            EventKind::RelayQueued => "relay-queued",
+            EventKind::RelayWithheld => "relay-withheld",
         }
     }
 
@@ -107,9 +115,11 @@ mod tests {
                 | EventKind::Reminder
                 | EventKind::DeliveryFailed
                 | EventKind::NoticeQueued
-                | EventKind::GuardRefused => {}
+                | EventKind::GuardRefused
+                | EventKind::RelayQueued
+                | EventKind::RelayWithheld => {}
             }
         }
-        assert_eq!(EventKind::ALL.len(), 11);
+        assert_eq!(EventKind::ALL.len(), 13);
     }
 }

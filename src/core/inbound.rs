@@ -105,6 +105,48 @@ pub struct SignedContent {
     pub patches: Vec<Patch>,
 }
 
+/// Where a sender's key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySource {
+    /// An `Autocrypt:` header (`addr=…; keydata=…`).
+    Autocrypt,
+    /// An attached `application/pgp-keys` part.
+    Attached,
+}
+
+/// The sender's own OpenPGP certificate, sent with their mail: a user id
+/// (and for Autocrypt, the `addr`) names their From address, and sequoia
+/// read it. Mail to them may be encrypted to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderKey {
+    pub fingerprint: String,
+    /// The public certificate, armored.
+    pub armored: String,
+    pub source: KeySource,
+    /// When it stops being usable, if it expires.
+    pub expires_at: Option<Timestamp>,
+    /// Why mail cannot be encrypted to it (revoked, no encryption subkey),
+    /// when it was read; `None` when it can be.
+    pub unusable: Option<String>,
+}
+
+impl SenderKey {
+    /// Whether mail can be encrypted to it at `now`; otherwise why not.
+    pub fn usable_at(&self, now: Timestamp) -> Result<(), String> {
+        if let Some(why) = &self.unusable {
+            return Err(why.clone());
+        }
+        match self.expires_at {
+            Some(at) if at <= now => Err(format!(
+                "it expired on {}",
+                at.strftime("%Y-%m-%d %H:%M UTC")
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One inbound mail, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
@@ -132,6 +174,12 @@ pub struct Inbound {
     /// What a valid signature covers, when it covers the whole mail.
     pub signed: Option<SignedContent>,
     pub encryption: Encryption,
+    /// The sender's own key, from an `Autocrypt:` header or an attached
+    /// `application/pgp-keys` part, when it names the From address.
+    pub sender_key: Option<SenderKey>,
+    /// A bounce (a delivery status report, or mail to an outbox mail's
+    /// return path): read once here, so no decision reads the bytes again.
+    pub bounce: Option<super::bounce::BounceReport>,
     /// SHA-256 of the body bytes (after the header block): two deliveries of
     /// one mail differ in their Received headers, not in this.
     pub body_digest: String,

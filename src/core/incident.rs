@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::inbound::Mailbox;
+use super::inbound::{Mailbox, SenderKey};
 use super::incident_id::IncidentId;
 use super::notice_kind::NoticeKind;
 use super::severity::Severity;
@@ -171,7 +171,17 @@ pub struct Details {
     /// from then, not from when the spam arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restored_at: Option<Timestamp>,
+    /// The Message-IDs of the reporter's own mails on the incident, oldest
+    /// first (the last [`REPORTER_THREAD`]): what an answer to them
+    /// replies to.
+    pub reporter_thread: Vec<String>,
+    /// The key the reporter last sent (Autocrypt or attached) for their
+    /// own address: an answer to them is encrypted to it.
+    pub reporter_key: Option<SenderKey>,
 }
+
+/// How many of the reporter's Message-IDs an incident keeps.
+pub const REPORTER_THREAD: usize = 16;
 
 /// A weakness from the CWE list, as `/cwe` recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -497,6 +507,12 @@ pub enum Change {
     },
     /// `/not-spam`: back to `reported`, as if the report arrived now.
     NotSpam,
+    /// A mail from the reporter's own address: an answer to them replies
+    /// to it, and is encrypted to the key it carried, if any.
+    ReporterWrote {
+        message_id: String,
+        key: Option<SenderKey>,
+    },
 }
 
 impl Incident {
@@ -631,6 +647,16 @@ impl Incident {
                 // the SRC's answer to it, and no deadline was missed yet.
                 d.first_response_at = None;
                 d.reminded.clear();
+            }
+            Change::ReporterWrote { message_id, key } => {
+                if !d.reporter_thread.contains(message_id) {
+                    d.reporter_thread.push(message_id.clone());
+                }
+                let excess = d.reporter_thread.len().saturating_sub(REPORTER_THREAD);
+                d.reporter_thread.drain(..excess);
+                if let Some(key) = key {
+                    d.reporter_key = Some(key.clone());
+                }
             }
         }
         // What the notices say changed: earlier approvals no longer count.

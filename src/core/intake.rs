@@ -3,11 +3,13 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::autoreply::{self, Withhold};
+use super::bounce;
 use super::command_mail::{self, CommandFacts, CommandPolicy, CommandReply};
 use super::event::{Event, EventKind, SERVICE_ACTOR};
 use super::inbound::{Inbound, Mailbox};
 use super::incident::{Change, Incident, State};
 use super::incident_id::{IncidentId, IncidentIdError};
+use super::relay::{self, NotRelayed, Relay, RelayPolicy};
 use super::roster::Roster;
 use super::sender_auth;
 use super::signature::{Encryption, SignatureStatus};
@@ -36,6 +38,10 @@ pub struct IntakePolicy<'a> {
     /// The headers by which the receiving MTA marks spam: a new report so
     /// marked is filed in the spam state.
     pub spam_headers: &'a [sender_auth::SpamHeader],
+    /// Outbox mail goes out with its own return path (`[outbox] verp`):
+    /// then a bounce of it must come there, and naming its Message-ID
+    /// (which an outsider may guess) is not enough.
+    pub verp: bool,
 }
 
 /// What the store knows that the decision needs.
@@ -51,6 +57,8 @@ pub struct IntakeContext {
     /// threading has placed the mail.
     pub target: Option<Incident>,
     pub commands: CommandFacts,
+    /// The outbox mail a bounce names (by its token or Message-ID).
+    pub sent: Vec<bounce::SentMail>,
 }
 
 /// A mail the service owes because of this one.
@@ -72,6 +80,10 @@ pub enum Reply {
     /// (and the acknowledgement, to an authenticated sender) is owed now,
     /// as `restored_report` decides once that mail is read back.
     RestoredReport,
+    /// A later mail on the incident, for its insiders.
+    Relay(Relay),
+    /// A roster member's `/reply`: to the reporter, and a copy to the insiders.
+    Reporter(Box<super::answer::ReporterAnswer>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +103,13 @@ pub enum Decision {
         /// The incident afterwards, when the store gave its state.
         updated: Option<Incident>,
         lead_assigned: Option<String>,
+    },
+    /// A bounce of the service's own mail, or a mail claiming to be one:
+    /// never opens an incident, never acknowledged, never relayed.
+    Bounce {
+        outcome: bounce::Outcome,
+        /// On the incident of the mail that bounced, when it has one.
+        event: Option<(IncidentId, Event)>,
     },
 }
 
@@ -161,6 +180,7 @@ fn open_spam(
     mut incident: Incident,
     mail: &Inbound,
     header: String,
+    wrote: Option<Change>,
     commander: Option<String>,
     now: Timestamp,
 ) -> Decision {
@@ -180,7 +200,10 @@ fn open_spam(
             incident.title,
             commander.as_deref().unwrap_or("nobody on call")
         ),
-        changes: vec![incident.opening(), marked],
+        changes: std::iter::once(incident.opening())
+            .chain(wrote)
+            .chain([marked])
+            .collect(),
     };
     let withheld = Event {
         at: now,
@@ -264,6 +287,35 @@ pub fn restored_report(
     (events, replies)
 }
 
+/// What a mail the reporter wrote records: its Message-ID, and the key
+/// it carries. Anyone can write the reporter's From: with the
+/// receiving MTA trusted, a key counts only from a sender it
+/// authenticated, so a forged mail cannot make the answers unreadable to
+/// the reporter.
+fn reporter_wrote(
+    mail: &Inbound,
+    reporter: Option<&Mailbox>,
+    policy: &IntakePolicy<'_>,
+) -> Option<Change> {
+    let from = mail.from.as_ref()?;
+    if reporter?.key() != from.key() {
+        return None;
+    }
+    // Their out-of-office is not a mail to answer, nor their key.
+    if autoreply::automated(&mail.auto_reply, Some(from), policy.own_addresses).is_some() {
+        return None;
+    }
+    let key = mail.sender_key.clone().filter(|_| {
+        policy.trusted_mta.is_none_or(|mta| {
+            sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email).is_ok()
+        })
+    });
+    Some(Change::ReporterWrote {
+        message_id: mail.message_id.clone(),
+        key,
+    })
+}
+
 pub fn decide(
     mail: &Inbound,
     ctx: &IntakeContext,
@@ -282,6 +334,28 @@ pub fn decide(
         changes: Vec::new(),
     };
     let message_id = Some(mail.message_id.clone());
+    if let Some(report) = &mail.bounce {
+        let outcome = bounce::decide(report, &ctx.sent, !policy.verp);
+        let event = match &outcome {
+            bounce::Outcome::Bounced {
+                mail: sent, words, ..
+            } => sent.incident.clone().map(|inc| {
+                let e = event(
+                    EventKind::DeliveryFailed,
+                    SERVICE_ACTOR.to_owned(),
+                    message_id.clone(),
+                    format!(
+                        "the {} to {} bounced: {words}",
+                        sent.kind,
+                        sent.recipients.join(", ")
+                    ),
+                );
+                (inc, e)
+            }),
+            _ => None,
+        };
+        return Ok(Decision::Bounce { outcome, event });
+    }
     match threading::place(mail, policy.prefix, &ctx.known) {
         Placement::Join(incident, via) => {
             let mut added = event(
@@ -298,6 +372,11 @@ pub fn decide(
             if !spam {
                 added.changes = activity(mail, ctx, target, policy, now)
                     .into_iter()
+                    .chain(reporter_wrote(
+                        mail,
+                        target.and_then(|t| t.reporter.as_ref()),
+                        policy,
+                    ))
                     .collect();
             }
             let mut events = vec![added];
@@ -341,6 +420,12 @@ pub fn decide(
                     *target = outcome.incident;
                     events.push(outcome.event);
                     replies.push(Reply::Command(outcome.reply));
+                    replies.extend(
+                        outcome
+                            .answers
+                            .into_iter()
+                            .map(|a| Reply::Reporter(Box::new(a))),
+                    );
                     lead_assigned = outcome.lead_assigned;
                     if restored {
                         // Owed now, of the report that opened it: the edge
@@ -348,6 +433,44 @@ pub fn decide(
                         replies.push(Reply::RestoredReport);
                     }
                 }
+            }
+            let answered = replies.iter().any(|r| matches!(r, Reply::Command(_)));
+            let relay_policy = RelayPolicy {
+                roster: policy.roster,
+                src_address: policy.src_address,
+                own_addresses: policy.own_addresses,
+                trusted_mta: policy.trusted_mta,
+            };
+            // To whom the incident stands after this mail's commands: a
+            // Fix Team member added in it reads it too.
+            let relayed = if spam {
+                // Spam stays quiet: the insiders hear of it by /not-spam.
+                Err(NotRelayed::CommandsOnly)
+            } else if replies.iter().any(|r| matches!(r, Reply::Reporter(_))) {
+                // A `/reply` mail: the insiders get the answer's copy, which
+                // says what the reporter was sent; a relay would repeat it.
+                Err(NotRelayed::CommandsOnly)
+            } else {
+                relay::decide(mail, updated.as_ref(), &via, &relay_policy, answered)
+            };
+            match relayed {
+                Ok(relay) => {
+                    events.push(event(
+                        EventKind::RelayQueued,
+                        SERVICE_ACTOR.to_owned(),
+                        Some(mail.message_id.clone()),
+                        relay.describe(),
+                    ));
+                    replies.push(Reply::Relay(relay));
+                }
+                // The command's own event and reply are its record.
+                Err(NotRelayed::CommandsOnly) => {}
+                Err(why) => events.push(event(
+                    EventKind::RelayWithheld,
+                    SERVICE_ACTOR.to_owned(),
+                    Some(mail.message_id.clone()),
+                    why.to_string(),
+                )),
             }
             Ok(Decision::Join {
                 incident,
@@ -361,12 +484,16 @@ pub fn decide(
         Placement::Open => {
             let id = IncidentId::new(policy.prefix, year_of(now), ctx.next_seq.max(1))?;
             let commander = policy.roster.oncall_at(now).map(|m| m.email.clone());
-            let incident =
+            let mut incident =
                 Incident::open(id, &mail.subject, mail.from.clone(), commander.clone(), now);
+            let wrote = reporter_wrote(mail, incident.reporter.as_ref(), policy);
+            if let Some(c) = &wrote {
+                incident.apply(c, now);
+            }
             if let Some(header) =
                 sender_auth::marked_spam_by(&mail.auto_reply.verdicts, policy.spam_headers)
             {
-                return Ok(open_spam(incident, mail, header, commander, now));
+                return Ok(open_spam(incident, mail, header, wrote, commander, now));
             }
             let withheld = withheld(mail, policy).or_else(|| {
                 autoreply::rate_limited(ctx.last_ack_to_sender, now, policy.ack_window)
@@ -382,7 +509,7 @@ pub fn decide(
                     commander.as_deref().unwrap_or("nobody on call")
                 ),
             );
-            reported.changes = vec![incident.opening()];
+            reported.changes = std::iter::once(incident.opening()).chain(wrote).collect();
             let mut events = vec![
                 reported,
                 event(
@@ -466,6 +593,8 @@ mod tests {
             signature: crate::core::signature::SignatureStatus::Unsigned,
             signed: None,
             encryption: crate::core::signature::Encryption::None,
+            sender_key: None,
+            bounce: None,
             body_digest: "d".into(),
             raw: b"raw".to_vec(),
         }
@@ -499,6 +628,7 @@ mod tests {
             trusted_mta: mta,
             advisory: None,
             spam_headers: &sender_auth::SpamHeader::defaults(),
+            verp: true,
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }
@@ -696,8 +826,15 @@ mod tests {
                 ..
             } => {
                 assert_eq!(incident, inc);
-                assert_eq!(kinds(&events), [EventKind::MessageAdded]);
-                assert!(replies.is_empty());
+                assert_eq!(
+                    kinds(&events),
+                    [EventKind::MessageAdded, EventKind::RelayQueued]
+                );
+                // The store gave no state: the list alone hears of it.
+                assert!(
+                    matches!(&replies[..], [Reply::Relay(r)] if r.to.len() == 1 && r.to[0].email == "src@example.org"),
+                    "{replies:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -705,16 +842,75 @@ mod tests {
             detail: "not for us".into(),
         };
         match decide_with(&reply, &ctx) {
-            Decision::Join { replies, .. } => assert_eq!(
-                replies,
-                [Reply::CannotDecrypt {
-                    reason: "not for us".into()
-                }]
-            ),
+            Decision::Join {
+                replies, events, ..
+            } => {
+                assert_eq!(
+                    replies,
+                    [Reply::CannotDecrypt {
+                        reason: "not for us".into()
+                    }]
+                );
+                assert_eq!(events[1].kind, EventKind::RelayWithheld);
+            }
             other => panic!("{other:?}"),
         }
         ctx.already_stored = true;
         assert_eq!(decide_with(&reply, &ctx), Decision::Duplicate);
+    }
+
+    /// A bounce never opens an incident nor gets an answer, not even when
+    /// it threads onto one (a bounce that quotes our Message-ID) and
+    /// whether or not it names a mail the service sent.
+    #[test]
+    fn a_bounce_opens_nothing_joins_nothing_and_is_not_answered() {
+        let mut dsn = report("MAILER-DAEMON@mx.vendor.example");
+        dsn.in_reply_to = vec!["r1@researcher.example".into()];
+        dsn.bounce = Some(bounce::BounceReport {
+            delivered_to: Some("security+bounce-0123456789abcdef01234567@example.org".into()),
+            token: Some("0123456789abcdef01234567".into()),
+            report: None,
+            null_sender: true,
+        });
+        let inc = IncidentId::new("EMB", 2026, 1).unwrap();
+        let mut ctx = IntakeContext::default();
+        ctx.known
+            .messages
+            .insert("r1@researcher.example".into(), inc.clone());
+        let Decision::Bounce { outcome, event } = decide_with(&dsn, &ctx) else {
+            panic!("a bounce is a bounce")
+        };
+        assert!(
+            matches!(outcome, bounce::Outcome::Unmatched { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(event, None);
+        ctx.sent = vec![bounce::SentMail {
+            id: 4,
+            kind: crate::core::mail_kind::MailKind::Warning,
+            incident: Some(inc.clone()),
+            message_id: "w@example.org".into(),
+            recipients: vec!["distro@vendor.example".into()],
+            subject: "warning".into(),
+            token: Some("0123456789abcdef01234567".into()),
+            bounced: false,
+        }];
+        let Decision::Bounce { outcome, event } = decide_with(&dsn, &ctx) else {
+            panic!("a bounce is a bounce")
+        };
+        assert!(
+            matches!(outcome, bounce::Outcome::Bounced { tell_src: true, .. }),
+            "{outcome:?}"
+        );
+        let (on, e) = event.expect("recorded on the incident");
+        assert_eq!(on, inc);
+        assert_eq!(e.kind, EventKind::DeliveryFailed);
+        assert!(
+            e.detail
+                .contains("warning to distro@vendor.example bounced"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
@@ -744,6 +940,7 @@ mod tests {
             trusted_mta: mta,
             advisory: None,
             spam_headers: rules,
+            verp: true,
         };
         decide(mail, ctx, &policy, now()).unwrap()
     }
@@ -915,11 +1112,16 @@ mod tests {
         // The reporter (the spammer) writing again changes nothing either.
         let again = in_thread("winner@lottery.example", "any news?");
         let Decision::Join {
-            updated, events, ..
+            updated,
+            events,
+            replies,
+            ..
         } = decide_with(&again, &ctx)
         else {
             panic!()
         };
+        assert!(replies.is_empty(), "spam is not relayed: {replies:?}");
+        assert_eq!(kinds(&events), [EventKind::MessageAdded]);
         assert!(events[0].changes.is_empty());
         assert_eq!(updated.as_ref(), Some(&spam));
     }
@@ -1074,6 +1276,7 @@ mod tests {
             trusted_mta: mta,
             advisory: None,
             spam_headers: &defaults,
+            verp: true,
         };
         let (spam, _) = on_spam();
         let mut report = spam_report();

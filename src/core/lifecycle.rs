@@ -139,7 +139,8 @@ pub fn apply(
     let state = incident.state;
     let d = &incident.details;
     let id = &incident.id;
-    if state.is_final() && *command != Command::Status {
+    // A closed incident's reporter may still be answered.
+    if state.is_final() && !matches!(command, Command::Status | Command::Reply { .. }) {
         return Err(format!("{id} is {state}: nothing more can change it"));
     }
     let accepted_first = || Err(format!("{id} is not accepted yet: /accept it first"));
@@ -645,6 +646,14 @@ pub fn apply(
         Command::Resume if !d.on_hold => unchanged(format!("{id} is not on hold")),
         Command::Resume => applied(vec![Change::Hold { on: false }], "resumed"),
         Command::Status => applied(Vec::new(), "status sent"),
+        // The mail itself is decided by `command_mail`, which knows the
+        // SRC list; here, whether it can go.
+        Command::Reply { text } => {
+            super::answer::plan(incident, text, actor, "", facts.address_ok, now).map(|a| Applied {
+                changes: Vec::new(),
+                summary: a.summary(),
+            })
+        }
         Command::Close => match state {
             State::Announced | State::Retrospective => applied(
                 vec![Change::State { to: State::Closed }],

@@ -39,12 +39,18 @@ pub enum MailKind {
     /// service holds something back, or cannot move an incident on, until
     /// a person acts.
     Alert,
+    /// To an incident's insiders: a mail filed on it, relayed.
+    Relay,
+    /// To the reporter alone: a roster member's `/reply`, from the list.
+    ReporterAnswer,
+    /// To the insiders: a copy of what the reporter was answered.
+    ReporterAnswerCopy,
     /// To the SRC list, weekly: the reports nobody triaged, and the spam.
     Digest,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 17] = [
+    pub const ALL: [MailKind; 20] = [
         MailKind::Acknowledgement,
         MailKind::SrcCopy,
         MailKind::Quarantine,
@@ -62,6 +68,9 @@ impl MailKind {
         MailKind::DeliveryFailure,
         MailKind::Alert,
         MailKind::Digest,
+        MailKind::Relay,
+        MailKind::ReporterAnswer,
+        MailKind::ReporterAnswerCopy,
     ];
 
     /// Carries embargoed content: the guard keeps it to the SRC, the Fix
@@ -89,6 +98,9 @@ impl MailKind {
             MailKind::DeliveryFailure => "delivery-failure",
             MailKind::Alert => "alert",
             MailKind::Digest => "digest",
+            MailKind::Relay => "relay",
+            MailKind::ReporterAnswer => "reporter-answer",
+            MailKind::ReporterAnswerCopy => "reporter-answer-copy",
         }
     }
 
@@ -129,10 +141,13 @@ mod tests {
                 | MailKind::GuardAlert
                 | MailKind::DeliveryFailure
                 | MailKind::Alert
+                | MailKind::Relay
+                | MailKind::ReporterAnswer
+                | MailKind::ReporterAnswerCopy
                 | MailKind::Digest => k,
             };
             assert_eq!(exhaustive, k);
         }
-        assert_eq!(MailKind::ALL.len(), 17);
+        assert_eq!(MailKind::ALL.len(), 20);
     }
 }

@@ -4,10 +4,12 @@
 //! whatever the store knows are arguments, and decisions come back as
 //! values for the edges to carry out.
 
+pub mod answer;
 pub mod authority;
 pub mod autoreply;
 pub mod backoff;
 pub mod batch;
+pub mod bounce;
 pub mod command;
 pub mod command_mail;
 pub mod deadline;
@@ -21,6 +23,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod mail_kind;
 pub mod notice_kind;
+pub mod relay;
 pub mod roster;
 pub mod sender_auth;
 pub mod severity;

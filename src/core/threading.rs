@@ -152,6 +152,8 @@ mod tests {
             signature: crate::core::signature::SignatureStatus::Unsigned,
             signed: None,
             encryption: crate::core::signature::Encryption::None,
+            sender_key: None,
+            bounce: None,
             body_digest: String::new(),
             raw: vec![],
         }

@@ -96,6 +96,9 @@ pub struct KeyPublication<'a> {
 pub enum Seal<'a> {
     Sign,
     SignAndEncryptTo(&'a str),
+    /// Encrypted to a certificate the sender sent (armored), not one the
+    /// config lists.
+    SignAndEncryptToCert(&'a [u8]),
 }
 
 fn text_part(text: &str) -> SinglePart {
@@ -119,11 +122,60 @@ fn text_part(text: &str) -> SinglePart {
         ))
 }
 
+/// The content type of a whole mail attached as it was received.
+pub const RFC822: &str = "message/rfc822";
+
+/// A received mail's bytes with CRLF line ends, when they can travel
+/// unencoded inside a signed part (RFC 2046 allows `message/rfc822` no
+/// base64): 7-bit, no NUL or stray CR, lines within 998 octets, none that
+/// a server on the way may rewrite (a trailing space, a leading `From `,
+/// RFC 3156 section 3). `None` otherwise.
+fn as_7bit_mail(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 40);
+    let mut lines = bytes.split(|b| *b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let last = lines.peek().is_none();
+        if last && line.is_empty() {
+            break;
+        }
+        let fits = line.len() <= 998
+            && line.iter().all(|b| (1..0x80).contains(b) && *b != b'\r')
+            && !line.ends_with(b" ")
+            && !line.ends_with(b"\t")
+            && !line.starts_with(b"From ");
+        if !fits {
+            return None;
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    Some(out)
+}
+
 /// Always base64: the bytes arrive exactly as they were (a patch keeps its
 /// line endings), and the signed part is in canonical form whatever they
 /// are. A text attachment sent as is would carry bare LFs, which a relay
 /// may rewrite and a verifier canonicalizes: the signature would break.
+/// A received mail (`message/rfc822`) goes unencoded, as RFC 2046 asks,
+/// so a mail client shows it and checks its own signature; one that
+/// cannot travel so goes as a base64 `.eml` file instead.
 fn attachment_part(a: &Attachment) -> SinglePart {
+    if a.content_type.eq_ignore_ascii_case(RFC822) {
+        if let Some(mail) = as_7bit_mail(&a.bytes) {
+            return SinglePart::builder()
+                .header(ContentType::parse(RFC822).expect("a valid type"))
+                .header(ContentDisposition::attachment(&header_text(&a.name, 120)))
+                .body(Body::dangerous_pre_encoded(
+                    mail,
+                    ContentTransferEncoding::SevenBit,
+                ));
+        }
+        return attachment_part(&Attachment {
+            content_type: "application/octet-stream".to_owned(),
+            ..a.clone()
+        });
+    }
     let content_type = ContentType::parse(&a.content_type)
         .unwrap_or(ContentType::parse("application/octet-stream").expect("a valid type"));
     SinglePart::builder()
@@ -177,7 +229,10 @@ pub fn sealed(
             bytes: sealer.public_key(),
         });
     }
-    let encrypted = matches!(seal, Seal::SignAndEncryptTo(_));
+    let encrypted = matches!(
+        seal,
+        Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_)
+    );
     let inner = if files.is_empty() && !encrypted {
         Inner::Single(text_part(text))
     } else {
@@ -197,8 +252,14 @@ pub fn sealed(
             let sig = sealer.sign(signed_bytes(&entity), h.date)?;
             signed_multipart(inner, sig)
         }
-        Seal::SignAndEncryptTo(recipient) => {
-            let ciphertext = sealer.encrypt(&entity, recipient, h.date)?;
+        Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_) => {
+            let ciphertext = match seal {
+                Seal::SignAndEncryptToCert(cert) => {
+                    sealer.encrypt_to_cert(&entity, cert, h.date)?
+                }
+                Seal::SignAndEncryptTo(recipient) => sealer.encrypt(&entity, recipient, h.date)?,
+                Seal::Sign => unreachable!("matched above"),
+            };
             MultiPart::encrypted("application/pgp-encrypted".to_owned())
                 .singlepart(
                     SinglePart::builder()

@@ -4,6 +4,7 @@
 mod disclosure;
 
 pub use disclosure::{Alert, NoticeText, Undelivered, patch_files};
+mod answer;
 mod ics;
 mod mime;
 mod templates;
@@ -21,12 +22,13 @@ use crate::core::inbound::{Inbound, Mailbox};
 use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
 use crate::core::mail_kind::MailKind;
+use crate::core::relay::Relay;
 use crate::core::signature::Encryption;
 use crate::crypto::Sealer;
 use crate::store::NewMail;
 use mime::{Headers, KeyPublication, Party};
 use templates::{
-    AcknowledgementText, CommandReplyText, QuarantineText, ReminderText, SrcCopyText,
+    AcknowledgementText, CommandReplyText, QuarantineText, RelayText, ReminderText, SrcCopyText,
     UndecryptableText,
 };
 
@@ -106,7 +108,12 @@ fn reply_subject(subject: &str) -> String {
 }
 
 fn tagged(incident: &Incident, subject: &str) -> String {
-    let tag = incident.id.tag();
+    tagged_id(&incident.id, subject)
+}
+
+/// The incident's tag in the subject, once.
+fn tagged_id(incident: &IncidentId, subject: &str) -> String {
+    let tag = incident.tag();
     if subject.contains(&tag) {
         subject.to_owned()
     } else {
@@ -118,6 +125,149 @@ fn references(mail: &Inbound) -> Vec<String> {
     let mut refs = mail.references.clone();
     refs.push(mail.message_id.clone());
     refs
+}
+
+/// What the copies of an inbound mail show of it.
+struct Shown<'a> {
+    from: String,
+    date: String,
+    /// The text, cut at [`SRC_COPY_TEXT_LIMIT`] characters.
+    text: &'a str,
+    truncated: bool,
+    total: usize,
+    attachments: Vec<String>,
+    /// Empty when it came in clear.
+    encryption: &'static str,
+}
+
+impl<'a> Shown<'a> {
+    fn of(mail: &'a Inbound) -> Self {
+        let (text, truncated) = match mail.text.char_indices().nth(SRC_COPY_TEXT_LIMIT) {
+            Some((cut, _)) => (&mail.text[..cut], true),
+            None => (mail.text.as_str(), false),
+        };
+        Shown {
+            from: mail.from.as_ref().map_or_else(
+                || "(no sender)".to_owned(),
+                |m| header_text(&m.to_string(), 200),
+            ),
+            date: mail.date.map_or_else(|| "(none)".to_owned(), utc),
+            text: if text.trim().is_empty() {
+                "(no readable text)"
+            } else {
+                text
+            },
+            truncated,
+            total: mail.text.chars().count(),
+            attachments: mail
+                .attachments
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} ({}, {} bytes)",
+                        header_text(a.name.as_deref().unwrap_or("(unnamed)"), 120),
+                        a.content_type,
+                        a.size
+                    )
+                })
+                .collect(),
+            encryption: match &mail.encryption {
+                Encryption::None => "",
+                Encryption::Decrypted => "yes, decrypted with the list key",
+                Encryption::Failed { .. } => "yes, and it could not be decrypted",
+            },
+        }
+    }
+}
+
+/// An encrypted mail's attachments, as a copy without its text tells of them.
+fn hidden(attachments: &[String]) -> Vec<String> {
+    if attachments.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{} attachment(s), listed in the encrypted copies",
+            attachments.len()
+        )]
+    }
+}
+
+/// One mail about an inbound mail to one insider; see [`Composer::copy`].
+struct Copy<'a> {
+    key: String,
+    kind: MailKind,
+    incident: &'a IncidentId,
+    from_name: &'a str,
+    to: Party<'a>,
+    subject: &'a str,
+    /// The mail it is about: it answers that one.
+    about: &'a Inbound,
+    references: &'a [String],
+    text: &'a str,
+    attachments: &'a [Attachment],
+    seal: Seal<'a>,
+}
+
+/// The copies of an encrypted mail's text, each encrypted to its
+/// recipient's own key, and who could not get one.
+struct EncryptedCopies {
+    mails: Vec<NewMail>,
+    reached: Vec<String>,
+    /// Each with why not.
+    missed: Vec<String>,
+}
+
+/// Makes `one` copy per recipient that has a key, sealed to it.
+fn encrypted_to_each<'p>(
+    recipients: impl IntoIterator<Item = (Party<'p>, Option<&'p str>)>,
+    mut one: impl FnMut(Party<'p>, Seal<'p>) -> Result<NewMail, NoticeError>,
+) -> EncryptedCopies {
+    let mut out = EncryptedCopies {
+        mails: Vec::new(),
+        reached: Vec::new(),
+        missed: Vec::new(),
+    };
+    for (to, fingerprint) in recipients {
+        let email = to.email.to_owned();
+        let Some(fp) = fingerprint else {
+            out.missed.push(format!("{email} (no key in the roster)"));
+            continue;
+        };
+        match one(to, Seal::SignAndEncryptTo(fp)) {
+            Ok(copy) => {
+                out.mails.push(copy);
+                out.reached.push(email);
+            }
+            Err(e) => {
+                tracing::warn!(to = %email, error = %e, "an encrypted mail's copy cannot be encrypted to this recipient");
+                out.missed.push(format!("{email} ({e})"));
+            }
+        }
+    }
+    out
+}
+
+impl EncryptedCopies {
+    /// What a copy without the text says in its place: that the `what`
+    /// came encrypted, and who got it encrypted to their own key.
+    fn note(&self, what: &str, whom: &str, id: &str) -> String {
+        let mut note = format!(
+            "(The {what} came encrypted, so its text is not in this mail. It went to\n\
+             {whom} in a mail encrypted to their own key"
+        );
+        if self.reached.is_empty() {
+            note.push_str(": to nobody, as no one has a usable key.");
+        } else {
+            note.push_str(&format!(": {}.", self.reached.join(", ")));
+        }
+        if !self.missed.is_empty() {
+            note.push_str(&format!("\nNot to: {}.", self.missed.join("; ")));
+        }
+        note.push_str(&format!(
+            "\nOn the embargo host, `embargo show {id}` shows it, attachments included.)"
+        ));
+        note
+    }
 }
 
 /// What differs between the mails [`Composer::compose`] writes.
@@ -291,63 +441,33 @@ impl<'a> Composer<'a> {
     ) -> Result<Vec<NewMail>, NoticeError> {
         let settings = self.settings;
         let list = &settings.list;
-        let total = report.text.chars().count();
-        let (text, truncated) = match report.text.char_indices().nth(SRC_COPY_TEXT_LIMIT) {
-            Some((cut, _)) => (&report.text[..cut], true),
-            None => (report.text.as_str(), false),
-        };
-        let from = report.from.as_ref().map_or_else(
-            || "(no sender)".to_owned(),
-            |m| header_text(&m.to_string(), 200),
-        );
+        let shown = Shown::of(report);
         let acknowledgement = match (withheld, &report.from) {
             (None, Some(m)) => format!("acknowledged at {}", m.email),
             (Some(w), _) => format!("not acknowledged: {w}"),
             (None, None) => "not acknowledged: no sender".to_owned(),
         };
-        let attachments: Vec<String> = report
-            .attachments
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} ({}, {} bytes)",
-                    header_text(a.name.as_deref().unwrap_or("(unnamed)"), 120),
-                    a.content_type,
-                    a.size
-                )
-            })
-            .collect();
         let id = incident.id.to_string();
-        let date = report.date.map_or_else(|| "(none)".to_owned(), utc);
-        let received = utc(now);
         let body = |text: &str, attachments: Vec<String>, truncated: bool| {
             render(
                 MailKind::SrcCopy,
                 &SrcCopyText {
                     id: &id,
-                    from: &from,
+                    from: &shown.from,
                     subject: &header_text(&report.subject, 200),
-                    date: &date,
-                    received: &received,
+                    date: &shown.date,
+                    received: &utc(now),
                     message_id: &report.message_id,
                     commander: incident.commander.as_deref().unwrap_or("nobody is on call"),
                     acknowledgement: &acknowledgement,
                     signature: report.signature.to_string(),
-                    encryption: match &report.encryption {
-                        Encryption::None => "",
-                        Encryption::Decrypted => "yes, decrypted with the list key",
-                        Encryption::Failed { .. } => "yes, and it could not be decrypted",
-                    },
+                    encryption: shown.encryption,
                     attachments,
                     problems: &report.problems,
-                    text: if text.trim().is_empty() {
-                        "(no readable text)"
-                    } else {
-                        text
-                    },
+                    text,
                     truncated,
                     shown: SRC_COPY_TEXT_LIMIT,
-                    total,
+                    total: shown.total,
                     security_address: &list.security_address,
                 },
             )
@@ -358,42 +478,22 @@ impl<'a> Composer<'a> {
         );
         let references = references(report);
         let mail = |key: String, to: Party<'_>, text: &str, seal: Seal<'_>| {
-            let message_id = match seal {
-                Seal::SignAndEncryptTo(_) => opaque_message_id(&key, settings),
-                Seal::Sign => message_id(&key, settings),
-            };
-            let recipient = to.email.to_owned();
-            let bytes = self.seal(
-                &Headers {
-                    from: Party {
-                        name: Some("embargo"),
-                        email: &list.security_address,
-                    },
-                    to: vec![to],
-                    // Replies from the SRC come back to the inbox and onto the incident.
-                    reply_to: Some(&list.security_address),
+            self.copy(
+                Copy {
+                    key,
+                    kind: MailKind::SrcCopy,
+                    incident: &incident.id,
+                    from_name: "embargo",
+                    to,
                     subject: &subject,
-                    message_id: &message_id,
-                    in_reply_to: Some(&report.message_id),
+                    about: report,
                     references: &references,
-                    date: now,
-                    auto_submitted: "auto-generated",
+                    text,
+                    attachments: &[],
+                    seal,
                 },
-                text,
-                &[],
-                seal,
-            )?;
-            Ok::<_, NoticeError>(NewMail {
-                key,
-                kind: MailKind::SrcCopy,
-                incident: Some(incident.id.clone()),
-                message_id,
-                from: list.security_address.clone(),
-                recipients: vec![recipient],
-                subject: subject.clone(),
-                bytes,
-                due_at: now,
-            })
+                now,
+            )
         };
         let to_list = Party {
             name: None,
@@ -401,67 +501,207 @@ impl<'a> Composer<'a> {
         };
         let key = format!("{}/src-copy", incident.id);
         if report.encryption != Encryption::Decrypted {
-            let text = body(text, attachments, truncated)?;
+            let text = body(shown.text, shown.attachments, shown.truncated)?;
             return Ok(vec![mail(key, to_list, &text, Seal::Sign)?]);
         }
-        let full = body(text, attachments.clone(), truncated)?;
-        let mut out = Vec::new();
-        let mut reached = Vec::new();
-        let mut missed = Vec::new();
-        for m in &settings.roster.members {
-            let Some(fp) = m.fingerprint.as_deref() else {
-                missed.push(format!("{} (no key in the roster)", m.email));
-                continue;
-            };
-            let to = Party {
-                name: Some(&m.name),
-                email: &m.email,
-            };
-            match mail(
-                format!("{key}/{}", m.email),
-                to,
-                &full,
-                Seal::SignAndEncryptTo(fp),
-            ) {
-                Ok(copy) => {
-                    out.push(copy);
-                    reached.push(m.email.clone());
-                }
-                Err(e) => {
-                    tracing::warn!(to = %m.email, error = %e, "the encrypted report's copy cannot be encrypted to this member");
-                    missed.push(format!("{} ({e})", m.email));
-                }
-            }
-        }
-        let mut note = String::from(
-            "(The report came encrypted, so its text is not in this mail. It went to\n\
-             each SRC member in a mail encrypted to their own key",
-        );
-        if reached.is_empty() {
-            note.push_str(": to nobody, as no member has a usable key.");
-        } else {
-            note.push_str(&format!(": {}.", reached.join(", ")));
-        }
-        if !missed.is_empty() {
-            note.push_str(&format!("\nNot to: {}.", missed.join("; ")));
-        }
-        note.push_str(&format!(
-            "\nOn the embargo host, `embargo show {id}` shows it, attachments included.)"
-        ));
-        let hidden = if attachments.is_empty() {
-            Vec::new()
-        } else {
-            vec![format!(
-                "{} attachment(s), listed in the encrypted copies",
-                attachments.len()
-            )]
-        };
+        let full = body(shown.text, shown.attachments.clone(), shown.truncated)?;
+        let members = settings.roster.members.iter().map(|m| {
+            (
+                Party {
+                    name: Some(&m.name),
+                    email: &m.email,
+                },
+                m.fingerprint.as_deref(),
+            )
+        });
+        let sealed = encrypted_to_each(members, |to, seal| {
+            mail(format!("{key}/{}", to.email), to, &full, seal)
+        });
+        let note = sealed.note("report", "each SRC member", &id);
+        let mut out = sealed.mails;
         out.push(mail(
             key,
             to_list,
-            &body(&note, hidden, false)?,
+            &body(&note, hidden(&shown.attachments), false)?,
             Seal::Sign,
         )?);
+        Ok(out)
+    }
+
+    /// One mail about an inbound mail, from the security address to one
+    /// insider, in that mail's thread.
+    fn copy(&self, c: Copy<'_>, now: Timestamp) -> Result<NewMail, NoticeError> {
+        let settings = self.settings;
+        let list = &settings.list;
+        let message_id = match c.seal {
+            Seal::SignAndEncryptTo(_) | Seal::SignAndEncryptToCert(_) => {
+                opaque_message_id(&c.key, settings)
+            }
+            Seal::Sign => message_id(&c.key, settings),
+        };
+        let recipient = c.to.email.to_owned();
+        let bytes = self.seal(
+            &Headers {
+                from: Party {
+                    name: Some(c.from_name),
+                    email: &list.security_address,
+                },
+                to: vec![c.to],
+                // Replies come back to the inbox and onto the incident.
+                reply_to: Some(&list.security_address),
+                subject: c.subject,
+                message_id: &message_id,
+                in_reply_to: Some(&c.about.message_id),
+                references: c.references,
+                date: now,
+                auto_submitted: "auto-generated",
+            },
+            c.text,
+            c.attachments,
+            c.seal,
+        )?;
+        Ok(NewMail {
+            key: c.key,
+            kind: c.kind,
+            incident: Some(c.incident.clone()),
+            message_id,
+            from: list.security_address.clone(),
+            recipients: vec![recipient],
+            subject: c.subject.to_owned(),
+            bytes,
+            due_at: now,
+        })
+    }
+
+    /// A mail filed on an incident, relayed to each of its insiders as
+    /// the core decided: signed with the list key, from "Sender via the
+    /// list", in the sender's thread, the original attached as received.
+    /// A mail that came encrypted goes encrypted to each insider with a
+    /// key, the original inside the ciphertext only; the others (the SRC
+    /// list among them) hear that it came and who got it, not what it says.
+    pub fn relay(
+        &self,
+        incident: &IncidentId,
+        mail: &Inbound,
+        via: &str,
+        relay: &Relay,
+        now: Timestamp,
+    ) -> Result<Vec<NewMail>, NoticeError> {
+        let settings = self.settings;
+        let list = &settings.list;
+        let shown = Shown::of(mail);
+        let id = incident.to_string();
+        let relayed_to = relay
+            .to
+            .iter()
+            .map(|i| i.email.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let body = |text: &str, attachments: Vec<String>, truncated: bool, original: bool| {
+            render(
+                MailKind::Relay,
+                &RelayText {
+                    id: &id,
+                    from: &shown.from,
+                    subject: &header_text(&mail.subject, 200),
+                    date: &shown.date,
+                    received: &utc(now),
+                    message_id: &mail.message_id,
+                    signature: mail.signature.to_string(),
+                    encryption: shown.encryption,
+                    via: &header_text(via, 300),
+                    relayed_to: &relayed_to,
+                    attachments,
+                    problems: &mail.problems,
+                    text,
+                    truncated,
+                    shown: SRC_COPY_TEXT_LIMIT,
+                    total: shown.total,
+                    original,
+                    security_address: &list.security_address,
+                },
+            )
+        };
+        let sender = mail.from.as_ref().map_or_else(
+            || "Someone".to_owned(),
+            |m| header_text(m.name.as_deref().unwrap_or(&m.email), 40),
+        );
+        let from_name = format!("{sender} via {} Security", header_text(&list.name, 36));
+        let subject = header_text(&tagged_id(incident, &mail.subject), 200);
+        let references = references(mail);
+        let original = [Attachment {
+            name: "original.eml".to_owned(),
+            content_type: mime::RFC822.to_owned(),
+            bytes: mail.raw.clone(),
+        }];
+        let one = |to: &crate::core::relay::Insider, text: &str, with_original: bool, seal| {
+            self.copy(
+                Copy {
+                    key: format!("{incident}/relay/{}/{}", mail_key(mail), to.email),
+                    kind: MailKind::Relay,
+                    incident,
+                    from_name: &from_name,
+                    to: Party {
+                        name: to.name.as_deref(),
+                        email: &to.email,
+                    },
+                    subject: &subject,
+                    about: mail,
+                    references: &references,
+                    text,
+                    attachments: if with_original { &original } else { &[] },
+                    seal,
+                },
+                now,
+            )
+        };
+        let full = body(shown.text, shown.attachments.clone(), shown.truncated, true)?;
+        if !relay.encrypted {
+            return relay
+                .to
+                .iter()
+                .map(|to| one(to, &full, true, Seal::Sign))
+                .collect();
+        }
+        // The list never has a key: it gets word only, and no "not to" line.
+        let sealed = encrypted_to_each(
+            relay
+                .to
+                .iter()
+                .filter(|i| i.email != list.src_address)
+                .map(|i| {
+                    (
+                        Party {
+                            name: i.name.as_deref(),
+                            email: &i.email,
+                        },
+                        i.fingerprint.as_deref(),
+                    )
+                }),
+            |to, seal| {
+                let insider = relay
+                    .to
+                    .iter()
+                    .find(|i| i.email == to.email)
+                    .expect("a recipient of this relay");
+                one(insider, &full, true, seal)
+            },
+        );
+        let note = body(
+            &sealed.note("mail", "each insider with a key", &id),
+            hidden(&shown.attachments),
+            false,
+            false,
+        )?;
+        let mut out = Vec::new();
+        for to in relay
+            .to
+            .iter()
+            .filter(|i| !sealed.reached.contains(&i.email))
+        {
+            out.push(one(to, &note, false, Seal::Sign)?);
+        }
+        out.extend(sealed.mails);
         Ok(out)
     }
 

@@ -194,3 +194,28 @@ pub struct DeliveryFailureText<'a> {
     pub subject: &'a str,
     pub error: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "relay.txt")]
+pub struct RelayText<'a> {
+    pub id: &'a str,
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub date: &'a str,
+    pub received: &'a str,
+    pub message_id: &'a str,
+    pub signature: String,
+    /// Empty when the mail came in clear.
+    pub encryption: &'a str,
+    pub via: &'a str,
+    pub relayed_to: &'a str,
+    pub attachments: Vec<String>,
+    pub problems: &'a [String],
+    pub text: &'a str,
+    pub truncated: bool,
+    pub shown: usize,
+    pub total: usize,
+    /// The original is attached.
+    pub original: bool,
+    pub security_address: &'a str,
+}

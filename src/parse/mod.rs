@@ -5,6 +5,8 @@
 //! header. That one, and one over the size limit, come back as
 //! [`Unparsed`] with its bytes, so the caller can keep them.
 
+mod autocrypt;
+pub mod bounce;
 pub mod entity;
 mod flowed;
 mod html;
@@ -16,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::core::command;
 use crate::core::inbound::{
-    Attachment, AutoReplyHeaders, Inbound, Mailbox, SignedContent, TextSource,
+    Attachment, AutoReplyHeaders, Inbound, KeySource, Mailbox, SenderKey, SignedContent, TextSource,
 };
 use crate::core::incident::Patch;
 use crate::core::sender_auth::{AuthHeaders, AuthResults, SPAM_HEADER_MARK, SPAM_HEADERS};
@@ -83,6 +85,7 @@ pub fn parse(raw: Vec<u8>, max_bytes: usize, keys: Option<Keys<'_>>) -> Result<I
                 if let Some(keys) = keys {
                     let layout = signed::layout(&raw, &m);
                     open(&mut parsed, layout, keys, true);
+                    read_sender_key(&mut parsed, keys.now);
                 }
                 parsed
             })
@@ -147,6 +150,11 @@ struct Parsed {
     signature: SignatureStatus,
     signed: Option<SignedContent>,
     encryption: Encryption,
+    /// Keys the mail offers for its sender, in the order they are tried:
+    /// the Autocrypt header's, then attached ones.
+    offered_keys: Vec<(KeySource, Result<Vec<u8>, String>)>,
+    sender_key: Option<SenderKey>,
+    bounce: Option<crate::core::bounce::BounceReport>,
 }
 
 /// What verified bytes say, read the same way whatever carried them (a
@@ -341,6 +349,11 @@ fn open(parsed: &mut Parsed, layout: Layout, keys: Keys<'_>, decrypt: bool) {
                         parsed.attachments = inner.attachments;
                         parsed.signature = inner.signature;
                         parsed.problems.extend(inner.problems);
+                        // The outer mail's attachments are the ciphertext.
+                        parsed
+                            .offered_keys
+                            .retain(|(s, _)| *s == KeySource::Autocrypt);
+                        parsed.offered_keys.extend(inner.offered_keys);
                     }
                     None => {
                         parsed.text = String::from_utf8_lossy(&d.plaintext).into_owned();
@@ -506,6 +519,68 @@ fn patches(msg: &Message<'_>) -> Vec<Patch> {
     out
 }
 
+/// The keys a mail offers for its From address: its `Autocrypt:` header
+/// (one; several are ambiguous and none is used), then each attached
+/// `application/pgp-keys` part.
+fn offered_keys(msg: &Message<'_>) -> Vec<(KeySource, Result<Vec<u8>, String>)> {
+    let mut out = Vec::new();
+    let from = mailboxes(msg.from()).into_iter().next();
+    let headers: Vec<&str> = msg
+        .headers_raw()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Autocrypt"))
+        .map(|(_, value)| value)
+        .collect();
+    match (headers.as_slice(), &from) {
+        ([], _) => {}
+        ([value], Some(from)) => out.push((
+            KeySource::Autocrypt,
+            autocrypt::keydata(value, &from.email)
+                .map_err(|e| format!("the Autocrypt header is not used: {e}")),
+        )),
+        ([_], None) => out.push((
+            KeySource::Autocrypt,
+            Err("the Autocrypt header is not used: the mail has no From address".to_owned()),
+        )),
+        (several, _) => out.push((
+            KeySource::Autocrypt,
+            Err(format!(
+                "the mail has {} Autocrypt headers; none is used",
+                several.len()
+            )),
+        )),
+    }
+    for part in msg.attachments() {
+        let is_key = part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("application")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("pgp-keys"))
+        });
+        if is_key {
+            out.push((KeySource::Attached, Ok(part.contents().to_vec())));
+        }
+    }
+    out
+}
+
+/// The first key the mail offers that sequoia reads and that names the
+/// From address; what was offered and not used is said in the problems.
+fn read_sender_key(parsed: &mut Parsed, now: Timestamp) {
+    let Some(from) = parsed.from.as_ref().map(|f| f.email.clone()) else {
+        return;
+    };
+    for (source, offered) in std::mem::take(&mut parsed.offered_keys) {
+        let read = offered.and_then(|bytes| crate::pgp::sender_key(&bytes, &from, source, now));
+        match read {
+            Ok(key) if parsed.sender_key.is_none() => parsed.sender_key = Some(key),
+            Ok(_) => {}
+            Err(why) => parsed
+                .problems
+                .push(format!("a key sent with the mail is not used: {why}")),
+        }
+    }
+}
+
 fn attachments(msg: &Message<'_>) -> Vec<Attachment> {
     msg.attachments()
         .map(|part| Attachment {
@@ -527,7 +602,9 @@ impl Parsed {
     fn from(msg: &Message<'_>) -> Parsed {
         let (text, text_source) = readable_text(msg);
         let header_bytes = |name: &str| msg.header_raw(name).unwrap_or("").as_bytes().to_vec();
+        let return_path = raw_header(msg, "Return-Path");
         Parsed {
+            bounce: bounce::read(msg, return_path.as_deref()),
             message_id: msg
                 .message_id()
                 .map(|id| id.trim().trim_matches(['<', '>']).trim().to_owned())
@@ -548,7 +625,7 @@ impl Parsed {
                 auto_submitted: raw_header(msg, "Auto-Submitted"),
                 precedence: raw_header(msg, "Precedence"),
                 list_id: raw_header(msg, "List-Id"),
-                return_path: raw_header(msg, "Return-Path"),
+                return_path,
                 verdicts: verdicts(msg),
             },
             body_offset: msg.root_part().raw_body_offset() as usize,
@@ -561,6 +638,8 @@ impl Parsed {
             signature: SignatureStatus::Unsigned,
             signed: None,
             encryption: Encryption::None,
+            offered_keys: offered_keys(msg),
+            sender_key: None,
         }
     }
 
@@ -595,6 +674,8 @@ impl Parsed {
             signature: self.signature,
             signed: self.signed,
             encryption: self.encryption,
+            sender_key: self.sender_key,
+            bounce: self.bounce,
             body_digest,
             raw,
         };

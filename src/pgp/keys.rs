@@ -210,3 +210,71 @@ pub fn made_by(signature: &[u8], cert: &Cert) -> bool {
         issuers.iter().any(|i| i.aliases(&own))
     })
 }
+
+/// Keys sent with a mail bigger than this are not read: a certificate
+/// with a few subkeys and signatures is a few KiB.
+const MAX_SENDER_KEY: usize = 64 * 1024;
+
+/// Reads the key a sender sent with their mail (an Autocrypt header's
+/// keydata, an attached `application/pgp-keys` part): one certificate,
+/// with a user id whose address is `addr`. A certificate for someone else
+/// is refused, never kept. One that names `addr` but cannot take
+/// encrypted mail now is kept, with why not, so the answer can say so.
+pub fn sender_key(
+    bytes: &[u8],
+    addr: &str,
+    source: crate::core::inbound::KeySource,
+    now: Timestamp,
+) -> Result<crate::core::inbound::SenderKey, String> {
+    if bytes.len() > MAX_SENDER_KEY {
+        return Err(format!(
+            "the key is {} bytes, over the {MAX_SENDER_KEY} read",
+            bytes.len()
+        ));
+    }
+    let cert = Cert::from_bytes(bytes).map_err(|e| format!("it is not an OpenPGP key: {e}"))?;
+    if cert.is_tsk() {
+        // Someone sent their secret key by mistake: keep only the public half.
+        tracing::warn!(fingerprint = %cert.fingerprint(), "a sender's key came with its secret parts; only the public key is kept");
+    }
+    let names_addr = cert.userids().any(|u| {
+        u.userid()
+            .email_normalized()
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.eq_ignore_ascii_case(addr.trim()))
+    });
+    if !names_addr {
+        return Err(format!(
+            "key {} has no user id for {addr}",
+            cert.fingerprint().to_hex()
+        ));
+    }
+    let policy = StandardPolicy::new();
+    let t = system_time(now);
+    let info = describe(&cert, now);
+    let unusable = if let Some(why) = &info.invalid {
+        Some(format!("the key is not valid: {why}"))
+    } else if info.revoked {
+        Some("the key is revoked".to_owned())
+    } else if info.expired {
+        Some("the key has expired".to_owned())
+    } else if !info.can_encrypt {
+        Some("the key has no usable encryption subkey".to_owned())
+    } else {
+        None
+    };
+    let expires_at = cert
+        .with_policy(&policy, t)
+        .ok()
+        .and_then(|vc| vc.primary_key().key_expiration_time())
+        .and_then(|e| Timestamp::try_from(e).ok());
+    Ok(crate::core::inbound::SenderKey {
+        fingerprint: cert.fingerprint().to_hex(),
+        armored: String::from_utf8(public_armored(&cert.strip_secret_key_material()))
+            .expect("armor is ASCII"),
+        source,
+        expires_at,
+        unusable,
+    })
+}

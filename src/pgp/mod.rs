@@ -24,7 +24,7 @@ use sequoia_openpgp as openpgp;
 use keys::system_time;
 pub use keys::{
     CertInfo, KeyError, describe, generate, load_certs, load_secret, made_by, public_armored,
-    secret_armored,
+    secret_armored, sender_key,
 };
 
 use crate::core::signature::{Made, SignatureStatus};
@@ -345,8 +345,6 @@ impl Sealer for Pgp {
         recipient: &str,
         now: Timestamp,
     ) -> Result<Vec<u8>, CryptoError> {
-        let policy = StandardPolicy::new();
-        let t = system_time(now);
         let fail = |detail: String| CryptoError::Encrypt {
             recipient: recipient.to_owned(),
             detail,
@@ -356,6 +354,39 @@ impl Sealer for Pgp {
             .iter()
             .find(|c| c.fingerprint().to_hex() == recipient)
             .ok_or_else(|| fail("no certificate with that fingerprint is configured".into()))?;
+        self.encrypt_for(plaintext, cert, recipient, now)
+    }
+
+    fn encrypt_to_cert(
+        &self,
+        plaintext: &[u8],
+        cert: &[u8],
+        now: Timestamp,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let cert = Cert::from_bytes(cert).map_err(|e| CryptoError::Encrypt {
+            recipient: "the sender's key".to_owned(),
+            detail: e.to_string(),
+        })?;
+        let recipient = cert.fingerprint().to_hex();
+        self.encrypt_for(plaintext, &cert, &recipient, now)
+    }
+}
+
+impl Pgp {
+    /// One OpenPGP message, signed by the list key, encrypted to `cert`.
+    fn encrypt_for(
+        &self,
+        plaintext: &[u8],
+        cert: &Cert,
+        recipient: &str,
+        now: Timestamp,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let policy = StandardPolicy::new();
+        let t = system_time(now);
+        let fail = |detail: String| CryptoError::Encrypt {
+            recipient: recipient.to_owned(),
+            detail,
+        };
         let vc = cert
             .with_policy(&policy, t)
             .map_err(|e| fail(format!("the certificate is not valid: {e}")))?;

@@ -13,12 +13,14 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::core::batch::{Batch, BatchQuery};
+use crate::core::bounce;
 use crate::core::event::{Event, EventKind};
 use crate::core::inbound::Inbound;
 use crate::core::incident::Change;
 use crate::core::intake::{self, Decision, IntakePolicy, Reply};
 use crate::core::timeline;
 use crate::guard::catch_panic;
+use crate::notice::Undelivered;
 use crate::parse::{self, Unparsed};
 use crate::source::{Delivered, Source};
 use crate::store::{
@@ -215,6 +217,7 @@ impl Intake {
                 let raw = match record.record {
                     IntakeRecord::Filed { mail, .. } => mail.raw,
                     IntakeRecord::Quarantined { raw, .. } => raw,
+                    IntakeRecord::Bounced { mail, .. } => mail.raw,
                     IntakeRecord::Duplicate { .. } => return Err(e.into()),
                 };
                 let aside = self.quarantine(
@@ -290,7 +293,7 @@ impl Intake {
         let _enter = span.enter();
         let prefix = &self.shared.settings.list.incident_prefix;
         let ctx = known.context(&mail, prefix, now);
-        let decided = match catch_panic(|| self.decide(&mail, &ctx, now)) {
+        let decided = match catch_panic(|| self.decide(&mail, &ctx, known, now)) {
             Ok(decided) => decided,
             Err(panic) => {
                 tracing::error!(%panic, "embargo failed on this mail (a bug); it is to be kept in quarantine");
@@ -311,13 +314,25 @@ impl Intake {
                 message_id: mail.message_id,
                 body_digest: mail.body_digest,
             },
-            Some(Filed {
+            Some(Err(BounceFiling {
+                reason,
+                bounced,
+                events,
+                outbox,
+            })) => IntakeRecord::Bounced {
+                mail: Box::new(mail),
+                reason,
+                bounced,
+                events,
+                outbox,
+            },
+            Some(Ok(Filed {
                 filing,
                 events,
                 outbox,
                 auto_reply_to,
                 lead_assigned,
-            }) => IntakeRecord::Filed {
+            })) => IntakeRecord::Filed {
                 mail: Box::new(mail),
                 filing: Box::new(filing),
                 events,
@@ -338,15 +353,16 @@ impl Intake {
         &self,
         mail: &Inbound,
         ctx: &crate::core::intake::IntakeContext,
+        known: &Batch,
         now: Timestamp,
-    ) -> Option<Filed> {
+    ) -> Option<Result<Filed, BounceFiling>> {
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
         let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
         let policy = intake_policy(s, &own, &announce);
         let decision = intake::decide(mail, ctx, &policy, now)
             .expect("the incident prefix was checked when the config was loaded");
-        self.compose(decision, mail, now)
+        self.compose(decision, mail, known, now)
     }
 
     /// `/not-spam` restored an incident: the SRC copy of the report that
@@ -472,7 +488,13 @@ impl Intake {
     }
 
     /// The mail a decision owes, rendered; `None` for a duplicate.
-    fn compose(&self, decision: Decision, mail: &Inbound, now: Timestamp) -> Option<Filed> {
+    fn compose(
+        &self,
+        decision: Decision,
+        mail: &Inbound,
+        known: &Batch,
+        now: Timestamp,
+    ) -> Option<Result<Filed, BounceFiling>> {
         let s = &self.shared.settings;
         let composer = self.shared.composer();
         let build = |built: Result<NewMail, crate::notice::NoticeError>,
@@ -482,6 +504,9 @@ impl Intake {
         };
         match decision {
             Decision::Duplicate => None,
+            Decision::Bounce { outcome, event } => {
+                Some(Err(self.bounce(outcome, event, known, now)))
+            }
             Decision::Join {
                 incident,
                 via,
@@ -491,8 +516,22 @@ impl Intake {
                 lead_assigned,
             } => {
                 let mut outbox = Vec::new();
+                let mut answered = 0;
                 for reply in &replies {
                     match reply {
+                        Reply::Reporter(answer) => {
+                            answered += 1;
+                            build(
+                                composer.reporter_answer(&incident, mail, answered, answer, now),
+                                &mut outbox,
+                            );
+                            match composer
+                                .reporter_answer_copy(&incident, mail, answered, answer, now)
+                            {
+                                Ok(copy) => outbox.extend(copy),
+                                Err(e) => build(Err(e), &mut outbox),
+                            }
+                        }
                         Reply::CannotDecrypt { reason } => build(
                             composer.undecryptable(&incident, mail, reason, now),
                             &mut outbox,
@@ -501,6 +540,12 @@ impl Intake {
                             composer.command_reply(&incident, mail, answer, now),
                             &mut outbox,
                         ),
+                        Reply::Relay(relay) => {
+                            match composer.relay(&incident, mail, &via.to_string(), relay, now) {
+                                Ok(copies) => outbox.extend(copies),
+                                Err(e) => build(Err(e), &mut outbox),
+                            }
+                        }
                         // Owed once the report is read back: `restore`.
                         Reply::Acknowledgement { .. }
                         | Reply::SrcCopy { .. }
@@ -539,7 +584,7 @@ impl Intake {
                         Err(e) => build(Err(e), &mut outbox),
                     }
                 }
-                Some(Filed {
+                Some(Ok(Filed {
                     filing: Filing::Joined {
                         incident,
                         via: via.to_string(),
@@ -549,7 +594,7 @@ impl Intake {
                     outbox,
                     auto_reply_to: None,
                     lead_assigned,
-                })
+                }))
             }
             Decision::Open {
                 incident,
@@ -574,18 +619,100 @@ impl Intake {
                             )
                         }
                         // A new report's SRC copy already says what could not be read.
-                        Reply::CannotDecrypt { .. } | Reply::Command(_) | Reply::RestoredReport => {
-                        }
+                        Reply::CannotDecrypt { .. }
+                        | Reply::Command(_)
+                        | Reply::Relay(_)
+                        | Reply::Reporter(_)
+                        | Reply::RestoredReport => {}
                     }
                 }
-                Some(Filed {
+                Some(Ok(Filed {
                     filing: Filing::Opened(incident),
                     events,
                     outbox,
                     auto_reply_to,
                     lead_assigned: None,
-                })
+                }))
             }
+        }
+    }
+
+    /// A bounce: kept without an incident, the mail it bounced marked,
+    /// the SRC told when the recipient mattered. Nobody else hears of it.
+    fn bounce(
+        &self,
+        outcome: bounce::Outcome,
+        event: Option<(crate::core::incident_id::IncidentId, Event)>,
+        known: &Batch,
+        now: Timestamp,
+    ) -> BounceFiling {
+        let mut outbox = Vec::new();
+        let (reason, bounced) = match outcome {
+            bounce::Outcome::Bounced {
+                mail: sent,
+                by,
+                words,
+                tell_src,
+            } => {
+                tracing::warn!(outbox = sent.id, kind = %sent.kind, to = ?sent.recipients, %words, "a mail the service sent bounced");
+                let incident = sent.incident.as_ref().and_then(|i| known.incidents.get(i));
+                if let Some(i) = incident.filter(|_| tell_src) {
+                    let built = self.shared.composer().delivery_failure(
+                        i,
+                        &Undelivered {
+                            key: &format!("bounce-{}", sent.id),
+                            kind: sent.kind.as_str(),
+                            to: &sent.recipients.join(", "),
+                            subject: &sent.subject,
+                            error: &format!("it bounced: {words}"),
+                        },
+                        now,
+                    );
+                    match built {
+                        Ok(m) => outbox.push(m),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not build the bounce notice to the SRC")
+                        }
+                    }
+                }
+                let how = match by {
+                    bounce::MatchedBy::ReturnPath => "its return path",
+                    bounce::MatchedBy::MessageId => "the Message-ID and recipient it returns",
+                };
+                (
+                    format!(
+                        "a bounce of outbox mail {} ({} to {}), matched by {how}: {words}",
+                        sent.id,
+                        sent.kind,
+                        sent.recipients.join(", ")
+                    ),
+                    Some((sent.id, words)),
+                )
+            }
+            bounce::Outcome::Noted {
+                mail: sent, words, ..
+            } => {
+                tracing::info!(outbox = sent.id, %words, "a delivery report that is not a failure");
+                (
+                    format!(
+                        "a delivery report on outbox mail {} ({} to {}), not a failure: {words}",
+                        sent.id,
+                        sent.kind,
+                        sent.recipients.join(", ")
+                    ),
+                    None,
+                )
+            }
+            bounce::Outcome::Unmatched { why } => {
+                tracing::warn!(%why, "a bounce that names no mail the service sent; kept aside");
+                (format!("a bounce not matched to any mail: {why}"), None)
+            }
+        };
+        BounceFiling {
+            reason,
+            bounced,
+            events: event.into_iter().collect(),
+            outbox,
         }
     }
 
@@ -671,7 +798,16 @@ fn intake_policy<'a>(
         }),
         advisory: s.advisory.as_ref(),
         spam_headers: &s.spam_headers,
+        verp: s.outbox.verp,
     }
+}
+
+/// What `file` decided for a bounce, before the mail moves into the record.
+struct BounceFiling {
+    reason: String,
+    bounced: Option<(i64, String)>,
+    events: Vec<(crate::core::incident_id::IncidentId, Event)>,
+    outbox: Vec<NewMail>,
 }
 
 /// What `file` decided for a mail that is not a duplicate, before the
@@ -702,6 +838,12 @@ fn absorb(known: &mut Batch, record: &Record, now: Timestamp) {
             body_digest,
             ..
         } => known.stored(message_id, body_digest),
+        IntakeRecord::Bounced { mail, bounced, .. } => {
+            known.stored(&mail.message_id, &mail.body_digest);
+            if let Some((id, _)) = bounced {
+                known.bounced(*id);
+            }
+        }
         IntakeRecord::Filed {
             mail,
             filing,
@@ -753,6 +895,11 @@ fn count(record: &Record, report: &mut IngestReport) {
                     span.in_scope(|| tracing::info!(%incident, %via, "joined"))
                 }
             }
+        }
+        IntakeRecord::Bounced { mail, reason, .. } => {
+            span.record("message_id", mail.message_id.as_str());
+            span.in_scope(|| tracing::info!(%reason, "a bounce, kept without an incident"));
+            report.bounces += 1;
         }
         IntakeRecord::Quarantined { reason, .. } => {
             span.in_scope(|| tracing::warn!(%reason, "kept in quarantine"));

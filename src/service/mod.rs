@@ -72,6 +72,8 @@ pub struct IngestReport {
     pub opened: Vec<IncidentId>,
     pub duplicates: usize,
     pub quarantined: usize,
+    /// Bounces of the service's own mail: kept without an incident.
+    pub bounces: usize,
     /// Left in the source for the next pass (could not be read or stored).
     pub deferred: usize,
 }

@@ -152,9 +152,15 @@ impl Sender {
                     }
                     continue;
                 }
+                // Its own return path: a bounce comes back naming it. The
+                // envelope sender is never empty (that marks a bounce).
+                let return_path = crate::core::bounce::return_path(
+                    &mail.from,
+                    mail.bounce_token.as_deref().filter(|_| s.outbox.verp),
+                );
                 let result = sink
                     .send(Outgoing {
-                        from: &mail.from,
+                        from: &return_path,
                         recipients: &mail.recipients,
                         bytes: &mail.bytes,
                     })

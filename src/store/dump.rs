@@ -154,6 +154,8 @@ pub static TABLES: &[Table] = &[
             ("last_error", Text),
             ("sent_at", Int),
             ("transport_id", Text),
+            ("bounce_token", Text),
+            ("bounced_at", Int),
         ],
         by_id: true,
     },

@@ -181,6 +181,19 @@ pub enum IntakeRecord {
         /// Where the Fix Lead round-robin continues from.
         lead_assigned: Option<String>,
     },
+    /// A bounce of the service's own mail, or a mail claiming to be one:
+    /// kept outside any incident (never opens one, never answered), the
+    /// mail it bounced marked, the SRC told when it mattered.
+    Bounced {
+        mail: Box<Inbound>,
+        /// What it was found to be about, shown where unfiled mail is listed.
+        reason: String,
+        /// The outbox row it bounced, and the remote server's words.
+        bounced: Option<(i64, String)>,
+        /// On the incident of the mail it bounced.
+        events: Vec<(IncidentId, Event)>,
+        outbox: Vec<NewMail>,
+    },
     /// Could not be parsed: kept with its bytes, outside any incident.
     Quarantined {
         message_id: String,
@@ -205,6 +218,8 @@ pub enum OutboxState {
     Sending,
     Sent,
     Failed,
+    /// Sent, and came back: a bounce named it. Never sent again.
+    Bounced,
 }
 
 impl OutboxState {
@@ -214,6 +229,7 @@ impl OutboxState {
             OutboxState::Sending => "sending",
             OutboxState::Sent => "sent",
             OutboxState::Failed => "failed",
+            OutboxState::Bounced => "bounced",
         }
     }
 
@@ -223,6 +239,7 @@ impl OutboxState {
             OutboxState::Sending,
             OutboxState::Sent,
             OutboxState::Failed,
+            OutboxState::Bounced,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -249,6 +266,13 @@ pub struct OutboxMail {
     pub last_error: Option<String>,
     pub sent_at: Option<Timestamp>,
     pub transport_id: Option<String>,
+    /// The token of its own return path (`<local>+bounce-<token>@<domain>`);
+    /// `None` for mail queued before return paths existed. Kept out of
+    /// listings: whoever holds it can mark the mail bounced.
+    #[serde(skip)]
+    pub bounce_token: Option<String>,
+    /// When a bounce of it came back.
+    pub bounced_at: Option<Timestamp>,
 }
 
 /// A stored mail, without its raw bytes.

@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 
 use super::sql::*;
 use super::*;
+use crate::core::bounce::SentMail;
 use crate::core::event::EventKind;
 use crate::core::incident::State;
 

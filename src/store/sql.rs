@@ -82,6 +82,12 @@ pub(super) enum MessageRow<'a> {
         via: Option<&'a str>,
         now: Timestamp,
     },
+    /// Kept outside any incident with what was read of it: a bounce.
+    Unfiled {
+        mail: &'a Inbound,
+        reason: &'a str,
+        now: Timestamp,
+    },
     Quarantined {
         message_id: &'a str,
         body_digest: &'a str,
@@ -105,7 +111,8 @@ pub(super) fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, mail_key, kind, incident_id, message_id, mail_from, recipients, \
-    subject, created_at, due_at, state, attempts, last_error, sent_at, transport_id";
+    subject, created_at, due_at, state, attempts, last_error, sent_at, transport_id, bounce_token, \
+    bounced_at";
 
 pub(super) const INCIDENT_COLUMNS: &str =
     "id, state, title, reporter, reporter_name, commander, opened_at, updated_at, details";
@@ -113,6 +120,19 @@ pub(super) const INCIDENT_COLUMNS: &str =
 pub(super) const MESSAGE_COLUMNS: &str = "id, incident_id, message_id, synthesized_id, in_reply_to, refs, \
     from_addr, from_name, to_addrs, cc_addrs, subject, sent_at, received_at, body_text, \
     text_source, attachments, problems, signature, encryption, joined_via, quarantine_reason, size";
+
+/// A fresh return-path token: random, so that nobody who did not receive
+/// the mail can name it in a forged bounce.
+pub(super) fn bounce_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; crate::core::bounce::TOKEN_BYTES];
+    openssl::rand::rand_bytes(&mut bytes)
+        .map_err(|e| StoreError::Config(format!("no random bytes for a return path: {e}")))?;
+    Ok(crate::parse::hex(&bytes))
+}
+
+/// What matching a bounce needs of an outbox row.
+pub(super) const SENT_COLUMNS: &str =
+    "id, kind, incident_id, message_id, recipients, subject, bounce_token, bounced_at";
 
 /// The key in `service_state` of the Fix Lead assigned last.
 pub(super) const LAST_LEAD: &str = "last_lead";
@@ -232,6 +252,7 @@ macro_rules! sql_store {
         fn outbox_mail(r: &$Row) -> Result<OutboxMail, StoreError> {
             let kind: String = r.try_get("kind")?;
             let state: String = r.try_get("state")?;
+            let bounced_at = opt_time(r.try_get("bounced_at")?)?;
             Ok(OutboxMail {
                 id: r.try_get("id")?,
                 key: r.try_get("mail_key")?,
@@ -249,12 +270,19 @@ macro_rules! sql_store {
                 bytes: r.try_get("bytes")?,
                 created_at: time(r.try_get("created_at")?)?,
                 due_at: time(r.try_get("due_at")?)?,
-                state: OutboxState::parse(&state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("outbox state {state:?}")))?,
+                // A bounced mail stays 'sent' in the table (never claimed
+                // again); that it came back is its state for everyone else.
+                state: match bounced_at {
+                    Some(_) => OutboxState::Bounced,
+                    None => OutboxState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("outbox state {state:?}")))?,
+                },
                 attempts: r.try_get::<i64, _>("attempts")? as u32,
                 last_error: r.try_get("last_error")?,
                 sent_at: opt_time(r.try_get("sent_at")?)?,
                 transport_id: r.try_get("transport_id")?,
+                bounce_token: r.try_get("bounce_token")?,
+                bounced_at,
             })
         }
 
@@ -330,14 +358,14 @@ macro_rules! sql_store {
             mails: &[(&NewMail, Timestamp)],
         ) -> Result<(), StoreError> {
             let mut links: Vec<(&str, String, &'static str)> = Vec::new();
-            for chunk in mails.chunks(rows_per_statement(10)) {
+            for chunk in mails.chunks(rows_per_statement(11)) {
                 let sql = format!(
                     "INSERT INTO outbox (mail_key, kind, incident_id, message_id, mail_from, recipients, \
-                     subject, bytes, created_at, due_at) VALUES {} \
+                     subject, bytes, created_at, due_at, bounce_token) VALUES {} \
                      ON CONFLICT (mail_key) DO NOTHING RETURNING mail_key",
-                    values(chunk.len(), 10)
+                    values(chunk.len(), 11)
                 );
-                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(10));
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(11));
                 for (m, now) in chunk {
                     q = q
                         .bind(&m.key)
@@ -349,7 +377,8 @@ macro_rules! sql_store {
                         .bind(&m.subject)
                         .bind(&m.bytes)
                         .bind(secs(*now))
-                        .bind(secs(m.due_at));
+                        .bind(secs(m.due_at))
+                        .bind(bounce_token()?);
                 }
                 let inserted: HashSet<String> = q
                     .fetch_all(&mut **tx)
@@ -470,6 +499,7 @@ macro_rules! sql_store {
             let mut spent: Vec<(&str, String, &str, Timestamp, bool)> = Vec::new();
             let mut acks: Vec<(&str, Timestamp)> = Vec::new();
             let mut lead: Option<&str> = None;
+            let mut bounces: Vec<(i64, &str, Timestamp)> = Vec::new();
             for intake in intakes {
                 let now = intake.received_at;
                 match &intake.record {
@@ -529,6 +559,20 @@ macro_rules! sql_store {
                         if let Some(address) = auto_reply_to {
                             acks.push((address, now));
                         }
+                    }
+                    IntakeRecord::Bounced {
+                        mail,
+                        reason,
+                        bounced: row,
+                        events: evs,
+                        outbox: out,
+                    } => {
+                        messages.push(MessageRow::Unfiled { mail, reason, now });
+                        if let Some((id, words)) = row {
+                            bounces.push((*id, words, now));
+                        }
+                        events.extend(evs.iter().map(|(i, e)| (i, e)));
+                        outbox.extend(out.iter().map(|m| (m, now)));
                     }
                     IntakeRecord::Quarantined {
                         message_id,
@@ -631,6 +675,30 @@ macro_rules! sql_store {
                             .bind(None::<&str>)
                             .bind(mail.raw.len() as i64)
                             .bind(&mail.raw),
+                        MessageRow::Unfiled { mail, reason, now } => q
+                            .bind(None::<&str>)
+                            .bind(&mail.message_id)
+                            .bind(mail.message_id_synthesized)
+                            .bind(&mail.body_digest)
+                            .bind(json(&mail.in_reply_to))
+                            .bind(json(&mail.references))
+                            .bind(mail.from.as_ref().map(|m| m.email.clone()))
+                            .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
+                            .bind(json(&mail.to))
+                            .bind(json(&mail.cc))
+                            .bind(&mail.subject)
+                            .bind(mail.date.map(secs))
+                            .bind(secs(*now))
+                            .bind(&mail.text)
+                            .bind(mail.text_source.as_str())
+                            .bind(json(&mail.attachments))
+                            .bind(json(&mail.problems))
+                            .bind(json(&mail.signature))
+                            .bind(json(&mail.encryption))
+                            .bind(None::<&str>)
+                            .bind(Some(*reason))
+                            .bind(mail.raw.len() as i64)
+                            .bind(&mail.raw),
                         MessageRow::Quarantined {
                             message_id,
                             body_digest,
@@ -685,6 +753,24 @@ macro_rules! sql_store {
             }
             insert_events(tx, &events).await?;
             insert_outbox(tx, &outbox).await?;
+            for (id, words, at) in &bounces {
+                // A mail still waiting (a retry after the server took it)
+                // is never sent again; a second bounce adds its words.
+                sqlx::query(
+                    "UPDATE outbox SET \
+                       last_error = CASE WHEN bounced_at IS NULL THEN $1 \
+                                    ELSE COALESCE(last_error, '') || '; ' || $1 END, \
+                       bounced_at = COALESCE(bounced_at, $2), \
+                       state = CASE WHEN state IN ('pending', 'sending') THEN 'sent' ELSE state END, \
+                       claimed_until = NULL \
+                     WHERE id = $3",
+                )
+                .bind(*words)
+                .bind(secs(*at))
+                .bind(*id)
+                .execute(&mut **tx)
+                .await?;
+            }
             for (strict, conflict) in [
                 (true, ""),
                 (false, " ON CONFLICT (digest) DO NOTHING"),
@@ -757,6 +843,11 @@ macro_rules! sql_store {
                     IntakeRecord::Filed { mail, .. } => {
                         ("filed", (mail.message_id.clone(), mail.body_digest.clone()))
                     }
+                    // Kept outside any incident, as quarantined mail is.
+                    IntakeRecord::Bounced { mail, .. } => (
+                        "quarantined",
+                        (mail.message_id.clone(), mail.body_digest.clone()),
+                    ),
                     IntakeRecord::Quarantined {
                         message_id,
                         body_digest,
@@ -890,7 +981,42 @@ macro_rules! sql_store {
                         }
                     }
                 }
+                for (column, wanted) in [("bounce_token", &q.bounce_tokens), ("message_id", &q.bounced_ids)] {
+                    for chunk in wanted.chunks(IN_CHUNK) {
+                        let sql = format!(
+                            "SELECT {SENT_COLUMNS} FROM outbox WHERE {column} IN ({})",
+                            placeholders(chunk.len())
+                        );
+                        let mut query = sqlx::query(AssertSqlSafe(sql));
+                        for v in chunk {
+                            query = query.bind(v);
+                        }
+                        for r in query.fetch_all(&self.pool).await? {
+                            let kind: String = r.try_get("kind")?;
+                            let sent = SentMail {
+                                id: r.try_get("id")?,
+                                kind: MailKind::parse(&kind)
+                                    .ok_or_else(|| StoreError::Corrupt(format!("mail kind {kind:?}")))?,
+                                incident: r
+                                    .try_get::<Option<String>, _>("incident_id")?
+                                    .as_deref()
+                                    .map(incident_id)
+                                    .transpose()?,
+                                message_id: r.try_get("message_id")?,
+                                recipients: from_json(&r.try_get::<String, _>("recipients")?)?,
+                                subject: r.try_get("subject")?,
+                                token: r.try_get("bounce_token")?,
+                                bounced: r.try_get::<Option<i64>, _>("bounced_at")?.is_some(),
+                            };
+                            if !b.sent.iter().any(|s| s.id == sent.id) {
+                                b.sent.push(sent);
+                            }
+                        }
+                    }
+                }
                 let mut incidents: Vec<String> = q.incidents.iter().map(ToString::to_string).collect();
+                // The incidents of mail that bounced: the SRC is told on them.
+                incidents.extend(b.sent.iter().filter_map(|s| s.incident.as_ref()).map(ToString::to_string));
                 incidents.extend(b.links.values().chain(b.refs.values()).map(ToString::to_string));
                 incidents.sort();
                 incidents.dedup();

@@ -15,6 +15,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 use super::sql::*;
 use super::*;
+use crate::core::bounce::SentMail;
 use crate::core::event::EventKind;
 use crate::core::incident::State;
 

@@ -50,6 +50,8 @@ fi
 for u in security src reporter alice bob distro1 distro2 announce; do
     echo "$u@embargo.test:{PLAIN}secret::::::" >>"$D/dovecot/users"
 done
+# And dev, the Fix Team member of the relay tests.
+echo "dev@embargo.test:{PLAIN}secret::::::" >>"$D/dovecot/users"
 cat >"$D/dovecot/dovecot.conf" <<CONF
 base_dir = $D/dovecot/run
 state_dir = $D/dovecot/state
@@ -66,6 +68,9 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:~/Maildir
+# Each outbox mail goes out with its own return path, security+bounce-<token>@:
+# its bounces must reach the security mailbox (Dovecot's default, made plain).
+recipient_delimiter = +
 # Under tests/dated.sh the whole test runs on a shifted clock (libfaketime):
 # the master must hand it to every process it starts, or a child's clock
 # lags the master's by the shift and the master kills it as idle.

@@ -1,0 +1,521 @@
+//! Bounces of the service's own mail: what a delivery status notification
+//! (RFC 3464) or a mail to a per-mail return path (VERP) says, which
+//! outbox mail it is about, and what follows. A bounce never opens an
+//! incident and is never answered: answering a bounce is how mail loops
+//! start, and a forged one must not make the service write to anyone.
+
+use serde::{Deserialize, Serialize};
+
+use super::mail_kind::MailKind;
+
+/// What marks a return path as one outbox mail's: `<local>+bounce-<token>@<domain>`.
+pub const VERP_MARK: &str = "+bounce-";
+
+/// Characters of a bounce's words kept on the outbox row.
+const MAX_WORDS: usize = 2000;
+
+/// Bytes of randomness in a return-path token (96 bits, 24 hex digits):
+/// a token is the only proof that a bounce is about that mail.
+pub const TOKEN_BYTES: usize = 12;
+
+/// One recipient's fate, as the reporting server wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientStatus {
+    /// The address of `Final-Recipient`, without its `rfc822;` type.
+    pub final_recipient: String,
+    pub original_recipient: Option<String>,
+    /// `failed`, `delayed`, `delivered`, `relayed` or `expanded`, lower-case.
+    pub action: String,
+    /// The enhanced status code, e.g. `5.1.1`.
+    pub status: String,
+    /// The remote server's own words, when it gave any.
+    pub diagnostic: Option<String>,
+}
+
+impl RecipientStatus {
+    /// Only `failed` means the mail will not arrive: `delayed` is still
+    /// being tried, `delivered`/`relayed`/`expanded` went on. (Some
+    /// servers write `failure`.)
+    pub fn failed(&self) -> bool {
+        matches!(self.action.as_str(), "failed" | "failure")
+    }
+
+    /// Whether this entry is about `address` (either recipient field).
+    pub fn names(&self, address: &str) -> bool {
+        std::iter::once(&self.final_recipient)
+            .chain(self.original_recipient.as_ref())
+            .any(|a| a.eq_ignore_ascii_case(address))
+    }
+
+    /// The server's words, for the outbox row and the SRC.
+    pub fn words(&self) -> String {
+        let mut s = format!(
+            "{}: Action: {}; Status: {}",
+            self.final_recipient, self.action, self.status
+        );
+        if let Some(d) = &self.diagnostic {
+            s.push_str("; Diagnostic-Code: ");
+            s.push_str(d);
+        }
+        s
+    }
+}
+
+/// An RFC 3464 `message/delivery-status` report and the returned original.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    pub reporting_mta: Option<String>,
+    /// The Message-ID of the mail it returns (from its `message/rfc822` or
+    /// `text/rfc822-headers` part), without angle brackets.
+    pub original_message_id: Option<String>,
+    pub recipients: Vec<RecipientStatus>,
+}
+
+/// What the one parser read that makes a mail a bounce.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BounceReport {
+    /// The address the mail was delivered to, from the header the
+    /// receiving server writes on top (`Delivered-To`, `X-Original-To`,
+    /// `Envelope-To`), or from `To:` when no server wrote one.
+    pub delivered_to: Option<String>,
+    /// The token in `delivered_to`, lower-case, when it is a return path.
+    pub token: Option<String>,
+    /// The delivery status report, when the mail is one.
+    pub report: Option<DeliveryReport>,
+    /// The reverse path was empty (`Return-Path: <>`): a server's mail.
+    pub null_sender: bool,
+}
+
+/// The token of a return path `local+bounce-TOKEN@domain`, lower-case;
+/// `None` for any other address or a token that is not hex of the right length.
+pub fn token_of(address: &str) -> Option<String> {
+    let address = address.trim().trim_matches(['<', '>']);
+    let (local, _) = address.rsplit_once('@')?;
+    let lower = local.to_ascii_lowercase();
+    let (_, token) = lower.rsplit_once(VERP_MARK)?;
+    (token.len() == TOKEN_BYTES * 2 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| token.to_owned())
+}
+
+/// The envelope sender an outbox mail goes out with: its own return path
+/// when it has a token, the plain address otherwise. Never empty: only a
+/// bounce goes with an empty one, and the service sends none.
+pub fn return_path(from: &str, token: Option<&str>) -> String {
+    match (token, from.rsplit_once('@')) {
+        (Some(t), Some((local, domain))) if !t.is_empty() => {
+            format!("{local}{VERP_MARK}{t}@{domain}")
+        }
+        _ => from.to_owned(),
+    }
+}
+
+/// What the store knows of an outbox mail a bounce may be about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    pub id: i64,
+    pub kind: MailKind,
+    pub incident: Option<super::incident_id::IncidentId>,
+    pub message_id: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub token: Option<String>,
+    /// Already marked bounced.
+    pub bounced: bool,
+}
+
+/// Whether the SRC hears that this kind of mail bounced: the recipient
+/// mattered (a distributor, the announce lists, the reporter). Not for
+/// mail to the SRC list itself (that bounce would come back to it), nor
+/// for the mail telling them of a bounce (a loop). Every kind is named,
+/// so a new one has to choose.
+pub fn worth_telling(kind: MailKind) -> bool {
+    match kind {
+        MailKind::AdvanceNotice
+        | MailKind::DateChange
+        | MailKind::Cancellation
+        | MailKind::Warning
+        | MailKind::Announcement
+        | MailKind::Acknowledgement
+        | MailKind::ReporterAnswer => true,
+        MailKind::SrcCopy
+        | MailKind::Quarantine
+        | MailKind::Undecryptable
+        | MailKind::CommandReply
+        | MailKind::Reminder
+        | MailKind::Draft
+        | MailKind::Retrospective
+        | MailKind::GuardAlert
+        | MailKind::DeliveryFailure
+        | MailKind::Alert
+        // To insiders, one row each: a bounce is recorded on the row.
+        | MailKind::Relay
+        | MailKind::ReporterAnswerCopy
+        | MailKind::Digest => false,
+    }
+}
+
+/// How a bounce was matched to its mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchedBy {
+    /// The token of the return path it was delivered to.
+    ReturnPath,
+    /// The returned Message-ID and a failed recipient of that mail.
+    MessageId,
+}
+
+/// What a bounce means for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The mail did not arrive: the row is marked bounced with these words.
+    Bounced {
+        mail: SentMail,
+        by: MatchedBy,
+        words: String,
+        /// The SRC list is told (and not already told of this mail).
+        tell_src: bool,
+    },
+    /// About a known mail, but not a failure (`delayed`, `delivered`, an
+    /// auto-reply to the return path): recorded, the row unchanged.
+    Noted {
+        mail: SentMail,
+        by: MatchedBy,
+        words: String,
+    },
+    /// Not about any mail the service can name: kept, nothing changes.
+    Unmatched { why: String },
+}
+
+/// Matches a bounce to the outbox mail it is about and says what follows.
+/// `candidates` are the rows the store holds for its token and its
+/// returned Message-ID. `by_message_id`: whether a Message-ID may match a
+/// mail that has a token; with return paths on, a real bounce of such a
+/// mail comes to its return path, and a Message-ID (derived from things an
+/// outsider may know) is not proof enough.
+pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: bool) -> Outcome {
+    let failed: Vec<&RecipientStatus> = bounce
+        .report
+        .iter()
+        .flat_map(|r| &r.recipients)
+        .filter(|r| r.failed())
+        .collect();
+    // A report may list a hundred recipients: the row keeps the first
+    // words, enough to act on.
+    let all_words = |entries: &[&RecipientStatus]| {
+        let all = entries
+            .iter()
+            .map(|r| r.words())
+            .collect::<Vec<_>>()
+            .join("; ");
+        match all.char_indices().nth(MAX_WORDS) {
+            Some((cut, _)) => format!("{}…", &all[..cut]),
+            None => all,
+        }
+    };
+    if let Some(token) = &bounce.token {
+        let Some(mail) = candidates.iter().find(|m| {
+            m.token
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(token))
+        }) else {
+            return Outcome::Unmatched {
+                why: format!(
+                    "it came to the return path {} of no mail the service sent (a forged or an old token)",
+                    bounce.delivered_to.as_deref().unwrap_or("?")
+                ),
+            };
+        };
+        let by = MatchedBy::ReturnPath;
+        return match &bounce.report {
+            Some(report) if !failed.is_empty() => bounced(mail, by, all_words(&failed)),
+            Some(report) => Outcome::Noted {
+                mail: mail.clone(),
+                by,
+                words: if report.recipients.is_empty() {
+                    "a delivery report naming no recipient".to_owned()
+                } else {
+                    all_words(&report.recipients.iter().collect::<Vec<_>>())
+                },
+            },
+            // No report, from a server (an empty reverse path): an old-style
+            // bounce; its first words are all there is to say.
+            None if bounce.null_sender => bounced(
+                mail,
+                by,
+                "a bounce without a delivery status report".to_owned(),
+            ),
+            None => Outcome::Noted {
+                mail: mail.clone(),
+                by,
+                words: "a mail to the return path that is not a bounce (an auto-reply?)".to_owned(),
+            },
+        };
+    }
+    let Some(report) = &bounce.report else {
+        return Outcome::Unmatched {
+            why: "it is a bounce that names no mail: no delivery status report and no return path"
+                .to_owned(),
+        };
+    };
+    let Some(original) = &report.original_message_id else {
+        return Outcome::Unmatched {
+            why: "its delivery status report returns no Message-ID and it came to no return path"
+                .to_owned(),
+        };
+    };
+    let mut about: Vec<&SentMail> = candidates
+        .iter()
+        .filter(|m| m.message_id.eq_ignore_ascii_case(original))
+        .collect();
+    if about.is_empty() {
+        return Outcome::Unmatched {
+            why: format!("the service sent no mail <{original}>"),
+        };
+    }
+    if !by_message_id {
+        about.retain(|m| m.token.is_none());
+        if about.is_empty() {
+            return Outcome::Unmatched {
+                why: format!(
+                    "it names the Message-ID of <{original}> but did not come to that mail's \
+                     return path: a real bounce would have (forged?)"
+                ),
+            };
+        }
+    }
+    let entries: Vec<&RecipientStatus> = report.recipients.iter().collect();
+    for mail in about {
+        let on_row: Vec<&RecipientStatus> = entries
+            .iter()
+            .copied()
+            .filter(|r| mail.recipients.iter().any(|a| r.names(a)))
+            .collect();
+        if on_row.is_empty() {
+            continue;
+        }
+        let failed_here: Vec<&RecipientStatus> =
+            on_row.iter().copied().filter(|r| r.failed()).collect();
+        return if failed_here.is_empty() {
+            Outcome::Noted {
+                mail: mail.clone(),
+                by: MatchedBy::MessageId,
+                words: all_words(&on_row),
+            }
+        } else {
+            bounced(mail, MatchedBy::MessageId, all_words(&failed_here))
+        };
+    }
+    Outcome::Unmatched {
+        why: format!(
+            "it names <{original}> but none of that mail's recipients (forged?); nothing changed"
+        ),
+    }
+}
+
+fn bounced(mail: &SentMail, by: MatchedBy, words: String) -> Outcome {
+    Outcome::Bounced {
+        tell_src: worth_telling(mail.kind) && !mail.bounced && mail.incident.is_some(),
+        mail: mail.clone(),
+        by,
+        words,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef01234567";
+
+    fn notice() -> SentMail {
+        SentMail {
+            id: 7,
+            kind: MailKind::AdvanceNotice,
+            incident: Some("EMB-2026-0001".parse().unwrap()),
+            message_id: "notice.abc@example.org".into(),
+            recipients: vec!["distro@vendor.example".into()],
+            subject: "[EMB-2026-0001] advance notice".into(),
+            token: Some(TOKEN.into()),
+            bounced: false,
+        }
+    }
+
+    fn failed_for(address: &str) -> DeliveryReport {
+        DeliveryReport {
+            reporting_mta: Some("dns; mx.vendor.example".into()),
+            original_message_id: Some("notice.abc@example.org".into()),
+            recipients: vec![RecipientStatus {
+                final_recipient: address.into(),
+                original_recipient: None,
+                action: "failed".into(),
+                status: "5.1.1".into(),
+                diagnostic: Some("smtp; 550 5.1.1 <x>: user unknown".into()),
+            }],
+        }
+    }
+
+    fn to_return_path(report: Option<DeliveryReport>) -> BounceReport {
+        BounceReport {
+            delivered_to: Some(format!("security+bounce-{TOKEN}@example.org")),
+            token: Some(TOKEN.into()),
+            report,
+            null_sender: true,
+        }
+    }
+
+    #[test]
+    fn return_paths_carry_the_token_and_read_back() {
+        let rp = return_path("security@example.org", Some(TOKEN));
+        assert_eq!(rp, format!("security+bounce-{TOKEN}@example.org"));
+        assert_eq!(token_of(&rp).as_deref(), Some(TOKEN));
+        assert_eq!(
+            token_of(&rp.to_ascii_uppercase()).as_deref(),
+            Some(TOKEN),
+            "servers may change the case"
+        );
+        assert_eq!(
+            return_path("security@example.org", None),
+            "security@example.org"
+        );
+        assert_eq!(token_of("security@example.org"), None);
+        assert_eq!(
+            token_of("security+bounce-123@example.org"),
+            None,
+            "too short"
+        );
+        assert_eq!(
+            token_of("security+bounce-zz23456789abcdef01234567@example.org"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_failure_at_the_return_path_bounces_the_mail_and_tells_the_src() {
+        let out = decide(
+            &to_return_path(Some(failed_for("distro@vendor.example"))),
+            &[notice()],
+            false,
+        );
+        let Outcome::Bounced {
+            mail,
+            by,
+            words,
+            tell_src,
+        } = out
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((mail.id, by, tell_src), (7, MatchedBy::ReturnPath, true));
+        assert!(words.contains("550 5.1.1"), "{words}");
+        assert!(words.contains("Status: 5.1.1"), "{words}");
+    }
+
+    #[test]
+    fn a_forged_token_matches_nothing() {
+        let mut b = to_return_path(Some(failed_for("distro@vendor.example")));
+        b.token = Some("ffffffffffffffffffffffff".into());
+        assert!(matches!(
+            decide(&b, &[notice()], true),
+            Outcome::Unmatched { .. }
+        ));
+    }
+
+    #[test]
+    fn delayed_or_delivered_is_noted_not_bounced() {
+        for action in ["delayed", "delivered", "relayed"] {
+            let mut r = failed_for("distro@vendor.example");
+            r.recipients[0].action = action.into();
+            r.recipients[0].status = "4.4.1".into();
+            let out = decide(&to_return_path(Some(r)), &[notice()], false);
+            assert!(
+                matches!(&out, Outcome::Noted { mail, .. } if mail.id == 7),
+                "{action}: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn by_message_id_only_a_failed_recipient_of_that_mail_counts() {
+        let mut row = notice();
+        row.token = None;
+        let bounce = BounceReport {
+            report: Some(failed_for("DISTRO@vendor.example")),
+            ..BounceReport::default()
+        };
+        let out = decide(&bounce, std::slice::from_ref(&row), false);
+        assert!(
+            matches!(&out, Outcome::Bounced { by: MatchedBy::MessageId, mail, .. } if mail.id == 7),
+            "{out:?}"
+        );
+        // A forged report: the real Message-ID, someone else's address.
+        let forged = BounceReport {
+            report: Some(failed_for("mallory@evil.example")),
+            ..BounceReport::default()
+        };
+        let out = decide(&forged, &[row], true);
+        let Outcome::Unmatched { why } = out else {
+            panic!("{out:?}")
+        };
+        assert!(why.contains("none of that mail's recipients"), "{why}");
+    }
+
+    #[test]
+    fn a_mail_with_a_return_path_is_not_bounced_by_its_message_id_alone() {
+        let bounce = BounceReport {
+            report: Some(failed_for("distro@vendor.example")),
+            ..BounceReport::default()
+        };
+        let out = decide(&bounce, &[notice()], false);
+        let Outcome::Unmatched { why } = out else {
+            panic!("{out:?}")
+        };
+        assert!(
+            why.contains("did not come to that mail's return path"),
+            "{why}"
+        );
+        // With return paths off, the Message-ID is all a bounce can name.
+        assert!(matches!(
+            decide(&bounce, &[notice()], true),
+            Outcome::Bounced { .. }
+        ));
+    }
+
+    #[test]
+    fn the_src_is_not_told_of_its_own_mail_bouncing() {
+        let mut row = notice();
+        row.kind = MailKind::DeliveryFailure;
+        row.recipients = vec!["src@example.org".into()];
+        let out = decide(
+            &to_return_path(Some(failed_for("src@example.org"))),
+            &[row],
+            false,
+        );
+        assert!(
+            matches!(
+                out,
+                Outcome::Bounced {
+                    tell_src: false,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        // Told once per mail: a second bounce of it is recorded only.
+        let mut again = notice();
+        again.bounced = true;
+        let out = decide(
+            &to_return_path(Some(failed_for("distro@vendor.example"))),
+            &[again],
+            false,
+        );
+        assert!(
+            matches!(
+                out,
+                Outcome::Bounced {
+                    tell_src: false,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+    }
+}
