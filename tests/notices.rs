@@ -177,6 +177,7 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
             insider("alice@example.org", None),
         ],
         encrypted: false,
+        sender: report.from.as_ref().and_then(|m| m.name.clone()).unwrap(),
     };
     let mut mails = composer
         .relay(
@@ -558,6 +559,7 @@ fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
             insider("dev@example.org", None),
         ],
         encrypted: false,
+        sender: "Jane Researcher".into(),
     };
     let relayed = |mail: &embargo::core::inbound::Inbound| {
         composer
@@ -657,6 +659,20 @@ fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
     assert_eq!(original.contents(), eight_bit.as_bytes());
     let (signed, signature) = signed_parts(&m.bytes);
     assert!(gpg.verify_detached(&signature, &signed).ok);
+
+    // A mail too large to copy to every insider (a 3 MB proof of concept)
+    // is not attached: each copy says where it is kept.
+    let large = format!("{raw}{}\r\n", "A".repeat(76).repeat(40_000));
+    let mail = embargo::parse::parse(large.clone().into_bytes(), 8 << 20, None).unwrap();
+    for m in relayed(&mail) {
+        assert!(m.bytes.len() < 1 << 20, "{} bytes", m.bytes.len());
+        let text = String::from_utf8_lossy(&m.bytes);
+        assert!(!text.contains("message/rfc822"), "not attached");
+        assert!(
+            text.contains("too large to attach") && text.contains("embargo show EMB-2026-0001"),
+            "{text}"
+        );
+    }
 }
 
 /// An encrypted mail's relay: its text and original only inside the
@@ -693,6 +709,7 @@ fn an_encrypted_mails_relay_carries_its_text_only_encrypted() {
             insider("dev@example.org", Some(&stranger)),
         ],
         encrypted: true,
+        sender: "Jane".into(),
     };
     let mails = composer
         .relay(&minimal("Crash").id, &mail, "x", &relay, now)

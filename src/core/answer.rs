@@ -391,7 +391,7 @@ mod tests {
     /// receiving MTA trusted, only from a sender it authenticated; never
     /// from someone else's mail, and never from an auto-reply.
     #[test]
-    fn the_reporters_key_is_recorded_from_their_own_authenticated_mail_only() {
+    fn the_reporters_key_is_recorded_from_their_own_mail_and_replaced_only_on_the_mtas_word() {
         use crate::core::intake::{self, Decision, IntakeContext, IntakePolicy};
         use crate::core::sender_auth::{AuthResults, Trusted};
         use crate::core::threading::Known;
@@ -472,8 +472,8 @@ mod tests {
         );
         assert_eq!(
             later.details.reporter_key,
-            Some(key("K2")),
-            "the latest wins"
+            Some(key("K1")),
+            "without the MTA's word, the first key stays: anyone can write her From"
         );
         assert_eq!(
             later.details.reporter_thread,
@@ -486,20 +486,20 @@ mod tests {
         );
         assert_eq!(
             without.details.reporter_key,
-            Some(key("K2")),
+            Some(key("K1")),
             "a mail without a key keeps it"
         );
 
         let mut someone = from_jane("m1@evil.example", Some(key("EVIL")));
         someone.from = Some(Mailbox::new(None, "mallory@evil.example"));
         let after = decide(&someone, Some(&later), None);
-        assert_eq!(after.details.reporter_key, Some(key("K2")));
+        assert_eq!(after.details.reporter_key, Some(key("K1")));
         assert_eq!(after.details.reporter_thread, later.details.reporter_thread);
 
         let mut ooo = from_jane("ooo@researcher.example", Some(key("OOO")));
         ooo.auto_reply.auto_submitted = Some("auto-replied".into());
         let after = decide(&ooo, Some(&later), None);
-        assert_eq!(after.details.reporter_key, Some(key("K2")));
+        assert_eq!(after.details.reporter_key, Some(key("K1")));
         assert!(
             !after
                 .details
@@ -514,13 +514,17 @@ mod tests {
         });
         let forged = from_jane("r4@researcher.example", Some(key("FORGED")));
         let after = decide(&forged, Some(&later), mta);
-        assert_eq!(after.details.reporter_key, Some(key("K2")));
+        assert_eq!(after.details.reporter_key, Some(key("K1")));
         let mut authenticated = from_jane("r5@researcher.example", Some(key("K3")));
         authenticated.auto_reply.verdicts.results = vec![AuthResults {
             received_above: 0,
             value: "mx.example.org; dmarc=pass header.from=researcher.example".into(),
         }];
         let after = decide(&authenticated, Some(&later), mta);
-        assert_eq!(after.details.reporter_key, Some(key("K3")));
+        assert_eq!(
+            after.details.reporter_key,
+            Some(key("K3")),
+            "the MTA authenticated her: her new key counts"
+        );
     }
 }

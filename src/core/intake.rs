@@ -6,7 +6,7 @@ use super::autoreply::{self, Withhold};
 use super::bounce;
 use super::command_mail::{self, CommandFacts, CommandPolicy, CommandReply};
 use super::event::{Event, EventKind, SERVICE_ACTOR};
-use super::inbound::{Inbound, Mailbox};
+use super::inbound::{Inbound, Mailbox, SenderKey};
 use super::incident::{Change, Incident, State};
 use super::incident_id::{IncidentId, IncidentIdError};
 use super::relay::{self, NotRelayed, Relay, RelayPolicy};
@@ -295,7 +295,9 @@ pub fn restored_report(
 fn reporter_wrote(
     mail: &Inbound,
     reporter: Option<&Mailbox>,
+    current: Option<&SenderKey>,
     policy: &IntakePolicy<'_>,
+    now: Timestamp,
 ) -> Option<Change> {
     let from = mail.from.as_ref()?;
     if reporter?.key() != from.key() {
@@ -305,15 +307,46 @@ fn reporter_wrote(
     if autoreply::automated(&mail.auto_reply, Some(from), policy.own_addresses).is_some() {
         return None;
     }
-    let key = mail.sender_key.clone().filter(|_| {
-        policy.trusted_mta.is_none_or(|mta| {
-            sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email).is_ok()
-        })
-    });
+    let authenticated = policy
+        .trusted_mta
+        .map(|mta| sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email).is_ok());
+    let key = mail
+        .sender_key
+        .clone()
+        .filter(|new| key_replaces(current, new, authenticated, now));
     Some(Change::ReporterWrote {
         message_id: mail.message_id.clone(),
         key,
     })
+}
+
+/// Whether a key in the reporter's mail becomes the key their answers are
+/// encrypted to. Anyone can write their From: without the trusted MTA's
+/// word, the first key they sent stays (a stranger cannot swap in a key
+/// of theirs, nor one that makes the answers go in clear); the same key
+/// again (a new expiry) is taken, and another only once the one held can
+/// no longer be used. A key that can encrypt is never given up for one
+/// that cannot.
+fn key_replaces(
+    current: Option<&SenderKey>,
+    new: &SenderKey,
+    authenticated: Option<bool>,
+    now: Timestamp,
+) -> bool {
+    if authenticated == Some(false) {
+        return false;
+    }
+    let Some(current) = current else {
+        return true;
+    };
+    if current.fingerprint == new.fingerprint {
+        return true;
+    }
+    let held_usable = current.usable_at(now).is_ok();
+    if held_usable && new.usable_at(now).is_err() {
+        return false;
+    }
+    authenticated == Some(true) || !held_usable
 }
 
 pub fn decide(
@@ -375,7 +408,9 @@ pub fn decide(
                     .chain(reporter_wrote(
                         mail,
                         target.and_then(|t| t.reporter.as_ref()),
+                        target.and_then(|t| t.details.reporter_key.as_ref()),
                         policy,
+                        now,
                     ))
                     .collect();
             }
@@ -440,6 +475,7 @@ pub fn decide(
                 src_address: policy.src_address,
                 own_addresses: policy.own_addresses,
                 trusted_mta: policy.trusted_mta,
+                spam_headers: policy.spam_headers,
             };
             // To whom the incident stands after this mail's commands: a
             // Fix Team member added in it reads it too.
@@ -486,7 +522,7 @@ pub fn decide(
             let commander = policy.roster.oncall_at(now).map(|m| m.email.clone());
             let mut incident =
                 Incident::open(id, &mail.subject, mail.from.clone(), commander.clone(), now);
-            let wrote = reporter_wrote(mail, incident.reporter.as_ref(), policy);
+            let wrote = reporter_wrote(mail, incident.reporter.as_ref(), None, policy, now);
             if let Some(c) = &wrote {
                 incident.apply(c, now);
             }
@@ -1304,5 +1340,38 @@ mod tests {
             matches!(&replies[..], [Reply::SrcCopy { withheld: None }, Reply::Acknowledgement { to }] if to.email == "winner@lottery.example"),
             "{replies:?}"
         );
+    }
+
+    #[test]
+    fn a_stranger_writing_the_reporters_from_cannot_swap_their_key() {
+        use crate::core::inbound::KeySource;
+        let now = now();
+        let key = |fp: &str, unusable: Option<&str>| SenderKey {
+            fingerprint: fp.into(),
+            armored: "armored".into(),
+            source: KeySource::Autocrypt,
+            expires_at: None,
+            unusable: unusable.map(str::to_owned),
+        };
+        let jane = key("AAAA", None);
+        let attacker = key("EEEE", None);
+        let revoked = key("EEEE", Some("it is revoked"));
+        // The first key is taken; without the MTA's word, another is not.
+        assert!(key_replaces(None, &jane, None, now));
+        assert!(!key_replaces(Some(&jane), &attacker, None, now));
+        // The same key again (a new expiry) is.
+        assert!(key_replaces(Some(&jane), &jane, None, now));
+        // A key that can encrypt is never given up for one that cannot,
+        // even on the MTA's word.
+        assert!(!key_replaces(Some(&jane), &revoked, Some(true), now));
+        // The MTA authenticated the reporter: their new key counts.
+        assert!(key_replaces(Some(&jane), &attacker, Some(true), now));
+        assert!(!key_replaces(None, &jane, Some(false), now));
+        // Once the key held cannot be used, another may replace it.
+        let expired = SenderKey {
+            expires_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
+            ..key("AAAA", None)
+        };
+        assert!(key_replaces(Some(&expired), &attacker, None, now));
     }
 }

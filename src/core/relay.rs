@@ -81,6 +81,8 @@ pub struct RelayPolicy<'a> {
     pub own_addresses: &'a [String],
     /// The receiving MTA, whose word on the From address counts.
     pub trusted_mta: Option<sender_auth::Trusted<'a>>,
+    /// The headers by which the receiving MTA marks spam.
+    pub spam_headers: &'a [sender_auth::SpamHeader],
 }
 
 /// A mail to relay, and to whom.
@@ -92,6 +94,9 @@ pub struct Relay {
     pub to: Vec<Insider>,
     /// The mail came encrypted: its text never goes out in clear.
     pub encrypted: bool,
+    /// The sender as the relay's From shows them ("… via the list"): a
+    /// name only when it cannot pass for a member's.
+    pub sender: String,
 }
 
 impl Relay {
@@ -132,6 +137,9 @@ pub enum NotRelayed {
     CommandsOnly,
     /// Nobody can read it; the SRC list is told so separately.
     Undecryptable,
+    /// The receiving MTA marked it as spam (this header), and nothing
+    /// proves its sender: spam makes no noise, even with a guessed tag.
+    Spam(String),
 }
 
 impl std::fmt::Display for NotRelayed {
@@ -139,6 +147,10 @@ impl std::fmt::Display for NotRelayed {
         match self {
             NotRelayed::Loop(why) => write!(f, "not relayed: {why} (it would loop)"),
             NotRelayed::Automated(w) => write!(f, "not relayed: automated mail, {w}"),
+            NotRelayed::Spam(header) => write!(
+                f,
+                "not relayed: marked as spam by the mail server ({header}) and its sender is not proven"
+            ),
             NotRelayed::CommandsOnly => {
                 f.write_str("not relayed: only commands, which the command reply answers")
             }
@@ -162,6 +174,27 @@ pub fn proven_sender(mail: &Inbound, policy: &RelayPolicy<'_>) -> Option<String>
     sender_auth::authenticated(&mail.auto_reply.verdicts, mta, &from.email)
         .ok()
         .map(|()| from.email.clone())
+}
+
+/// How a relay's From names its sender. The list key signs the relay, so
+/// an unproven sender's name must not pass for a roster member's (an
+/// outsider writing `From: "Alice Moreau" <x@evil.example>` with a guessed
+/// tag): such a name, or one that is an address, shows the address.
+pub fn shown_as(mail: &Inbound, proven: bool, roster: &Roster) -> String {
+    let Some(from) = mail.from.as_ref() else {
+        return "Someone".to_owned();
+    };
+    let name = from.name.as_deref().map(str::trim).unwrap_or("");
+    let passes_for_member = roster
+        .members
+        .iter()
+        .chain(&roster.release_managers)
+        .any(|m| same(m.name.trim(), name) && !same(&m.email, &from.email));
+    if name.is_empty() || name.contains('@') || (!proven && passes_for_member) {
+        from.email.clone()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Whether all the sender wrote (quotes and signature aside) is commands.
@@ -203,10 +236,19 @@ pub fn decide(
     if let Encryption::Failed { .. } = mail.encryption {
         return Err(NotRelayed::Undecryptable);
     }
-    if answered && only_commands(mail) {
+    let sender = proven_sender(mail, policy);
+    if sender.is_none()
+        && let Some(header) =
+            sender_auth::marked_spam_by(&mail.auto_reply.verdicts, policy.spam_headers)
+    {
+        return Err(NotRelayed::Spam(header));
+    }
+    // Only a roster member's signed commands are answered in full by the
+    // command reply; an outsider's lines that look like commands ("/admin
+    // leaks hashes") are refused unread, and are their report.
+    if answered && only_commands(mail) && mail.signature.signer(policy.roster).is_some() {
         return Err(NotRelayed::CommandsOnly);
     }
-    let sender = proven_sender(mail, policy);
     let mut to = insiders(
         incident,
         policy.roster,
@@ -223,7 +265,11 @@ pub fn decide(
             }
         }
     }
-    Ok(Relay { to, encrypted })
+    Ok(Relay {
+        to,
+        encrypted,
+        sender: shown_as(mail, sender.is_some(), policy.roster),
+    })
 }
 
 #[cfg(test)]
@@ -341,6 +387,7 @@ mod tests {
             src_address: "src@example.org",
             own_addresses: &own,
             trusted_mta: None,
+            spam_headers: &sender_auth::SpamHeader::defaults(),
         };
         decide(mail, Some(&incident()), via, &policy, answered)
     }
@@ -415,6 +462,7 @@ mod tests {
                 authserv_id: "mx.example.org",
                 received_by_us: 1,
             }),
+            spam_headers: &sender_auth::SpamHeader::defaults(),
         };
         let mut dev = mail("dev@example.org", "patch attached");
         let results = |value: &str| sender_auth::AuthResults {
@@ -504,6 +552,14 @@ mod tests {
         );
         // Not answered (no reply went to the list): relayed after all.
         assert!(decide_for(&commands, &reply(), false).is_ok());
+        // A reporter's follow-up of paths that parse as commands is refused
+        // as commands (unsigned), and relayed as the report it is.
+        let paths = mail(
+            "jane@researcher.example",
+            "/admin returns password hashes\n/graphql has no auth\n",
+        );
+        assert!(only_commands(&paths));
+        assert!(decide_for(&paths, &reply(), true).is_ok());
         let talk = signed_by_alice("Reproduced on 2.4.1; accepting.\n\n/accept\n");
         assert!(!only_commands(&talk));
         assert!(decide_for(&talk, &reply(), true).is_ok());
@@ -511,6 +567,55 @@ mod tests {
             "jane@researcher.example",
             "no commands"
         )));
+    }
+
+    #[test]
+    fn an_outsider_cannot_pass_for_a_member_in_the_relays_from() {
+        let mut jane = mail("jane@researcher.example", "more details");
+        jane.from = Some(Mailbox::new(
+            Some("Jane Researcher"),
+            "jane@researcher.example",
+        ));
+        assert_eq!(
+            decide_for(&jane, &reply(), false).unwrap().sender,
+            "Jane Researcher"
+        );
+        let mut posing = mail("x@evil.example", "the fix is wrong, revert it");
+        posing.from = Some(Mailbox::new(Some("alice"), "x@evil.example"));
+        assert_eq!(
+            decide_for(&posing, &reply(), false).unwrap().sender,
+            "x@evil.example",
+            "a member's name from another address shows the address"
+        );
+        posing.from = Some(Mailbox::new(Some("bob@example.org"), "x@evil.example"));
+        assert_eq!(
+            decide_for(&posing, &reply(), false).unwrap().sender,
+            "x@evil.example"
+        );
+        let alice = signed_by_alice("Reproduced.\n");
+        assert_eq!(
+            decide_for(&alice, &reply(), false).unwrap().sender,
+            alice
+                .from
+                .as_ref()
+                .unwrap()
+                .name
+                .clone()
+                .unwrap_or_else(|| "alice@example.org".into())
+        );
+    }
+
+    #[test]
+    fn a_follow_up_marked_as_spam_is_relayed_only_from_a_proven_sender() {
+        let mut spam = mail("winner@lottery.example", "[EMB-2026-0001] you won");
+        spam.auto_reply.verdicts.spam = vec![("X-Spam-Flag".into(), "YES".into())];
+        let refused = decide_for(&spam, &reply(), false).unwrap_err();
+        assert_eq!(refused, NotRelayed::Spam("X-Spam-Flag: YES".into()));
+        assert!(refused.to_string().contains("marked as spam"), "{refused}");
+        // Alice's signed mail is hers, whatever a filter thought of it.
+        let mut alice = signed_by_alice("Reproduced on 2.4.1.\n");
+        alice.auto_reply.verdicts.spam = spam.auto_reply.verdicts.spam.clone();
+        assert!(decide_for(&alice, &reply(), false).is_ok());
     }
 
     #[test]

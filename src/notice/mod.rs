@@ -50,6 +50,9 @@ pub enum NoticeError {
 
 /// The SRC copy shows at most this much of a report; the rest is in the store.
 const SRC_COPY_TEXT_LIMIT: usize = 64 * 1024;
+/// The largest original a relay attaches: each insider's copy carries its
+/// own, so a large mail on a large team multiplies (the record keeps it).
+const RELAY_ORIGINAL_LIMIT: usize = 2 * 1024 * 1024;
 
 fn render<T: Template>(kind: MailKind, t: &T) -> Result<String, NoticeError> {
     t.render()
@@ -597,6 +600,7 @@ impl<'a> Composer<'a> {
             .map(|i| i.email.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        let attach = mail.raw.len() <= RELAY_ORIGINAL_LIMIT;
         let body = |text: &str, attachments: Vec<String>, truncated: bool, original: bool| {
             render(
                 MailKind::Relay,
@@ -617,16 +621,17 @@ impl<'a> Composer<'a> {
                     truncated,
                     shown: SRC_COPY_TEXT_LIMIT,
                     total: shown.total,
-                    original,
+                    original: original && attach,
+                    too_large: (original && !attach).then_some(mail.raw.len()),
                     security_address: &list.security_address,
                 },
             )
         };
-        let sender = mail.from.as_ref().map_or_else(
-            || "Someone".to_owned(),
-            |m| header_text(m.name.as_deref().unwrap_or(&m.email), 40),
+        let from_name = format!(
+            "{} via {} Security",
+            header_text(&relay.sender, 40),
+            header_text(&list.name, 36)
         );
-        let from_name = format!("{sender} via {} Security", header_text(&list.name, 36));
         let subject = header_text(&tagged_id(incident, &mail.subject), 200);
         let references = references(mail);
         let original = [Attachment {
@@ -649,7 +654,11 @@ impl<'a> Composer<'a> {
                     about: mail,
                     references: &references,
                     text,
-                    attachments: if with_original { &original } else { &[] },
+                    attachments: if with_original && attach {
+                        &original
+                    } else {
+                        &[]
+                    },
                     seal,
                 },
                 now,

@@ -217,5 +217,7 @@ pub struct RelayText<'a> {
     pub total: usize,
     /// The original is attached.
     pub original: bool,
+    /// The original's size, when it is too large to attach to each copy.
+    pub too_large: Option<usize>,
     pub security_address: &'a str,
 }
