@@ -749,3 +749,78 @@ fn an_encrypted_mails_relay_carries_its_text_only_encrypted() {
         "{inside}"
     );
 }
+
+/// Asked to encrypt the answer to the reporter to a key that cannot take
+/// encrypted mail (its only encryption subkey has expired, its primary key
+/// never does), the composer writes nothing: never the embargoed text,
+/// signed in clear, under a decision that said "encrypted".
+#[test]
+fn an_answer_to_be_encrypted_to_a_key_that_cannot_encrypt_is_refused_not_sent_in_clear() {
+    use embargo::core::inbound::{KeySource, SenderKey};
+    use sequoia_openpgp as openpgp;
+
+    let site = Site::with_config(&config());
+    let (settings, crypto) = keyed_settings(&site, t("2026-11-10T09:00:00Z"));
+    let composer = Composer::new(&settings, crypto.sealer.as_ref());
+    let made = t("2026-11-01T09:00:00Z");
+    let now = t("2026-11-30T16:00:00Z");
+    let (cert, _) = openpgp::cert::CertBuilder::new()
+        .set_cipher_suite(openpgp::cert::CipherSuite::Cv25519)
+        .set_creation_time(std::time::SystemTime::try_from(made).unwrap())
+        .add_userid("Jane <jane@researcher.example>")
+        .add_subkey(
+            openpgp::types::KeyFlags::empty()
+                .set_transport_encryption()
+                .set_storage_encryption(),
+            std::time::Duration::from_secs(7 * 24 * 3600),
+            None,
+        )
+        .generate()
+        .unwrap();
+    // As a decision made on what was recorded would carry it: nothing
+    // recorded says it cannot be used.
+    let key = SenderKey {
+        fingerprint: cert.fingerprint().to_hex(),
+        armored: String::from_utf8(embargo::pgp::public_armored(&cert)).unwrap(),
+        source: KeySource::Autocrypt,
+        expires_at: None,
+        encryption_expires_at: None,
+        unusable: None,
+    };
+    let report_raw = "From: Jane <jane@researcher.example>\r\nTo: security@example.org\r\n\
+         Subject: Crash\r\nMessage-ID: <c1@example.org>\r\n\r\n/reply EMB-2026-0001\r\n";
+    let command = embargo::parse::parse(report_raw.as_bytes().to_vec(), 1 << 20, None).unwrap();
+    let incident = minimal("Crash");
+    let answer = embargo::core::answer::ReporterAnswer {
+        by: "alice@example.org".into(),
+        to: Mailbox::new(Some("Jane"), "jane@researcher.example"),
+        text: "The embargoed details of the fix.\n".into(),
+        title: "Crash".into(),
+        in_reply_to: Some("r1@researcher.example".into()),
+        references: vec!["r1@researcher.example".into()],
+        encrypt_to: Some(key.clone()),
+        in_clear_because: None,
+        copy_to: vec!["src@example.org".into()],
+        text_in_copy: true,
+    };
+    let refused = composer
+        .reporter_answer(&incident.id, &command, 1, &answer, now)
+        .expect_err("no mail in clear where the answer was to be encrypted");
+    let said = refused.to_string();
+    assert!(said.contains("jane@researcher.example"), "{said}");
+    assert!(said.contains(&key.fingerprint), "{said}");
+    assert!(said.contains("nothing was sent"), "{said}");
+
+    // The same answer, decided in clear, goes signed in clear.
+    let in_clear = embargo::core::answer::ReporterAnswer {
+        encrypt_to: None,
+        in_clear_because: Some("its encryption subkey expired".into()),
+        ..answer
+    };
+    let sent = composer
+        .reporter_answer(&incident.id, &command, 1, &in_clear, now)
+        .unwrap();
+    let raw = String::from_utf8_lossy(&sent.bytes);
+    assert!(!raw.contains("-----BEGIN PGP MESSAGE-----"));
+    assert!(raw.contains("The embargoed details of the fix."));
+}

@@ -37,7 +37,12 @@ fn list_key_gpg(site: &Site) -> Gpg {
 fn autocrypt(gpg: &Gpg, addr: &str, fp: &str) -> String {
     let key = gpg.run(&["--export", fp], b"");
     assert!(key.ok && !key.stdout.is_empty());
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&key.stdout);
+    autocrypt_of(addr, &key.stdout)
+}
+
+/// An `Autocrypt:` header carrying the binary key `key` for `addr`.
+fn autocrypt_of(addr: &str, key: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(key);
     let folded: Vec<String> = b64
         .as_bytes()
         .chunks(76)
@@ -332,4 +337,135 @@ fn a_reply_without_authority_sends_nothing_to_the_reporter_and_says_why() {
     assert_eq!(answers_to_reporter(site).len(), 1, "a replay sends nothing");
     let refused = command_reply(site, "replay1");
     assert!(refused.text.contains("seen before"), "{}", refused.text);
+}
+
+/// The reporter's key came with their report while its encryption subkey
+/// could be used; the primary key never expires, the subkey has expired
+/// by the `/reply`. The answer goes signed, in clear (there is nothing to
+/// encrypt to), and the member who wrote it and the insiders are told so,
+/// and why: no one reads "encrypted" over a mail that went in clear.
+#[tokio::test]
+async fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and_says_why() {
+    use std::sync::Arc;
+
+    use embargo::clock::{Clock, ManualClock};
+    use embargo::crypto::Crypto;
+    use embargo::service::{Service, never_stop};
+    use embargo::sink::FileSink;
+    use embargo::source::Maildir;
+    use embargo::store::{SqliteStore, Store};
+    use jiff::{SignedDuration, Timestamp};
+    use openpgp::serialize::SerializeInto;
+    use sequoia_openpgp as openpgp;
+
+    let t = |s: &str| s.parse::<Timestamp>().unwrap();
+    let reported = t("2027-01-04T09:00:00Z");
+    let subkey_ends = t("2027-01-05T09:00:00Z");
+    let answered = t("2027-01-06T09:00:00Z");
+    let made = reported - SignedDuration::from_hours(1);
+    let (reporter, _) = openpgp::cert::CertBuilder::new()
+        .set_cipher_suite(openpgp::cert::CipherSuite::Cv25519)
+        .set_creation_time(std::time::SystemTime::try_from(made).unwrap())
+        .add_userid("Reporter <r@example.net>")
+        .add_subkey(
+            openpgp::types::KeyFlags::empty()
+                .set_transport_encryption()
+                .set_storage_encryption(),
+            std::time::Duration::try_from(subkey_ends.duration_since(made)).unwrap(),
+            None,
+        )
+        .generate()
+        .unwrap();
+    let fp = reporter.fingerprint().to_hex();
+
+    let team = team_for_clock("");
+    let site = &team.site;
+    let settings = Arc::new(embargo::config::load(&site.config()).unwrap().settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
+    let clock = Arc::new(ManualClock::new(reported));
+    let keys = embargo::keyring::load(&settings, reported).unwrap();
+    let service = Service::new(
+        settings,
+        store.clone(),
+        clock.clone(),
+        Crypto::new(keys.pgp),
+    );
+    let mut source = Maildir::new(&site.path("maildir"));
+    let sink = FileSink::new(&site.path("outbox")).unwrap();
+    let mut lease = store.lock_ingest().await.unwrap();
+
+    site.deliver(&mail(
+        "Reporter <r@example.net>",
+        "Overflow in frob()",
+        "r1@example.net",
+        &autocrypt_of("r@example.net", &reporter.to_vec().unwrap()),
+    ));
+    service
+        .run_once(&mut source, &sink, &never_stop(), &mut lease)
+        .await
+        .unwrap();
+    let id = store.open_incidents().await.unwrap()[0].id.to_string();
+    let shown = site.json(&["show", &id]);
+    assert_eq!(
+        shown["reporter_key"]["fingerprint"].as_str(),
+        Some(fp.as_str()),
+        "{shown:#}"
+    );
+    assert!(
+        shown["reporter_key"]["unusable"].is_null(),
+        "it could take encrypted mail when it came: {shown:#}"
+    );
+
+    clock.set(answered);
+    team.gpg.set_time(Some(clock.now()));
+    site.deliver(&pgp_mime_signed(
+        &team.gpg,
+        &team.alice,
+        &reply("Alice <alice@example.org>", &id, "r1@example.net", "c1"),
+        &format!("/reply {id}\r\nThe embargoed details of the fix.\r\n"),
+    ));
+    service
+        .run_once(&mut source, &sink, &never_stop(), &mut lease)
+        .await
+        .unwrap();
+
+    let why = format!("key {fp}: its encryption subkey expired on 2027-01-05 09:00 UTC");
+    let said = format!(
+        "signed with the list key, NOT encrypted: the key they sent cannot be used ({why})"
+    );
+    let answers = answers_to_reporter(site);
+    let [answer] = answers.as_slice() else {
+        panic!("one answer to the reporter: {answers:#?}")
+    };
+    let raw = String::from_utf8_lossy(&answer.raw).into_owned();
+    assert!(!raw.contains("-----BEGIN PGP MESSAGE-----"), "{raw}");
+    assert!(
+        answer.text.contains("The embargoed details of the fix."),
+        "{raw}"
+    );
+    team.gpg
+        .import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
+    let (signed, signature) = signed_parts(&answer.raw);
+    let verified = team.gpg.verify_detached(&signature, &signed);
+    assert!(verified.ok, "signed by the list key: {}", verified.status);
+
+    let confirmed = command_reply(site, "c1");
+    assert!(confirmed.text.contains(&said), "{}", confirmed.text);
+    assert!(
+        !confirmed.text.contains("encrypted to their key"),
+        "{}",
+        confirmed.text
+    );
+    let copy = site
+        .outbox()
+        .into_iter()
+        .find(|m| m.subject.contains("Answered the reporter"))
+        .expect("a copy for the insiders");
+    assert!(copy.text.contains(&said), "{}", copy.text);
+    assert!(
+        !copy.text.contains("encrypted to their key"),
+        "{}",
+        copy.text
+    );
 }

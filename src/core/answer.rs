@@ -284,7 +284,12 @@ mod tests {
             armored: "-----BEGIN PGP PUBLIC KEY BLOCK-----".into(),
             source: KeySource::Autocrypt,
             expires_at: expires_at.map(|t| t.parse().unwrap()),
+            encryption_expires_at: None,
             unusable: unusable.map(str::to_owned),
+        };
+        let subkey_until = |at: &str| SenderKey {
+            encryption_expires_at: Some(at.parse().unwrap()),
+            ..key(None, None)
         };
         let mail = command_mail("alice@example.org", REPLY, by(ALICE_FP, now()));
         for (k, encrypted, said) in [
@@ -298,6 +303,16 @@ mod tests {
                 key(Some("2026-11-30T00:00:00Z"), None),
                 false,
                 "NOT encrypted: the key they sent cannot be used (key F00D: it expired on 2026-11-30",
+            ),
+            (
+                subkey_until("2027-01-01T00:00:00Z"),
+                true,
+                "encrypted to their key F00D",
+            ),
+            (
+                subkey_until("2026-11-30T00:00:00Z"),
+                false,
+                "NOT encrypted: the key they sent cannot be used (key F00D: its encryption subkey expired on 2026-11-30 00:00 UTC)",
             ),
             (
                 key(None, Some("the key has no usable encryption subkey")),
@@ -317,6 +332,77 @@ mod tests {
             assert_eq!(out.answers[0].encrypt_to.is_some(), encrypted, "{k:?}");
             assert!(out.reply.text.contains(said), "{}", out.reply.text);
         }
+    }
+
+    /// The reporter's key arrived with an encryption subkey that could be
+    /// used then and has expired since, under a primary key that never
+    /// expires: at the `/reply` the answer goes signed in clear, and the
+    /// command's reply says so, and why.
+    #[test]
+    fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and_says_why() {
+        use sequoia_openpgp as openpgp;
+        use std::time::SystemTime;
+
+        let arrived = now() - SignedDuration::from_hours(3 * 24);
+        let made = arrived - SignedDuration::from_hours(1);
+        let subkey_ends = now() - SignedDuration::from_hours(24);
+        let (cert, _) = openpgp::cert::CertBuilder::new()
+            .set_cipher_suite(openpgp::cert::CipherSuite::Cv25519)
+            .set_creation_time(SystemTime::try_from(made).unwrap())
+            .add_userid("Jane <jane@researcher.example>")
+            .add_subkey(
+                openpgp::types::KeyFlags::empty()
+                    .set_transport_encryption()
+                    .set_storage_encryption(),
+                std::time::Duration::try_from(subkey_ends.duration_since(made)).unwrap(),
+                None,
+            )
+            .generate()
+            .unwrap();
+        let key = crate::pgp::sender_key(
+            &crate::pgp::public_armored(&cert),
+            "jane@researcher.example",
+            KeySource::Autocrypt,
+            arrived,
+        )
+        .expect("jane's key");
+        // When it arrived, it could take encrypted mail.
+        assert_eq!(key.unusable, None);
+        assert_eq!(key.expires_at, None, "the primary key never expires");
+        assert_eq!(key.usable_at(arrived), Ok(()));
+
+        let mut i = incident();
+        i.apply(
+            &Change::ReporterWrote {
+                message_id: "r3@researcher.example".into(),
+                key: Some(key.clone()),
+            },
+            arrived,
+        );
+        let out = handle(
+            &i,
+            &command_mail("alice@example.org", REPLY, by(ALICE_FP, now())),
+            false,
+        );
+        assert!(out.reply.applied, "{}", out.reply.text);
+        let [answer] = out.answers.as_slice() else {
+            panic!("one answer: {:?}", out.answers)
+        };
+        let why = format!(
+            "key {}: its encryption subkey expired on 2026-11-30 09:00 UTC",
+            key.fingerprint
+        );
+        assert_eq!(answer.encrypt_to, None, "nothing to encrypt to");
+        assert_eq!(answer.in_clear_because.as_deref(), Some(why.as_str()));
+        let said = format!(
+            "signed with the list key, NOT encrypted: the key they sent cannot be used ({why})"
+        );
+        assert!(out.reply.text.contains(&said), "{}", out.reply.text);
+        assert!(!out.reply.text.contains("encrypted to their key"));
+        assert!(
+            answer.summary().contains(&said),
+            "the insiders' copy says it too"
+        );
     }
 
     #[test]
@@ -401,6 +487,7 @@ mod tests {
             armored: "armored".into(),
             source: KeySource::Autocrypt,
             expires_at: None,
+            encryption_expires_at: None,
             unusable: None,
         };
         let roster = roster();

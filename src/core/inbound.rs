@@ -124,8 +124,16 @@ pub struct SenderKey {
     /// The public certificate, armored.
     pub armored: String,
     pub source: KeySource,
-    /// When it stops being usable, if it expires.
+    /// When it stops being usable, if it expires: the primary key's expiry.
     pub expires_at: Option<Timestamp>,
+    /// When the last of its encryption subkeys that could be used when it
+    /// was read stops being usable; `None` when one of them never expires.
+    /// A subkey can expire while the primary key does not: then nothing
+    /// can be encrypted to the key, though the key itself is alive.
+    /// (A key recorded before this was read has `None`; the composer still
+    /// refuses to send in clear an answer that was to be encrypted.)
+    #[serde(default)]
+    pub encryption_expires_at: Option<Timestamp>,
     /// Why mail cannot be encrypted to it (revoked, no encryption subkey),
     /// when it was read; `None` when it can be.
     pub unusable: Option<String>,
@@ -137,11 +145,12 @@ impl SenderKey {
         if let Some(why) = &self.unusable {
             return Err(why.clone());
         }
-        match self.expires_at {
-            Some(at) if at <= now => Err(format!(
-                "it expired on {}",
-                at.strftime("%Y-%m-%d %H:%M UTC")
-            )),
+        let utc = |at: Timestamp| at.strftime("%Y-%m-%d %H:%M UTC").to_string();
+        match (self.expires_at, self.encryption_expires_at) {
+            (Some(at), _) if at <= now => Err(format!("it expired on {}", utc(at))),
+            (_, Some(at)) if at <= now => {
+                Err(format!("its encryption subkey expired on {}", utc(at)))
+            }
             _ => Ok(()),
         }
     }

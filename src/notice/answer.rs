@@ -18,7 +18,9 @@ impl Composer<'_> {
     /// The answer to the reporter: from the security address, signed with
     /// the list key, encrypted to their key when they sent one that can
     /// be used, in their thread. It names no one of the team: the
-    /// reporter is an outsider.
+    /// reporter is an outsider. An answer decided encrypted that cannot
+    /// be encrypted is an error, never a mail in clear: the decision, and
+    /// what the member and the insiders were told, said "encrypted".
     pub fn reporter_answer(
         &self,
         incident: &IncidentId,
@@ -77,20 +79,16 @@ impl Composer<'_> {
         let (id, bytes) = match &answer.encrypt_to {
             Some(reporter_key) => {
                 let id = opaque_message_id(&key, settings);
-                match sealed(
+                let bytes = sealed(
                     &id,
                     Seal::SignAndEncryptToCert(reporter_key.armored.as_bytes()),
-                ) {
-                    Ok(bytes) => (id, bytes),
-                    Err(e) => {
-                        // Read and checked when it arrived; if sequoia
-                        // refuses it now, the reporter still gets the answer.
-                        tracing::warn!(to = %answer.to.email, error = %e, "the reporter's key cannot be used after all; the answer goes signed, in clear");
-                        let id = message_id(&key, settings);
-                        let bytes = sealed(&id, Seal::Sign)?;
-                        (id, bytes)
-                    }
-                }
+                )
+                .map_err(|e| NoticeError::ReporterKeyUnusable {
+                    email: answer.to.email.clone(),
+                    fingerprint: reporter_key.fingerprint.clone(),
+                    reason: e.to_string(),
+                })?;
+                (id, bytes)
             }
             None => {
                 let id = message_id(&key, settings);

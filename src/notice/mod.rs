@@ -46,6 +46,15 @@ pub enum NoticeError {
          nothing was sent: get their current key into the config"
     )]
     EncryptionRequired { email: String, reason: String },
+    #[error(
+        "the answer to the reporter {email} was to be encrypted to their key {fingerprint}, \
+         and it cannot be ({reason}); nothing was sent to them, in clear or otherwise"
+    )]
+    ReporterKeyUnusable {
+        email: String,
+        fingerprint: String,
+        reason: String,
+    },
 }
 
 /// The SRC copy shows at most this much of a report; the rest is in the store.

@@ -264,17 +264,40 @@ pub fn sender_key(
     } else {
         None
     };
-    let expires_at = cert
-        .with_policy(&policy, t)
-        .ok()
+    let valid = cert.with_policy(&policy, t).ok();
+    let expires_at = valid
+        .as_ref()
         .and_then(|vc| vc.primary_key().key_expiration_time())
         .and_then(|e| Timestamp::try_from(e).ok());
+    // The keys mail is encrypted to (as `encrypt_for` picks them), and
+    // when the last of them stops being usable: a subkey may expire long
+    // before the primary key does, after the key was recorded.
+    let encryption_expires_at = valid.as_ref().and_then(|vc| {
+        let ends: Vec<Option<SystemTime>> = vc
+            .keys()
+            .supported()
+            .alive()
+            .revoked(false)
+            .for_transport_encryption()
+            .for_storage_encryption()
+            .map(|k| k.key_expiration_time())
+            .collect();
+        if ends.iter().any(Option::is_none) {
+            None
+        } else {
+            ends.into_iter()
+                .flatten()
+                .max()
+                .and_then(|e| Timestamp::try_from(e).ok())
+        }
+    });
     Ok(crate::core::inbound::SenderKey {
         fingerprint: cert.fingerprint().to_hex(),
         armored: String::from_utf8(public_armored(&cert.strip_secret_key_material()))
             .expect("armor is ASCII"),
         source,
         expires_at,
+        encryption_expires_at,
         unusable,
     })
 }

@@ -18,6 +18,7 @@ use crate::core::event::{Event, EventKind};
 use crate::core::inbound::Inbound;
 use crate::core::incident::Change;
 use crate::core::intake::{self, Decision, IntakePolicy, Reply};
+use crate::core::mail_kind::MailKind;
 use crate::core::timeline;
 use crate::guard::catch_panic;
 use crate::notice::Undelivered;
@@ -521,10 +522,46 @@ impl Intake {
                     match reply {
                         Reply::Reporter(answer) => {
                             answered += 1;
-                            build(
-                                composer.reporter_answer(&incident, mail, answered, answer, now),
-                                &mut outbox,
-                            );
+                            match composer.reporter_answer(&incident, mail, answered, answer, now) {
+                                Ok(m) => outbox.push(m),
+                                Err(e) => {
+                                    // Nothing goes to the reporter, and no
+                                    // copy says it went: the SRC hears why,
+                                    // as of a mail that could not be delivered.
+                                    tracing::error!(%incident, to = %answer.to.email, error = %e, "the answer to the reporter was not sent");
+                                    let error = e.to_string();
+                                    if let Some(i) =
+                                        updated.as_ref().or_else(|| known.incidents.get(&incident))
+                                    {
+                                        build(
+                                            composer.delivery_failure(
+                                                i,
+                                                &Undelivered {
+                                                    key: &format!(
+                                                        "{incident}/reporter-answer/{}/{answered}",
+                                                        mail.message_id
+                                                    ),
+                                                    kind: MailKind::ReporterAnswer.as_str(),
+                                                    to: &answer.to.email,
+                                                    subject: &answer.title,
+                                                    error: &error,
+                                                },
+                                                now,
+                                            ),
+                                            &mut outbox,
+                                        );
+                                    }
+                                    events.push(Event {
+                                        at: now,
+                                        kind: EventKind::DeliveryFailed,
+                                        actor: crate::core::event::SERVICE_ACTOR.to_owned(),
+                                        message_id: Some(mail.message_id.clone()),
+                                        detail: format!("to {}: {error}", answer.to.email),
+                                        changes: Vec::new(),
+                                    });
+                                    continue;
+                                }
+                            }
                             match composer
                                 .reporter_answer_copy(&incident, mail, answered, answer, now)
                             {
