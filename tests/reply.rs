@@ -339,31 +339,32 @@ fn a_reply_without_authority_sends_nothing_to_the_reporter_and_says_why() {
     assert!(refused.text.contains("seen before"), "{}", refused.text);
 }
 
-/// The reporter's key came with their report while its encryption subkey
-/// could be used; the primary key never expires, the subkey has expired
-/// by the `/reply`. The answer goes signed, in clear (there is nothing to
-/// encrypt to), and the member who wrote it and the insiders are told so,
-/// and why: no one reads "encrypted" over a mail that went in clear.
-#[tokio::test]
-async fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and_says_why() {
-    use std::sync::Arc;
+/// The simulated clock for `/reply` tests that need time to pass between
+/// the report and the answer: the report came on [`REPORTED`], with the
+/// key `reporter` in an `Autocrypt:` header, and the service filed it.
+struct Clocked {
+    team: Team,
+    clock: std::sync::Arc<embargo::clock::ManualClock>,
+    store: std::sync::Arc<dyn embargo::store::Store>,
+    service: embargo::service::Service,
+    source: embargo::source::Maildir,
+    sink: embargo::sink::FileSink,
+    lease: embargo::store::IngestLock,
+    id: String,
+}
 
-    use embargo::clock::{Clock, ManualClock};
-    use embargo::crypto::Crypto;
-    use embargo::service::{Service, never_stop};
-    use embargo::sink::FileSink;
-    use embargo::source::Maildir;
-    use embargo::store::{SqliteStore, Store};
-    use jiff::{SignedDuration, Timestamp};
-    use openpgp::serialize::SerializeInto;
+const REPORTED: &str = "2027-01-04T09:00:00Z";
+
+fn at(s: &str) -> jiff::Timestamp {
+    s.parse().unwrap()
+}
+
+/// The reporter's key: a primary key that never expires, and one
+/// encryption subkey that expires at `subkey_ends`.
+fn reporter_key(subkey_ends: jiff::Timestamp) -> sequoia_openpgp::Cert {
     use sequoia_openpgp as openpgp;
-
-    let t = |s: &str| s.parse::<Timestamp>().unwrap();
-    let reported = t("2027-01-04T09:00:00Z");
-    let subkey_ends = t("2027-01-05T09:00:00Z");
-    let answered = t("2027-01-06T09:00:00Z");
-    let made = reported - SignedDuration::from_hours(1);
-    let (reporter, _) = openpgp::cert::CertBuilder::new()
+    let made = at(REPORTED) - jiff::SignedDuration::from_hours(1);
+    let (cert, _) = openpgp::cert::CertBuilder::new()
         .set_cipher_suite(openpgp::cert::CipherSuite::Cv25519)
         .set_creation_time(std::time::SystemTime::try_from(made).unwrap())
         .add_userid("Reporter <r@example.net>")
@@ -376,59 +377,109 @@ async fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and
         )
         .generate()
         .unwrap();
+    cert
+}
+
+impl Clocked {
+    async fn reported(reporter: &sequoia_openpgp::Cert) -> Clocked {
+        use embargo::store::Store;
+        use sequoia_openpgp::serialize::SerializeInto;
+        use std::sync::Arc;
+
+        let team = team_for_clock("");
+        let site = &team.site;
+        let settings = Arc::new(embargo::config::load(&site.config()).unwrap().settings);
+        let store: Arc<dyn Store> = Arc::new(
+            embargo::store::SqliteStore::open(&site.path("embargo.db"))
+                .await
+                .unwrap(),
+        );
+        let clock = Arc::new(embargo::clock::ManualClock::new(at(REPORTED)));
+        let keys = embargo::keyring::load(&settings, at(REPORTED)).unwrap();
+        let service = embargo::service::Service::new(
+            settings,
+            store.clone(),
+            clock.clone(),
+            embargo::crypto::Crypto::new(keys.pgp),
+        );
+        let source = embargo::source::Maildir::new(&site.path("maildir"));
+        let sink = embargo::sink::FileSink::new(&site.path("outbox")).unwrap();
+        let lease = store.lock_ingest().await.unwrap();
+        site.deliver(&mail(
+            "Reporter <r@example.net>",
+            "Overflow in frob()",
+            "r1@example.net",
+            &autocrypt_of("r@example.net", &reporter.to_vec().unwrap()),
+        ));
+        let mut c = Clocked {
+            team,
+            clock,
+            store,
+            service,
+            source,
+            sink,
+            lease,
+            id: String::new(),
+        };
+        c.pass().await;
+        c.id = c.store.open_incidents().await.unwrap()[0].id.to_string();
+        let shown = c.team.site.json(&["show", &c.id]);
+        assert_eq!(
+            shown["reporter_key"]["fingerprint"].as_str(),
+            Some(reporter.fingerprint().to_hex().as_str()),
+            "{shown:#}"
+        );
+        assert!(
+            shown["reporter_key"]["unusable"].is_null(),
+            "it could take encrypted mail when it came: {shown:#}"
+        );
+        c
+    }
+
+    async fn pass(&mut self) {
+        self.service
+            .run_once(
+                &mut self.source,
+                &self.sink,
+                &embargo::service::never_stop(),
+                &mut self.lease,
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Alice signs `/reply` with `text` at `when`, and the service takes it in.
+    async fn alice_replies(&mut self, when: jiff::Timestamp, text: &str) {
+        use embargo::clock::Clock;
+        self.clock.set(when);
+        self.team.gpg.set_time(Some(self.clock.now()));
+        let id = &self.id;
+        self.team.site.deliver(&pgp_mime_signed(
+            &self.team.gpg,
+            &self.team.alice,
+            &reply("Alice <alice@example.org>", id, "r1@example.net", "c1"),
+            &format!("/reply {id}\r\n{text}\r\n"),
+        ));
+        self.pass().await;
+    }
+}
+
+/// The reporter's key came with their report while its encryption subkey
+/// could be used; the primary key never expires, the subkey has expired
+/// by the `/reply`. The answer goes signed, in clear (there is nothing to
+/// encrypt to), and the member who wrote it and the insiders are told so,
+/// and why: no one reads "encrypted" over a mail that went in clear.
+#[tokio::test]
+async fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and_says_why() {
+    let reporter = reporter_key(at("2027-01-05T09:00:00Z"));
     let fp = reporter.fingerprint().to_hex();
-
-    let team = team_for_clock("");
-    let site = &team.site;
-    let settings = Arc::new(embargo::config::load(&site.config()).unwrap().settings);
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&site.path("embargo.db")).await.unwrap());
-    let clock = Arc::new(ManualClock::new(reported));
-    let keys = embargo::keyring::load(&settings, reported).unwrap();
-    let service = Service::new(
-        settings,
-        store.clone(),
-        clock.clone(),
-        Crypto::new(keys.pgp),
-    );
-    let mut source = Maildir::new(&site.path("maildir"));
-    let sink = FileSink::new(&site.path("outbox")).unwrap();
-    let mut lease = store.lock_ingest().await.unwrap();
-
-    site.deliver(&mail(
-        "Reporter <r@example.net>",
-        "Overflow in frob()",
-        "r1@example.net",
-        &autocrypt_of("r@example.net", &reporter.to_vec().unwrap()),
-    ));
-    service
-        .run_once(&mut source, &sink, &never_stop(), &mut lease)
-        .await
-        .unwrap();
-    let id = store.open_incidents().await.unwrap()[0].id.to_string();
-    let shown = site.json(&["show", &id]);
-    assert_eq!(
-        shown["reporter_key"]["fingerprint"].as_str(),
-        Some(fp.as_str()),
-        "{shown:#}"
-    );
-    assert!(
-        shown["reporter_key"]["unusable"].is_null(),
-        "it could take encrypted mail when it came: {shown:#}"
-    );
-
-    clock.set(answered);
-    team.gpg.set_time(Some(clock.now()));
-    site.deliver(&pgp_mime_signed(
-        &team.gpg,
-        &team.alice,
-        &reply("Alice <alice@example.org>", &id, "r1@example.net", "c1"),
-        &format!("/reply {id}\r\nThe embargoed details of the fix.\r\n"),
-    ));
-    service
-        .run_once(&mut source, &sink, &never_stop(), &mut lease)
-        .await
-        .unwrap();
+    let mut c = Clocked::reported(&reporter).await;
+    c.alice_replies(
+        at("2027-01-06T09:00:00Z"),
+        "The embargoed details of the fix.",
+    )
+    .await;
+    let site = &c.team.site;
 
     let why = format!("key {fp}: its encryption subkey expired on 2027-01-05 09:00 UTC");
     let said = format!(
@@ -444,10 +495,11 @@ async fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and
         answer.text.contains("The embargoed details of the fix."),
         "{raw}"
     );
-    team.gpg
+    c.team
+        .gpg
         .import(&std::fs::read(site.path("list-key.pub.asc")).unwrap());
     let (signed, signature) = signed_parts(&answer.raw);
-    let verified = team.gpg.verify_detached(&signature, &signed);
+    let verified = c.team.gpg.verify_detached(&signature, &signed);
     assert!(verified.ok, "signed by the list key: {}", verified.status);
 
     let confirmed = command_reply(site, "c1");
@@ -467,5 +519,94 @@ async fn a_reply_after_the_reporters_encryption_subkey_expired_goes_in_clear_and
         !copy.text.contains("encrypted to their key"),
         "{}",
         copy.text
+    );
+}
+
+/// A key recorded before the service noted when its encryption subkeys
+/// expire reads as it did (the field is absent from the stored JSON), so
+/// the decision says "encrypted" when the subkey has expired since. The
+/// mail then cannot be encrypted: nothing goes to the reporter, in clear
+/// or otherwise, no copy says it went, and the SRC hears of it.
+#[tokio::test]
+async fn an_answer_decided_encrypted_that_cannot_be_is_not_sent_and_the_src_hears_of_it() {
+    let reporter = reporter_key(at("2027-01-05T09:00:00Z"));
+    let fp = reporter.fingerprint().to_hex();
+    let mut c = Clocked::reported(&reporter).await;
+    // As an older embargo stored it.
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        c.team.site.path("embargo.db").display()
+    ))
+    .await
+    .unwrap();
+    let changed = sqlx::query(
+        "UPDATE incidents SET details = json_remove(details, '$.reporter_key.encryption_expires_at') \
+         WHERE json_extract(details, '$.reporter_key.encryption_expires_at') IS NOT NULL",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    assert_eq!(changed.rows_affected(), 1, "the expiry was recorded");
+    db.close().await;
+    let before: Vec<_> = c.team.site.outbox().into_iter().map(|m| m.file).collect();
+
+    c.alice_replies(
+        at("2027-01-06T09:00:00Z"),
+        "The embargoed details of the fix.",
+    )
+    .await;
+    let site = &c.team.site;
+    assert!(
+        answers_to_reporter(site).is_empty(),
+        "nothing to the reporter"
+    );
+    let sent: Vec<Sent> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| !before.contains(&m.file))
+        .collect();
+    for m in &sent {
+        assert!(
+            !m.envelope_to.contains(&"r@example.net".to_owned()),
+            "to the reporter: {m:#?}"
+        );
+        assert!(
+            !m.text.contains("The embargoed details of the fix."),
+            "the text in clear in {:?} to {:?}",
+            m.subject,
+            m.envelope_to
+        );
+    }
+    assert!(
+        !site
+            .outbox()
+            .iter()
+            .any(|m| m.subject.contains("Answered the reporter")),
+        "no copy saying it went"
+    );
+    let alert = site
+        .outbox()
+        .into_iter()
+        .find(|m| {
+            m.subject
+                .contains("Could not deliver a mail to r@example.net")
+        })
+        .expect("the SRC hears of it");
+    assert_eq!(alert.envelope_to, ["src@example.org"]);
+    assert!(
+        alert.text.contains(&format!("encrypted to their key {fp}"))
+            && alert.text.contains("nothing was sent to them"),
+        "{}",
+        alert.text
+    );
+    let shown = site.json(&["show", &c.id]);
+    assert!(
+        shown["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "delivery-failed"
+                && e["detail"].as_str().is_some_and(|d| d.contains(&fp))),
+        "{shown:#}"
     );
 }
