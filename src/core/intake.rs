@@ -1351,6 +1351,7 @@ mod tests {
             armored: "armored".into(),
             source: KeySource::Autocrypt,
             expires_at: None,
+            encryption_expires_at: None,
             unusable: unusable.map(str::to_owned),
         };
         let jane = key("AAAA", None);
