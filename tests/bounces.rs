@@ -141,9 +141,24 @@ fn a_delayed_report_is_not_a_failure() {
         token: None,
         bounced: false,
     };
+    let roster = Roster {
+        members: vec![],
+        release_managers: vec![],
+        rotation: Rotation {
+            members: vec![],
+            starts: jiff::civil::date(2026, 1, 5),
+            shift_days: 7,
+        },
+    };
+    let reach = bounce::Reach {
+        src_address: "src@example.org",
+        roster: &roster,
+        incidents: &[],
+        now: "2026-12-01T09:00:00Z".parse().unwrap(),
+    };
     assert!(
         matches!(
-            bounce::decide(&b, &[row], true),
+            bounce::decide(&b, &[row], true, &reach),
             bounce::Outcome::Noted { .. }
         ),
         "delayed is recorded, the mail is not bounced"
@@ -477,6 +492,130 @@ fn without_return_paths_a_bounce_is_matched_by_message_id_and_recipient() {
     assert_eq!(incidents(&site), 1);
     assert_eq!(
         outbox_row(&site, "EMB-2026-0001", "acknowledgement")["state"],
+        "bounced"
+    );
+}
+
+/// The SRC list is "members only" and refuses posts from the return path:
+/// the SRC copy of a new report bounces there. The list is not told (it
+/// would refuse that too): the incident's commander is, at their own
+/// address, with the server's words and what to check; the relay that
+/// bounces next on the incident tells nobody again, and a bounce of that
+/// notice itself tells nobody at all.
+#[test]
+fn a_report_the_src_list_refuses_reaches_the_commander_not_the_list() {
+    let site = Site::new();
+    site.deliver(&mail(
+        "Jane <jane@researcher.example>",
+        "Heap overflow",
+        "r1@researcher.example",
+        "",
+    ));
+    site.ok(&["run", "--once"]);
+    let show = site.json(&["show", "EMB-2026-0001"]);
+    let commander = show["commander"].as_str().expect("a commander").to_owned();
+    site.deliver(&mail(
+        "Jane <jane@researcher.example>",
+        "Re: Heap overflow",
+        "r2@researcher.example",
+        "In-Reply-To: <r1@researcher.example>\r\n",
+    ));
+    site.ok(&["run", "--once"]);
+    let sent = site.outbox();
+    let mut to_list: Vec<_> = sent
+        .iter()
+        .filter(|m| m.envelope_to == ["src@example.org"])
+        .collect();
+    assert_eq!(to_list.len(), 2, "the SRC copy and the relay");
+    // The SRC copy first.
+    to_list.sort_by_key(|m| !m.subject.contains("New report"));
+    assert!(to_list[0].subject.contains("New report"), "{to_list:?}");
+    let refused = |m: &common::Sent, id: &str| {
+        let raw = dsn(
+            &m.envelope_from,
+            m.message_id.trim_matches(['<', '>']),
+            "src@example.org",
+            "failed",
+            id,
+        );
+        String::from_utf8(raw)
+            .unwrap()
+            .replace(
+                "Recipient address rejected: User unknown",
+                "Only members of this group may post",
+            )
+            .into_bytes()
+    };
+
+    site.deliver(&refused(to_list[0], "b1@mx.example.org"));
+    site.ok(&["run", "--once"]);
+    assert_eq!(incidents(&site), 1, "a bounce opens no incident");
+    let after = site.outbox();
+    let new: Vec<_> = after
+        .iter()
+        .filter(|m| !sent.iter().any(|s| s.message_id == m.message_id))
+        .collect();
+    assert_eq!(new.len(), 1, "one notice: {new:?}");
+    let notice = new[0];
+    assert_eq!(notice.envelope_to, [commander.as_str()], "not the list");
+    assert!(
+        notice.subject.contains("[EMB-2026-0001]"),
+        "{}",
+        notice.subject
+    );
+    for want in [
+        "src-copy",
+        "Only members of this group may post",
+        "src@example.org",
+        "security+bounce-",
+        "security@example.org",
+        "[outbox] verp",
+    ] {
+        assert!(
+            notice.text.contains(want),
+            "{want:?} not in {}",
+            notice.text
+        );
+    }
+    let show = site.json(&["show", "EMB-2026-0001"]);
+    let rows = show["outbox"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|m| m["message_id"]
+            .as_str()
+            .is_some_and(|id| to_list[0].message_id.contains(id))
+            && m["state"] == "bounced"),
+        "{show}"
+    );
+
+    // The relay bounces at the list too: marked, nobody told again.
+    site.deliver(&refused(to_list[1], "b2@mx.example.org"));
+    site.ok(&["run", "--once"]);
+    assert_eq!(site.outbox().len(), after.len(), "told once per incident");
+    let show = site.json(&["show", "EMB-2026-0001"]);
+    let bounced = show["outbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["recipients"][0] == "src@example.org" && m["state"] == "bounced")
+        .count();
+    assert_eq!(bounced, 2, "{show}");
+
+    // The commander's mailbox bounces the notice: nobody hears (no loop).
+    site.deliver(&dsn(
+        &notice.envelope_from,
+        notice.message_id.trim_matches(['<', '>']),
+        &commander,
+        "failed",
+        "b3@mx.example.org",
+    ));
+    site.ok(&["run", "--once"]);
+    assert_eq!(
+        site.outbox().len(),
+        after.len(),
+        "a notice's bounce is told to nobody"
+    );
+    assert_eq!(
+        outbox_row(&site, "EMB-2026-0001", "delivery-failure")["state"],
         "bounced"
     );
 }

@@ -327,6 +327,7 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
                     to: "x@example.org",
                     subject: INJECTED,
                     error: "550 no such user",
+                    advice: None,
                 },
                 now,
             )

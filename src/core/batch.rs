@@ -149,6 +149,25 @@ impl Batch {
             Placement::Join(id, _) => self.incidents.get(&id).cloned(),
             Placement::Open => None,
         };
+        let sent: Vec<super::bounce::SentMail> = mail.bounce.as_ref().map_or_else(Vec::new, |b| {
+            let original = b
+                .report
+                .as_ref()
+                .and_then(|r| r.original_message_id.as_ref());
+            self.sent
+                .iter()
+                .filter(|s| {
+                    s.token.is_some() && s.token == b.token || Some(&s.message_id) == original
+                })
+                .cloned()
+                .collect()
+        });
+        let sent_incidents = sent
+            .iter()
+            .filter_map(|s| s.incident.as_ref())
+            .filter_map(|id| self.incidents.get(id))
+            .cloned()
+            .collect();
         IntakeContext {
             already_stored: self
                 .stored
@@ -171,19 +190,8 @@ impl Batch {
                     .filter(|id| self.incidents.contains_key(id))
                     .collect(),
             },
-            sent: mail.bounce.as_ref().map_or_else(Vec::new, |b| {
-                let original = b
-                    .report
-                    .as_ref()
-                    .and_then(|r| r.original_message_id.as_ref());
-                self.sent
-                    .iter()
-                    .filter(|s| {
-                        s.token.is_some() && s.token == b.token || Some(&s.message_id) == original
-                    })
-                    .cloned()
-                    .collect()
-            }),
+            sent,
+            sent_incidents,
         }
     }
 

@@ -6,7 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use jiff::Timestamp;
+
+use super::incident::Incident;
+use super::incident_id::IncidentId;
 use super::mail_kind::MailKind;
+use super::roster::Roster;
 
 /// What marks a return path as one outbox mail's: `<local>+bounce-<token>@<domain>`.
 pub const VERP_MARK: &str = "+bounce-";
@@ -123,11 +128,11 @@ pub struct SentMail {
     pub bounced: bool,
 }
 
-/// Whether the SRC hears that this kind of mail bounced: the recipient
-/// mattered (a distributor, the announce lists, the reporter). Not for
-/// mail to the SRC list itself (that bounce would come back to it), nor
-/// for the mail telling them of a bounce (a loop). Every kind is named,
-/// so a new one has to choose.
+/// Whether this kind of mail goes to people outside the committee whose
+/// bounce the SRC must hear of, once per mail: a distributor, the announce
+/// lists, the reporter. The other kinds go to insiders (the SRC list, a
+/// roster member, a Fix Team member): see [`Tell`] for who hears of those.
+/// Every kind is named, so a new one has to choose.
 pub fn worth_telling(kind: MailKind) -> bool {
     match kind {
         MailKind::AdvanceNotice
@@ -147,11 +152,70 @@ pub fn worth_telling(kind: MailKind) -> bool {
         | MailKind::GuardAlert
         | MailKind::DeliveryFailure
         | MailKind::Alert
-        // To insiders, one row each: a bounce is recorded on the row.
         | MailKind::Relay
         | MailKind::ReporterAnswerCopy
         | MailKind::Digest => false,
     }
+}
+
+/// Who hears that a mail bounced. Never the list that bounced it alone,
+/// and never anyone of a bounce of such a notice itself (no loop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tell {
+    /// The SRC list: a mail to someone outside the committee, or to one
+    /// insider, did not arrive.
+    Src,
+    /// These roster members, each at their own address: the SRC list
+    /// itself refused the mail, so telling it would not arrive either.
+    Roster(Vec<String>),
+    /// Nobody: a notice about a bounce, a mail already marked bounced, or
+    /// nobody to tell.
+    Nobody,
+}
+
+/// What [`decide`] needs to say who hears of a bounce.
+pub struct Reach<'a> {
+    pub src_address: &'a str,
+    pub roster: &'a Roster,
+    /// The incidents of the candidate mails, as they stand (their
+    /// commander and Fix Lead hear when the SRC list bounces).
+    pub incidents: &'a [Incident],
+    pub now: Timestamp,
+}
+
+impl Reach<'_> {
+    /// Those who can act when the SRC list refuses mail of `incident`:
+    /// its commander and Fix Lead, or else the member on call.
+    fn acting(&self, incident: Option<&IncidentId>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(i) = incident.and_then(|id| self.incidents.iter().find(|i| &i.id == id)) {
+            for who in i.commander.iter().chain(i.details.lead.iter()) {
+                if !same(who, self.src_address) && !out.iter().any(|o| same(o, who)) {
+                    out.push(who.clone());
+                }
+            }
+        }
+        if out.is_empty()
+            && let Some(m) = self.roster.oncall_at(self.now)
+        {
+            out.push(m.email.clone());
+        }
+        out
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The ISO week of `now`, `2026-W49`: a bounce of mail of no incident (the
+/// digest) to the SRC list is told once a week at most.
+fn week_of(now: Timestamp) -> String {
+    let w = now
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .iso_week_date();
+    format!("{:04}-W{:02}", w.year(), w.week())
 }
 
 /// How a bounce was matched to its mail.
@@ -171,8 +235,13 @@ pub enum Outcome {
         mail: SentMail,
         by: MatchedBy,
         words: String,
-        /// The SRC list is told (and not already told of this mail).
-        tell_src: bool,
+        /// Who hears of it.
+        tell: Tell,
+        /// What the notice is keyed by (its outbox key is
+        /// `undelivered/<key>`): the same key is queued once, so a second
+        /// bounce with the same key tells nobody again. Empty for
+        /// [`Tell::Nobody`].
+        key: String,
     },
     /// About a known mail, but not a failure (`delayed`, `delivered`, an
     /// auto-reply to the return path): recorded, the row unchanged.
@@ -191,7 +260,12 @@ pub enum Outcome {
 /// mail that has a token; with return paths on, a real bounce of such a
 /// mail comes to its return path, and a Message-ID (derived from things an
 /// outsider may know) is not proof enough.
-pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: bool) -> Outcome {
+pub fn decide(
+    bounce: &BounceReport,
+    candidates: &[SentMail],
+    by_message_id: bool,
+    reach: &Reach<'_>,
+) -> Outcome {
     let failed: Vec<&RecipientStatus> = bounce
         .report
         .iter()
@@ -226,7 +300,7 @@ pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: boo
         };
         let by = MatchedBy::ReturnPath;
         return match &bounce.report {
-            Some(report) if !failed.is_empty() => bounced(mail, by, all_words(&failed)),
+            Some(_) if !failed.is_empty() => bounced(mail, by, all_words(&failed), &failed, reach),
             Some(report) => Outcome::Noted {
                 mail: mail.clone(),
                 by,
@@ -242,6 +316,8 @@ pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: boo
                 mail,
                 by,
                 "a bounce without a delivery status report".to_owned(),
+                &[],
+                reach,
             ),
             None => Outcome::Noted {
                 mail: mail.clone(),
@@ -301,7 +377,13 @@ pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: boo
                 words: all_words(&on_row),
             }
         } else {
-            bounced(mail, MatchedBy::MessageId, all_words(&failed_here))
+            bounced(
+                mail,
+                MatchedBy::MessageId,
+                all_words(&failed_here),
+                &failed_here,
+                reach,
+            )
         };
     }
     Outcome::Unmatched {
@@ -311,13 +393,67 @@ pub fn decide(bounce: &BounceReport, candidates: &[SentMail], by_message_id: boo
     }
 }
 
-fn bounced(mail: &SentMail, by: MatchedBy, words: String) -> Outcome {
+/// A bounced mail, and who hears of it. `failed`: the report's failed
+/// entries; the ones naming the mail's recipients say which of them did
+/// not get it (none named: all of them, as far as anyone knows).
+fn bounced(
+    mail: &SentMail,
+    by: MatchedBy,
+    words: String,
+    failed: &[&RecipientStatus],
+    reach: &Reach<'_>,
+) -> Outcome {
+    let (tell, key) = whom(mail, failed, reach);
     Outcome::Bounced {
-        tell_src: worth_telling(mail.kind) && !mail.bounced && mail.incident.is_some(),
         mail: mail.clone(),
         by,
         words,
+        tell,
+        key,
     }
+}
+
+fn whom(mail: &SentMail, failed: &[&RecipientStatus], reach: &Reach<'_>) -> (Tell, String) {
+    let nobody = (Tell::Nobody, String::new());
+    // A notice about a bounce is never itself told of: that is a loop.
+    // A mail already marked bounced was told of the first time.
+    if mail.kind == MailKind::DeliveryFailure || mail.bounced {
+        return nobody;
+    }
+    let mut lost: Vec<&str> = mail
+        .recipients
+        .iter()
+        .map(String::as_str)
+        .filter(|a| failed.iter().any(|f| f.names(a)))
+        .collect();
+    if lost.is_empty() {
+        lost = mail.recipients.iter().map(String::as_str).collect();
+    }
+    if lost.iter().any(|a| same(a, reach.src_address)) {
+        // The list refused it: the people who can fix the list hear,
+        // at their own addresses, once per incident (or week).
+        let who = reach.acting(mail.incident.as_ref());
+        if who.is_empty() {
+            return nobody;
+        }
+        let key = match &mail.incident {
+            Some(i) => format!("src-list/{i}"),
+            None => format!("src-list/{}", week_of(reach.now)),
+        };
+        return (Tell::Roster(who), key);
+    }
+    let Some(incident) = &mail.incident else {
+        return nobody;
+    };
+    if worth_telling(mail.kind) {
+        return (Tell::Src, format!("bounce-{}", mail.id));
+    }
+    // One insider's address does not take the incident's mail: the SRC
+    // hears once per incident and address.
+    let mut who: Vec<String> = lost.iter().map(|a| a.to_ascii_lowercase()).collect();
+    who.sort();
+    who.dedup();
+    (Tell::Src, format!("insider/{incident}/{}", who.join(",")))
 }
 
 #[cfg(test)]
@@ -350,6 +486,82 @@ mod tests {
                 status: "5.1.1".into(),
                 diagnostic: Some("smtp; 550 5.1.1 <x>: user unknown".into()),
             }],
+        }
+    }
+
+    const SRC: &str = "src@example.org";
+
+    fn roster() -> Roster {
+        let member = |name: &str, email: &str| crate::core::roster::Member {
+            name: name.into(),
+            email: email.into(),
+            company: name.into(),
+            fingerprint: None,
+            on_leave: false,
+        };
+        Roster {
+            members: vec![
+                member("Alice", "alice@example.org"),
+                member("Bob", "bob@example.org"),
+                member("Carol", "carol@example.org"),
+            ],
+            release_managers: vec![],
+            rotation: crate::core::roster::Rotation {
+                members: vec!["carol@example.org".into()],
+                starts: jiff::civil::date(2026, 1, 5),
+                shift_days: 7,
+            },
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-12-01T14:00:00Z".parse().unwrap()
+    }
+
+    /// EMB-2026-0001, commanded by Alice, Bob its Fix Lead, a Fix Team member.
+    fn incident() -> Incident {
+        let mut i = Incident::open(
+            "EMB-2026-0001".parse().unwrap(),
+            "bug",
+            None,
+            Some("alice@example.org".into()),
+            now(),
+        );
+        i.details.lead = Some("bob@example.org".into());
+        i.details.team = vec!["dev@vendor.example".into()];
+        i
+    }
+
+    fn decide_now(b: &BounceReport, candidates: &[SentMail], by_message_id: bool) -> Outcome {
+        let roster = roster();
+        let incidents = [incident()];
+        let reach = Reach {
+            src_address: SRC,
+            roster: &roster,
+            incidents: &incidents,
+            now: now(),
+        };
+        decide(b, candidates, by_message_id, &reach)
+    }
+
+    /// A mail to an insider of the incident, on its own row.
+    fn to_insider(id: i64, kind: MailKind, to: &str, token: &str) -> SentMail {
+        SentMail {
+            id,
+            kind,
+            incident: Some("EMB-2026-0001".parse().unwrap()),
+            message_id: format!("m{id}@example.org"),
+            recipients: vec![to.into()],
+            subject: "[EMB-2026-0001] Re: bug".into(),
+            token: Some(token.into()),
+            bounced: false,
+        }
+    }
+
+    fn tell_of(out: &Outcome) -> (Tell, String) {
+        match out {
+            Outcome::Bounced { tell, key, .. } => (tell.clone(), key.clone()),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -390,7 +602,7 @@ mod tests {
 
     #[test]
     fn a_failure_at_the_return_path_bounces_the_mail_and_tells_the_src() {
-        let out = decide(
+        let out = decide_now(
             &to_return_path(Some(failed_for("distro@vendor.example"))),
             &[notice()],
             false,
@@ -399,12 +611,16 @@ mod tests {
             mail,
             by,
             words,
-            tell_src,
+            tell,
+            key,
         } = out
         else {
             panic!("{out:?}")
         };
-        assert_eq!((mail.id, by, tell_src), (7, MatchedBy::ReturnPath, true));
+        assert_eq!(
+            (mail.id, by, tell, key.as_str()),
+            (7, MatchedBy::ReturnPath, Tell::Src, "bounce-7")
+        );
         assert!(words.contains("550 5.1.1"), "{words}");
         assert!(words.contains("Status: 5.1.1"), "{words}");
     }
@@ -414,7 +630,7 @@ mod tests {
         let mut b = to_return_path(Some(failed_for("distro@vendor.example")));
         b.token = Some("ffffffffffffffffffffffff".into());
         assert!(matches!(
-            decide(&b, &[notice()], true),
+            decide_now(&b, &[notice()], true),
             Outcome::Unmatched { .. }
         ));
     }
@@ -425,7 +641,7 @@ mod tests {
             let mut r = failed_for("distro@vendor.example");
             r.recipients[0].action = action.into();
             r.recipients[0].status = "4.4.1".into();
-            let out = decide(&to_return_path(Some(r)), &[notice()], false);
+            let out = decide_now(&to_return_path(Some(r)), &[notice()], false);
             assert!(
                 matches!(&out, Outcome::Noted { mail, .. } if mail.id == 7),
                 "{action}: {out:?}"
@@ -441,7 +657,7 @@ mod tests {
             report: Some(failed_for("DISTRO@vendor.example")),
             ..BounceReport::default()
         };
-        let out = decide(&bounce, std::slice::from_ref(&row), false);
+        let out = decide_now(&bounce, std::slice::from_ref(&row), false);
         assert!(
             matches!(&out, Outcome::Bounced { by: MatchedBy::MessageId, mail, .. } if mail.id == 7),
             "{out:?}"
@@ -451,7 +667,7 @@ mod tests {
             report: Some(failed_for("mallory@evil.example")),
             ..BounceReport::default()
         };
-        let out = decide(&forged, &[row], true);
+        let out = decide_now(&forged, &[row], true);
         let Outcome::Unmatched { why } = out else {
             panic!("{out:?}")
         };
@@ -464,7 +680,7 @@ mod tests {
             report: Some(failed_for("distro@vendor.example")),
             ..BounceReport::default()
         };
-        let out = decide(&bounce, &[notice()], false);
+        let out = decide_now(&bounce, &[notice()], false);
         let Outcome::Unmatched { why } = out else {
             panic!("{out:?}")
         };
@@ -474,7 +690,7 @@ mod tests {
         );
         // With return paths off, the Message-ID is all a bounce can name.
         assert!(matches!(
-            decide(&bounce, &[notice()], true),
+            decide_now(&bounce, &[notice()], true),
             Outcome::Bounced { .. }
         ));
     }
@@ -484,7 +700,7 @@ mod tests {
         let mut row = notice();
         row.kind = MailKind::DeliveryFailure;
         row.recipients = vec!["src@example.org".into()];
-        let out = decide(
+        let out = decide_now(
             &to_return_path(Some(failed_for("src@example.org"))),
             &[row],
             false,
@@ -493,7 +709,7 @@ mod tests {
             matches!(
                 out,
                 Outcome::Bounced {
-                    tell_src: false,
+                    tell: Tell::Nobody,
                     ..
                 }
             ),
@@ -502,7 +718,7 @@ mod tests {
         // Told once per mail: a second bounce of it is recorded only.
         let mut again = notice();
         again.bounced = true;
-        let out = decide(
+        let out = decide_now(
             &to_return_path(Some(failed_for("distro@vendor.example"))),
             &[again],
             false,
@@ -511,11 +727,151 @@ mod tests {
             matches!(
                 out,
                 Outcome::Bounced {
-                    tell_src: false,
+                    tell: Tell::Nobody,
                     ..
                 }
             ),
             "{out:?}"
+        );
+    }
+
+    /// The list refuses posts from the return path ("members only"): the
+    /// relay to it bounces. Telling the list would bounce too, so the
+    /// incident's commander and Fix Lead hear, at their own addresses.
+    #[test]
+    fn a_relay_the_src_list_refuses_tells_the_commander_and_the_lead_not_the_list() {
+        let row = to_insider(11, MailKind::Relay, "SRC@example.org", TOKEN);
+        let mut refused = failed_for("src@example.org");
+        refused.recipients[0].status = "5.7.1".into();
+        refused.recipients[0].diagnostic =
+            Some("smtp; 550 5.7.1 Only members may post to this group".into());
+        let out = decide_now(&to_return_path(Some(refused)), &[row], false);
+        assert_eq!(
+            tell_of(&out),
+            (
+                Tell::Roster(vec!["alice@example.org".into(), "bob@example.org".into()]),
+                "src-list/EMB-2026-0001".into()
+            )
+        );
+        let Outcome::Bounced { words, .. } = out else {
+            unreachable!()
+        };
+        assert!(words.contains("Only members may post"), "{words}");
+    }
+
+    /// Every relay and SRC copy of the incident goes the same way: the
+    /// second one to bounce carries the same key, which the outbox queues
+    /// once; a row already marked bounced tells nobody at all.
+    #[test]
+    fn a_second_bounce_at_the_src_list_on_the_same_incident_tells_nobody_again() {
+        const OTHER: &str = "fedcba9876543210fedcba98";
+        let first = to_insider(11, MailKind::Relay, SRC, TOKEN);
+        let second = to_insider(12, MailKind::SrcCopy, SRC, OTHER);
+        let mut b = to_return_path(Some(failed_for(SRC)));
+        let (_, key1) = tell_of(&decide_now(&b, &[first.clone(), second.clone()], false));
+        b.token = Some(OTHER.into());
+        let (tell2, key2) = tell_of(&decide_now(&b, &[first, second.clone()], false));
+        assert!(matches!(tell2, Tell::Roster(_)));
+        assert_eq!(key1, key2, "one notice per incident");
+        let mut marked = second;
+        marked.bounced = true;
+        assert_eq!(
+            tell_of(&decide_now(&b, &[marked], false)),
+            (Tell::Nobody, String::new())
+        );
+    }
+
+    /// No commander nor Fix Lead (or no incident: the digest): the member
+    /// on call hears, once a week for mail of no incident.
+    #[test]
+    fn without_a_commander_the_member_on_call_hears() {
+        let mut row = to_insider(11, MailKind::Relay, SRC, TOKEN);
+        row.incident = Some("EMB-2026-0009".parse().unwrap());
+        let out = decide_now(
+            &to_return_path(Some(failed_for(SRC))),
+            &[row.clone()],
+            false,
+        );
+        assert_eq!(
+            tell_of(&out),
+            (
+                Tell::Roster(vec!["carol@example.org".into()]),
+                "src-list/EMB-2026-0009".into()
+            )
+        );
+        row.kind = MailKind::Digest;
+        row.incident = None;
+        let out = decide_now(&to_return_path(Some(failed_for(SRC))), &[row], false);
+        assert_eq!(
+            tell_of(&out),
+            (
+                Tell::Roster(vec!["carol@example.org".into()]),
+                "src-list/2026-W49".into()
+            )
+        );
+    }
+
+    /// A mistyped `/team add`: the Fix Team member's relay bounces. The
+    /// SRC list hears, once per incident and address, whichever mail of
+    /// the incident bounces next.
+    #[test]
+    fn a_fix_team_members_relay_bounce_tells_the_src_once() {
+        let relay = to_insider(21, MailKind::Relay, "dev@vendor.example", TOKEN);
+        let out = decide_now(
+            &to_return_path(Some(failed_for("dev@vendor.example"))),
+            &[relay],
+            false,
+        );
+        assert_eq!(
+            tell_of(&out),
+            (Tell::Src, "insider/EMB-2026-0001/dev@vendor.example".into())
+        );
+        let copy = to_insider(
+            22,
+            MailKind::ReporterAnswerCopy,
+            "Dev@Vendor.example",
+            TOKEN,
+        );
+        let out = decide_now(&to_return_path(None), &[copy], false);
+        assert_eq!(
+            tell_of(&out).1,
+            "insider/EMB-2026-0001/dev@vendor.example",
+            "the same key: told once"
+        );
+        // An SRC member's own encrypted copy of the report.
+        let mine = to_insider(23, MailKind::SrcCopy, "bob@example.org", TOKEN);
+        let out = decide_now(&to_return_path(None), &[mine], false);
+        assert_eq!(
+            tell_of(&out),
+            (Tell::Src, "insider/EMB-2026-0001/bob@example.org".into())
+        );
+    }
+
+    /// The notice of a bounce, bounced: to the list or to the commander,
+    /// nobody hears (that would be a loop).
+    #[test]
+    fn a_bounce_of_a_delivery_failure_notice_tells_nobody() {
+        for to in [SRC, "alice@example.org"] {
+            let row = to_insider(31, MailKind::DeliveryFailure, to, TOKEN);
+            let out = decide_now(&to_return_path(Some(failed_for(to))), &[row], false);
+            assert_eq!(tell_of(&out), (Tell::Nobody, String::new()), "{to}");
+        }
+    }
+
+    /// A mail to the list and to people (an alert) that only one of them
+    /// refused: the report says who; the list is not blamed.
+    #[test]
+    fn the_failed_recipient_says_who_did_not_get_it() {
+        let mut alert = to_insider(41, MailKind::Alert, SRC, TOKEN);
+        alert.recipients = vec![SRC.into(), "alice@example.org".into()];
+        let out = decide_now(
+            &to_return_path(Some(failed_for("alice@example.org"))),
+            &[alert],
+            false,
+        );
+        assert_eq!(
+            tell_of(&out),
+            (Tell::Src, "insider/EMB-2026-0001/alice@example.org".into())
         );
     }
 }

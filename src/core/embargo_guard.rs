@@ -43,8 +43,15 @@ pub fn check(
                 || incident.is_some_and(|i| i.details.team.iter().any(|t| same(t, r))))
     };
     let Some(incident) = incident else {
-        // Mail about no incident (a quarantined mail) is for the SRC alone.
-        return match recipients.iter().find(|r| !same(r, audience.src_address)) {
+        // Mail about no incident (a quarantined mail) is for the SRC alone;
+        // but when the SRC list refused such a mail (the digest), the notice
+        // of it goes to SRC members at their own addresses.
+        let src_member =
+            |r: &str| kind == MailKind::DeliveryFailure && audience.roster.member(r).is_some();
+        return match recipients
+            .iter()
+            .find(|r| !same(r, audience.src_address) && !src_member(r))
+        {
             None => Ok(()),
             Some(r) => Err(format!(
                 "{r} is not the SRC list, and this mail belongs to no incident"
@@ -376,5 +383,42 @@ mod tests {
             |to: &[&str]| check(MailKind::Quarantine, &v(to), None, &audience, before).is_ok();
         assert!(no_incident(&["src@example.org"]));
         assert!(!no_incident(&["alice@example.org"]));
+    }
+
+    /// When the SRC list refuses mail, the notice goes to the commander and
+    /// the Fix Lead (roster members) of the incident, or, for mail of no
+    /// incident, to the member on call: the guard lets it. Only that
+    /// notice: other mail of no incident is still for the list alone.
+    #[test]
+    fn a_notice_that_the_list_refused_mail_reaches_roster_members() {
+        let roster = roster();
+        let audience = Audience {
+            src_address: "src@example.org",
+            roster: &roster,
+            distributors: &[],
+            announce: &[],
+            schedule: &SlotRules::default(),
+        };
+        let now = t("2026-11-10T09:00:00Z");
+        let mut i = Incident::open(
+            IncidentId::new("EMB", 2026, 1).unwrap(),
+            "bug",
+            None,
+            Some("alice@example.org".into()),
+            now,
+        );
+        i.details.lead = Some("alice@example.org".into());
+        let alice = vec!["Alice@example.org".to_owned()];
+        assert_eq!(
+            check(MailKind::DeliveryFailure, &alice, Some(&i), &audience, now),
+            Ok(())
+        );
+        assert_eq!(
+            check(MailKind::DeliveryFailure, &alice, None, &audience, now),
+            Ok(())
+        );
+        assert!(check(MailKind::Quarantine, &alice, None, &audience, now).is_err());
+        let outsider = vec!["mallory@evil.example".to_owned()];
+        assert!(check(MailKind::DeliveryFailure, &outsider, None, &audience, now).is_err());
     }
 }

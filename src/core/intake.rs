@@ -59,6 +59,8 @@ pub struct IntakeContext {
     pub commands: CommandFacts,
     /// The outbox mail a bounce names (by its token or Message-ID).
     pub sent: Vec<bounce::SentMail>,
+    /// The incidents of `sent`, as they stand: who hears of a bounce.
+    pub sent_incidents: Vec<Incident>,
 }
 
 /// A mail the service owes because of this one.
@@ -368,7 +370,13 @@ pub fn decide(
     };
     let message_id = Some(mail.message_id.clone());
     if let Some(report) = &mail.bounce {
-        let outcome = bounce::decide(report, &ctx.sent, !policy.verp);
+        let reach = bounce::Reach {
+            src_address: policy.src_address,
+            roster: policy.roster,
+            incidents: &ctx.sent_incidents,
+            now,
+        };
+        let outcome = bounce::decide(report, &ctx.sent, !policy.verp, &reach);
         let event = match &outcome {
             bounce::Outcome::Bounced {
                 mail: sent, words, ..
@@ -935,7 +943,13 @@ mod tests {
             panic!("a bounce is a bounce")
         };
         assert!(
-            matches!(outcome, bounce::Outcome::Bounced { tell_src: true, .. }),
+            matches!(
+                outcome,
+                bounce::Outcome::Bounced {
+                    tell: bounce::Tell::Src,
+                    ..
+                }
+            ),
             "{outcome:?}"
         );
         let (on, e) = event.expect("recorded on the incident");

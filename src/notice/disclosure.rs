@@ -860,23 +860,40 @@ impl Composer<'_> {
         what: &Undelivered<'_>,
         now: Timestamp,
     ) -> Result<NewMail, NoticeError> {
+        let to = vec![self.settings.list.src_address.clone()];
+        self.undelivered(Some(&i.id), to, what, now)
+    }
+
+    /// Tells `to` that a mail (of incident `id`, when it has one) could not
+    /// be delivered: the SRC list, or, when the list itself refused it,
+    /// the roster members who can act, each at their own address.
+    pub fn undelivered(
+        &self,
+        id: Option<&IncidentId>,
+        to: Vec<String>,
+        what: &Undelivered<'_>,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let shown = id.map_or_else(|| "no incident".to_owned(), ToString::to_string);
         let text = render(
             MailKind::DeliveryFailure,
             &DeliveryFailureText {
-                id: &i.id.to_string(),
+                id: &shown,
                 kind: what.kind,
                 to: what.to,
                 subject: &header_text(what.subject, 200),
                 error: what.error,
+                advice: what.advice.unwrap_or(DISTRIBUTOR_ADVICE),
             },
         )?;
+        let tag = id.map_or_else(|| "[embargo]".to_owned(), IncidentId::tag);
         self.compose(
             Spec {
                 key: format!("undelivered/{}", what.key),
                 kind: MailKind::DeliveryFailure,
-                incident: Some(&i.id),
-                to: vec![self.settings.list.src_address.clone()],
-                subject: format!("{} Could not deliver a mail to {}", i.id.tag(), what.to),
+                incident: id,
+                to,
+                subject: format!("{tag} Could not deliver a mail to {}", what.to),
                 text,
                 attachments: Vec::new(),
                 in_reply_to: None,
@@ -887,6 +904,10 @@ impl Composer<'_> {
         )
     }
 }
+
+/// What a delivery failure notice says to do, unless told otherwise.
+const DISTRIBUTOR_ADVICE: &str =
+    "If a distributor's key or address changed, update the config and ask for\nthe notice again.";
 
 /// Something the service holds back, or cannot do, until a person acts.
 pub struct Alert {
@@ -947,6 +968,8 @@ pub struct Undelivered<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub error: &'a str,
+    /// What to do about it; `None`: the words about a distributor.
+    pub advice: Option<&'a str>,
 }
 
 /// An incident's calendar entry, for [`ics::Entry`] to borrow.

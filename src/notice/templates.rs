@@ -193,6 +193,7 @@ pub struct DeliveryFailureText<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub error: &'a str,
+    pub advice: &'a str,
 }
 
 #[derive(Template)]

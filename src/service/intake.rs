@@ -675,7 +675,8 @@ impl Intake {
     }
 
     /// A bounce: kept without an incident, the mail it bounced marked,
-    /// the SRC told when the recipient mattered. Nobody else hears of it.
+    /// and whom the core names told (the SRC list, or the roster members
+    /// who can act when the list itself refused the mail).
     fn bounce(
         &self,
         outcome: bounce::Outcome,
@@ -689,28 +690,12 @@ impl Intake {
                 mail: sent,
                 by,
                 words,
-                tell_src,
+                tell,
+                key,
             } => {
-                tracing::warn!(outbox = sent.id, kind = %sent.kind, to = ?sent.recipients, %words, "a mail the service sent bounced");
-                let incident = sent.incident.as_ref().and_then(|i| known.incidents.get(i));
-                if let Some(i) = incident.filter(|_| tell_src) {
-                    let built = self.shared.composer().delivery_failure(
-                        i,
-                        &Undelivered {
-                            key: &format!("bounce-{}", sent.id),
-                            kind: sent.kind.as_str(),
-                            to: &sent.recipients.join(", "),
-                            subject: &sent.subject,
-                            error: &format!("it bounced: {words}"),
-                        },
-                        now,
-                    );
-                    match built {
-                        Ok(m) => outbox.push(m),
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not build the bounce notice to the SRC")
-                        }
-                    }
+                tracing::warn!(outbox = sent.id, kind = %sent.kind, to = ?sent.recipients, %words, ?tell, "a mail the service sent bounced");
+                if let Some(m) = self.tell_of_bounce(&sent, &words, tell, &key, known, now) {
+                    outbox.push(m);
                 }
                 let how = match by {
                     bounce::MatchedBy::ReturnPath => "its return path",
@@ -750,6 +735,86 @@ impl Intake {
             bounced,
             events: event.into_iter().collect(),
             outbox,
+        }
+    }
+
+    /// The notice of a bounce, to whom the core said: the SRC list, or,
+    /// when the list itself refused the mail, the roster members who can
+    /// act, at their own addresses. `None` for nobody (or when it cannot
+    /// be built, logged).
+    fn tell_of_bounce(
+        &self,
+        sent: &bounce::SentMail,
+        words: &str,
+        tell: bounce::Tell,
+        key: &str,
+        known: &Batch,
+        now: Timestamp,
+    ) -> Option<NewMail> {
+        let list = &self.shared.settings.list;
+        let to = sent.recipients.join(", ");
+        let error = format!("it bounced: {words}");
+        let what = |advice| Undelivered {
+            key,
+            kind: sent.kind.as_str(),
+            to: &to,
+            subject: &sent.subject,
+            error: &error,
+            advice,
+        };
+        let composer = self.shared.composer();
+        let built = match tell {
+            bounce::Tell::Nobody => return None,
+            bounce::Tell::Src => {
+                let Some(i) = sent.incident.as_ref().and_then(|i| known.incidents.get(i)) else {
+                    tracing::error!(
+                        outbox = sent.id,
+                        "a bounce to tell the SRC of, but its incident is not known"
+                    );
+                    return None;
+                };
+                if bounce::worth_telling(sent.kind) {
+                    composer.delivery_failure(i, &what(None), now)
+                } else {
+                    // The core keys it by the addresses that did not get it.
+                    let lost = key
+                        .strip_prefix(&format!("insider/{}/", i.id))
+                        .unwrap_or(&to)
+                        .replace(',', ", ");
+                    let advice = format!(
+                        "{lost} is not receiving the mail of {id}: fix the address.\n\
+                         On {id}: \"/team remove {lost}\", then \"/team add <the right address>\"\n\
+                         (for an SRC member or the Fix Lead, the roster or \"/lead\").\n\
+                         You hear of this once per incident and address.",
+                        id = i.id
+                    );
+                    composer.delivery_failure(i, &what(Some(&advice)), now)
+                }
+            }
+            bounce::Tell::Roster(who) => {
+                let once = match &sent.incident {
+                    Some(id) => format!("once for {id}"),
+                    None => "once a week for mail of no incident".to_owned(),
+                };
+                let advice = format!(
+                    "The SRC list {src} refused this mail: the committee did not get it,\n\
+                     and this notice comes to you alone, as the list would refuse it too.\n\
+                     Check the list: it must accept posts from {verp}\n\
+                     (each mail's own return path) and from {security};\n\
+                     see [outbox] verp in the config. You hear of this {once}.",
+                    src = list.src_address,
+                    verp = bounce::return_path(&list.security_address, Some("…")),
+                    security = list.security_address,
+                );
+                composer.undelivered(sent.incident.as_ref(), who, &what(Some(&advice)), now)
+            }
+        };
+        match built {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the bounce notice");
+                None
+            }
         }
     }
 

@@ -264,6 +264,7 @@ impl Scheduler {
                             to: "a distributor",
                             subject: &key,
                             error: failure,
+                            advice: None,
                         },
                         now,
                     );

@@ -206,6 +206,7 @@ impl Sender {
                                     to: &mail.recipients.join(", "),
                                     subject: &mail.subject,
                                     error: &e,
+                                    advice: None,
                                 },
                                 now,
                             );

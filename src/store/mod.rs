@@ -183,7 +183,8 @@ pub enum IntakeRecord {
     },
     /// A bounce of the service's own mail, or a mail claiming to be one:
     /// kept outside any incident (never opens one, never answered), the
-    /// mail it bounced marked, the SRC told when it mattered.
+    /// mail it bounced marked, those who can act told (see
+    /// [`crate::core::bounce::Tell`]).
     Bounced {
         mail: Box<Inbound>,
         /// What it was found to be about, shown where unfiled mail is listed.
