@@ -619,3 +619,88 @@ fn a_report_the_src_list_refuses_reaches_the_commander_not_the_list() {
         "bounced"
     );
 }
+
+/// A mistyped `/team add`: every relay to that Fix Team member bounces.
+/// The SRC list hears once, naming the address and how to fix it; the next
+/// relay's bounce to the same address tells nobody again.
+#[test]
+fn a_mistyped_fix_team_address_is_told_to_the_src_once() {
+    let t = common::team::team();
+    let site = &t.site;
+    let id = common::team::report(site, "r1@example.net", "Overflow in frob()");
+    site.deliver(&common::gpg::pgp_mime_signed(
+        &t.gpg,
+        &t.alice,
+        &common::team::reply("Alice <alice@example.org>", &id, "r1@example.net", "c1"),
+        &format!("/accept {id}\r\n/team add dev@vendr.example {id}\r\n"),
+    ));
+    site.ok(&["run", "--once"]);
+    let rec = site.json(&["show", &id]);
+    assert_eq!(
+        rec["team"],
+        serde_json::json!(["dev@vendr.example"]),
+        "{rec:#}"
+    );
+    let before = site.outbox();
+    for n in ["r2", "r3"] {
+        site.deliver(&mail(
+            "Reporter <r@example.net>",
+            &format!("Re: [{id}] report"),
+            &format!("{n}@example.net"),
+            "In-Reply-To: <r1@example.net>\r\n",
+        ));
+    }
+    site.ok(&["run", "--once"]);
+    let sent = site.outbox();
+    let to_dev: Vec<_> = sent
+        .iter()
+        .filter(|m| m.envelope_to == ["dev@vendr.example"])
+        .collect();
+    assert_eq!(to_dev.len(), 2, "two relays to the Fix Team member");
+    assert!(
+        sent.iter().any(|m| m.envelope_to == ["src@example.org"]
+            && !before.iter().any(|b| b.message_id == m.message_id)),
+        "the list gets the relays too"
+    );
+    let bounce_of = |m: &common::Sent, n: &str| {
+        dsn(
+            &m.envelope_from,
+            m.message_id.trim_matches(['<', '>']),
+            "dev@vendr.example",
+            "failed",
+            n,
+        )
+    };
+    site.deliver(&bounce_of(to_dev[0], "b1@mx.vendr.example"));
+    site.ok(&["run", "--once"]);
+    let after = site.outbox();
+    let new: Vec<_> = after
+        .iter()
+        .filter(|m| !sent.iter().any(|s| s.message_id == m.message_id))
+        .collect();
+    assert_eq!(new.len(), 1, "one notice: {new:?}");
+    assert_eq!(new[0].envelope_to, ["src@example.org"]);
+    for want in [
+        "dev@vendr.example is not receiving the mail of",
+        "/team remove dev@vendr.example",
+        "/team add",
+        "User unknown",
+    ] {
+        assert!(
+            new[0].text.contains(want),
+            "{want:?} not in {}",
+            new[0].text
+        );
+    }
+    site.deliver(&bounce_of(to_dev[1], "b2@mx.vendr.example"));
+    site.ok(&["run", "--once"]);
+    assert_eq!(site.outbox().len(), after.len(), "told once per address");
+    let show = site.json(&["show", &id]);
+    let bounced = show["outbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["recipients"][0] == "dev@vendr.example" && m["state"] == "bounced")
+        .count();
+    assert_eq!(bounced, 2, "{show}");
+}

@@ -185,12 +185,16 @@ pub struct Reach<'a> {
 
 impl Reach<'_> {
     /// Those who can act when the SRC list refuses mail of `incident`:
-    /// its commander and Fix Lead, or else the member on call.
+    /// its commander and Fix Lead, or else the member on call. Only people
+    /// still in the roster: the embargo guard lets the notice reach them.
     fn acting(&self, incident: Option<&IncidentId>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         if let Some(i) = incident.and_then(|id| self.incidents.iter().find(|i| &i.id == id)) {
             for who in i.commander.iter().chain(i.details.lead.iter()) {
-                if !same(who, self.src_address) && !out.iter().any(|o| same(o, who)) {
+                if self.roster.person(who).is_some()
+                    && !same(who, self.src_address)
+                    && !out.iter().any(|o| same(o, who))
+                {
                     out.push(who.clone());
                 }
             }
@@ -798,6 +802,31 @@ mod tests {
                 Tell::Roster(vec!["carol@example.org".into()]),
                 "src-list/EMB-2026-0009".into()
             )
+        );
+        // A commander who left the roster is not written to.
+        let gone = {
+            let mut i = incident();
+            i.id = "EMB-2026-0009".parse().unwrap();
+            i.commander = Some("left@example.org".into());
+            i.details.lead = None;
+            i
+        };
+        let roster = roster();
+        let reach = Reach {
+            src_address: SRC,
+            roster: &roster,
+            incidents: std::slice::from_ref(&gone),
+            now: now(),
+        };
+        let out = decide(
+            &to_return_path(Some(failed_for(SRC))),
+            std::slice::from_ref(&row),
+            false,
+            &reach,
+        );
+        assert_eq!(
+            tell_of(&out).0,
+            Tell::Roster(vec!["carol@example.org".into()])
         );
         row.kind = MailKind::Digest;
         row.incident = None;
