@@ -545,6 +545,11 @@ impl Intake {
                                                     to: &answer.to.email,
                                                     subject: &answer.title,
                                                     error: &error,
+                                                    advice: Some(
+                                                        "Nothing was sent to the reporter. Ask them for a key that can \
+                                                         encrypt (embargo show shows the one held), or answer them \
+                                                         another way; /reply again once they sent it.",
+                                                    ),
                                                 },
                                                 now,
                                             ),
