@@ -1157,6 +1157,25 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
     })
     .expect("the reporter's answer joins the incident");
     assert_eq!(incidents(&site).len(), 1, "no second incident");
+    // ... and reaches the insiders, relayed: "Reporter via the list".
+    let relay_of_answer = |m: &Vec<u8>| {
+        header(m, "In-Reply-To").as_deref() == Some("<reply-2@reporter.example>")
+            && header(m, "From").is_some_and(|f| f.contains(" via "))
+    };
+    wait_for(Duration::from_secs(10), || {
+        servers.mailbox("src").iter().any(relay_of_answer)
+    })
+    .expect("the reporter's answer is relayed to the SRC list");
+    let relayed = servers
+        .mailbox("src")
+        .into_iter()
+        .find(|m| relay_of_answer(m))
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&relayed).contains("Here is a second input."),
+        "{}",
+        String::from_utf8_lossy(&relayed)
+    );
 }
 
 /// `embargo run --once` against the servers.
