@@ -239,6 +239,49 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  embargo completions bash > ~/.local/share/bash-completion/completions/embargo\n  embargo completions fish > ~/.config/fish/completions/embargo.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages, embargo.1 and one per command, to DIR (for packagers).
+    #[command(hide = true, after_help = "Example:\n  embargo man target/man")]
+    Man {
+        /// Where to write them; created when missing.
+        #[arg(value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// Writes the man pages of every visible command to `dir`: embargo.1, and
+/// embargo-COMMAND.1 for each command (embargo-keys-generate.1 for nested
+/// ones). Returns their file names.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let before: std::collections::BTreeSet<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    clap_mangen::generate_to(Cli::command(), dir)?;
+    let mut written: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .filter(|n| !before.contains(n))
+        .filter_map(|n| n.into_string().ok())
+        .collect();
+    written.sort();
+    Ok(written)
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "embargo", &mut out);
+    out
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,4 +305,42 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_pages_cover_every_visible_command_and_no_hidden_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pages = write_man_pages(dir.path()).unwrap();
+        for page in [
+            "embargo.1",
+            "embargo-serve.1",
+            "embargo-check-config.1",
+            "embargo-keys-generate.1",
+            "embargo-completions.1",
+        ] {
+            assert!(pages.iter().any(|p| p == page), "{page} missing: {pages:?}");
+        }
+        assert!(!pages.iter().any(|p| p == "embargo-man.1"), "{pages:?}");
+        let main = std::fs::read_to_string(dir.path().join("embargo.1")).unwrap();
+        assert!(main.starts_with(".ie"), "not roff: {}", &main[..40]);
+        assert!(main.contains("check\\-config"), "{main}");
+        assert!(main.contains("\\-\\-config"), "{main}");
+    }
+
+    #[test]
+    fn completions_name_the_commands_and_options() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let script = String::from_utf8(completions(shell)).unwrap();
+            assert!(script.contains("check-config"), "{shell}: {script}");
+            assert!(script.contains("config"), "{shell}");
+        }
+    }
 }

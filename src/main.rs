@@ -314,6 +314,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             vector,
             json: as_json,
         } => cvss(vector, *as_json)?,
+        Command::Completions { shell } => {
+            let script = embargo::cli::completions(*shell);
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&script).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(e).context("cannot write to standard output");
+                }
+                _ => {}
+            }
+        }
+        Command::Man { out } => {
+            let pages = embargo::cli::write_man_pages(out)
+                .with_context(|| format!("cannot write the man pages to {}", out.display()))?;
+            print(&format!(
+                "{} man page(s) in {}\n",
+                pages.len(),
+                out.display()
+            ))?;
+        }
         Command::CheckConfig { connect } => {
             let checked = check_config(&cli);
             if *connect && checked == ExitCode::SUCCESS {
