@@ -1008,7 +1008,6 @@ impl<'a> Composer<'a> {
     ) -> Result<NewMail, NoticeError> {
         let settings = self.settings;
         let key = format!("quarantine/{}", &digest[..digest.len().min(24)]);
-        let id = message_id(&key, settings);
         let list = &settings.list;
         let body = render(
             MailKind::Quarantine,
@@ -1021,39 +1020,7 @@ impl<'a> Composer<'a> {
             },
         )?;
         let subject = "[embargo] A mail to the security address could not be read".to_owned();
-        let bytes = self.seal(
-            &Headers {
-                from: Party {
-                    name: Some("embargo"),
-                    email: &list.security_address,
-                },
-                to: vec![Party {
-                    name: None,
-                    email: &list.src_address,
-                }],
-                reply_to: None,
-                subject: &subject,
-                message_id: &id,
-                in_reply_to: None,
-                references: &[],
-                date: now,
-                auto_submitted: "auto-generated",
-            },
-            &body,
-            &[],
-            Seal::Sign,
-        )?;
-        Ok(NewMail {
-            key,
-            kind: MailKind::Quarantine,
-            incident: None,
-            message_id: id,
-            from: list.security_address.clone(),
-            recipients: vec![list.src_address.clone()],
-            subject,
-            bytes,
-            due_at: now,
-        })
+        self.to_src_list(key, MailKind::Quarantine, subject, &body, now)
     }
 
     /// The weekly digest to the SRC list: untriaged reports and spam.
@@ -1064,10 +1031,23 @@ impl<'a> Composer<'a> {
     ) -> Result<NewMail, NoticeError> {
         let settings = self.settings;
         let key = digest.key();
-        let id = message_id(&key, settings);
         let list = &settings.list;
         let body = digest.text(now, &list.incident_prefix);
         let subject = format!("[embargo] {}", digest.subject());
+        self.to_src_list(key, MailKind::Digest, subject, &body, now)
+    }
+
+    /// A service mail of no incident to the SRC list, signed.
+    fn to_src_list(
+        &self,
+        key: String,
+        kind: MailKind,
+        subject: String,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<NewMail, NoticeError> {
+        let list = &self.settings.list;
+        let id = message_id(&key, self.settings);
         let bytes = self.seal(
             &Headers {
                 from: Party {
@@ -1086,13 +1066,13 @@ impl<'a> Composer<'a> {
                 date: now,
                 auto_submitted: "auto-generated",
             },
-            &body,
+            body,
             &[],
             Seal::Sign,
         )?;
         Ok(NewMail {
             key,
-            kind: MailKind::Digest,
+            kind,
             incident: None,
             message_id: id,
             from: list.security_address.clone(),
