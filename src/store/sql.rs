@@ -646,59 +646,40 @@ macro_rules! sql_store {
                 let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(MESSAGE_INSERT_COLUMNS));
                 for m in chunk {
                     q = match m {
-                        MessageRow::Filed {
-                            mail,
-                            incident,
-                            via,
-                            now,
-                        } => q
-                            .bind(Some(incident.as_str()))
-                            .bind(&mail.message_id)
-                            .bind(mail.message_id_synthesized)
-                            .bind(&mail.body_digest)
-                            .bind(json(&mail.in_reply_to))
-                            .bind(json(&mail.references))
-                            .bind(mail.from.as_ref().map(|m| m.email.clone()))
-                            .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
-                            .bind(json(&mail.to))
-                            .bind(json(&mail.cc))
-                            .bind(&mail.subject)
-                            .bind(mail.date.map(secs))
-                            .bind(secs(*now))
-                            .bind(&mail.text)
-                            .bind(mail.text_source.as_str())
-                            .bind(json(&mail.attachments))
-                            .bind(json(&mail.problems))
-                            .bind(json(&mail.signature))
-                            .bind(json(&mail.encryption))
-                            .bind(*via)
-                            .bind(None::<&str>)
-                            .bind(mail.raw.len() as i64)
-                            .bind(&mail.raw),
-                        MessageRow::Unfiled { mail, reason, now } => q
-                            .bind(None::<&str>)
-                            .bind(&mail.message_id)
-                            .bind(mail.message_id_synthesized)
-                            .bind(&mail.body_digest)
-                            .bind(json(&mail.in_reply_to))
-                            .bind(json(&mail.references))
-                            .bind(mail.from.as_ref().map(|m| m.email.clone()))
-                            .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
-                            .bind(json(&mail.to))
-                            .bind(json(&mail.cc))
-                            .bind(&mail.subject)
-                            .bind(mail.date.map(secs))
-                            .bind(secs(*now))
-                            .bind(&mail.text)
-                            .bind(mail.text_source.as_str())
-                            .bind(json(&mail.attachments))
-                            .bind(json(&mail.problems))
-                            .bind(json(&mail.signature))
-                            .bind(json(&mail.encryption))
-                            .bind(None::<&str>)
-                            .bind(Some(*reason))
-                            .bind(mail.raw.len() as i64)
-                            .bind(&mail.raw),
+                        MessageRow::Filed { mail, .. } | MessageRow::Unfiled { mail, .. } => {
+                            let (incident, via, reason, now) = match m {
+                                MessageRow::Filed {
+                                    incident, via, now, ..
+                                } => (Some(incident.as_str()), *via, None, now),
+                                MessageRow::Unfiled { reason, now, .. } => {
+                                    (None, None, Some(*reason), now)
+                                }
+                                MessageRow::Quarantined { .. } => unreachable!("matched above"),
+                            };
+                            q.bind(incident)
+                                .bind(&mail.message_id)
+                                .bind(mail.message_id_synthesized)
+                                .bind(&mail.body_digest)
+                                .bind(json(&mail.in_reply_to))
+                                .bind(json(&mail.references))
+                                .bind(mail.from.as_ref().map(|m| m.email.clone()))
+                                .bind(mail.from.as_ref().and_then(|m| m.name.clone()))
+                                .bind(json(&mail.to))
+                                .bind(json(&mail.cc))
+                                .bind(&mail.subject)
+                                .bind(mail.date.map(secs))
+                                .bind(secs(*now))
+                                .bind(&mail.text)
+                                .bind(mail.text_source.as_str())
+                                .bind(json(&mail.attachments))
+                                .bind(json(&mail.problems))
+                                .bind(json(&mail.signature))
+                                .bind(json(&mail.encryption))
+                                .bind(via)
+                                .bind(reason)
+                                .bind(mail.raw.len() as i64)
+                                .bind(&mail.raw)
+                        }
                         MessageRow::Quarantined {
                             message_id,
                             body_digest,
