@@ -94,7 +94,7 @@ async fn a_report_sent_over_smtp_is_acknowledged_and_copied_to_the_src_within_5_
     let site = site(&servers, &Wiring::tls());
     let served = serve(&site);
     // Let it connect and settle into IDLE first, as a running service would be.
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         served.log().contains("IMAP connected")
     })
     .expect("the service connects to Dovecot");
@@ -150,7 +150,7 @@ async fn a_reply_in_the_thread_joins_the_same_incident() {
         &address("security"),
         &report(1, "thread"),
     );
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         !answers(&servers, "reporter").is_empty()
     })
     .expect("an acknowledgement");
@@ -169,7 +169,7 @@ async fn a_reply_in_the_thread_joins_the_same_incident() {
     );
     servers.send(&address("reporter"), &address("security"), reply.as_bytes());
     let id = incidents(&site)[0]["id"].as_str().unwrap().to_owned();
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         site.json(&["show", &id])["messages"]
             .as_array()
             .is_some_and(|m| m.len() == 2)
@@ -190,7 +190,7 @@ async fn mail_queued_while_dovecot_is_down_is_processed_once_it_is_back() {
             &report(n, "down"),
         );
     }
-    wait_for(Duration::from_secs(20), || {
+    wait_for(Duration::from_secs(60), || {
         answers(&servers, "reporter").len() == 3
     })
     .expect("the first three are acknowledged");
@@ -252,7 +252,7 @@ async fn an_acknowledgement_due_while_postfix_is_down_is_sent_once_it_is_back() 
         &address("security"),
         &report(1, "smtp"),
     );
-    wait_for(Duration::from_secs(15), || {
+    wait_for(Duration::from_secs(60), || {
         served.log().contains("will retry")
     })
     .expect("the service tries to send and fails");
@@ -364,7 +364,7 @@ async fn starttls_imap_and_implicit_tls_smtp_work_against_the_test_ca() {
         &address("security"),
         &report(1, "tls"),
     );
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         !answers(&servers, "reporter").is_empty()
     })
     .expect("acknowledged over STARTTLS IMAP and SMTPS");
@@ -533,7 +533,7 @@ fn a_wrong_password_a_wrong_port_and_tls_against_a_plain_port_each_name_the_sett
         std::fs::read_to_string(&log).unwrap_or_default()
             + &std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
     };
-    wait_for(Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(60), || {
         logged().contains("refused the login")
     })
     .unwrap_or_else(|| panic!("no refused login in 30 s:\n{}", logged()));
@@ -614,7 +614,7 @@ async fn processed_mail_can_be_moved_to_a_folder_and_a_missing_folder_is_named()
         &address("security"),
         &report(1, "move"),
     );
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         !answers(&servers, "reporter").is_empty()
     })
     .expect("acknowledged");
@@ -637,7 +637,7 @@ async fn a_new_uidvalidity_rereads_the_mailbox_without_processing_anything_twice
             &report(n, "uidv"),
         );
     }
-    wait_for(Duration::from_secs(15), || {
+    wait_for(Duration::from_secs(60), || {
         answers(&servers, "reporter").len() == 2
     })
     .expect("both acknowledged");
@@ -763,7 +763,7 @@ fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
 
 /// Waits until each of `users` has a relay of the mail `id`.
 fn wait_for_relays(servers: &MailServers, users: &[&str], id: &str) {
-    wait_for(Duration::from_secs(20), || {
+    wait_for(Duration::from_secs(60), || {
         users.iter().all(|u| !relays_of(servers, u, id).is_empty())
     })
     .unwrap_or_else(|| {
@@ -780,7 +780,7 @@ fn wait_for_relays(servers: &MailServers, users: &[&str], id: &str) {
 fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
     servers.send(&address("reporter"), &address("security"), &report(1, tag));
     // Acknowledged: the service is up, its store ready for the CLI.
-    wait_for(Duration::from_secs(15), || {
+    wait_for(Duration::from_secs(60), || {
         !answers(servers, "reporter").is_empty()
     })
     .expect("the report is acknowledged");
@@ -801,7 +801,7 @@ fn a_led_incident(servers: &MailServers, k: &Keyed, tag: &str) -> String {
         ),
     );
     servers.send(&address("alice"), &address("security"), &commands);
-    wait_for(Duration::from_secs(15), || {
+    wait_for(Duration::from_secs(60), || {
         let shown = k.site.json(&["show", &id]);
         shown["lead"] == address("bob").as_str() && shown["team"][0] == address("dev").as_str()
     })
@@ -889,7 +889,7 @@ async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_sig
             servers.send(&address("bob"), &address("security"), answer.as_bytes());
         }
     }
-    wait_for(Duration::from_secs(20), || {
+    wait_for(Duration::from_secs(60), || {
         !relays_of(&servers, "src", "bob-answer@bob.example").is_empty()
             && !relays_of(&servers, "dev", "bob-answer@bob.example").is_empty()
     })
@@ -1054,7 +1054,7 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
         &address("security"),
         report.as_bytes(),
     );
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         !answers(&servers, "reporter").is_empty()
     })
     .expect("an acknowledgement");
@@ -1070,7 +1070,7 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
     )
     .replace("security@example.org", &address("security"));
     servers.send(&address("alice"), &address("security"), forged.as_bytes());
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         servers
             .mailbox("src")
             .iter()
@@ -1092,7 +1092,7 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
     .unwrap()
     .replace("security@example.org", &address("security"));
     servers.send(&address("alice"), &address("security"), signed.as_bytes());
-    wait_for(Duration::from_secs(15), || to_reporter(&servers) == 2)
+    wait_for(Duration::from_secs(60), || to_reporter(&servers) == 2)
         .expect("the answer reaches the reporter");
     assert_eq!(
         to_reporter(&servers),
@@ -1124,7 +1124,7 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
     assert!(plain.contains("we reproduced it"), "{plain}");
     assert!(!plain.contains(&address("alice")) && !plain.contains(&address("src")));
     assert!(!String::from_utf8_lossy(&answer).contains("exploit"));
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         servers
             .mailbox("src")
             .iter()
@@ -1147,7 +1147,7 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
         &address("security"),
         theirs.as_bytes(),
     );
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         site.json(&["show", &id])["messages"]
             .as_array()
             .is_some_and(|m| {
@@ -1162,7 +1162,7 @@ async fn a_members_reply_reaches_the_reporter_encrypted_and_their_answer_comes_b
         header(m, "In-Reply-To").as_deref() == Some("<reply-2@reporter.example>")
             && header(m, "From").is_some_and(|f| f.contains(" via "))
     };
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         servers.mailbox("src").iter().any(relay_of_answer)
     })
     .expect("the reporter's answer is relayed to the SRC list");
@@ -1211,7 +1211,7 @@ async fn a_distributor_notice_postfix_bounces_is_marked_bounced_and_opens_no_inc
         &address("security"),
         &report(1, "bounce"),
     );
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(60), || {
         !servers.mailbox("security").is_empty()
     })
     .expect("the report reaches the security mailbox");
@@ -1269,7 +1269,7 @@ async fn a_distributor_notice_postfix_bounces_is_marked_bounced_and_opens_no_inc
     // the security mailbox.
     let return_path =
         embargo::core::bounce::return_path(&address("security"), sent.bounce_token.as_deref());
-    let bounced_back = wait_for(Duration::from_secs(30), || {
+    let bounced_back = wait_for(Duration::from_secs(60), || {
         servers
             .mailbox("security")
             .iter()
@@ -1320,7 +1320,7 @@ async fn a_distributor_notice_postfix_bounces_is_marked_bounced_and_opens_no_inc
     assert_eq!(incidents(&site).len(), 1, "a bounce opens no incident");
 
     // The SRC hears of it, signed like every notice.
-    let told = wait_for(Duration::from_secs(10), || {
+    let told = wait_for(Duration::from_secs(60), || {
         servers.mailbox("src").iter().any(|m| {
             header(m, "Subject")
                 .is_some_and(|s| s.contains(&format!("Could not deliver a mail to {gone}")))

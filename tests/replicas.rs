@@ -193,7 +193,7 @@ async fn two_replicas_send_every_notice_once_and_the_standby_takes_over_ingest()
     for n in 10..20 {
         servers.deliver(&address("reporter"), &address("security"), &report(n, "b"));
     }
-    wait_for(Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(60), || {
         standby.log().contains(LEASE_TAKEN)
     })
     .unwrap_or_else(|| panic!("no takeover within 30 s\n{}", standby.log()));

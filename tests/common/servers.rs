@@ -19,13 +19,37 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A loopback port nothing listens on (for a moment).
+/// A loopback port nothing listens on, and that no other test of any test
+/// process on this machine is handed while this process lives. The kernel
+/// may give the same free port to two tests that ask at the same moment
+/// (neither has bound it yet); two servers of two tests on one port would
+/// send one test's mail to the other's mailbox. The claim is an exclusive
+/// lock on a file named after the port, held until the process exits.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::Mutex;
+    static CLAIMS: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("embargo-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for _ in 0..1000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let claim = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+            .unwrap();
+        // A lock is per open file: this process's own earlier claim refuses
+        // it too.
+        if claim.try_lock().is_ok() {
+            CLAIMS.lock().unwrap().push(claim);
+            return port;
+        }
+    }
+    panic!("no free loopback port without a claim in {}", dir.display());
 }
 
 pub fn address(user: &str) -> String {

@@ -18,6 +18,23 @@ wait_port() {
     return 1
 }
 
+# Waits until PORT accepts connections and proves the one listener on it is
+# the daemon whose master's pid is in PIDFILE: a port another test's server
+# took (a race between picking a free port and binding it) must fail this
+# start, not route this test's mail to someone else's server.
+wait_own_port() {
+    local port=$1 pidfile=$2 hex inodes pid
+    wait_port "$port" || return 1
+    hex=$(printf '%04X' "$port")
+    inodes=$(awk -v a="0100007F:$hex" '$2 == a && $4 == "0A" { print $10 }' /proc/net/tcp)
+    pid=$(tr -d ' ' <"$pidfile" 2>/dev/null || true)
+    if [ -z "$pid" ] || [ "$(printf '%s\n' "$inodes" | grep -c .)" != 1 ] ||
+        ! find "/proc/$pid/fd" -lname "socket:\[$inodes\]" 2>/dev/null | grep -q .; then
+        echo "127.0.0.1:$port answers, but not from the server whose pid is in $pidfile (${pid:-none}); listeners: ${inodes:-none}; see the logs under $D" >&2
+        return 1
+    fi
+}
+
 wait_gone() {
     for _ in $(seq 1 200); do
         kill -0 "$1" 2>/dev/null || return 0
@@ -33,8 +50,8 @@ start-imap)
         cat "$D/dovecot/dovecot.log" >&2 2>/dev/null
         exit 1
     }
-    wait_port "$IMAP"
-    wait_port "$IMAPS"
+    wait_own_port "$IMAP" "$D/dovecot/run/master.pid"
+    wait_own_port "$IMAPS" "$D/dovecot/run/master.pid"
     ;;
 stop-imap)
     pidfile="$D/dovecot/run/master.pid"
@@ -53,9 +70,9 @@ start-smtp)
         tail -20 "$D/postfix/postfix.log" >&2 2>/dev/null
         exit 1
     fi
-    wait_port "$MX"
-    wait_port "$SMTP"
-    wait_port "$SMTPS"
+    wait_own_port "$MX" "$D/postfix/spool/pid/master.pid"
+    wait_own_port "$SMTP" "$D/postfix/spool/pid/master.pid"
+    wait_own_port "$SMTPS" "$D/postfix/spool/pid/master.pid"
     ;;
 stop-smtp)
     if [ -f "$D/postfix/spool/pid/master.pid" ]; then
