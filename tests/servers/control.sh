@@ -23,13 +23,22 @@ wait_port() {
 # took (a race between picking a free port and binding it) must fail this
 # start, not route this test's mail to someone else's server.
 wait_own_port() {
-    local port=$1 pidfile=$2 hex inodes pid
+    local port=$1 pidfile=$2 hex inodes pid fd owned=
     wait_port "$port" || return 1
     hex=$(printf '%04X' "$port")
     inodes=$(awk -v a="0100007F:$hex" '$2 == a && $4 == "0A" { print $10 }' /proc/net/tcp)
     pid=$(tr -d ' ' <"$pidfile" 2>/dev/null || true)
-    if [ -z "$pid" ] || [ "$(printf '%s\n' "$inodes" | grep -c .)" != 1 ] ||
-        ! find "/proc/$pid/fd" -lname "socket:\[$inodes\]" 2>/dev/null | grep -q .; then
+    # One descriptor at a time: the daemon opens and closes others meanwhile,
+    # which a find over /proc/PID/fd reports as an error.
+    if [ -n "$pid" ] && [ "$(printf '%s\n' "$inodes" | grep -c .)" = 1 ]; then
+        for fd in "/proc/$pid/fd/"*; do
+            if [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inodes]" ]; then
+                owned=1
+                break
+            fi
+        done
+    fi
+    if [ -z "$owned" ]; then
         echo "127.0.0.1:$port answers, but not from the server whose pid is in $pidfile (${pid:-none}); listeners: ${inodes:-none}; see the logs under $D" >&2
         return 1
     fi
