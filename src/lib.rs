@@ -16,6 +16,8 @@
 //! - [`demo`]: the embedded default, end to end, on demo mail.
 //! - [`advisory`]: the CVE record, OSV and CSAF 2.0 built from an incident,
 //!   checked against the official schemas.
+//! - [`metrics`], [`health`], [`observe`]: what `/metrics` counts, what
+//!   `/readyz` judges, and the HTTP endpoints that answer them.
 
 pub mod advisory;
 pub mod cli;
@@ -25,9 +27,12 @@ pub mod core;
 pub mod crypto;
 pub mod demo;
 pub mod guard;
+pub mod health;
 pub mod keyring;
 pub mod member_command;
+pub mod metrics;
 pub mod notice;
+pub mod observe;
 pub mod parse;
 pub mod pgp;
 pub mod report;

@@ -187,6 +187,12 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Bound before anything starts: a taken port stops `serve` at once
+    // rather than leave it running unmonitored.
+    let observe = match settings.observe.filter(|_| !once) {
+        Some(addr) => Some(embargo::observe::bind(addr).await?),
+        None => None,
+    };
     let mut source = source::open(&settings.source);
     let sink = sink::open(&settings.sink)?;
     // A backlog shows its progress: a bar for a person at a terminal, a
@@ -236,13 +242,24 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
             tracing::error!(error = %e, "the way out does not work yet; mail waits in the outbox");
         }
     };
+    let observing = async {
+        if let Some(listener) = observe {
+            let observer = embargo::observe::Observer {
+                metrics: service.metrics().clone(),
+                store: service.store().clone(),
+                clock: Arc::new(SystemClock),
+                poll_interval: settings.source.poll_interval(),
+            };
+            embargo::observe::serve(listener, Arc::new(observer), stop.clone()).await;
+        }
+    };
     let serving = service.serve(
         source.as_mut(),
         sink.as_ref(),
         settings.source.poll_interval(),
-        stop,
+        stop.clone(),
     );
-    tokio::join!(check, serving);
+    tokio::join!(check, serving, observing);
     Ok(())
 }
 

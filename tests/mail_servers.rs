@@ -1339,3 +1339,159 @@ async fn a_distributor_notice_postfix_bounces_is_marked_bounced_and_opens_no_inc
     // Nobody else: the reporter got only the acknowledgement.
     assert_eq!(servers.mailbox("reporter").len(), 1);
 }
+
+/// `[observe]` on: `/healthz`, `/readyz` and `/metrics` answer; the
+/// counters move as a report and a refused command go through the real
+/// servers; `/readyz` turns unready while Dovecot is down and ready once it
+/// is back; no label of any series names an address or the subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_health_readiness_and_metrics_that_follow_the_mail() {
+    use servers::{http_get, metric};
+
+    let servers = MailServers::start();
+    let port = servers::free_port();
+    // Polls every 2 s: the source counts as unreached after 14 s.
+    let site = Site::with_config(&format!(
+        "{}\n[observe]\nlisten = \"127.0.0.1:{port}\"\n",
+        servers::config(&servers, &Wiring::tls()).replace("poll_seconds = 30", "poll_seconds = 2")
+    ));
+    let served = serve(&site);
+    wait_for(Duration::from_secs(60), || {
+        http_get(port, "/readyz").0 == 200
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "/readyz never said ready: {:?}\n{}",
+            http_get(port, "/readyz"),
+            served.log()
+        )
+    });
+    assert_eq!(http_get(port, "/healthz"), (200, "ok\n".to_owned()));
+    let (status, ready) = http_get(port, "/readyz");
+    assert_eq!(status, 200);
+    for line in ["ready", "store: answers", "ingest lease: held"] {
+        assert!(ready.contains(line), "{ready}");
+    }
+    assert_eq!(http_get(port, "/nothing-here").0, 404);
+    let (status, before) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    let opened = "embargo_mails_ingested_total{outcome=\"opened\"}";
+    assert_eq!(metric(&before, opened), None, "{before}");
+    assert_eq!(metric(&before, "embargo_ingest_lease_held"), Some(1.0));
+    assert_eq!(metric(&before, "embargo_store_up"), Some(1.0));
+
+    // A report, then the reporter's unsigned /accept in its thread.
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        &report(1, "metrics"),
+    );
+    wait_for(Duration::from_secs(60), || {
+        !answers(&servers, "reporter").is_empty()
+    })
+    .expect("the report is acknowledged");
+    let id = incidents(&site)[0]["id"].as_str().unwrap().to_owned();
+    let follow_up = String::from_utf8(mail(
+        &format!("Reporter <{}>", address("reporter")),
+        &format!("Re: [{id}] Overflow metrics 1 in the parser"),
+        "follow-up-metrics@reporter.example",
+        "In-Reply-To: <report-metrics-1@reporter.example>\r\n",
+    ))
+    .unwrap()
+    .replace("security@example.org", &address("security"))
+    .replace(
+        "Body of follow-up-metrics@reporter.example.",
+        &format!("/accept {id}"),
+    );
+    servers.send(
+        &address("reporter"),
+        &address("security"),
+        follow_up.as_bytes(),
+    );
+    let refused = "embargo_commands_total{result=\"refused\",reason=\"unauthenticated\"}";
+    wait_for(Duration::from_secs(60), || {
+        metric(&http_get(port, "/metrics").1, refused) == Some(1.0)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the refused command is not counted:\n{}",
+            http_get(port, "/metrics").1
+        )
+    });
+    // The acknowledgement and the SRC copy were sent before the follow-up
+    // came; the relay and the command's reply may still be on their way.
+    wait_for(Duration::from_secs(60), || {
+        let scrape = http_get(port, "/metrics").1;
+        ["pending", "sending"].iter().all(|state| {
+            metric(
+                &scrape,
+                &format!("embargo_outbox_mails{{state=\"{state}\"}}"),
+            )
+            .is_none()
+        })
+    })
+    .expect("the outbox empties");
+    let (_, after) = http_get(port, "/metrics");
+    let at_least = |series: &str, n: f64| {
+        let v = metric(&after, series).unwrap_or(0.0);
+        assert!(v >= n, "{series} is {v}, not at least {n}:\n{after}");
+    };
+    assert_eq!(metric(&after, opened), Some(1.0), "{after}");
+    assert_eq!(
+        metric(&after, "embargo_mails_ingested_total{outcome=\"joined\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&after, "embargo_signatures_total{status=\"unsigned\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&after, "embargo_incidents{state=\"reported\"}"),
+        Some(1.0)
+    );
+    at_least("embargo_send_attempts_total{kind=\"acknowledgement\"}", 1.0);
+    at_least("embargo_send_attempts_total{kind=\"src-copy\"}", 1.0);
+    at_least("embargo_send_attempts_total{kind=\"command-reply\"}", 1.0);
+    // The acknowledgement, the SRC copy, the command's reply, the relay.
+    at_least("embargo_outbox_mails{state=\"sent\"}", 4.0);
+    assert_eq!(
+        metric(&after, "embargo_outbox_oldest_due_age_seconds"),
+        Some(0.0)
+    );
+    assert!(
+        metric(&after, "embargo_seconds_since_last_pass{loop=\"intake\"}").unwrap() < 30.0,
+        "{after}"
+    );
+    // No series names a person, the subject or the incident.
+    for line in after.lines().filter(|l| !l.starts_with('#')) {
+        let labels = line.split_once('{').map_or("", |(_, rest)| rest);
+        for secret in ["@", "Overflow", "parser", "reporter", &id] {
+            assert!(!labels.contains(secret), "{secret:?} in a label: {line}");
+        }
+    }
+
+    // The IMAP server goes away: not ready, yet alive; back: ready again.
+    servers.stop_imap();
+    wait_for(Duration::from_secs(60), || {
+        http_get(port, "/readyz").0 == 503
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "still ready with Dovecot down: {:?}",
+            http_get(port, "/readyz")
+        )
+    });
+    let (_, unready) = http_get(port, "/readyz");
+    assert!(unready.contains("source: not reached for"), "{unready}");
+    assert_eq!(http_get(port, "/healthz").0, 200);
+    servers.start_imap();
+    wait_for(Duration::from_secs(120), || {
+        http_get(port, "/readyz").0 == 200
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "not ready again with Dovecot back: {:?}",
+            http_get(port, "/readyz")
+        )
+    });
+}

@@ -231,7 +231,7 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
                 &report,
                 &CommandReply {
                     to: vec!["alice@example.org".into()],
-                    applied: false,
+                    refused: Some(embargo::core::command_mail::Refusal::Malformed),
                     text: "Nothing was changed.\n".into(),
                 },
                 now,

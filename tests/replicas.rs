@@ -51,11 +51,30 @@ fn embargo(site: &Site, db: &TestDb, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn replica(site: &Site, db: &TestDb, name: &str) -> Served {
-    Served::start_with(
-        &site.config(),
+/// A replica, and the port of its `/healthz`, `/readyz` and `/metrics`.
+fn replica(site: &Site, db: &TestDb, name: &str) -> (Served, u16) {
+    let port = servers::free_port();
+    let config = site.path(&format!("{name}.toml"));
+    let text = std::fs::read_to_string(site.config()).unwrap()
+        + &format!("\n[observe]\nlisten = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let served = Served::start_with(
+        &config,
         &site.path(&format!("{name}.log")),
         &[(URL_ENV, &db.url)],
+    );
+    (served, port)
+}
+
+/// What a replica's `/metrics` says of the ingest lease, and whether its
+/// `/readyz` says ready.
+fn lease_and_readiness(port: u16) -> (Option<f64>, u16, String) {
+    let (_, scrape) = servers::http_get(port, "/metrics");
+    let (status, ready) = servers::http_get(port, "/readyz");
+    (
+        servers::metric(&scrape, "embargo_ingest_lease_held"),
+        status,
+        ready,
     )
 }
 
@@ -97,8 +116,8 @@ async fn two_replicas_send_every_notice_once_and_the_standby_takes_over_ingest()
     for n in 0..50 {
         servers.deliver(&address("reporter"), &address("security"), &report(n, "a"));
     }
-    let mut a = replica(&site, &db, "a");
-    let mut b = replica(&site, &db, "b");
+    let (mut a, a_port) = replica(&site, &db, "a");
+    let (mut b, b_port) = replica(&site, &db, "b");
 
     // Every report acknowledged and copied to the SRC once, whichever
     // replica sent it.
@@ -176,15 +195,27 @@ async fn two_replicas_send_every_notice_once_and_the_standby_takes_over_ingest()
 
     // Exactly one replica holds the ingest lease. Kill it in the middle of
     // a batch: the other takes over within 30 s and loses nothing.
-    let (holder, standby) = match (a.log().contains(LEASE_TAKEN), b.log().contains(LEASE_TAKEN)) {
-        (true, false) => (&mut a, &mut b),
-        (false, true) => (&mut b, &mut a),
-        other => panic!(
-            "lease taken by (A, B) = {other:?}\nA:\n{}\nB:\n{}",
-            a.log(),
-            b.log()
-        ),
-    };
+    let (holder, standby, holder_port, standby_port) =
+        match (a.log().contains(LEASE_TAKEN), b.log().contains(LEASE_TAKEN)) {
+            (true, false) => (&mut a, &mut b, a_port, b_port),
+            (false, true) => (&mut b, &mut a, b_port, a_port),
+            other => panic!(
+                "lease taken by (A, B) = {other:?}\nA:\n{}\nB:\n{}",
+                a.log(),
+                b.log()
+            ),
+        };
+    // Each says so on its /metrics, and both are ready: a standby is not
+    // a failure.
+    let (held, status, ready) = lease_and_readiness(holder_port);
+    assert_eq!((held, status), (Some(1.0), 200), "{ready}");
+    assert!(
+        ready.contains("ingest lease: held: this replica takes mail in"),
+        "{ready}"
+    );
+    let (held, status, ready) = lease_and_readiness(standby_port);
+    assert_eq!((held, status), (Some(0.0), 200), "{ready}");
+    assert!(ready.contains("held by another replica"), "{ready}");
     for n in 0..10 {
         servers.deliver(&address("reporter"), &address("security"), &report(n, "b"));
     }
@@ -199,6 +230,15 @@ async fn two_replicas_send_every_notice_once_and_the_standby_takes_over_ingest()
     .unwrap_or_else(|| panic!("no takeover within 30 s\n{}", standby.log()));
     let took_over = killed.elapsed();
     assert!(took_over < Duration::from_secs(30), "{took_over:?}");
+    wait_for(Duration::from_secs(30), || {
+        lease_and_readiness(standby_port).0 == Some(1.0)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the new holder's /metrics: {:?}",
+            lease_and_readiness(standby_port)
+        )
+    });
 
     wait_for(Duration::from_secs(90), || {
         counts(&answers(&servers, "reporter")).len() >= 70

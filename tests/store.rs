@@ -174,6 +174,7 @@ async fn open_first(store: &dyn Store, now: Timestamp) {
                 outbox: vec![outbox_mail("EMB-2026-0001/src-copy", Some(id(1)), now)],
                 auto_reply_to: Some("ana@finder.example".into()),
                 lead_assigned: None,
+                command: None,
             },
         })
         .await
@@ -292,6 +293,7 @@ async fn joined_mail_duplicates_and_quarantine_are_all_recorded() {
                     outbox: vec![],
                     auto_reply_to: None,
                     lead_assigned: None,
+                    command: None,
                 },
             })
             .await
@@ -564,6 +566,7 @@ async fn enqueueing_the_same_mail_twice_is_a_no_op() {
                     outbox: vec![outbox_mail("EMB-2026-0001/src-copy", Some(id(1)), now)],
                     auto_reply_to: None,
                     lead_assigned: None,
+                    command: None,
                 },
             })
             .await
@@ -774,6 +777,7 @@ async fn busy_state(store: &dyn Store) {
                 outbox: vec![],
                 auto_reply_to: None,
                 lead_assigned: Some("alice@example.org".into()),
+                command: None,
             },
         })
         .await
@@ -1092,6 +1096,7 @@ fn opening(n: u32, key: &str, message_id: &str, now: Timestamp) -> Intake {
             )],
             auto_reply_to: None,
             lead_assigned: None,
+            command: None,
         },
     }
 }

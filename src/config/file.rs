@@ -441,3 +441,16 @@ impl Default for CommandsSection {
         }
     }
 }
+
+/// `/healthz`, `/readyz` and `/metrics` over HTTP, while `serve` runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObserveSection {
+    /// `host:port`, or a port alone for 127.0.0.1.
+    #[serde(default = "default_observe_listen")]
+    pub listen: String,
+}
+
+fn default_observe_listen() -> String {
+    "127.0.0.1:9187".to_owned()
+}

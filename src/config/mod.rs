@@ -238,6 +238,9 @@ pub struct Settings {
     /// Who publishes the CVE record, OSV and CSAF; `None` when the config
     /// has no `[advisory]`, and then none is made.
     pub advisory: Option<crate::advisory::Publisher>,
+    /// Where `serve` answers `/healthz`, `/readyz` and `/metrics`; `None`
+    /// (no `[observe]`): nowhere.
+    pub observe: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -412,6 +415,37 @@ mod tests {
     }
 
     #[test]
+    fn observe_listens_nowhere_unless_asked_and_on_loopback_when_only_a_port_is_given() {
+        let with = |extra: &str| load_demo(&format!("{}\n{extra}\n", crate::demo::CONFIG));
+        let at = |a: &str| Some(a.parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(with("").unwrap().settings.observe, None);
+        assert_eq!(
+            with("[observe]").unwrap().settings.observe,
+            at("127.0.0.1:9187")
+        );
+        let port = with("[observe]\nlisten = \"9300\"").unwrap();
+        assert_eq!(port.settings.observe, at("127.0.0.1:9300"));
+        assert!(!port.warnings.iter().any(|d| d.path == "observe.listen"));
+        let open = with("[observe]\nlisten = \"0.0.0.0:9187\"").unwrap();
+        assert_eq!(open.settings.observe, at("0.0.0.0:9187"));
+        assert!(
+            open.warnings
+                .iter()
+                .any(|d| d.path == "observe.listen" && d.message.contains("ask for no password")),
+            "{:?}",
+            open.warnings
+        );
+        let bad = with("[observe]\nlisten = \"localhost\"")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            bad.contains("observe.listen") && bad.contains("write \"127.0.0.1:9187\""),
+            "{bad}"
+        );
+    }
+
+    #[test]
     fn a_file_that_is_not_toml_gets_that_error_alone() {
         let d = load_str("[list\nname = 1", Path::new("."), Path::new("embargo.toml"))
             .err()
@@ -420,20 +454,25 @@ mod tests {
         assert!(d.to_string().contains("not valid TOML"), "{d}");
     }
 
-    /// Every diagnostic about `[acknowledgement]` for the demo config with
-    /// these lines added to it (the demo's files do not exist here).
-    fn acknowledgement_diags(lines: &str) -> Vec<diagnostic::Diagnostic> {
-        let text = crate::demo::CONFIG.replace(
-            "[acknowledgement]\n",
-            &format!("[acknowledgement]\n{lines}\n"),
-        );
-        // The files the demo config names, so that the rest is checked.
+    /// The demo config as edited, loaded beside the files it names (the
+    /// demo's own do not exist here), so that all of it is checked.
+    fn load_demo(text: &str) -> Result<Loaded, Diagnostics> {
         let dir = tempfile::tempdir().unwrap();
         for d in ["keys", "maildir/new", "maildir/cur", "maildir/tmp"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
         std::fs::write(dir.path().join("list-key.asc"), "").unwrap();
-        let diags = match load_str(&text, dir.path(), Path::new("embargo.toml")) {
+        load_str(text, dir.path(), Path::new("embargo.toml"))
+    }
+
+    /// Every diagnostic about `[acknowledgement]` for the demo config with
+    /// these lines added to it.
+    fn acknowledgement_diags(lines: &str) -> Vec<diagnostic::Diagnostic> {
+        let text = crate::demo::CONFIG.replace(
+            "[acknowledgement]\n",
+            &format!("[acknowledgement]\n{lines}\n"),
+        );
+        let diags = match load_demo(&text) {
             Ok(loaded) => loaded.warnings,
             Err(d) => d.0,
         };

@@ -29,6 +29,7 @@ pub struct Sections {
     pub commands: CommandsSection,
     pub outbox: OutboxSection,
     pub advisory: Option<AdvisorySection>,
+    pub observe: Option<ObserveSection>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -45,6 +46,7 @@ const SECTIONS: &[&str] = &[
     "commands",
     "outbox",
     "advisory",
+    "observe",
 ];
 
 /// Key names that hold secrets. Secrets never live in the TOML file, which
@@ -332,6 +334,9 @@ pub fn read(text: &str, diags: &mut Diagnostics) -> Sections {
         advisory: table
             .remove("advisory")
             .and_then(|v| typed("advisory", v, diags)),
+        observe: table
+            .remove("observe")
+            .and_then(|v| typed("observe", v, diags)),
         ..Sections::default()
     };
 

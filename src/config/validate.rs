@@ -747,6 +747,10 @@ pub fn validate(
     }
 
     let advisory = advisory(s.advisory.as_ref(), diags);
+    let observe = s
+        .observe
+        .as_ref()
+        .and_then(|o| observe_listen(&o.listen, diags));
     let (source, sink, store) = paths(base, &s, diags)?;
     if let super::SinkSettings::Smtp(smtp) = &sink
         && u64::from(s.outbox.lease_seconds) <= smtp.timeout.as_secs()
@@ -802,5 +806,38 @@ pub fn validate(
             verp: s.outbox.verp,
         },
         advisory,
+        observe,
     })
+}
+
+/// `[observe] listen`: an address and port, or a port alone on loopback.
+fn observe_listen(listen: &str, diags: &mut Diagnostics) -> Option<std::net::SocketAddr> {
+    let addr = match (
+        listen.parse::<std::net::SocketAddr>(),
+        listen.trim_start_matches(':').parse::<u16>(),
+    ) {
+        (Ok(addr), _) => addr,
+        (_, Ok(port)) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        _ => {
+            diags.error(
+                "observe.listen",
+                format!(
+                    "{listen:?} is not an address and port: write \"127.0.0.1:9187\" (or a port \
+                     alone, which listens on 127.0.0.1)"
+                ),
+            );
+            return None;
+        }
+    };
+    if !addr.ip().is_loopback() {
+        diags.warn(
+            "observe.listen",
+            format!(
+                "{addr} is reachable from other hosts and the endpoints ask for no password: \
+                 they carry no mail text, address or title, but they tell how much mail flows \
+                 and how many incidents are open; let only your monitoring reach the port"
+            ),
+        );
+    }
+    Some(addr)
 }

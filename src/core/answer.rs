@@ -251,7 +251,7 @@ mod tests {
             &command_mail("alice@example.org", REPLY, by(ALICE_FP, now())),
             false,
         );
-        assert!(out.reply.applied, "{}", out.reply.text);
+        assert!(out.reply.applied(), "{}", out.reply.text);
         let [answer] = out.answers.as_slice() else {
             panic!("one answer: {:?}", out.answers)
         };
@@ -384,7 +384,7 @@ mod tests {
             &command_mail("alice@example.org", REPLY, by(ALICE_FP, now())),
             false,
         );
-        assert!(out.reply.applied, "{}", out.reply.text);
+        assert!(out.reply.applied(), "{}", out.reply.text);
         let [answer] = out.answers.as_slice() else {
             panic!("one answer: {:?}", out.answers)
         };
@@ -464,7 +464,7 @@ mod tests {
         ];
         for (name, incident, mail, used, why) in cases {
             let out = handle(&incident, &mail, used);
-            assert!(!out.reply.applied, "{name}");
+            assert!(!out.reply.applied(), "{name}");
             assert!(out.answers.is_empty(), "{name}: {:?}", out.answers);
             assert_eq!(out.event.kind, EventKind::CommandRefused, "{name}");
             assert!(out.reply.text.contains(why), "{name}: {}", out.reply.text);

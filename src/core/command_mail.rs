@@ -48,8 +48,88 @@ pub struct CommandFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandReply {
     pub to: Vec<String>,
-    pub applied: bool,
+    /// Why nothing was changed; `None` when the commands applied.
+    pub refused: Option<Refusal>,
     pub text: String,
+}
+
+impl CommandReply {
+    pub fn applied(&self) -> bool {
+        self.refused.is_none()
+    }
+
+    pub fn verdict(&self) -> CommandVerdict {
+        match self.refused {
+            None => CommandVerdict::Applied,
+            Some(why) => CommandVerdict::Refused(why),
+        }
+    }
+}
+
+/// What became of a mail's commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandVerdict {
+    Applied,
+    Refused(Refusal),
+}
+
+/// Why a command mail changed nothing, as one word of a fixed set: what the
+/// metrics count by (the reply's text says it to the person, with the
+/// details no metric may carry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// A signature covers part of the mail, or its structure is ambiguous.
+    Unproven,
+    /// No valid signature by a roster key.
+    Unauthenticated,
+    /// Signed for other readers than this list.
+    WrittenElsewhere,
+    /// A command line could not be read.
+    Malformed,
+    /// A line names another incident.
+    OtherIncident,
+    /// The signed text does not name the incident.
+    IncidentNotNamed,
+    SignatureTooOld,
+    SignatureFromTheFuture,
+    /// The signature was seen before.
+    Replayed,
+    /// The signer's roles on the incident do not allow a command.
+    NotAuthorised,
+    /// The lifecycle refuses a command in the incident's state.
+    NotApplicable,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 11] = [
+        Refusal::Unproven,
+        Refusal::Unauthenticated,
+        Refusal::WrittenElsewhere,
+        Refusal::Malformed,
+        Refusal::OtherIncident,
+        Refusal::IncidentNotNamed,
+        Refusal::SignatureTooOld,
+        Refusal::SignatureFromTheFuture,
+        Refusal::Replayed,
+        Refusal::NotAuthorised,
+        Refusal::NotApplicable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unproven => "unproven-signature",
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::WrittenElsewhere => "written-elsewhere",
+            Refusal::Malformed => "malformed",
+            Refusal::OtherIncident => "other-incident",
+            Refusal::IncidentNotNamed => "incident-not-named",
+            Refusal::SignatureTooOld => "signature-too-old",
+            Refusal::SignatureFromTheFuture => "signature-from-the-future",
+            Refusal::Replayed => "replayed",
+            Refusal::NotAuthorised => "not-authorised",
+            Refusal::NotApplicable => "not-applicable",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +199,7 @@ pub fn handle(
         return None;
     }
     let id = &incident.id;
-    let refuse = |to: Vec<String>, actor: String, why: String| CommandOutcome {
+    let refuse = |refusal: Refusal, to: Vec<String>, actor: String, why: String| CommandOutcome {
         incident: incident.clone(),
         event: Event {
             at: now,
@@ -131,7 +211,7 @@ pub fn handle(
         },
         reply: CommandReply {
             to,
-            applied: false,
+            refused: Some(refusal),
             text: format!("Nothing was changed on {id}: {why}\n"),
         },
         lead_assigned: None,
@@ -153,6 +233,7 @@ pub fn handle(
                 return None;
             }
             return Some(refuse(
+                Refusal::Unproven,
                 vec![member.email.clone()],
                 member.email.clone(),
                 format!(
@@ -166,6 +247,10 @@ pub fn handle(
             ));
         }
         let from = mail.from.as_ref().map_or("no From", |f| f.email.as_str());
+        let refusal = match &mail.signature {
+            SignatureStatus::Unproven { .. } => Refusal::Unproven,
+            _ => Refusal::Unauthenticated,
+        };
         let why = match &mail.signature {
             SignatureStatus::Unproven { detail, .. } => format!(
                 "a mail (From: {from}, Message-ID <{}>) carries a signature that proves nothing: {detail}. \
@@ -179,6 +264,7 @@ pub fn handle(
             ),
         };
         return Some(refuse(
+            refusal,
             vec![policy.src_address.to_owned()],
             format!("unauthenticated (From: {from})"),
             why,
@@ -194,6 +280,7 @@ pub fn handle(
     {
         let to = signed.addressed_to.clone().unwrap_or_default();
         return Some(refuse(
+            Refusal::WrittenElsewhere,
             to_signer,
             actor,
             format!(
@@ -212,6 +299,7 @@ pub fn handle(
     if !errors.is_empty() {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         return Some(refuse(
+            Refusal::Malformed,
             to_signer,
             actor,
             format!("a command is not correct:\n{}", list.join("\n")),
@@ -225,6 +313,7 @@ pub fn handle(
         .find(|l| l.names.as_ref().is_some_and(|n| n != id))
     {
         return Some(refuse(
+            Refusal::OtherIncident,
             to_signer,
             actor,
             format!(
@@ -248,6 +337,7 @@ pub fn handle(
         .is_some_and(|s| s.contains(&id.tag()));
     if !named_on_a_line && !named_in_signed_subject {
         return Some(refuse(
+            Refusal::IncidentNotNamed,
             to_signer,
             actor,
             format!(
@@ -261,6 +351,7 @@ pub fn handle(
     };
     if *signed_at + policy.max_signature_age < now {
         return Some(refuse(
+            Refusal::SignatureTooOld,
             to_signer,
             actor,
             format!(
@@ -272,6 +363,7 @@ pub fn handle(
     }
     if *signed_at > now + SKEW {
         return Some(refuse(
+            Refusal::SignatureFromTheFuture,
             to_signer,
             actor,
             format!(
@@ -282,6 +374,7 @@ pub fn handle(
     }
     if facts.signature_used {
         return Some(refuse(
+            Refusal::Replayed,
             to_signer,
             actor,
             "this signature was seen before: a signed mail counts once, the first time it arrives, \
@@ -314,6 +407,7 @@ pub fn handle(
                 .map(|r| r.as_str())
                 .collect();
             return Some(refuse(
+                Refusal::NotAuthorised,
                 to_signer,
                 actor,
                 format!(
@@ -348,6 +442,7 @@ pub fn handle(
                         }
                         Err(why) => {
                             return Some(refuse(
+                                Refusal::NotApplicable,
                                 to_signer,
                                 actor,
                                 format!("{:?} cannot be applied: {why}", line.line),
@@ -370,6 +465,7 @@ pub fn handle(
             }
             Err(why) => {
                 return Some(refuse(
+                    Refusal::NotApplicable,
                     to_signer,
                     actor,
                     format!(
@@ -402,7 +498,7 @@ pub fn handle(
         incident: working,
         reply: CommandReply {
             to: vec![signer.email.clone(), policy.src_address.to_owned()],
-            applied: true,
+            refused: None,
             text,
         },
         lead_assigned,

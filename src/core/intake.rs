@@ -1215,7 +1215,7 @@ mod tests {
             "a new report, unanswered"
         );
         assert!(
-            matches!(&replies[0], Reply::Command(r) if r.applied && r.to == ["alice@example.org", "src@example.org"]),
+            matches!(&replies[0], Reply::Command(r) if r.applied() && r.to == ["alice@example.org", "src@example.org"]),
             "{replies:?}"
         );
         assert_eq!(
@@ -1257,7 +1257,7 @@ mod tests {
         let member = signed_by("A11CE", "/not-spam EMB-2026-0001\n");
         let replies = unchanged(&member, &replayed);
         assert!(
-            matches!(&replies[..], [Reply::Command(r)] if !r.applied && r.text.contains("seen before")),
+            matches!(&replies[..], [Reply::Command(r)] if r.refused == Some(crate::core::command_mail::Refusal::Replayed) && r.text.contains("seen before")),
             "{replies:?}"
         );
     }
@@ -1284,7 +1284,7 @@ mod tests {
         };
         assert_eq!(updated.map(|u| u.state), Some(State::Reported));
         assert!(
-            matches!(&replies[..], [Reply::Command(r)] if !r.applied
+            matches!(&replies[..], [Reply::Command(r)] if !r.applied()
                 && r.text.contains("EMB-2026-0001 is reported, not spam")),
             "{replies:?}"
         );

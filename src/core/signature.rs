@@ -68,6 +68,19 @@ pub enum SignatureStatus {
 }
 
 impl SignatureStatus {
+    /// The verdict as one word of a fixed set, for counting.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SignatureStatus::Unsigned => "unsigned",
+            SignatureStatus::Valid(_) => "valid",
+            SignatureStatus::Unproven { .. } => "unproven",
+            SignatureStatus::Bad { .. } => "bad",
+            SignatureStatus::UnknownKey { .. } => "unknown-key",
+            SignatureStatus::KeyExpired { .. } => "key-expired",
+            SignatureStatus::KeyRevoked { .. } => "key-revoked",
+        }
+    }
+
     /// The roster member whose key made a valid signature over the whole
     /// mail: the only thing that authenticates a sender.
     pub fn signer<'r>(&self, roster: &'r Roster) -> Option<&'r Member> {

@@ -810,12 +810,12 @@ impl<'a> Composer<'a> {
             MailKind::CommandReply,
             &CommandReplyText {
                 text: &reply.text,
-                applied: reply.applied,
+                applied: reply.applied(),
                 id: &incident.to_string(),
                 project: &list.name,
             },
         )?;
-        let verdict = if reply.applied {
+        let verdict = if reply.applied() {
             "Applied"
         } else {
             "Not applied"

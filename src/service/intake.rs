@@ -88,6 +88,9 @@ impl Intake {
             source: source.name().to_owned(),
         };
         let keys = source.pending(&delivered).await?;
+        if source.reached() {
+            self.shared.metrics.source_reached(self.shared.clock.now());
+        }
         self.progress.start(keys.len());
         let result = self.batches(source, keys, stop, lease).await;
         self.progress.finish();
@@ -125,6 +128,7 @@ impl Intake {
                         let left = keys.len() - next - raws.len();
                         report.seen += left;
                         report.deferred += left;
+                        self.shared.metrics.deferred(left);
                         self.progress.advance(left);
                         broken = true;
                         break;
@@ -134,6 +138,7 @@ impl Intake {
             let n = raws.len();
             next += n;
             if n > 0 {
+                self.shared.metrics.source_reached(self.shared.clock.now());
                 report.seen += n;
                 self.batch(source, raws, &mut report).await?;
                 self.progress.advance(n);
@@ -182,7 +187,7 @@ impl Intake {
         match self.shared.store.record_batch(&records).await {
             Ok(()) => {
                 for r in &records {
-                    count(r, report);
+                    count(r, report, &self.shared.metrics);
                 }
                 let keys: Vec<String> = records.into_iter().map(|r| r.source.key).collect();
                 mark_done(source, &keys).await;
@@ -212,7 +217,7 @@ impl Intake {
     ) -> Result<(), ServiceError> {
         let key = record.source.key.clone();
         match self.shared.store.record(&record).await {
-            Ok(()) => count(&record, report),
+            Ok(()) => count(&record, report, &self.shared.metrics),
             Err(e) if e.is_transient() || e.is_fenced() => return Err(e.into()),
             Err(e) => {
                 let raw = match record.record {
@@ -240,6 +245,7 @@ impl Intake {
                 }
                 tracing::error!(%key, error = %e, "the store refused this mail; its bytes are kept in quarantine");
                 report.quarantined += 1;
+                self.shared.metrics.ingested(&aside.record);
             }
         }
         mark_done(source, &[key]).await;
@@ -333,6 +339,7 @@ impl Intake {
                 outbox,
                 auto_reply_to,
                 lead_assigned,
+                command,
             })) => IntakeRecord::Filed {
                 mail: Box::new(mail),
                 filing: Box::new(filing),
@@ -340,6 +347,7 @@ impl Intake {
                 outbox,
                 auto_reply_to,
                 lead_assigned,
+                command,
             },
         };
         Record {
@@ -636,6 +644,10 @@ impl Intake {
                     outbox,
                     auto_reply_to: None,
                     lead_assigned,
+                    command: replies.iter().find_map(|r| match r {
+                        Reply::Command(answer) => Some(answer.verdict()),
+                        _ => None,
+                    }),
                 }))
             }
             Decision::Open {
@@ -674,6 +686,7 @@ impl Intake {
                     outbox,
                     auto_reply_to,
                     lead_assigned: None,
+                    command: None,
                 }))
             }
         }
@@ -925,6 +938,7 @@ struct Filed {
     outbox: Vec<NewMail>,
     auto_reply_to: Option<String>,
     lead_assigned: Option<String>,
+    command: Option<crate::core::command_mail::CommandVerdict>,
 }
 
 /// The Message-ID and digest a mail kept aside is stored under.
@@ -981,8 +995,9 @@ fn absorb(known: &mut Batch, record: &Record, now: Timestamp) {
     }
 }
 
-/// A stored record, in the pass's report and its log line.
-fn count(record: &Record, report: &mut IngestReport) {
+/// A stored record, in the pass's report, its log line and the metrics.
+fn count(record: &Record, report: &mut IngestReport, metrics: &crate::metrics::Metrics) {
+    metrics.ingested(&record.record);
     let span = tracing::info_span!("message", key = %record.source.key, message_id = tracing::field::Empty);
     match &record.record {
         IntakeRecord::Duplicate { message_id, .. } => {

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::incident_id::IncidentId;
 use crate::crypto::Crypto;
+use crate::metrics::{Loop, Metrics};
 use crate::notice::Composer;
 use crate::sink::Sink;
 use crate::source::Source;
@@ -108,6 +109,7 @@ struct Shared {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     crypto: Crypto,
+    metrics: Arc<Metrics>,
 }
 
 impl Shared {
@@ -132,6 +134,7 @@ impl Service {
         crypto: Crypto,
     ) -> Self {
         let shared = Shared {
+            metrics: Arc::new(Metrics::new(clock.now())),
             settings,
             store,
             clock,
@@ -155,6 +158,20 @@ impl Service {
         &self.shared.store
     }
 
+    /// What the loops count, for `/metrics` and `/readyz`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    fn passed<T, E>(&self, which: Loop, result: Result<T, E>) -> Result<T, E> {
+        if result.is_ok() {
+            self.shared
+                .metrics
+                .pass_done(which, self.shared.clock.now());
+        }
+        result
+    }
+
     /// Takes every waiting message from `source`, a batch at a time, for
     /// as long as `lease` is held.
     pub async fn ingest(
@@ -163,12 +180,14 @@ impl Service {
         stop: &Shutdown,
         lease: &mut IngestLock,
     ) -> Result<IngestReport, ServiceError> {
-        self.intake.run(source, stop, lease).await
+        let done = self.intake.run(source, stop, lease).await;
+        self.passed(Loop::Intake, done)
     }
 
     /// Moves every open incident on: reminders and notices now due.
     pub async fn tick(&self) -> Result<usize, ServiceError> {
-        self.scheduler.tick().await
+        let done = self.scheduler.tick().await;
+        self.passed(Loop::Scheduler, done)
     }
 
     /// Sends every outbox mail that is due, after the embargo guard.
@@ -177,7 +196,8 @@ impl Service {
         sink: &dyn Sink,
         stop: &Shutdown,
     ) -> Result<SendReport, ServiceError> {
-        self.sender.send_due(sink, stop).await
+        let done = self.sender.send_due(sink, stop).await;
+        self.passed(Loop::Sender, done)
     }
 
     /// When something falls due that no mail will bring.
@@ -280,6 +300,7 @@ impl Service {
                     Err(e) => tracing::error!(error = %e, "cannot take the ingest lease"),
                 }
             }
+            self.shared.metrics.lease_held(lease.is_some());
             let pass = match lease.as_mut() {
                 Some(held) => self.run_once(source, sink, &stop, held).await,
                 None => self
@@ -302,6 +323,7 @@ impl Service {
                 Err(e) if e.lost_lease() => {
                     tracing::error!(error = %e, "lost the ingest lease: this replica stands by");
                     lease = None;
+                    self.shared.metrics.lease_held(false);
                     source.close().await;
                 }
                 Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),

@@ -10,6 +10,7 @@ use crate::core::embargo_guard::{self, Audience};
 use crate::core::event::{Event, EventKind};
 use crate::core::incident::Incident;
 use crate::core::mail_kind::MailKind;
+use crate::metrics::SendFailure;
 use crate::notice::Undelivered;
 use crate::sink::{Outgoing, Sink, SinkError};
 use crate::store::NewMail;
@@ -136,6 +137,9 @@ impl Sender {
                 if let Err(why) = verdict {
                     tracing::error!(%why, to = ?mail.recipients, "the embargo guard refused a mail");
                     self.shared
+                        .metrics
+                        .send_failed(mail.kind, SendFailure::Guard);
+                    self.shared
                         .store
                         .mark_failed(mail.id, &format!("refused by the embargo guard: {why}"))
                         .await?;
@@ -158,6 +162,7 @@ impl Sender {
                     &mail.from,
                     mail.bounce_token.as_deref().filter(|_| s.outbox.verp),
                 );
+                self.shared.metrics.send_attempt(mail.kind);
                 let result = sink
                     .send(Outgoing {
                         from: &return_path,
@@ -178,6 +183,9 @@ impl Sender {
                     Err(SinkError::Transient(e)) => {
                         let next = now + retry_delay(s.outbox.retry, mail.attempts);
                         tracing::warn!(error = %e, retry_at = %next, "not sent; will retry");
+                        self.shared
+                            .metrics
+                            .send_failed(mail.kind, SendFailure::Transient);
                         self.shared.store.mark_retry(mail.id, &e, next).await?;
                         report.retrying += 1;
                         // The way out is likely down for the rest too, and
@@ -189,6 +197,9 @@ impl Sender {
                     }
                     Err(SinkError::Permanent(e)) => {
                         tracing::error!(error = %e, "not sent, and retrying will not help");
+                        self.shared
+                            .metrics
+                            .send_failed(mail.kind, SendFailure::Permanent);
                         self.shared.store.mark_failed(mail.id, &e).await?;
                         report.failed += 1;
                         // The SRC hears of it, unless what failed was telling them.

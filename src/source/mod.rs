@@ -140,6 +140,13 @@ pub trait Source: Send {
 
     /// Ends the session politely, where there is one.
     async fn close(&mut self) {}
+
+    /// Whether the last `pending` talked to the mail store, rather than
+    /// answering "nothing" while it waits to try a lost server again: what
+    /// `/readyz` calls the source reached.
+    fn reached(&self) -> bool {
+        true
+    }
 }
 
 /// Keys held in memory: what a test or a one-off tool knows.

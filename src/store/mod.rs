@@ -180,6 +180,9 @@ pub enum IntakeRecord {
         auto_reply_to: Option<String>,
         /// Where the Fix Lead round-robin continues from.
         lead_assigned: Option<String>,
+        /// What became of the commands it carried, if it carried any
+        /// (counted by the metrics; the events hold the record).
+        command: Option<crate::core::command_mail::CommandVerdict>,
     },
     /// A bounce of the service's own mail, or a mail claiming to be one:
     /// kept outside any incident (never opens one, never answered), the
@@ -324,6 +327,15 @@ pub struct Delivery {
     pub key: String,
     pub outcome: String,
     pub message: i64,
+}
+
+/// What a metrics scrape reads from the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    pub outbox: Vec<(OutboxState, u64)>,
+    pub incidents: Vec<(crate::core::incident::State, u64)>,
+    /// When the earliest mail waiting in the outbox fell (or falls) due.
+    pub oldest_due: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -525,6 +537,8 @@ pub trait Store: Send + Sync {
     async fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError>;
     async fn deliveries(&self, source: &str) -> Result<Vec<Delivery>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
+    /// Outbox mails by state, incidents by state, the earliest due mail.
+    async fn gauges(&self) -> Result<Gauges, StoreError>;
 
     /// Hands every row of `table` to `each`, ordered by id where the table
     /// has one (see `dump`).

@@ -511,6 +511,7 @@ macro_rules! sql_store {
                         outbox: out,
                         auto_reply_to,
                         lead_assigned,
+                        command: _,
                     } => {
                         let (incident, via) = match filing.as_ref() {
                             Filing::Opened(inc) => {
@@ -1469,6 +1470,38 @@ macro_rules! sql_store {
                 }
                 tx.commit().await?;
                 Ok(written)
+            }
+
+            async fn gauges(&self) -> Result<Gauges, StoreError> {
+                let outbox_rows =
+                    sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut outbox = Vec::new();
+                for r in outbox_rows {
+                    let state: String = r.try_get("state")?;
+                    let n: i64 = r.try_get("n")?;
+                    if let Some(state) = OutboxState::parse(&state) {
+                        outbox.push((state, n as u64));
+                    }
+                }
+                let incident_rows =
+                    sqlx::query("SELECT state, COUNT(*) AS n FROM incidents GROUP BY state")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut incidents = Vec::new();
+                for r in incident_rows {
+                    let state: String = r.try_get("state")?;
+                    let n: i64 = r.try_get("n")?;
+                    if let Some(state) = State::parse(&state) {
+                        incidents.push((state, n as u64));
+                    }
+                }
+                Ok(Gauges {
+                    outbox,
+                    incidents,
+                    oldest_due: self.next_due().await?,
+                })
             }
 
             async fn counts(&self) -> Result<Counts, StoreError> {

@@ -409,6 +409,10 @@ impl Source for Imap {
         let _ = self.idle(at_most).await;
     }
 
+    fn reached(&self) -> bool {
+        self.conn.is_some()
+    }
+
     async fn close(&mut self) {
         if let Some(mut conn) = self.conn.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.session.logout()).await;
