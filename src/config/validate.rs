@@ -598,7 +598,8 @@ pub fn validate(
                 "list.key_file",
                 format!(
                     "{} does not exist: every mail the service sends is signed with the list key; make one with \
-                     `embargo keys generate --uid \"{} <{security}>\" --out {0}`",
+                     `embargo keys generate --uid \"{} <{security}>\" --out {0}`, as the user the service runs as, \
+                     who alone must read it (installed from the Debian package: `runuser -u embargo -- embargo keys generate …`)",
                     key_file.display(),
                     l.name.trim()
                 ),
