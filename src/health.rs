@@ -15,6 +15,10 @@ pub struct Seen {
     pub lease_held: bool,
     /// When the source last listed or handed over mail.
     pub source_reached: Option<Timestamp>,
+    /// When an attempt to reach it last failed.
+    pub source_failed: Option<Timestamp>,
+    /// A pass runs now: one that sends a backlog polls nothing meanwhile.
+    pub busy: bool,
     pub started: Timestamp,
 }
 
@@ -39,20 +43,37 @@ pub fn judge(seen: &Seen, poll_interval: Duration, now: Timestamp) -> Readiness 
         Ok(()) => lines.push("store: answers".to_owned()),
         Err(why) => {
             ready = false;
-            lines.push(format!("store: does not answer: {why}"));
+            lines.push(format!("store: does not answer ({why}): the log says why"));
         }
     }
     if seen.lease_held {
         let limit = source_limit(poll_interval);
         let secs = |d: SignedDuration| d.as_secs().max(0);
+        let last_failed = match (seen.source_failed, seen.source_reached) {
+            (Some(f), Some(r)) => f > r,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
         match seen.source_reached {
             Some(at) if now - at <= limit => {
                 lines.push(format!("source: reached {} s ago", secs(now - at)));
             }
+            // A long pass (a backlog's mail going out) polls nothing until
+            // it ends; the source answered when it began.
+            Some(at) if seen.busy && !last_failed => {
+                lines.push(format!(
+                    "source: reached {} s ago, before the pass now running",
+                    secs(now - at)
+                ));
+            }
             Some(at) => {
                 ready = false;
+                let failed = match seen.source_failed.filter(|_| last_failed) {
+                    Some(f) => format!("; the last attempt, {} s ago, failed", secs(now - f)),
+                    None => String::new(),
+                };
                 lines.push(format!(
-                    "source: not reached for {} s (more than {} s): the log says why",
+                    "source: not reached for {} s (more than {} s){failed}: the log says why",
                     secs(now - at),
                     secs(limit)
                 ));
@@ -95,6 +116,8 @@ mod tests {
             store: Ok(()),
             lease_held,
             source_reached: source_reached.map(at),
+            source_failed: None,
+            busy: false,
             started: at("2026-12-01T10:00:00Z"),
         }
     }
@@ -136,13 +159,38 @@ mod tests {
         assert!(standby.ready, "{}", standby.text);
         assert!(standby.text.contains("held by another replica"));
         let mut broken = seen(false, None);
-        broken.store = Err("connection refused".into());
+        broken.store = Err("an error".into());
         let r = judge(&broken, POLL, now);
         assert!(!r.ready);
         assert!(r.text.starts_with("not ready\n"), "{}", r.text);
         assert!(
+            r.text.contains("store: does not answer (an error)"),
+            "{}",
             r.text
-                .contains("store: does not answer: connection refused")
         );
+    }
+
+    #[test]
+    fn a_long_pass_stays_ready_unless_the_source_failed_last() {
+        let now = at("2026-12-01T11:00:00Z");
+        // Sending a backlog for an hour, after a good listing.
+        let mut sending = seen(true, Some("2026-12-01T10:00:00Z"));
+        sending.busy = true;
+        let r = judge(&sending, POLL, now);
+        assert!(r.ready, "{}", r.text);
+        assert!(r.text.contains("before the pass now running"), "{}", r.text);
+        // The pass began with a failed attempt: not ready.
+        sending.source_failed = Some(at("2026-12-01T10:59:58Z"));
+        let r = judge(&sending, POLL, now);
+        assert!(!r.ready, "{}", r.text);
+        assert!(
+            r.text.contains("the last attempt, 2 s ago, failed"),
+            "{}",
+            r.text
+        );
+        // A failure followed by a success within the limit is no outage.
+        let mut blip = seen(true, Some("2026-12-01T10:59:50Z"));
+        blip.source_failed = Some(at("2026-12-01T10:59:40Z"));
+        assert!(judge(&blip, POLL, now).ready);
     }
 }

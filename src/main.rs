@@ -187,7 +187,7 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
     } else {
         None
     };
-    // Bound before anything starts: a taken port stops `serve` at once
+    // Bound before the service starts: a taken port stops `serve` at once
     // rather than leave it running unmonitored.
     let observe = match settings.observe.filter(|_| !once) {
         Some(addr) => Some(embargo::observe::bind(addr).await?),
@@ -242,24 +242,31 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
             tracing::error!(error = %e, "the way out does not work yet; mail waits in the outbox");
         }
     };
-    let observing = async {
-        if let Some(listener) = observe {
-            let observer = embargo::observe::Observer {
-                metrics: service.metrics().clone(),
-                store: service.store().clone(),
-                clock: Arc::new(SystemClock),
-                poll_interval: settings.source.poll_interval(),
-            };
-            embargo::observe::serve(listener, Arc::new(observer), stop.clone()).await;
-        }
-    };
+    // A task of its own: the probes are answered while a pass is busy.
+    let observing = observe.map(|listener| {
+        let observer = embargo::observe::Observer::new(
+            service.metrics().clone(),
+            service.store().clone(),
+            Arc::new(SystemClock),
+            settings.source.poll_interval(),
+        );
+        tokio::spawn(embargo::observe::serve(
+            listener,
+            Arc::new(observer),
+            stop.clone(),
+        ))
+    });
     let serving = service.serve(
         source.as_mut(),
         sink.as_ref(),
         settings.source.poll_interval(),
         stop.clone(),
     );
-    tokio::join!(check, serving, observing);
+    tokio::join!(check, serving);
+    if let Some(task) = observing {
+        // It ends at the stop signal too.
+        let _ = task.await;
+    }
     Ok(())
 }
 

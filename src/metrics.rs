@@ -15,9 +15,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::core::command_mail::CommandVerdict;
+use crate::core::command_mail::{CommandVerdict, Refusal};
+use crate::core::incident::State;
 use crate::core::mail_kind::MailKind;
-use crate::store::{Filing, Gauges, IntakeRecord};
+use crate::store::{Filing, Gauges, IntakeRecord, OutboxState};
 
 /// The loops whose last good pass is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +55,12 @@ pub enum SendFailure {
 }
 
 impl SendFailure {
+    const ALL: [SendFailure; 3] = [
+        SendFailure::Transient,
+        SendFailure::Permanent,
+        SendFailure::Guard,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             SendFailure::Transient => "transient",
@@ -103,11 +110,30 @@ struct LoopLabel {
 
 type Seconds = Gauge<f64, AtomicU64>;
 
+const OUTCOMES: [&str; 5] = ["opened", "joined", "duplicate", "bounce", "quarantined"];
+const SIGNATURES: [&str; 7] = [
+    "unsigned",
+    "valid",
+    "unproven",
+    "bad",
+    "unknown-key",
+    "key-expired",
+    "key-revoked",
+];
+
+/// What the intake last saw of its source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceSeen {
+    pub reached: Option<Timestamp>,
+    pub failed: Option<Timestamp>,
+}
+
 /// The service's metrics. Counting is lock-free; a scrape reads the store
 /// once and renders the text.
 pub struct Metrics {
     registry: Registry,
     ingested: Family<OutcomeLabel, Counter>,
+    deferred: Counter,
     signatures: Family<StatusLabel, Counter>,
     commands: Family<CommandLabel, Counter>,
     send_attempts: Family<KindLabel, Counter>,
@@ -120,7 +146,12 @@ pub struct Metrics {
     store_up: Gauge,
     started: Timestamp,
     passes: Mutex<HashMap<Loop, Timestamp>>,
-    source_reached: Mutex<Option<Timestamp>>,
+    source: Mutex<SourceSeen>,
+    /// Since when a pass of the lease holder runs (`None`: between passes).
+    busy_since: Mutex<Option<Timestamp>>,
+    /// One scrape at a time: a scrape clears and refills the store's
+    /// gauges, which another scrape's encoding must not see half done.
+    scraping: Mutex<()>,
 }
 
 impl Metrics {
@@ -128,6 +159,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("embargo");
         let m = Metrics {
             ingested: Family::default(),
+            deferred: Counter::default(),
             signatures: Family::default(),
             commands: Family::default(),
             send_attempts: Family::default(),
@@ -140,7 +172,9 @@ impl Metrics {
             store_up: Gauge::default(),
             started,
             passes: Mutex::new(HashMap::new()),
-            source_reached: Mutex::new(None),
+            source: Mutex::new(SourceSeen::default()),
+            busy_since: Mutex::new(None),
+            scraping: Mutex::new(()),
             registry: Registry::default(),
         };
         registry.register(
@@ -150,9 +184,14 @@ impl Metrics {
         );
         registry.register(
             "mails_ingested",
-            "Mails taken in from the source, by what became of them (opened, joined, duplicate, \
-             bounce, quarantined; deferred: left in the source for the next pass)",
+            "Mails taken in from the source and stored, by what became of them",
             m.ingested.clone(),
+        );
+        registry.register(
+            "mails_deferred",
+            "Mails that could not be read and were left in the source for the next pass \
+             (a mail deferred at each pass counts at each)",
+            m.deferred.clone(),
         );
         registry.register(
             "signatures",
@@ -206,6 +245,36 @@ impl Metrics {
             "1 when the store answered this scrape",
             m.store_up.clone(),
         );
+        // Every series of a fixed set exists from the start, at 0: a
+        // series born at 1 is no increase to Prometheus, and the first
+        // failure of a kind would page nobody.
+        for outcome in OUTCOMES {
+            let _ = m.ingested.get_or_create(&OutcomeLabel { outcome });
+        }
+        for status in SIGNATURES {
+            let _ = m.signatures.get_or_create(&StatusLabel { status });
+        }
+        let _ = m.commands.get_or_create(&CommandLabel {
+            result: "applied",
+            reason: "",
+        });
+        for why in Refusal::ALL {
+            let _ = m.commands.get_or_create(&CommandLabel {
+                result: "refused",
+                reason: why.as_str(),
+            });
+        }
+        for kind in MailKind::ALL {
+            let _ = m.send_attempts.get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            });
+            for failure in SendFailure::ALL {
+                let _ = m.send_failures.get_or_create(&FailureLabel {
+                    kind: kind.as_str(),
+                    failure: failure.as_str(),
+                });
+            }
+        }
         Metrics { registry, ..m }
     }
 
@@ -250,11 +319,7 @@ impl Metrics {
 
     /// Mails left in the source for the next pass.
     pub fn deferred(&self, mails: usize) {
-        self.ingested
-            .get_or_create(&OutcomeLabel {
-                outcome: "deferred",
-            })
-            .inc_by(mails as u64);
+        self.deferred.inc_by(mails as u64);
     }
 
     pub fn send_attempt(&self, kind: MailKind) {
@@ -280,19 +345,41 @@ impl Metrics {
 
     /// The source answered: listed or read mail.
     pub fn source_reached(&self, at: Timestamp) {
-        *self.source_reached.lock().unwrap() = Some(at);
+        self.source.lock().unwrap().reached = Some(at);
     }
 
-    pub fn last_source_contact(&self) -> Option<Timestamp> {
-        *self.source_reached.lock().unwrap()
+    /// The source could not be reached (or waits out a backoff).
+    pub fn source_failed(&self, at: Timestamp) {
+        self.source.lock().unwrap().failed = Some(at);
+    }
+
+    pub fn source_seen(&self) -> SourceSeen {
+        *self.source.lock().unwrap()
+    }
+
+    /// A pass of the lease holder starts (`Some`) or ends (`None`).
+    pub fn busy(&self, since: Option<Timestamp>) {
+        *self.busy_since.lock().unwrap() = since;
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy_since.lock().unwrap().is_some()
     }
 
     pub fn started(&self) -> Timestamp {
         self.started
     }
 
-    pub fn lease_held(&self, held: bool) {
-        self.lease.set(i64::from(held));
+    /// Whether this replica holds the ingest lease. Taking it starts the
+    /// intake's and the scheduler's clocks afresh: a standby never ran
+    /// them, and that is no stall.
+    pub fn lease_held(&self, held: bool, now: Timestamp) {
+        let was = self.lease.set(i64::from(held)) == 1;
+        if held && !was {
+            let mut passes = self.passes.lock().unwrap();
+            passes.insert(Loop::Intake, now);
+            passes.insert(Loop::Scheduler, now);
+        }
     }
 
     pub fn holds_lease(&self) -> bool {
@@ -300,30 +387,47 @@ impl Metrics {
     }
 
     /// The text of `/metrics`: the counters, and the store's gauges as read
-    /// now (`None`: the store did not answer; those are left out).
+    /// now (`None`: the store did not answer; those are left out, and the
+    /// oldest due mail's age is NaN, unknown, rather than an old value).
     pub fn render(&self, gauges: Option<&Gauges>, now: Timestamp) -> String {
+        let _one_at_a_time = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         self.store_up.set(i64::from(gauges.is_some()));
-        self.outbox.clear();
-        self.incidents.clear();
-        if let Some(g) = gauges {
-            for (state, n) in &g.outbox {
-                self.outbox
-                    .get_or_create(&StateLabel {
-                        state: state.as_str(),
-                    })
-                    .set(*n as i64);
+        match gauges {
+            Some(g) => {
+                for state in OutboxState::ALL {
+                    let n = g
+                        .outbox
+                        .iter()
+                        .find(|(s, _)| *s == state)
+                        .map_or(0, |r| r.1);
+                    self.outbox
+                        .get_or_create(&StateLabel {
+                            state: state.as_str(),
+                        })
+                        .set(n as i64);
+                }
+                for state in State::ALL {
+                    let n = g
+                        .incidents
+                        .iter()
+                        .find(|(s, _)| *s == state)
+                        .map_or(0, |r| r.1);
+                    self.incidents
+                        .get_or_create(&StateLabel {
+                            state: state.as_str(),
+                        })
+                        .set(n as i64);
+                }
+                let waited = g
+                    .oldest_due
+                    .map_or(0.0, |due| (now - due).as_secs_f64().max(0.0));
+                self.oldest_due.set(waited);
             }
-            for (state, n) in &g.incidents {
-                self.incidents
-                    .get_or_create(&StateLabel {
-                        state: state.as_str(),
-                    })
-                    .set(*n as i64);
+            None => {
+                self.outbox.clear();
+                self.incidents.clear();
+                self.oldest_due.set(f64::NAN);
             }
-            let waited = g
-                .oldest_due
-                .map_or(0.0, |due| (now - due).as_secs_f64().max(0.0));
-            self.oldest_due.set(waited);
         }
         let passes = self.passes.lock().unwrap().clone();
         for which in Loop::ALL {
@@ -356,7 +460,8 @@ mod tests {
         m.pass_done(Loop::Sender, at("2026-12-01T10:04:00Z"));
         m.send_attempt(MailKind::Acknowledgement);
         m.send_failed(MailKind::AdvanceNotice, SendFailure::Guard);
-        m.lease_held(true);
+        // Taken at 10:02: the intake's and the scheduler's clocks start then.
+        m.lease_held(true, at("2026-12-01T10:02:00Z"));
         let gauges = Gauges {
             outbox: vec![(OutboxState::Pending, 2), (OutboxState::Sent, 7)],
             incidents: vec![(crate::core::incident::State::Reported, 3)],
@@ -369,8 +474,15 @@ mod tests {
             "embargo_incidents{state=\"reported\"} 3",
             "embargo_outbox_oldest_due_age_seconds 90.0",
             "embargo_seconds_since_last_pass{loop=\"sender\"} 60.0",
-            // Never passed: counted from the start.
-            "embargo_seconds_since_last_pass{loop=\"intake\"} 300.0",
+            "embargo_seconds_since_last_pass{loop=\"intake\"} 180.0",
+            // Every state, and every series of a fixed set, at 0 too: a
+            // series born at 1 would be no increase to Prometheus.
+            "embargo_outbox_mails{state=\"bounced\"} 0",
+            "embargo_incidents{state=\"spam\"} 0",
+            "embargo_send_failures_total{kind=\"announcement\",failure=\"permanent\"} 0",
+            "embargo_commands_total{result=\"refused\",reason=\"replayed\"} 0",
+            "embargo_mails_ingested_total{outcome=\"quarantined\"} 0",
+            "embargo_signatures_total{status=\"key-revoked\"} 0",
             "embargo_send_attempts_total{kind=\"acknowledgement\"} 1",
             "embargo_send_failures_total{kind=\"advance-notice\",failure=\"guard\"} 1",
             "embargo_ingest_lease_held 1",
@@ -384,6 +496,32 @@ mod tests {
         let text = m.render(None, at("2026-12-01T10:06:00Z"));
         assert!(text.lines().any(|l| l == "embargo_store_up 0"), "{text}");
         assert!(!text.contains("embargo_outbox_mails{"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l == "embargo_outbox_oldest_due_age_seconds NaN"),
+            "an old age is no answer:\n{text}"
+        );
         assert!(text.contains("embargo_send_attempts_total"), "{text}");
+    }
+
+    #[test]
+    fn a_standby_that_takes_the_lease_does_not_look_stalled() {
+        let m = Metrics::new(at("2026-12-01T10:00:00Z"));
+        m.lease_held(false, at("2026-12-01T10:00:00Z"));
+        // An hour on standby, then the lease.
+        m.lease_held(true, at("2026-12-01T11:00:00Z"));
+        let text = m.render(None, at("2026-12-01T11:00:05Z"));
+        for lp in ["intake", "scheduler"] {
+            let line = format!("embargo_seconds_since_last_pass{{loop=\"{lp}\"}} 5.0");
+            assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        }
+        // Holding it on does not restart them.
+        m.lease_held(true, at("2026-12-01T11:10:00Z"));
+        let text = m.render(None, at("2026-12-01T11:10:00Z"));
+        assert!(
+            text.lines()
+                .any(|l| l == "embargo_seconds_since_last_pass{loop=\"intake\"} 600.0"),
+            "{text}"
+        );
     }
 }

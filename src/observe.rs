@@ -5,34 +5,94 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
+use hyper::header::{ALLOW, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::clock::Clock;
 use crate::health::{self, Seen};
 use crate::metrics::Metrics;
 use crate::service::Shutdown;
-use crate::store::Store;
+use crate::store::{Gauges, Store};
 
 /// A probe gives up on the store after this long: a hung database makes
 /// the process unready, not the probe hang.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the store said is reused this long: however many scrapes and
+/// probes come, the store is asked at most once in it, so the intake and
+/// the sender keep their database connections.
+const PROBE_FRESH: Duration = Duration::from_secs(2);
+
 /// A client that sends its request this slowly is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// No connection lives longer, slow reader or not.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections served at once; more are closed unanswered. A monitoring
+/// system needs two or three; more would only cost the descriptors the
+/// service needs for its mail and database connections.
+const MAX_CONNECTIONS: usize = 16;
+
+type Probe = Option<(Instant, Result<Gauges, String>)>;
+
 pub struct Observer {
-    pub metrics: Arc<Metrics>,
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub poll_interval: Duration,
+    metrics: Arc<Metrics>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    poll_interval: Duration,
+    probe: Mutex<Probe>,
+}
+
+impl Observer {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        poll_interval: Duration,
+    ) -> Observer {
+        Observer {
+            metrics,
+            store,
+            clock,
+            poll_interval,
+            probe: Mutex::new(None),
+        }
+    }
+
+    /// The store's gauges, which also say whether it answers: asked once
+    /// per [`PROBE_FRESH`], one probe at a time. What went wrong is logged,
+    /// not shown: whoever reaches the endpoints learns only that it failed.
+    async fn store_probe(&self) -> Result<Gauges, String> {
+        let mut cached = self.probe.lock().await;
+        if let Some((at, probe)) = cached.as_ref()
+            && at.elapsed() < PROBE_FRESH
+        {
+            return probe.clone();
+        }
+        let probe = match tokio::time::timeout(STORE_TIMEOUT, self.store.gauges()).await {
+            Ok(Ok(g)) => Ok(g),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the store did not answer the health probe");
+                Err("its query failed".to_owned())
+            }
+            Err(_) => {
+                tracing::warn!("the store did not answer the health probe in time");
+                Err(format!("no answer in {} s", STORE_TIMEOUT.as_secs()))
+            }
+        };
+        *cached = Some((Instant::now(), probe.clone()));
+        probe
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +105,8 @@ pub struct ListenError {
     source: std::io::Error,
 }
 
-/// Binds before anything else starts, so that a taken port stops `serve`
-/// at once with a clear word rather than leave it unmonitored.
+/// Binds before the service starts, so that a taken port stops `serve` at
+/// once with a clear word rather than leave it unmonitored.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
     TcpListener::bind(addr)
         .await
@@ -58,6 +118,7 @@ pub async fn serve(listener: TcpListener, observer: Arc<Observer>, mut stop: Shu
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "answering /healthz, /readyz and /metrics");
     }
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -71,18 +132,27 @@ pub async fn serve(listener: TcpListener, observer: Arc<Observer>, mut stop: Shu
                 continue;
             }
         };
+        // All slots taken: the connection is closed unanswered.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
         let observer = observer.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |req| {
                 let observer = observer.clone();
                 async move { Ok::<_, Infallible>(answer(&req, &observer).await) }
             });
+            // One request per connection: nothing is pipelined behind it.
             let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
+                .timer(TokioTimer::new())
                 .header_read_timeout(REQUEST_TIMEOUT)
+                .keep_alive(false)
                 .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "an observe connection ended badly");
+            match tokio::time::timeout(CONNECTION_TIMEOUT, conn).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "an observe connection ended badly"),
+                Err(_) => tracing::debug!("an observe connection took too long; closed"),
             }
         });
     }
@@ -103,24 +173,26 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 async fn answer(req: &Request<Incoming>, o: &Observer) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(
+        let mut refused = text(
             StatusCode::METHOD_NOT_ALLOWED,
             PLAIN,
             "only GET is answered here\n".into(),
         );
+        refused
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return refused;
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, PLAIN, "ok\n".into()),
         "/readyz" => {
-            let store = match tokio::time::timeout(STORE_TIMEOUT, o.store.schema_version()).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer in {} s", STORE_TIMEOUT.as_secs())),
-            };
+            let source = o.metrics.source_seen();
             let seen = Seen {
-                store,
+                store: o.store_probe().await.map(|_| ()),
                 lease_held: o.metrics.holds_lease(),
-                source_reached: o.metrics.last_source_contact(),
+                source_reached: source.reached,
+                source_failed: source.failed,
+                busy: o.metrics.is_busy(),
                 started: o.metrics.started(),
             };
             let r = health::judge(&seen, o.poll_interval, o.clock.now());
@@ -132,17 +204,7 @@ async fn answer(req: &Request<Incoming>, o: &Observer) -> Response<Full<Bytes>> 
             text(status, PLAIN, r.text)
         }
         "/metrics" => {
-            let gauges = match tokio::time::timeout(STORE_TIMEOUT, o.store.gauges()).await {
-                Ok(Ok(g)) => Some(g),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "the store did not answer the metrics scrape");
-                    None
-                }
-                Err(_) => {
-                    tracing::warn!("the store did not answer the metrics scrape in time");
-                    None
-                }
-            };
+            let gauges = o.store_probe().await.ok();
             let body = o.metrics.render(gauges.as_ref(), o.clock.now());
             text(StatusCode::OK, OPENMETRICS, body)
         }

@@ -1364,3 +1364,59 @@ async fn a_bounced_mail_is_marked_kept_and_never_sent_again() {
         assert!(bounced_now.sent[0].bounced, "{name}");
     }
 }
+
+/// What a metrics scrape reads: outbox mails and incidents by state, and
+/// when the oldest waiting mail first fell due: a retry moves the mail's
+/// next attempt on, not the moment it became late.
+#[tokio::test]
+async fn the_gauges_count_by_state_and_a_retry_does_not_make_a_late_mail_look_new() {
+    for b in backends().await {
+        let (name, store) = (b.name, b.store.clone());
+        let now = t("2026-12-07T09:00:00Z");
+        let empty = store.gauges().await.unwrap();
+        assert_eq!(empty.oldest_due, None, "{name}");
+        open_first(store.as_ref(), now).await;
+        store
+            .enqueue(
+                &[
+                    outbox_mail("late", None, now),
+                    outbox_mail("later", None, t("2026-12-09T16:00:00Z")),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_due(t("2026-12-07T09:01:00Z"), SignedDuration::from_mins(5), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2, "{name}: the SRC copy and the late one");
+        for m in &claimed {
+            if m.key == "late" {
+                store
+                    .mark_retry(m.id, "421 try later", t("2026-12-07T10:00:00Z"))
+                    .await
+                    .unwrap();
+            } else {
+                store
+                    .mark_sent(m.id, t("2026-12-07T09:01:00Z"), "queued as 1")
+                    .await
+                    .unwrap();
+            }
+        }
+        let g = store.gauges().await.unwrap();
+        assert_eq!(g.oldest_due, Some(now), "{name}: the retry moved it");
+        let mut outbox = g.outbox.clone();
+        outbox.sort_by_key(|(s, _)| s.as_str());
+        assert_eq!(
+            outbox,
+            [(OutboxState::Pending, 2), (OutboxState::Sent, 1)],
+            "{name}"
+        );
+        assert_eq!(
+            g.incidents,
+            [(embargo::core::incident::State::Reported, 1)],
+            "{name}"
+        );
+    }
+}

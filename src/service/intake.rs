@@ -189,6 +189,10 @@ impl Intake {
                 for r in &records {
                     count(r, report, &self.shared.metrics);
                 }
+                // Progress within a long pass (a backlog) is progress.
+                self.shared
+                    .metrics
+                    .pass_done(crate::metrics::Loop::Intake, self.shared.clock.now());
                 let keys: Vec<String> = records.into_iter().map(|r| r.source.key).collect();
                 mark_done(source, &keys).await;
                 Ok(())

@@ -181,7 +181,16 @@ impl Service {
         lease: &mut IngestLock,
     ) -> Result<IngestReport, ServiceError> {
         let done = self.intake.run(source, stop, lease).await;
-        self.passed(Loop::Intake, done)
+        let now = self.shared.clock.now();
+        // A source waiting out its backoff answers "nothing" without having
+        // talked to its server: that is no pass, or an outage would look
+        // like quiet.
+        match &done {
+            Ok(_) if source.reached() => self.shared.metrics.pass_done(Loop::Intake, now),
+            Ok(_) | Err(ServiceError::Source(_)) => self.shared.metrics.source_failed(now),
+            Err(_) => {}
+        }
+        done
     }
 
     /// Moves every open incident on: reminders and notices now due.
@@ -300,9 +309,16 @@ impl Service {
                     Err(e) => tracing::error!(error = %e, "cannot take the ingest lease"),
                 }
             }
-            self.shared.metrics.lease_held(lease.is_some());
+            self.shared
+                .metrics
+                .lease_held(lease.is_some(), self.shared.clock.now());
             let pass = match lease.as_mut() {
-                Some(held) => self.run_once(source, sink, &stop, held).await,
+                Some(held) => {
+                    self.shared.metrics.busy(Some(self.shared.clock.now()));
+                    let pass = self.run_once(source, sink, &stop, held).await;
+                    self.shared.metrics.busy(None);
+                    pass
+                }
                 None => self
                     .send_due(sink, &stop)
                     .await
@@ -323,7 +339,9 @@ impl Service {
                 Err(e) if e.lost_lease() => {
                     tracing::error!(error = %e, "lost the ingest lease: this replica stands by");
                     lease = None;
-                    self.shared.metrics.lease_held(false);
+                    self.shared
+                        .metrics
+                        .lease_held(false, self.shared.clock.now());
                     source.close().await;
                 }
                 Err(e) => tracing::error!(error = %e, "pass failed; trying again at the next one"),

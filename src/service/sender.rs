@@ -70,6 +70,10 @@ impl Sender {
                 .store
                 .claim_due(now, s.outbox.lease, SEND_BATCH)
                 .await?;
+            // Each claim is progress: a backlog's sending is one long pass.
+            self.shared
+                .metrics
+                .pass_done(crate::metrics::Loop::Sender, now);
             // A mail claimed twice in one pass means the store handed back
             // one it could not mark: stop rather than spin.
             if batch.is_empty() || batch.iter().any(|m| !tried.insert(m.id)) {
@@ -137,12 +141,12 @@ impl Sender {
                 if let Err(why) = verdict {
                     tracing::error!(%why, to = ?mail.recipients, "the embargo guard refused a mail");
                     self.shared
-                        .metrics
-                        .send_failed(mail.kind, SendFailure::Guard);
-                    self.shared
                         .store
                         .mark_failed(mail.id, &format!("refused by the embargo guard: {why}"))
                         .await?;
+                    self.shared
+                        .metrics
+                        .send_failed(mail.kind, SendFailure::Guard);
                     report.failed += 1;
                     if let Some(i) = &incident {
                         self.tell_src(
@@ -183,10 +187,10 @@ impl Sender {
                     Err(SinkError::Transient(e)) => {
                         let next = now + retry_delay(s.outbox.retry, mail.attempts);
                         tracing::warn!(error = %e, retry_at = %next, "not sent; will retry");
+                        self.shared.store.mark_retry(mail.id, &e, next).await?;
                         self.shared
                             .metrics
                             .send_failed(mail.kind, SendFailure::Transient);
-                        self.shared.store.mark_retry(mail.id, &e, next).await?;
                         report.retrying += 1;
                         // The way out is likely down for the rest too, and
                         // each could wait out the timeout while no mail is
@@ -197,10 +201,10 @@ impl Sender {
                     }
                     Err(SinkError::Permanent(e)) => {
                         tracing::error!(error = %e, "not sent, and retrying will not help");
+                        self.shared.store.mark_failed(mail.id, &e).await?;
                         self.shared
                             .metrics
                             .send_failed(mail.kind, SendFailure::Permanent);
-                        self.shared.store.mark_failed(mail.id, &e).await?;
                         report.failed += 1;
                         // The SRC hears of it, unless what failed was telling them.
                         if let Some(i) = incident.as_ref().filter(|_| {

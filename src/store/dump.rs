@@ -156,6 +156,7 @@ pub static TABLES: &[Table] = &[
             ("transport_id", Text),
             ("bounce_token", Text),
             ("bounced_at", Int),
+            ("first_due_at", Int),
         ],
         by_id: true,
     },

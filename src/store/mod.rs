@@ -237,16 +237,16 @@ impl OutboxState {
         }
     }
 
+    pub const ALL: [OutboxState; 5] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Sent,
+        OutboxState::Failed,
+        OutboxState::Bounced,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            OutboxState::Pending,
-            OutboxState::Sending,
-            OutboxState::Sent,
-            OutboxState::Failed,
-            OutboxState::Bounced,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        OutboxState::ALL.into_iter().find(|st| st.as_str() == s)
     }
 }
 

@@ -358,14 +358,14 @@ macro_rules! sql_store {
             mails: &[(&NewMail, Timestamp)],
         ) -> Result<(), StoreError> {
             let mut links: Vec<(&str, String, &'static str)> = Vec::new();
-            for chunk in mails.chunks(rows_per_statement(11)) {
+            for chunk in mails.chunks(rows_per_statement(12)) {
                 let sql = format!(
                     "INSERT INTO outbox (mail_key, kind, incident_id, message_id, mail_from, recipients, \
-                     subject, bytes, created_at, due_at, bounce_token) VALUES {} \
+                     subject, bytes, created_at, due_at, first_due_at, bounce_token) VALUES {} \
                      ON CONFLICT (mail_key) DO NOTHING RETURNING mail_key",
-                    values(chunk.len(), 11)
+                    values(chunk.len(), 12)
                 );
-                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(11));
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(12));
                 for (m, now) in chunk {
                     q = q
                         .bind(&m.key)
@@ -377,6 +377,7 @@ macro_rules! sql_store {
                         .bind(&m.subject)
                         .bind(&m.bytes)
                         .bind(secs(*now))
+                        .bind(secs(m.due_at))
                         .bind(secs(m.due_at))
                         .bind(bounce_token()?);
                 }
@@ -1497,10 +1498,19 @@ macro_rules! sql_store {
                         incidents.push((state, n as u64));
                     }
                 }
+                // Claimed mail counts too: a sender that died holding it
+                // leaves it waiting until the claim runs out.
+                let first_due: Option<i64> = sqlx::query(
+                    "SELECT MIN(COALESCE(first_due_at, due_at)) AS at FROM outbox \
+                     WHERE state IN ('pending', 'sending')",
+                )
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("at")?;
                 Ok(Gauges {
                     outbox,
                     incidents,
-                    oldest_due: self.next_due().await?,
+                    oldest_due: opt_time(first_due)?,
                 })
             }
 
