@@ -242,7 +242,9 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
             tracing::error!(error = %e, "the way out does not work yet; mail waits in the outbox");
         }
     };
-    // A task of its own: the probes are answered while a pass is busy.
+    // A task of its own: the probes are answered while a pass is busy, and
+    // until the service has finished the mail in hand after a stop signal.
+    let (observed, observe_until) = tokio::sync::watch::channel(false);
     let observing = observe.map(|listener| {
         let observer = embargo::observe::Observer::new(
             service.metrics().clone(),
@@ -253,7 +255,7 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
         tokio::spawn(embargo::observe::serve(
             listener,
             Arc::new(observer),
-            stop.clone(),
+            observe_until,
         ))
     });
     let serving = service.serve(
@@ -263,8 +265,8 @@ async fn serve(cli: &Cli, once: bool) -> anyhow::Result<()> {
         stop.clone(),
     );
     tokio::join!(check, serving);
+    let _ = observed.send(true);
     if let Some(task) = observing {
-        // It ends at the stop signal too.
         let _ = task.await;
     }
     Ok(())

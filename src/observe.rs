@@ -32,8 +32,9 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// the sender keep their database connections.
 const PROBE_FRESH: Duration = Duration::from_secs(2);
 
-/// A client that sends its request this slowly is dropped.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has not sent its request by then is dropped (a scraper
+/// sends it at once).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// No connection lives longer, slow reader or not.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,9 +42,16 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once; more are closed unanswered. A monitoring
 /// system needs two or three; more would only cost the descriptors the
 /// service needs for its mail and database connections.
-const MAX_CONNECTIONS: usize = 16;
+const MAX_CONNECTIONS: usize = 64;
 
-type Probe = Option<(Instant, Result<Gauges, String>)>;
+type Asked = tokio::task::JoinHandle<Result<Gauges, crate::store::StoreError>>;
+
+/// The last answer, and the question still out when it took too long.
+#[derive(Default)]
+struct Probe {
+    answer: Option<(Instant, Result<Gauges, String>)>,
+    asking: Option<Asked>,
+}
 
 pub struct Observer {
     metrics: Arc<Metrics>,
@@ -65,33 +73,49 @@ impl Observer {
             store,
             clock,
             poll_interval,
-            probe: Mutex::new(None),
+            probe: Mutex::new(Probe::default()),
         }
     }
 
     /// The store's gauges, which also say whether it answers: asked once
-    /// per [`PROBE_FRESH`], one probe at a time. What went wrong is logged,
-    /// not shown: whoever reaches the endpoints learns only that it failed.
+    /// per [`PROBE_FRESH`], one question at a time, and a question that
+    /// outlives its timeout is waited for again rather than asked anew, so
+    /// a slow database holds one connection for the probes, never more.
+    /// What went wrong is logged, not shown: whoever reaches the endpoints
+    /// learns only that it failed.
     async fn store_probe(&self) -> Result<Gauges, String> {
-        let mut cached = self.probe.lock().await;
-        if let Some((at, probe)) = cached.as_ref()
+        let mut probe = self.probe.lock().await;
+        if let Some((at, answer)) = probe.answer.as_ref()
             && at.elapsed() < PROBE_FRESH
         {
-            return probe.clone();
+            return answer.clone();
         }
-        let probe = match tokio::time::timeout(STORE_TIMEOUT, self.store.gauges()).await {
-            Ok(Ok(g)) => Ok(g),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the store did not answer the health probe");
-                Err("its query failed".to_owned())
+        let asking = probe.asking.get_or_insert_with(|| {
+            let store = self.store.clone();
+            tokio::spawn(async move { store.gauges().await })
+        });
+        let answer = match tokio::time::timeout(STORE_TIMEOUT, asking).await {
+            Ok(joined) => {
+                probe.asking = None;
+                match joined {
+                    Ok(Ok(g)) => Ok(g),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "the store did not answer the health probe");
+                        Err("its query failed".to_owned())
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the health probe failed (a bug)");
+                        Err("the probe failed".to_owned())
+                    }
+                }
             }
             Err(_) => {
                 tracing::warn!("the store did not answer the health probe in time");
                 Err(format!("no answer in {} s", STORE_TIMEOUT.as_secs()))
             }
         };
-        *cached = Some((Instant::now(), probe.clone()));
-        probe
+        probe.answer = Some((Instant::now(), answer.clone()));
+        answer
     }
 }
 

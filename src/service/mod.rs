@@ -79,6 +79,13 @@ pub struct IngestReport {
     pub deferred: usize,
 }
 
+impl IngestReport {
+    /// Mails this pass stored, whatever became of them.
+    pub fn stored(&self) -> usize {
+        self.filed + self.duplicates + self.quarantined + self.bounces
+    }
+}
+
 /// What one send pass did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SendReport {
@@ -186,6 +193,9 @@ impl Service {
         // talked to its server: that is no pass, or an outage would look
         // like quiet.
         match &done {
+            // Nothing stored and the head of the queue unreadable: the mail
+            // behind it waits for good, which is no pass either.
+            Ok(r) if r.deferred > 0 && r.stored() == 0 => self.shared.metrics.source_failed(now),
             Ok(_) if source.reached() => self.shared.metrics.pass_done(Loop::Intake, now),
             Ok(_) | Err(ServiceError::Source(_)) => self.shared.metrics.source_failed(now),
             Err(_) => {}

@@ -215,10 +215,16 @@ impl Imap {
         };
         let mut handle = session.idle();
         let woke = async {
-            handle.init().await?;
+            // A server that never answers the IDLE would hold the whole
+            // service (and its lease) in this call: it gets the time any
+            // command gets.
+            tokio::time::timeout(COMMAND_TIMEOUT, handle.init())
+                .await
+                .map_err(|_| "starting IDLE timed out".to_owned())?
+                .map_err(|e| e.to_string())?;
             let (wait, _stop) = handle.wait_with_timeout(at_most.min(IDLE_RENEW));
             // `_stop` ends the IDLE when dropped: it must outlive the wait.
-            wait.await
+            wait.await.map_err(|e| e.to_string())
         }
         .await;
         match woke {
