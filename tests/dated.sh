@@ -39,6 +39,12 @@ binaries=$(cargo test --no-run --message-format=json-render-diagnostics "${selec
     grep -o '"executable":"[^"]*/deps/[^"]*"' | sed 's/^"executable":"//; s/"$//')
 [ -n "$binaries" ] || { echo "no test binaries were built" >&2; exit 1; }
 
+# libfaketime leaves a shared-memory file and a semaphore per process it
+# ran in (/dev/shm/faketime_shm_PID, /dev/shm/sem.faketime_sem_PID): some
+# thousands per run, never removed. Those this run made go with it.
+marker=$(mktemp)
+trap 'find /dev/shm -maxdepth 1 \( -name "faketime_shm_*" -o -name "sem.faketime_sem_*" \) -user "$(id -u)" -newer "$marker" -delete 2>/dev/null || true; rm -f "$marker"' EXIT
+
 failed=0
 for bin in $binaries; do
     offset=$((target - $(date -u +%s)))
