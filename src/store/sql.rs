@@ -172,6 +172,25 @@ pub(super) const ADVANCE_EPOCH: &str =
 macro_rules! sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
         impl $Store {
+            /// How many rows of `table` are in each state its `state`
+            /// column names (a state this build does not know is left out).
+            async fn count_by_state<T>(
+                &self,
+                table: &'static str,
+                parse: fn(&str) -> Option<T>,
+            ) -> Result<Vec<(T, u64)>, StoreError> {
+                let sql = format!("SELECT state, COUNT(*) AS n FROM {table} GROUP BY state");
+                let mut counted = Vec::new();
+                for r in sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.pool).await? {
+                    let state: String = r.try_get("state")?;
+                    let n: i64 = r.try_get("n")?;
+                    if let Some(state) = parse(&state) {
+                        counted.push((state, n as u64));
+                    }
+                }
+                Ok(counted)
+            }
+
             /// The newest migration applied; 0 for an empty database.
             async fn applied_schema(&self) -> Result<i64, StoreError> {
                 let exists: i64 = sqlx::query($Store::SCHEMA_TABLE)
@@ -1474,30 +1493,8 @@ macro_rules! sql_store {
             }
 
             async fn gauges(&self) -> Result<Gauges, StoreError> {
-                let outbox_rows =
-                    sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut outbox = Vec::new();
-                for r in outbox_rows {
-                    let state: String = r.try_get("state")?;
-                    let n: i64 = r.try_get("n")?;
-                    if let Some(state) = OutboxState::parse(&state) {
-                        outbox.push((state, n as u64));
-                    }
-                }
-                let incident_rows =
-                    sqlx::query("SELECT state, COUNT(*) AS n FROM incidents GROUP BY state")
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut incidents = Vec::new();
-                for r in incident_rows {
-                    let state: String = r.try_get("state")?;
-                    let n: i64 = r.try_get("n")?;
-                    if let Some(state) = State::parse(&state) {
-                        incidents.push((state, n as u64));
-                    }
-                }
+                let outbox = self.count_by_state("outbox", OutboxState::parse).await?;
+                let incidents = self.count_by_state("incidents", State::parse).await?;
                 // Claimed mail counts too: a sender that died holding it
                 // leaves it waiting until the claim runs out.
                 let first_due: Option<i64> = sqlx::query(
