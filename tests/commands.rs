@@ -749,6 +749,15 @@ fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
         "{normal}"
     );
 
+    // The sender writes again, marked as spam like their report: filed,
+    // and held from the insiders while the report is spam.
+    site.deliver(
+        format!(
+            "{}X-Spam-Flag: YES\r\nContent-Type: text/plain\r\n\r\nThe second vector is in the parser.\r\n",
+            reply("Prize Desk <winner@lottery.example>", &id, "s1@lottery.example", "f1")
+        )
+        .as_bytes(),
+    );
     // Unsigned, From Alice: filed, and nobody answered (no backscatter).
     site.deliver(
         format!(
@@ -802,6 +811,27 @@ fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
             .any(|to| to.contains("lottery.example"))),
         "never acknowledged: nobody authenticated the sender"
     );
+    // The follow-up held while it was spam reaches the insiders now, once;
+    // the forged and unsigned /not-spam mails of a stranger and of Alice
+    // are relayed as the mails they are, saying how they were held.
+    let relays: Vec<Sent> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| m.message_id.starts_with(&format!("{id}.relay.")))
+        .collect();
+    let held = relays
+        .iter()
+        .filter(|m| m.text.contains("The second vector is in the parser."))
+        .collect::<Vec<_>>();
+    assert_eq!(held.len(), 1, "{relays:#?}");
+    assert_eq!(held[0].envelope_to, ["src@example.org"]);
+    assert!(
+        held[0]
+            .text
+            .contains("Filed by:    filed while the report was marked as spam"),
+        "{}",
+        held[0].text
+    );
     let listed = site.json(&["incidents"]);
     assert_eq!(listed[0]["id"], id.as_str(), "back in the normal listing");
     assert_eq!(site.json(&["incidents", "--spam"]), serde_json::json!([]));
@@ -825,11 +855,20 @@ fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
         .filter(|m| m.message_id.contains(".src-copy."))
         .count();
     assert_eq!(copies, 1);
+    let held_again = site
+        .outbox()
+        .iter()
+        .filter(|m| {
+            m.message_id.starts_with(&format!("{id}.relay."))
+                && m.text.contains("The second vector is in the parser.")
+        })
+        .count();
+    assert_eq!(held_again, 1, "a held mail is relayed once");
 }
 
-/// Spam and the `/not-spam` restoring it taken in by one pass (one batch,
-/// one transaction): the report is not stored yet when the command is
-/// decided, and its SRC copy still goes out, once.
+/// Spam, a follow-up and the `/not-spam` restoring it taken in by one pass
+/// (one batch, one transaction): neither is stored yet when the command is
+/// decided, and the SRC copy and the follow-up's relay still go out, once.
 #[test]
 fn not_spam_in_the_same_pass_as_the_spam_still_sends_the_src_copy() {
     let t = team();
@@ -844,6 +883,13 @@ fn not_spam_in_the_same_pass_as_the_spam_still_sends_the_src_copy() {
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .year();
     let id = format!("EMB-{year}-0001");
+    site.deliver(
+        format!(
+            "{}X-Spam-Flag: YES\r\nContent-Type: text/plain\r\n\r\nThe second vector is in the parser.\r\n",
+            reply("Prize Desk <winner@lottery.example>", &id, "s1@lottery.example", "f1")
+        )
+        .as_bytes(),
+    );
     let answer = alice_says(
         &t,
         &id,
@@ -852,6 +898,19 @@ fn not_spam_in_the_same_pass_as_the_spam_still_sends_the_src_copy() {
         &format!("/not-spam {id}\r\n"),
     );
     assert!(answer.text.contains("spam → reported"), "{}", answer.text);
+    let held: Vec<Sent> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| {
+            m.message_id.starts_with(&format!("{id}.relay."))
+                && m.text.contains("The second vector is in the parser.")
+        })
+        .collect();
+    assert_eq!(
+        held.len(),
+        1,
+        "the follow-up of the same pass, relayed once"
+    );
     let copies: Vec<Sent> = site
         .outbox()
         .into_iter()

@@ -289,6 +289,59 @@ pub fn restored_report(
     (events, replies)
 }
 
+/// What `/not-spam` owes the follow-ups filed while the report was marked
+/// as spam (`held`, read back in the order they came, by the one parser):
+/// each is relayed to the insiders as it would have been on arrival, the
+/// member's judgement standing for the spam verdicts of the mails on the
+/// incident as it does for the report's. A roster member's commands (all
+/// refused while it was spam, and answered then) are not relayed.
+pub fn held_relays(
+    held: &[Inbound],
+    incident: &Incident,
+    policy: &IntakePolicy<'_>,
+    now: Timestamp,
+) -> Vec<(Event, Option<Relay>)> {
+    let relay_policy = RelayPolicy {
+        roster: policy.roster,
+        src_address: policy.src_address,
+        own_addresses: policy.own_addresses,
+        trusted_mta: policy.trusted_mta,
+        spam_headers: policy.spam_headers,
+    };
+    let via = Via::SubjectTag(incident.id.clone());
+    held.iter()
+        .map(|mail| {
+            let mut judged = mail.clone();
+            judged.auto_reply.verdicts.spam.clear();
+            let decided = relay::decide(&judged, Some(incident), &via, &relay_policy, true);
+            let (kind, detail, relay) = match decided {
+                Ok(relay) => (
+                    EventKind::RelayQueued,
+                    format!(
+                        "held while the report was spam; /not-spam: {}",
+                        relay.describe()
+                    ),
+                    Some(relay),
+                ),
+                Err(why) => (
+                    EventKind::RelayWithheld,
+                    format!("held while the report was spam; /not-spam: {why}"),
+                    None,
+                ),
+            };
+            let event = Event {
+                at: now,
+                kind,
+                actor: SERVICE_ACTOR.to_owned(),
+                message_id: Some(mail.message_id.clone()),
+                detail,
+                changes: Vec::new(),
+            };
+            (event, relay)
+        })
+        .collect()
+}
+
 /// What a mail the reporter wrote records: its Message-ID, and the key
 /// it carries. Anyone can write the reporter's From: with the
 /// receiving MTA trusted, a key counts only from a sender it
@@ -657,9 +710,20 @@ mod tests {
         ctx: &IntakeContext,
         mta: Option<sender_auth::Trusted<'_>>,
     ) -> Decision {
+        with_policy(mta, &sender_auth::SpamHeader::defaults(), |policy| {
+            decide(mail, ctx, policy, now()).unwrap()
+        })
+    }
+
+    /// The tests' policy: the test roster, `mta` trusted, `rules` for spam.
+    fn with_policy<R>(
+        mta: Option<sender_auth::Trusted<'_>>,
+        rules: &[sender_auth::SpamHeader],
+        f: impl FnOnce(&IntakePolicy<'_>) -> R,
+    ) -> R {
         let roster = roster();
         let own = vec!["security@example.org".to_owned()];
-        let policy = IntakePolicy {
+        f(&IntakePolicy {
             prefix: "EMB",
             own_addresses: &own,
             ack_window: SignedDuration::from_hours(1),
@@ -671,10 +735,9 @@ mod tests {
             announce: &[],
             trusted_mta: mta,
             advisory: None,
-            spam_headers: &sender_auth::SpamHeader::defaults(),
+            spam_headers: rules,
             verp: true,
-        };
-        decide(mail, ctx, &policy, now()).unwrap()
+        })
     }
 
     fn kinds(events: &[Event]) -> Vec<EventKind> {
@@ -975,24 +1038,9 @@ mod tests {
         rules: &[sender_auth::SpamHeader],
         mta: Option<sender_auth::Trusted<'_>>,
     ) -> Decision {
-        let roster = roster();
-        let own = vec!["security@example.org".to_owned()];
-        let policy = IntakePolicy {
-            prefix: "EMB",
-            own_addresses: &own,
-            ack_window: SignedDuration::from_hours(1),
-            roster: &roster,
-            address_ok: |a| a.contains('@') && !a.contains(' '),
-            src_address: "src@example.org",
-            slots: &SlotRules::default(),
-            max_signature_age: SignedDuration::from_hours(7 * 24),
-            announce: &[],
-            trusted_mta: mta,
-            advisory: None,
-            spam_headers: rules,
-            verp: true,
-        };
-        decide(mail, ctx, &policy, now()).unwrap()
+        with_policy(mta, rules, |policy| {
+            decide(mail, ctx, policy, now()).unwrap()
+        })
     }
 
     fn spam_report() -> Inbound {
@@ -1223,6 +1271,52 @@ mod tests {
             Reply::RestoredReport,
             "the SRC copy is owed now"
         );
+    }
+
+    #[test]
+    fn not_spam_relays_the_follow_ups_held_while_it_was_spam_but_not_commands_or_autoreplies() {
+        let (spam, ctx) = on_spam();
+        let Decision::Join {
+            updated: Some(restored),
+            ..
+        } = decide_with(&signed_by("A11CE", "/not-spam EMB-2026-0001\n"), &ctx)
+        else {
+            panic!("/not-spam restores it")
+        };
+        // Marked as spam like the report it follows: the member's judgement
+        // stands for it too.
+        let mut follow_up = in_thread("winner@lottery.example", "I will publish on Friday.");
+        follow_up.auto_reply.verdicts = spam_report().auto_reply.verdicts;
+        let command = signed_by("A11CE", "/accept\n");
+        let mut away = in_thread("winner@lottery.example", "I am away until Monday.");
+        away.auto_reply.auto_submitted = Some("auto-replied".into());
+        let held = [follow_up, command, away];
+        let relays = with_policy(None, &sender_auth::SpamHeader::defaults(), |policy| {
+            held_relays(&held, &restored, policy, now())
+        });
+        assert_eq!(relays.len(), 3, "one verdict per held mail");
+        let (queued, Some(relay)) = &relays[0] else {
+            panic!("the follow-up is relayed: {relays:?}")
+        };
+        assert_eq!(queued.kind, EventKind::RelayQueued);
+        assert!(
+            queued.detail.contains("held while the report was spam"),
+            "{}",
+            queued.detail
+        );
+        assert!(
+            relay.to.iter().any(|i| i.email == "src@example.org"),
+            "{relay:?}"
+        );
+        assert!(
+            matches!(&relays[1], (e, None) if e.kind == EventKind::RelayWithheld && e.detail.contains("only commands")),
+            "{relays:?}"
+        );
+        assert!(
+            matches!(&relays[2], (e, None) if e.kind == EventKind::RelayWithheld && e.detail.contains("automated")),
+            "{relays:?}"
+        );
+        assert_eq!(spam.state, State::Spam, "the incident it restores was spam");
     }
 
     #[test]

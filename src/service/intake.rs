@@ -58,6 +58,10 @@ impl Delivered for StoreDelivered<'_> {
 /// One mail read from the source, as parsed.
 type Read = (String, Result<Inbound, Unparsed>);
 
+/// How a follow-up held on a spam incident reached it, as its relay says.
+const HELD_VIA: &str =
+    "filed while the report was marked as spam; relayed when /not-spam restored it";
+
 pub struct Intake {
     shared: Shared,
     progress: Arc<dyn Progress>,
@@ -420,13 +424,21 @@ impl Intake {
             },
             _ => None,
         });
-        let report = match in_batch {
-            Some(report) => report,
-            None => match self.stored_report(id, now).await? {
-                Some(report) => report,
+        let (report, mut held) = match in_batch {
+            Some(report) => (report, Vec::new()),
+            None => match self.stored_mails(id, now).await? {
+                Some(stored) => stored,
                 None => return Ok(()),
             },
         };
+        // Filed on it earlier in this batch, while it was still spam.
+        held.extend(earlier.iter().filter_map(|r| match &r.record {
+            IntakeRecord::Filed { mail, filing, .. } => match filing.as_ref() {
+                Filing::Joined { incident, .. } if incident == id => Some(mail.as_ref().clone()),
+                _ => None,
+            },
+            _ => None,
+        }));
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
         let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
@@ -454,16 +466,33 @@ impl Intake {
             }
         }
         events.extend(owed_events);
+        for (event, relay) in intake::held_relays(&held, restored, &policy, now) {
+            if let (Some(relay), Some(mail)) = (
+                &relay,
+                held.iter()
+                    .find(|m| event.message_id.as_deref() == Some(m.message_id.as_str())),
+            ) {
+                match composer.relay(id, mail, HELD_VIA, relay, now) {
+                    Ok(copies) => outbox.extend(copies),
+                    Err(e) => {
+                        tracing::error!(incident = %id, error = %e, "could not build a held relay; filing without it")
+                    }
+                }
+            }
+            events.push(event);
+        }
         Ok(())
     }
 
-    /// The mail that opened incident `id`, read back from the store and
-    /// parsed again by the one parser; `None` (logged) when it cannot be.
-    async fn stored_report(
+    /// The mail that opened incident `id`, and the others filed on it in
+    /// the order they came, read back from the store and parsed again by
+    /// the one parser; `None` (logged) when the report cannot be. A later
+    /// mail that cannot be read again is left out, and logged.
+    async fn stored_mails(
         &self,
         id: &crate::core::incident_id::IncidentId,
         now: Timestamp,
-    ) -> Result<Option<Inbound>, ServiceError> {
+    ) -> Result<Option<(Inbound, Vec<Inbound>)>, ServiceError> {
         let store = self.shared.store.as_ref();
         let Some(stored) = store.incident(id).await? else {
             tracing::error!(incident = %id, "restored from spam, but it is not stored: no SRC copy");
@@ -483,21 +512,37 @@ impl Intake {
             tracing::error!(incident = %id, "restored from spam, but its report is not stored: no SRC copy");
             return Ok(None);
         };
+        let read = |raw: Vec<u8>| {
+            let keys = parse::Keys {
+                opener: self.shared.crypto.opener.as_ref(),
+                now,
+            };
+            parse::parse(raw, self.shared.settings.max_message_bytes, Some(keys))
+        };
         let Some(raw) = store.raw_message(message.id).await? else {
             tracing::error!(incident = %id, "restored from spam, but its report's bytes are gone: no SRC copy");
             return Ok(None);
         };
-        let keys = parse::Keys {
-            opener: self.shared.crypto.opener.as_ref(),
-            now,
-        };
-        match parse::parse(raw, self.shared.settings.max_message_bytes, Some(keys)) {
-            Ok(report) => Ok(Some(report)),
+        let report = match read(raw) {
+            Ok(report) => report,
             Err(e) => {
                 tracing::error!(incident = %id, reason = %e.reason, "restored from spam, but its report cannot be read again: no SRC copy");
-                Ok(None)
+                return Ok(None);
+            }
+        };
+        let mut held = Vec::new();
+        for later in stored.messages.iter().filter(|m| m.id != message.id) {
+            match store.raw_message(later.id).await?.map(read) {
+                Some(Ok(mail)) => held.push(mail),
+                Some(Err(e)) => {
+                    tracing::error!(incident = %id, message_id = %later.message_id, reason = %e.reason, "restored from spam, but a mail filed on it cannot be read again: not relayed")
+                }
+                None => {
+                    tracing::error!(incident = %id, message_id = %later.message_id, "restored from spam, but a mail filed on it has no bytes: not relayed")
+                }
             }
         }
+        Ok(Some((report, held)))
     }
 
     /// The mail a decision owes, rendered; `None` for a duplicate.
