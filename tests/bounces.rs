@@ -140,6 +140,7 @@ fn a_delayed_report_is_not_a_failure() {
         subject: "s".into(),
         token: None,
         bounced: false,
+        went_out: true,
     };
     let roster = Roster {
         members: vec![],

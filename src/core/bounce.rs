@@ -126,6 +126,9 @@ pub struct SentMail {
     pub token: Option<String>,
     /// Already marked bounced.
     pub bounced: bool,
+    /// It went out (`sent`): a mail still waiting was never in anyone's
+    /// hands, so a bounce naming only its Message-ID is forged.
+    pub went_out: bool,
 }
 
 /// Whether this kind of mail goes to people outside the committee whose
@@ -351,6 +354,15 @@ pub fn decide(
             why: format!("the service sent no mail <{original}>"),
         };
     }
+    about.retain(|m| m.went_out);
+    if about.is_empty() {
+        return Outcome::Unmatched {
+            why: format!(
+                "it names <{original}>, which has not been sent yet: nobody could have \
+                 returned it (forged?); nothing changed"
+            ),
+        };
+    }
     if !by_message_id {
         about.retain(|m| m.token.is_none());
         if about.is_empty() {
@@ -476,6 +488,7 @@ mod tests {
             subject: "[EMB-2026-0001] advance notice".into(),
             token: Some(TOKEN.into()),
             bounced: false,
+            went_out: true,
         }
     }
 
@@ -559,6 +572,7 @@ mod tests {
             subject: "[EMB-2026-0001] Re: bug".into(),
             token: Some(token.into()),
             bounced: false,
+            went_out: true,
         }
     }
 
@@ -676,6 +690,24 @@ mod tests {
             panic!("{out:?}")
         };
         assert!(why.contains("none of that mail's recipients"), "{why}");
+    }
+
+    #[test]
+    fn a_report_naming_a_mail_not_sent_yet_is_forged_and_stops_nothing() {
+        // A notice waiting on a retry (greylisted), its Message-ID guessed:
+        // a report "returning" it must not keep it from going out.
+        let mut waiting = notice();
+        waiting.token = None;
+        waiting.went_out = false;
+        let bounce = BounceReport {
+            report: Some(failed_for("distro@vendor.example")),
+            ..BounceReport::default()
+        };
+        let out = decide_now(&bounce, &[waiting], true);
+        let Outcome::Unmatched { why } = out else {
+            panic!("{out:?}")
+        };
+        assert!(why.contains("has not been sent yet"), "{why}");
     }
 
     #[test]

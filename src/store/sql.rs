@@ -132,7 +132,7 @@ pub(super) fn bounce_token() -> Result<String, StoreError> {
 
 /// What matching a bounce needs of an outbox row.
 pub(super) const SENT_COLUMNS: &str =
-    "id, kind, incident_id, message_id, recipients, subject, bounce_token, bounced_at";
+    "id, kind, incident_id, message_id, recipients, subject, bounce_token, bounced_at, state";
 
 /// The key in `service_state` of the Fix Lead assigned last.
 pub(super) const LAST_LEAD: &str = "last_lead";
@@ -1009,6 +1009,7 @@ macro_rules! sql_store {
                                 subject: r.try_get("subject")?,
                                 token: r.try_get("bounce_token")?,
                                 bounced: r.try_get::<Option<i64>, _>("bounced_at")?.is_some(),
+                                went_out: r.try_get::<String, _>("state")? == "sent",
                             };
                             if !b.sent.iter().any(|s| s.id == sent.id) {
                                 b.sent.push(sent);
