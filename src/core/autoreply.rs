@@ -10,6 +10,9 @@ use super::sender_auth::Unauthenticated;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Withhold {
     AutoSubmitted(String),
+    /// An auto-responder's own mark (`X-Autoreply`, `X-Autorespond`),
+    /// from before RFC 3834 and still written.
+    Responder(String),
     Precedence(String),
     ListId(String),
     Bounce,
@@ -29,6 +32,7 @@ impl std::fmt::Display for Withhold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Withhold::AutoSubmitted(v) => write!(f, "Auto-Submitted: {v} (RFC 3834)"),
+            Withhold::Responder(v) => write!(f, "{v}: an auto-responder's mail"),
             Withhold::Precedence(v) => write!(f, "Precedence: {v} (RFC 3834)"),
             Withhold::ListId(v) => write!(f, "mailing-list mail, List-Id: {v} (RFC 3834)"),
             Withhold::Bounce => f.write_str("a bounce: empty Return-Path (RFC 3834)"),
@@ -85,9 +89,13 @@ pub fn automated(
             return Some(Withhold::AutoSubmitted(v.trim().to_owned()));
         }
     }
+    if let Some(name) = &headers.responder {
+        return Some(Withhold::Responder(name.clone()));
+    }
     if let Some(v) = &headers.precedence {
         let p = v.trim().to_ascii_lowercase();
-        if matches!(p.as_str(), "bulk" | "list" | "junk") {
+        // `auto_reply`: Exchange's and many vacation programs' word.
+        if matches!(p.as_str(), "bulk" | "list" | "junk" | "auto_reply") {
             return Some(Withhold::Precedence(p));
         }
     }
@@ -186,6 +194,21 @@ mod tests {
             (
                 "Precedence: bulk",
                 h(None, Some("bulk"), None, None),
+                person.clone(),
+                true,
+            ),
+            (
+                "Precedence: auto_reply",
+                h(None, Some("auto_reply"), None, None),
+                person.clone(),
+                true,
+            ),
+            (
+                "X-Autoreply",
+                AutoReplyHeaders {
+                    responder: Some("X-Autoreply".into()),
+                    ..none.clone()
+                },
                 person.clone(),
                 true,
             ),

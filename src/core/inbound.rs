@@ -82,6 +82,10 @@ pub struct AutoReplyHeaders {
     pub auto_submitted: Option<String>,
     pub precedence: Option<String>,
     pub list_id: Option<String>,
+    /// The name of an auto-responder's own header (`X-Autoreply`,
+    /// `X-Autorespond`) when the mail carries one.
+    #[serde(default)]
+    pub responder: Option<String>,
     /// The Return-Path as written; `<>` marks a bounce.
     pub return_path: Option<String>,
     /// What the receiving server found: sender authentication and spam.

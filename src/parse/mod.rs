@@ -625,6 +625,10 @@ impl Parsed {
                 auto_submitted: raw_header(msg, "Auto-Submitted"),
                 precedence: raw_header(msg, "Precedence"),
                 list_id: raw_header(msg, "List-Id"),
+                responder: ["X-Autoreply", "X-Autorespond"]
+                    .into_iter()
+                    .find(|name| msg.header_raw(*name).is_some())
+                    .map(str::to_owned),
                 return_path,
                 verdicts: verdicts(msg),
             },
