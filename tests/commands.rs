@@ -866,6 +866,63 @@ fn spam_is_filed_quietly_until_a_member_signs_not_spam() {
     assert_eq!(held_again, 1, "a held mail is relayed once");
 }
 
+/// A spammer who tags many mails onto their own report cannot make one
+/// `/not-spam` sign and send a relay for each: the first twenty are
+/// relayed, the rest are counted on the incident's record.
+#[test]
+fn not_spam_relays_at_most_twenty_held_mails_and_counts_the_rest() {
+    let t = team();
+    let site = &t.site;
+    site.deliver(&mail(
+        "Prize Desk <winner@lottery.example>",
+        "You have won",
+        "s1@lottery.example",
+        "X-Spam-Flag: YES\r\n",
+    ));
+    site.ok(&["run", "--once"]);
+    let spam = site.json(&["incidents", "--spam"]);
+    let id = spam[0]["id"].as_str().unwrap().to_owned();
+    for n in 1..=22 {
+        site.deliver(
+            format!(
+                "{}X-Spam-Flag: YES\r\nContent-Type: text/plain\r\n\r\nClaim your prize, number {n}.\r\n",
+                reply("Prize Desk <winner@lottery.example>", &id, "s1@lottery.example", &format!("f{n}"))
+            )
+            .as_bytes(),
+        );
+    }
+    site.ok(&["run", "--once"]);
+    assert!(site.outbox().is_empty(), "{:?}", site.outbox());
+    alice_says(
+        &t,
+        &id,
+        "s1@lottery.example",
+        "n1",
+        &format!("/not-spam {id}\r\n"),
+    );
+    let relayed: Vec<Sent> = site
+        .outbox()
+        .into_iter()
+        .filter(|m| m.message_id.starts_with(&format!("{id}.relay.")))
+        .collect();
+    assert_eq!(
+        relayed.len(),
+        20,
+        "{:#?}",
+        relayed.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    for n in 1..=20 {
+        assert!(
+            relayed
+                .iter()
+                .any(|m| m.text.contains(&format!("Claim your prize, number {n}."))),
+            "the first twenty, in order: {n}"
+        );
+    }
+    let record = site.ok(&["show", &id]);
+    assert!(record.contains("2 more mail(s) not relayed"), "{record}");
+}
+
 /// Spam, a follow-up and the `/not-spam` restoring it taken in by one pass
 /// (one batch, one transaction): neither is stored yet when the command is
 /// decided, and the SRC copy and the follow-up's relay still go out, once.

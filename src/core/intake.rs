@@ -289,18 +289,38 @@ pub fn restored_report(
     (events, replies)
 }
 
-/// What `/not-spam` owes the follow-ups filed while the report was marked
-/// as spam (`held`, read back in the order they came, by the one parser):
-/// each is relayed to the insiders as it would have been on arrival, the
-/// member's judgement standing for the spam verdicts of the mails on the
-/// incident as it does for the report's. A roster member's commands (all
-/// refused while it was spam, and answered then) are not relayed.
-pub fn held_relays(
+/// Mails held on a spam incident relayed when `/not-spam` restores it, at
+/// most: a spammer who tags a thousand mails onto their own report must
+/// not make one command sign and send a thousand relays.
+pub const HELD_RELAYS_MAX: usize = 20;
+
+/// What one mail held on a spam incident comes to when it is restored.
+#[derive(Debug)]
+pub struct HeldMail {
+    pub event: Event,
+    /// [`Reply::Relay`], or [`Reply::CannotDecrypt`] for a mail nobody
+    /// can read; `None` when it is withheld.
+    pub reply: Option<Reply>,
+}
+
+/// What `/not-spam` owes the mails filed on the incident while it was spam
+/// (`held`, read back in the order they came by the one parser, at most
+/// [`HELD_RELAYS_MAX`]; `left_out` more were not read): each is relayed to
+/// the insiders as it would have been on arrival, and the reporter's own
+/// mail records its Message-ID and key as it would have. The member's
+/// judgement covers the report's sender: the spam verdict of their later
+/// mail no longer counts, anyone else's still does. A roster member's
+/// commands (refused while it was spam, and answered then) are not
+/// relayed. `report_id`: the Message-ID of the report; a held mail that
+/// reuses a Message-ID already filed is not relayed, as on arrival.
+pub fn held_mails(
     held: &[Inbound],
-    incident: &Incident,
+    left_out: usize,
+    report_id: &str,
+    incident: &mut Incident,
     policy: &IntakePolicy<'_>,
     now: Timestamp,
-) -> Vec<(Event, Option<Relay>)> {
+) -> Vec<HeldMail> {
     let relay_policy = RelayPolicy {
         roster: policy.roster,
         src_address: policy.src_address,
@@ -308,38 +328,91 @@ pub fn held_relays(
         trusted_mta: policy.trusted_mta,
         spam_headers: policy.spam_headers,
     };
-    let via = Via::SubjectTag(incident.id.clone());
-    held.iter()
-        .map(|mail| {
-            let mut judged = mail.clone();
+    let event = |kind, message_id: Option<String>, detail: String, changes| Event {
+        at: now,
+        kind,
+        actor: SERVICE_ACTOR.to_owned(),
+        message_id,
+        detail,
+        changes,
+    };
+    let mut filed = std::collections::HashSet::from([report_id.to_ascii_lowercase()]);
+    let mut out = Vec::new();
+    for mail in held {
+        let wrote: Vec<Change> = reporter_wrote(
+            mail,
+            incident.reporter.as_ref(),
+            incident.details.reporter_key.as_ref(),
+            policy,
+            now,
+        )
+        .into_iter()
+        .collect();
+        for c in &wrote {
+            incident.apply(c, now);
+        }
+        let mut judged = mail.clone();
+        let by_reporter = match (&mail.from, &incident.reporter) {
+            (Some(from), Some(reporter)) => from.key() == reporter.key(),
+            _ => false,
+        };
+        if by_reporter {
             judged.auto_reply.verdicts.spam.clear();
-            let decided = relay::decide(&judged, Some(incident), &via, &relay_policy, true);
-            let (kind, detail, relay) = match decided {
-                Ok(relay) => (
-                    EventKind::RelayQueued,
-                    format!(
-                        "held while the report was spam; /not-spam: {}",
-                        relay.describe()
-                    ),
-                    Some(relay),
-                ),
-                Err(why) => (
-                    EventKind::RelayWithheld,
-                    format!("held while the report was spam; /not-spam: {why}"),
-                    None,
-                ),
-            };
-            let event = Event {
-                at: now,
+        }
+        let via = if filed.insert(mail.message_id.to_ascii_lowercase()) {
+            Via::SubjectTag(incident.id.clone())
+        } else {
+            Via::MessageId(mail.message_id.clone())
+        };
+        let decided = relay::decide(&judged, Some(incident), &via, &relay_policy, true);
+        let held_event = |kind, why: String| {
+            event(
                 kind,
-                actor: SERVICE_ACTOR.to_owned(),
-                message_id: Some(mail.message_id.clone()),
-                detail,
-                changes: Vec::new(),
-            };
-            (event, relay)
-        })
-        .collect()
+                Some(mail.message_id.clone()),
+                format!("held while the report was spam; /not-spam: {why}"),
+                wrote.clone(),
+            )
+        };
+        out.push(match decided {
+            Ok(relay) => HeldMail {
+                event: held_event(EventKind::RelayQueued, relay.describe()),
+                reply: Some(Reply::Relay(relay)),
+            },
+            Err(NotRelayed::Undecryptable) => HeldMail {
+                event: held_event(
+                    EventKind::RelayWithheld,
+                    NotRelayed::Undecryptable.to_string(),
+                ),
+                reply: match &mail.encryption {
+                    Encryption::Failed { detail } => Some(Reply::CannotDecrypt {
+                        reason: detail.clone(),
+                    }),
+                    _ => None,
+                },
+            },
+            Err(why) => HeldMail {
+                event: held_event(EventKind::RelayWithheld, why.to_string()),
+                reply: None,
+            },
+        });
+    }
+    if left_out > 0 {
+        out.push(HeldMail {
+            event: event(
+                EventKind::RelayWithheld,
+                None,
+                format!(
+                    "held while the report was spam; /not-spam: {left_out} more mail(s) not relayed \
+                     (at most {HELD_RELAYS_MAX} are, within the batch's byte budget); \
+                     `embargo show {}` lists them",
+                    incident.id
+                ),
+                Vec::new(),
+            ),
+            reply: None,
+        });
+    }
+    out
 }
 
 /// What a mail the reporter wrote records: its Message-ID, and the key
@@ -540,8 +613,9 @@ pub fn decide(
             };
             // To whom the incident stands after this mail's commands: a
             // Fix Team member added in it reads it too.
-            let relayed = if spam {
-                // Spam stays quiet: the insiders hear of it by /not-spam.
+            let relayed = if updated.as_ref().is_some_and(|t| t.state == State::Spam) {
+                // Spam stays quiet: the insiders hear of it by /not-spam,
+                // and of what the member wrote beside it.
                 Err(NotRelayed::CommandsOnly)
             } else if replies.iter().any(|r| matches!(r, Reply::Reporter(_))) {
                 // A `/reply` mail: the insiders get the answer's copy, which
@@ -1001,6 +1075,7 @@ mod tests {
             subject: "warning".into(),
             token: Some("0123456789abcdef01234567".into()),
             bounced: false,
+            went_out: true,
         }];
         let Decision::Bounce { outcome, event } = decide_with(&dsn, &ctx) else {
             panic!("a bounce is a bounce")
@@ -1277,26 +1352,57 @@ mod tests {
     fn not_spam_relays_the_follow_ups_held_while_it_was_spam_but_not_commands_or_autoreplies() {
         let (spam, ctx) = on_spam();
         let Decision::Join {
-            updated: Some(restored),
+            updated: Some(mut restored),
             ..
         } = decide_with(&signed_by("A11CE", "/not-spam EMB-2026-0001\n"), &ctx)
         else {
             panic!("/not-spam restores it")
         };
-        // Marked as spam like the report it follows: the member's judgement
-        // stands for it too.
+        // The reporter's, marked as spam like their report: the member's
+        // judgement stands for it too. A stranger's spam on the same thread
+        // is not theirs to vouch for.
         let mut follow_up = in_thread("winner@lottery.example", "I will publish on Friday.");
         follow_up.auto_reply.verdicts = spam_report().auto_reply.verdicts;
-        let command = signed_by("A11CE", "/accept\n");
-        let mut away = in_thread("winner@lottery.example", "I am away until Monday.");
-        away.auto_reply.auto_submitted = Some("auto-replied".into());
-        let held = [follow_up, command, away];
-        let relays = with_policy(None, &sender_auth::SpamHeader::defaults(), |policy| {
-            held_relays(&held, &restored, policy, now())
+        follow_up.sender_key = Some(SenderKey {
+            fingerprint: "F00D".into(),
+            armored: "key".into(),
+            source: crate::core::inbound::KeySource::Autocrypt,
+            expires_at: None,
+            encryption_expires_at: None,
+            unusable: None,
         });
-        assert_eq!(relays.len(), 3, "one verdict per held mail");
-        let (queued, Some(relay)) = &relays[0] else {
-            panic!("the follow-up is relayed: {relays:?}")
+        let mut stranger = in_thread("pills@pharma.example", "Cheap pills.");
+        stranger.message_id = "p1@pharma.example".into();
+        stranger.auto_reply.verdicts = spam_report().auto_reply.verdicts;
+        let mut command = signed_by("A11CE", "/accept\n");
+        command.message_id = "c1@example.org".into();
+        let mut away = in_thread("winner@lottery.example", "I am away until Monday.");
+        away.message_id = "a1@lottery.example".into();
+        away.auto_reply.auto_submitted = Some("auto-replied".into());
+        let mut reused = in_thread("someone@else.example", "Same Message-ID as the report.");
+        reused.message_id = "r1@researcher.example".into();
+        let held = [follow_up, stranger, command, away, reused];
+        let out = with_policy(None, &sender_auth::SpamHeader::defaults(), |policy| {
+            held_mails(
+                &held,
+                3,
+                "r1@researcher.example",
+                &mut restored,
+                policy,
+                now(),
+            )
+        });
+        assert_eq!(
+            out.len(),
+            6,
+            "one verdict per held mail, one for those left out"
+        );
+        let HeldMail {
+            event: queued,
+            reply: Some(Reply::Relay(relay)),
+        } = &out[0]
+        else {
+            panic!("the follow-up is relayed: {out:?}")
         };
         assert_eq!(queued.kind, EventKind::RelayQueued);
         assert!(
@@ -1308,14 +1414,29 @@ mod tests {
             relay.to.iter().any(|i| i.email == "src@example.org"),
             "{relay:?}"
         );
-        assert!(
-            matches!(&relays[1], (e, None) if e.kind == EventKind::RelayWithheld && e.detail.contains("only commands")),
-            "{relays:?}"
+        assert_eq!(
+            restored
+                .details
+                .reporter_key
+                .as_ref()
+                .map(|k| k.fingerprint.as_str()),
+            Some("F00D"),
+            "the key in the reporter's held mail is theirs now"
         );
-        assert!(
-            matches!(&relays[2], (e, None) if e.kind == EventKind::RelayWithheld && e.detail.contains("automated")),
-            "{relays:?}"
-        );
+        let withheld = |n: usize, why: &str| {
+            assert!(
+                out[n].reply.is_none()
+                    && out[n].event.kind == EventKind::RelayWithheld
+                    && out[n].event.detail.contains(why),
+                "{n}: {:?}",
+                out[n]
+            )
+        };
+        withheld(1, "marked as spam");
+        withheld(2, "only commands");
+        withheld(3, "automated");
+        withheld(4, "would loop");
+        withheld(5, "3 more mail(s) not relayed");
         assert_eq!(spam.state, State::Spam, "the incident it restores was spam");
     }
 

@@ -179,17 +179,21 @@ pub fn proven_sender(mail: &Inbound, policy: &RelayPolicy<'_>) -> Option<String>
 /// How a relay's From names its sender. The list key signs the relay, so
 /// an unproven sender's name must not pass for a roster member's (an
 /// outsider writing `From: "Alice Moreau" <x@evil.example>` with a guessed
-/// tag): such a name, or one that is an address, shows the address.
+/// tag): such a name, or one that is an address, shows the address; a
+/// member's own address without proof shows "(unverified)" beside it.
 pub fn shown_as(mail: &Inbound, proven: bool, roster: &Roster) -> String {
     let Some(from) = mail.from.as_ref() else {
         return "Someone".to_owned();
     };
     let name = from.name.as_deref().map(str::trim).unwrap_or("");
-    let passes_for_member = roster
-        .members
-        .iter()
-        .chain(&roster.release_managers)
-        .any(|m| same(m.name.trim(), name) && !same(&m.email, &from.email));
+    let members = || roster.members.iter().chain(&roster.release_managers);
+    if !proven && members().any(|m| same(&m.email, &from.email)) {
+        // A member's own address, unsigned: anyone can write it, and the
+        // list's signature must not vouch for it.
+        return format!("{} (unverified)", from.email);
+    }
+    let passes_for_member =
+        members().any(|m| same(m.name.trim(), name) && !same(&m.email, &from.email));
     if name.is_empty() || name.contains('@') || (!proven && passes_for_member) {
         from.email.clone()
     } else {
@@ -591,6 +595,13 @@ mod tests {
         assert_eq!(
             decide_for(&posing, &reply(), false).unwrap().sender,
             "x@evil.example"
+        );
+        let mut forged = mail("alice@example.org", "the fix is wrong, revert it");
+        forged.from = Some(Mailbox::new(Some("Alice"), "alice@example.org"));
+        assert_eq!(
+            decide_for(&forged, &reply(), false).unwrap().sender,
+            "alice@example.org (unverified)",
+            "a member's own address, unsigned: the list's key does not vouch for it"
         );
         let alice = signed_by_alice("Reproduced.\n");
         assert_eq!(

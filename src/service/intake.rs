@@ -58,6 +58,26 @@ impl Delivered for StoreDelivered<'_> {
 /// One mail read from the source, as parsed.
 type Read = (String, Result<Inbound, Unparsed>);
 
+/// The mails filed on a spam incident that its restoring reads back: the
+/// first [`intake::HELD_RELAYS_MAX`] within the batch's byte budget, and how
+/// many more there were.
+#[derive(Default)]
+struct Held {
+    mails: Vec<Inbound>,
+    left_out: usize,
+}
+
+impl Held {
+    fn take(&mut self, mail: Inbound, budget: usize) {
+        let bytes: usize = self.mails.iter().map(|m| m.raw.len()).sum();
+        if self.mails.len() < intake::HELD_RELAYS_MAX && bytes + mail.raw.len() <= budget {
+            self.mails.push(mail);
+        } else {
+            self.left_out += 1;
+        }
+    }
+}
+
 /// How a follow-up held on a spam incident reached it, as its relay says.
 const HELD_VIA: &str =
     "filed while the report was marked as spam; relayed when /not-spam restored it";
@@ -406,7 +426,7 @@ impl Intake {
             incident: id,
             updated: Some(restored),
             ..
-        } = filing.as_ref()
+        } = filing.as_mut()
         else {
             return Ok(());
         };
@@ -416,6 +436,7 @@ impl Intake {
         {
             return Ok(());
         }
+        let budget = self.shared.settings.batch.bytes;
         // Opened earlier in this very batch: not stored yet, and parsed.
         let in_batch = earlier.iter().find_map(|r| match &r.record {
             IntakeRecord::Filed { mail, filing, .. } => match filing.as_ref() {
@@ -425,28 +446,36 @@ impl Intake {
             _ => None,
         });
         let (report, mut held) = match in_batch {
-            Some(report) => (report, Vec::new()),
-            None => match self.stored_mails(id, now).await? {
+            Some(report) => (report, Held::default()),
+            None => match self.stored_mails(id, budget, now).await? {
                 Some(stored) => stored,
                 None => return Ok(()),
             },
         };
         // Filed on it earlier in this batch, while it was still spam.
-        held.extend(earlier.iter().filter_map(|r| match &r.record {
+        for mail in earlier.iter().filter_map(|r| match &r.record {
             IntakeRecord::Filed { mail, filing, .. } => match filing.as_ref() {
-                Filing::Joined { incident, .. } if incident == id => Some(mail.as_ref().clone()),
+                Filing::Joined { incident, .. } if incident == id => Some(mail),
                 _ => None,
             },
             _ => None,
-        }));
+        }) {
+            held.take(mail.as_ref().clone(), budget);
+        }
         let s = &self.shared.settings;
         let own = s.list.own_addresses();
         let announce: Vec<String> = s.announce.iter().map(|a| a.address.clone()).collect();
         let policy = intake_policy(s, &own, &announce);
         let (owed_events, replies) = intake::restored_report(&report, restored, &policy, now);
         let composer = self.shared.composer();
+        let mut build = |built: Result<Vec<NewMail>, crate::notice::NoticeError>| match built {
+            Ok(mails) => outbox.extend(mails),
+            Err(e) => {
+                tracing::error!(incident = %id, error = %e, "could not build a mail; filing without it")
+            }
+        };
         for reply in &replies {
-            let built = match reply {
+            build(match reply {
                 Reply::SrcCopy { withheld } => {
                     composer.src_copy(restored, &report, withheld.as_ref(), now)
                 }
@@ -457,42 +486,45 @@ impl Intake {
                         .map(|m| vec![m])
                 }
                 _ => Ok(Vec::new()),
-            };
-            match built {
-                Ok(mails) => outbox.extend(mails),
-                Err(e) => {
-                    tracing::error!(incident = %id, error = %e, "could not build a mail; filing without it")
-                }
-            }
+            });
         }
         events.extend(owed_events);
-        for (event, relay) in intake::held_relays(&held, restored, &policy, now) {
-            if let (Some(relay), Some(mail)) = (
-                &relay,
-                held.iter()
-                    .find(|m| event.message_id.as_deref() == Some(m.message_id.as_str())),
-            ) {
-                match composer.relay(id, mail, HELD_VIA, relay, now) {
-                    Ok(copies) => outbox.extend(copies),
-                    Err(e) => {
-                        tracing::error!(incident = %id, error = %e, "could not build a held relay; filing without it")
-                    }
-                }
+        let decided = intake::held_mails(
+            &held.mails,
+            held.left_out,
+            &report.message_id,
+            restored,
+            &policy,
+            now,
+        );
+        // One verdict per held mail, in order, then the word on those left out.
+        for (n, outcome) in decided.into_iter().enumerate() {
+            if let Some(mail) = held.mails.get(n) {
+                build(match &outcome.reply {
+                    Some(Reply::Relay(relay)) => composer.relay(id, mail, HELD_VIA, relay, now),
+                    Some(Reply::CannotDecrypt { reason }) => composer
+                        .undecryptable(id, mail, reason, now)
+                        .map(|m| vec![m]),
+                    _ => Ok(Vec::new()),
+                });
             }
-            events.push(event);
+            events.push(outcome.event);
         }
         Ok(())
     }
 
     /// The mail that opened incident `id`, and the others filed on it in
-    /// the order they came, read back from the store and parsed again by
-    /// the one parser; `None` (logged) when the report cannot be. A later
-    /// mail that cannot be read again is left out, and logged.
+    /// the order they came (as many as [`Held::take`] takes within
+    /// `budget` bytes), read back from the store and parsed again by the
+    /// one parser on the blocking pool; `None` (logged) when the report
+    /// cannot be. A later mail that cannot be read again is left out, and
+    /// logged.
     async fn stored_mails(
         &self,
         id: &crate::core::incident_id::IncidentId,
+        budget: usize,
         now: Timestamp,
-    ) -> Result<Option<(Inbound, Vec<Inbound>)>, ServiceError> {
+    ) -> Result<Option<(Inbound, Held)>, ServiceError> {
         let store = self.shared.store.as_ref();
         let Some(stored) = store.incident(id).await? else {
             tracing::error!(incident = %id, "restored from spam, but it is not stored: no SRC copy");
@@ -512,33 +544,62 @@ impl Intake {
             tracing::error!(incident = %id, "restored from spam, but its report is not stored: no SRC copy");
             return Ok(None);
         };
-        let read = |raw: Vec<u8>| {
-            let keys = parse::Keys {
-                opener: self.shared.crypto.opener.as_ref(),
-                now,
-            };
-            parse::parse(raw, self.shared.settings.max_message_bytes, Some(keys))
-        };
         let Some(raw) = store.raw_message(message.id).await? else {
             tracing::error!(incident = %id, "restored from spam, but its report's bytes are gone: no SRC copy");
             return Ok(None);
         };
-        let report = match read(raw) {
-            Ok(report) => report,
-            Err(e) => {
+        let mut raws = vec![(message.message_id.clone(), raw)];
+        let mut held = Held::default();
+        let mut bytes = 0;
+        for later in stored.messages.iter().filter(|m| m.id != message.id) {
+            let fits =
+                raws.len() <= intake::HELD_RELAYS_MAX && bytes + later.size as usize <= budget;
+            let raw = match fits {
+                true => store.raw_message(later.id).await?,
+                false => None,
+            };
+            match raw {
+                Some(raw) => {
+                    bytes += raw.len();
+                    raws.push((later.message_id.clone(), raw));
+                }
+                None if fits => {
+                    tracing::error!(incident = %id, message_id = %later.message_id, "restored from spam, but a mail filed on it has no bytes: not relayed")
+                }
+                None => held.left_out += 1,
+            }
+        }
+        let opener = self.shared.crypto.opener.clone();
+        let max = self.shared.settings.max_message_bytes;
+        let parsed = tokio::task::spawn_blocking(move || {
+            let keys = parse::Keys {
+                opener: opener.as_ref(),
+                now,
+            };
+            raws.into_iter()
+                .map(|(message_id, raw)| (message_id, parse::parse(raw, max, Some(keys))))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(parsed) = parsed.inspect_err(|e| {
+            tracing::error!(incident = %id, error = %e, "restored from spam, but reading its mail back failed (a bug): no SRC copy")
+        }) else {
+            return Ok(None);
+        };
+        let mut parsed = parsed.into_iter();
+        let report = match parsed.next() {
+            Some((_, Ok(report))) => report,
+            Some((_, Err(e))) => {
                 tracing::error!(incident = %id, reason = %e.reason, "restored from spam, but its report cannot be read again: no SRC copy");
                 return Ok(None);
             }
+            None => return Ok(None),
         };
-        let mut held = Vec::new();
-        for later in stored.messages.iter().filter(|m| m.id != message.id) {
-            match store.raw_message(later.id).await?.map(read) {
-                Some(Ok(mail)) => held.push(mail),
-                Some(Err(e)) => {
-                    tracing::error!(incident = %id, message_id = %later.message_id, reason = %e.reason, "restored from spam, but a mail filed on it cannot be read again: not relayed")
-                }
-                None => {
-                    tracing::error!(incident = %id, message_id = %later.message_id, "restored from spam, but a mail filed on it has no bytes: not relayed")
+        for (message_id, mail) in parsed {
+            match mail {
+                Ok(mail) => held.mails.push(mail),
+                Err(e) => {
+                    tracing::error!(incident = %id, %message_id, reason = %e.reason, "restored from spam, but a mail filed on it cannot be read again: not relayed")
                 }
             }
         }
