@@ -1346,6 +1346,19 @@ mod tests {
             Reply::RestoredReport,
             "the SRC copy is owed now"
         );
+        assert_eq!(replies.len(), 2, "nothing but commands: not relayed");
+        // What the member wrote beside the command reaches the insiders.
+        let noted = signed_by(
+            "A11CE",
+            "/not-spam EMB-2026-0001\nA real RCE; Bob, please look.\n",
+        );
+        let Decision::Join { replies, .. } = decide_with(&noted, &ctx) else {
+            panic!()
+        };
+        assert!(
+            replies.iter().any(|r| matches!(r, Reply::Relay(_))),
+            "{replies:?}"
+        );
     }
 
     #[test]
