@@ -114,33 +114,74 @@ pub fn digest_time(now: Timestamp) -> Timestamp {
 /// state: the reports untriaged at its time, and the spam of the seven
 /// days before it. `None` when there is nothing to tell.
 pub fn due(incidents: &[Incident], now: Timestamp) -> Option<Digest> {
-    let at = digest_time(now);
-    let week_before = at - SignedDuration::from_hours(7 * 24);
-    let mut untriaged: Vec<Untriaged> = incidents
-        .iter()
-        .filter(|i| i.state == State::Reported)
-        .map(|i| Untriaged {
-            id: i.id.clone(),
-            since: i.details.restored_at.unwrap_or(i.opened_at),
-            title: i.title.clone(),
-            sender: i.reporter.as_ref().map(|r| r.email.clone()),
-            reminders: i.details.reminded.len(),
-        })
-        .filter(|u| u.since < at)
-        .collect();
-    untriaged.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
-    let spam = incidents
-        .iter()
-        .filter(|i| i.state == State::Spam && i.opened_at >= week_before && i.opened_at < at)
-        .count();
-    if untriaged.is_empty() && spam == 0 {
-        return None;
+    let mut tally = Tally::new(now);
+    for i in incidents {
+        tally.add(i);
     }
-    Some(Digest {
-        week: iso_week(at),
-        untriaged,
-        spam,
-    })
+    tally.finish()
+}
+
+/// The digest taken one incident at a time, keeping only what it lists:
+/// the scheduler reads incidents page by page, and a backlog of thousands
+/// of new reports must not be held whole to be summed up.
+pub struct Tally {
+    at: Timestamp,
+    week_before: Timestamp,
+    untriaged: Vec<Untriaged>,
+    spam: usize,
+}
+
+impl Tally {
+    /// The digest of the week `now` is in.
+    pub fn new(now: Timestamp) -> Tally {
+        let at = digest_time(now);
+        Tally {
+            at,
+            week_before: at - SignedDuration::from_hours(7 * 24),
+            untriaged: Vec::new(),
+            spam: 0,
+        }
+    }
+
+    /// The ISO week of the digest this tally makes (its outbox key).
+    pub fn key(&self) -> String {
+        format!("digest/{}", iso_week(self.at))
+    }
+
+    pub fn add(&mut self, i: &Incident) {
+        match i.state {
+            State::Reported => {
+                let since = i.details.restored_at.unwrap_or(i.opened_at);
+                if since < self.at {
+                    self.untriaged.push(Untriaged {
+                        id: i.id.clone(),
+                        since,
+                        title: i.title.clone(),
+                        sender: i.reporter.as_ref().map(|r| r.email.clone()),
+                        reminders: i.details.reminded.len(),
+                    });
+                }
+            }
+            State::Spam if i.opened_at >= self.week_before && i.opened_at < self.at => {
+                self.spam += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// `None` when there is nothing to tell.
+    pub fn finish(mut self) -> Option<Digest> {
+        if self.untriaged.is_empty() && self.spam == 0 {
+            return None;
+        }
+        self.untriaged
+            .sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
+        Some(Digest {
+            week: iso_week(self.at),
+            untriaged: self.untriaged,
+            spam: self.spam,
+        })
+    }
 }
 
 #[cfg(test)]

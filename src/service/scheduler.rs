@@ -4,7 +4,7 @@
 //! announcement, the retrospective) is queued once.
 
 use crate::core::event::{Event, EventKind};
-use crate::core::incident::{Incident, State};
+use crate::core::incident::Incident;
 use crate::core::incident_id::IncidentId;
 use crate::core::notice_kind::NoticeKind;
 use crate::core::timeline::{self, Due};
@@ -37,8 +37,14 @@ impl Scheduler {
         let now = self.shared.clock.now();
         let mut queued = 0;
         let mut after = None;
-        // What the weekly digest tells: reports nobody triaged, and spam.
-        let mut untriaged = Vec::new();
+        // What the weekly digest tells: reports nobody triaged, and spam;
+        // nothing to sum up once this week's went out.
+        let mut tally = Some(digest::Tally::new(now));
+        if let Some(t) = &tally
+            && self.shared.store.outbox_has(&t.key()).await?
+        {
+            tally = None;
+        }
         loop {
             let page = self
                 .shared
@@ -46,15 +52,16 @@ impl Scheduler {
                 .open_incidents_after(after.as_ref(), PAGE)
                 .await?;
             let Some(last) = page.last else {
-                queued += self.digest(&untriaged, now).await?;
+                if let Some(tally) = tally {
+                    queued += self.digest(tally, now).await?;
+                }
                 return Ok(queued);
             };
-            untriaged.extend(
-                page.incidents
-                    .iter()
-                    .filter(|i| matches!(i.state, State::Reported | State::Spam))
-                    .cloned(),
-            );
+            if let Some(tally) = &mut tally {
+                for i in &page.incidents {
+                    tally.add(i);
+                }
+            }
             after = Some(last);
             for (id, error) in page.unreadable {
                 self.stuck(&id, None, &error.to_string(), now).await;
@@ -77,8 +84,8 @@ impl Scheduler {
 
     /// The weekly digest to the SRC, once per ISO week (its outbox key
     /// holds the week), and only when there is something to tell.
-    async fn digest(&self, incidents: &[Incident], now: Timestamp) -> Result<usize, ServiceError> {
-        let Some(due) = digest::due(incidents, now) else {
+    async fn digest(&self, tally: digest::Tally, now: Timestamp) -> Result<usize, ServiceError> {
+        let Some(due) = tally.finish() else {
             return Ok(0);
         };
         let store = &self.shared.store;
