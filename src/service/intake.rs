@@ -166,6 +166,7 @@ impl Intake {
                 report.seen += n;
                 self.batch(source, raws, &mut report).await?;
                 self.progress.advance(n);
+                super::give_back_freed_memory();
             }
             if broken || n == 0 {
                 break;

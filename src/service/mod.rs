@@ -32,6 +32,17 @@ pub use progress::Progress;
 pub use scheduler::Scheduler;
 pub use sender::Sender;
 
+/// Returns the memory a batch (of mail taken in, or sent) freed to the
+/// system: glibc keeps it in its arenas otherwise, and a backlog's run
+/// would hold the most any batch ever needed, not what the next one needs.
+pub(crate) fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages of the allocator's own.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]

@@ -63,7 +63,13 @@ impl Sender {
             announce: &announce,
             schedule: &s.schedule,
         };
+        let mut claims = 0u32;
         'claims: while !stopping(stop) {
+            // Every few claims: trimming costs a walk of the free lists.
+            claims += 1;
+            if claims.is_multiple_of(10) {
+                super::give_back_freed_memory();
+            }
             let now = self.shared.clock.now();
             let batch = self
                 .shared
