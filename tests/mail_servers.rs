@@ -757,7 +757,13 @@ fn relays_of(servers: &MailServers, user: &str, id: &str) -> Vec<Vec<u8>> {
         .mailbox(user)
         .into_iter()
         .filter(|m| header(m, "In-Reply-To").as_deref() == Some(&format!("<{id}>")))
-        .filter(|m| header(m, "From").is_some_and(|f| f.contains(" via ")))
+        // The name as a mail client shows it (RFC 2047 decoded).
+        .filter(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .and_then(|p| p.from().and_then(|f| f.first()?.name().map(str::to_owned)))
+                .is_some_and(|name| name.contains(" via "))
+        })
         .collect()
 }
 
@@ -894,6 +900,17 @@ async fn a_reporters_follow_up_reaches_the_src_the_fix_lead_and_the_fix_team_sig
             && !relays_of(&servers, "dev", "bob-answer@bob.example").is_empty()
     })
     .expect("Bob's answer is relayed to the list and the Fix Team");
+    // Unsigned, from a member's own address: the list's key does not vouch
+    // for who wrote it.
+    let to_src = relays_of(&servers, "src", "bob-answer@bob.example");
+    let shown = mail_parser::MessageParser::default()
+        .parse(&to_src[0])
+        .and_then(|p| p.from().and_then(|f| f.first()?.name().map(str::to_owned)))
+        .unwrap_or_default();
+    assert_eq!(
+        shown,
+        format!("{} (unverified) via Test Project Security", address("bob"))
+    );
     let shown = k.site.json(&["show", &id]);
     assert_eq!(
         shown["messages"].as_array().unwrap().len(),

@@ -178,6 +178,7 @@ fn every_mail(composer: &Composer<'_>, site: &Site, incident: &Incident) -> Vec<
         ],
         encrypted: false,
         sender: report.from.as_ref().and_then(|m| m.name.clone()).unwrap(),
+        unverified: false,
     };
     let mut mails = composer
         .relay(
@@ -561,6 +562,7 @@ fn a_relay_keeps_the_sender_the_thread_one_tag_and_the_original() {
         ],
         encrypted: false,
         sender: "Jane Researcher".into(),
+        unverified: false,
     };
     let relayed = |mail: &embargo::core::inbound::Inbound| {
         composer
@@ -711,6 +713,7 @@ fn an_encrypted_mails_relay_carries_its_text_only_encrypted() {
         ],
         encrypted: true,
         sender: "Jane".into(),
+        unverified: false,
     };
     let mails = composer
         .relay(&minimal("Crash").id, &mail, "x", &relay, now)

@@ -97,6 +97,9 @@ pub struct Relay {
     /// The sender as the relay's From shows them ("… via the list"): a
     /// name only when it cannot pass for a member's.
     pub sender: String,
+    /// The sender is a member's address that nothing proves: the From
+    /// says "(unverified)" after it.
+    pub unverified: bool,
 }
 
 impl Relay {
@@ -176,21 +179,32 @@ pub fn proven_sender(mail: &Inbound, policy: &RelayPolicy<'_>) -> Option<String>
         .map(|()| from.email.clone())
 }
 
+/// A member's own address in the From, and nothing proves it: anyone can
+/// write it, and the list's signature on the relay must not vouch for it.
+pub fn unverified_member(mail: &Inbound, proven: bool, roster: &Roster) -> bool {
+    !proven
+        && mail.from.as_ref().is_some_and(|from| {
+            roster
+                .members
+                .iter()
+                .chain(&roster.release_managers)
+                .any(|m| same(&m.email, &from.email))
+        })
+}
+
 /// How a relay's From names its sender. The list key signs the relay, so
 /// an unproven sender's name must not pass for a roster member's (an
 /// outsider writing `From: "Alice Moreau" <x@evil.example>` with a guessed
-/// tag): such a name, or one that is an address, shows the address; a
-/// member's own address without proof shows "(unverified)" beside it.
+/// tag): such a name, or one that is an address, shows the address, as
+/// does a member's own address without proof ([`unverified_member`]).
 pub fn shown_as(mail: &Inbound, proven: bool, roster: &Roster) -> String {
     let Some(from) = mail.from.as_ref() else {
         return "Someone".to_owned();
     };
     let name = from.name.as_deref().map(str::trim).unwrap_or("");
     let members = || roster.members.iter().chain(&roster.release_managers);
-    if !proven && members().any(|m| same(&m.email, &from.email)) {
-        // A member's own address, unsigned: anyone can write it, and the
-        // list's signature must not vouch for it.
-        return format!("{} (unverified)", from.email);
+    if unverified_member(mail, proven, roster) {
+        return from.email.clone();
     }
     let passes_for_member =
         members().any(|m| same(m.name.trim(), name) && !same(&m.email, &from.email));
@@ -273,6 +287,7 @@ pub fn decide(
         to,
         encrypted,
         sender: shown_as(mail, sender.is_some(), policy.roster),
+        unverified: unverified_member(mail, sender.is_some(), policy.roster),
     })
 }
 
@@ -598,10 +613,10 @@ mod tests {
         );
         let mut forged = mail("alice@example.org", "the fix is wrong, revert it");
         forged.from = Some(Mailbox::new(Some("Alice"), "alice@example.org"));
-        assert_eq!(
-            decide_for(&forged, &reply(), false).unwrap().sender,
-            "alice@example.org (unverified)",
-            "a member's own address, unsigned: the list's key does not vouch for it"
+        let shown = decide_for(&forged, &reply(), false).unwrap();
+        assert!(
+            shown.sender == "alice@example.org" && shown.unverified,
+            "a member's own address, unsigned: the list's key does not vouch for it: {shown:?}"
         );
         let alice = signed_by_alice("Reproduced.\n");
         assert_eq!(

@@ -637,8 +637,13 @@ impl<'a> Composer<'a> {
             )
         };
         let from_name = format!(
-            "{} via {} Security",
+            "{}{} via {} Security",
             header_text(&relay.sender, 40),
+            if relay.unverified {
+                " (unverified)"
+            } else {
+                ""
+            },
             header_text(&list.name, 36)
         );
         let subject = header_text(&tagged_id(incident, &mail.subject), 200);

@@ -26,22 +26,26 @@ wait_own_port() {
     local port=$1 pidfile=$2 hex inodes pid fd owned=
     wait_port "$port" || return 1
     hex=$(printf '%04X' "$port")
-    inodes=$(awk -v a="0100007F:$hex" '$2 == a && $4 == "0A" { print $10 }' /proc/net/tcp)
-    pid=$(tr -d ' ' <"$pidfile" 2>/dev/null || true)
-    # One descriptor at a time: the daemon opens and closes others meanwhile,
-    # which a find over /proc/PID/fd reports as an error.
-    if [ -n "$pid" ] && [ "$(printf '%s\n' "$inodes" | grep -c .)" = 1 ]; then
-        for fd in "/proc/$pid/fd/"*; do
-            if [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inodes]" ]; then
-                owned=1
-                break
-            fi
-        done
-    fi
-    if [ -z "$owned" ]; then
-        echo "127.0.0.1:$port answers, but not from the server whose pid is in $pidfile (${pid:-none}); listeners: ${inodes:-none}; see the logs under $D" >&2
-        return 1
-    fi
+    # The daemon may bind before it writes its pidfile: ask again for up
+    # to 10 s before calling the listener someone else's.
+    for _ in $(seq 1 200); do
+        inodes=$(awk -v a="0100007F:$hex" '$2 == a && $4 == "0A" { print $10 }' /proc/net/tcp)
+        pid=$(tr -d ' ' <"$pidfile" 2>/dev/null || true)
+        # One descriptor at a time: the daemon opens and closes others
+        # meanwhile, which a find over /proc/PID/fd reports as an error.
+        if [ -n "$pid" ] && [ "$(printf '%s\n' "$inodes" | grep -c .)" = 1 ]; then
+            for fd in "/proc/$pid/fd/"*; do
+                if [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inodes]" ]; then
+                    owned=1
+                    break
+                fi
+            done
+        fi
+        [ -n "$owned" ] && return 0
+        sleep 0.05
+    done
+    echo "127.0.0.1:$port answers, but not from the server whose pid is in $pidfile (${pid:-none}); listeners: ${inodes:-none}; see the logs under $D" >&2
+    return 1
 }
 
 wait_gone() {
